@@ -1,0 +1,187 @@
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::sys;
+use crate::{Events, Interest, Mode};
+
+/// The key the poller keeps for its own [`notify`](Poller::notify); registering a descriptor
+/// with it fails with `io::ErrorKind::InvalidInput`.
+pub const NOTIFY_KEY: usize = usize::MAX;
+
+/// Watches file descriptors for readiness; see the [crate documentation](crate).
+///
+/// A `Poller` is `Send + Sync`: one thread usually waits while any thread may register
+/// descriptors or call [`notify`](Poller::notify).
+pub struct Poller {
+    selector: sys::Selector,
+    /// Set by the first `notify` after a wait saw the wake-up, so that a burst of notifies
+    /// costs one system call and wakes the waiter once.
+    notified: AtomicBool,
+}
+
+impl Poller {
+    /// Creates a poller.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the system cannot create an epoll or kqueue instance or its wake-up
+    /// descriptor, typically because the process ran out of file descriptors.
+    pub fn new() -> io::Result<Poller> {
+        Ok(Poller::from_selector(sys::Selector::new()?))
+    }
+
+    pub(crate) fn from_selector(selector: sys::Selector) -> Poller {
+        trace!("poller created");
+        Poller {
+            selector,
+            notified: AtomicBool::new(false),
+        }
+    }
+
+    /// Starts watching `fd` for `interest`; its events carry `key`.
+    ///
+    /// The descriptor should be in non-blocking mode, so that the I/O you do after an event
+    /// can stop at `WouldBlock` instead of hanging.
+    ///
+    /// # Errors
+    ///
+    /// - `InvalidInput` if `key` is [`NOTIFY_KEY`].
+    /// - `AlreadyExists` if `fd` is already registered (epoll only; see the crate docs).
+    /// - `PermissionDenied` if `fd` cannot be polled, such as a regular file (epoll).
+    /// - The system's error for a descriptor that is not open (`EBADF`).
+    pub fn add(&self, fd: impl AsFd, key: usize, interest: Interest, mode: Mode) -> io::Result<()> {
+        check_key(key)?;
+        let fd = fd.as_fd().as_raw_fd();
+        trace!(fd, key, ?interest, ?mode, "poller add");
+        self.selector.add(fd, key, interest, mode)
+    }
+
+    /// Changes the key, interest or mode of a registered `fd`; after a
+    /// [`Mode::Oneshot`] event this is how the descriptor is re-armed.
+    ///
+    /// # Errors
+    ///
+    /// - `InvalidInput` if `key` is [`NOTIFY_KEY`].
+    /// - `NotFound` if `fd` is not registered (epoll; kqueue registers it).
+    pub fn modify(
+        &self,
+        fd: impl AsFd,
+        key: usize,
+        interest: Interest,
+        mode: Mode,
+    ) -> io::Result<()> {
+        check_key(key)?;
+        let fd = fd.as_fd().as_raw_fd();
+        trace!(fd, key, ?interest, ?mode, "poller modify");
+        self.selector.modify(fd, key, interest, mode)
+    }
+
+    /// Stops watching `fd`. Call it before closing the descriptor (see the crate docs).
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` if `fd` is not registered.
+    pub fn delete(&self, fd: impl AsFd) -> io::Result<()> {
+        let fd = fd.as_fd().as_raw_fd();
+        trace!(fd, "poller delete");
+        self.selector.delete(fd)
+    }
+
+    /// Clears `events`, then waits until at least one registered descriptor is ready, a
+    /// [`notify`](Poller::notify) arrives, or `timeout` passes; returns how many descriptor
+    /// events it put in `events` (a notify is not counted; see [`Events::is_notified`]).
+    ///
+    /// `None` waits for as long as it takes; `Some(Duration::ZERO)` only looks. A wait that
+    /// times out never returns before `timeout` has passed, and a signal that interrupts the
+    /// system call is not an error: the wait goes on for the time that is left.
+    ///
+    /// # Errors
+    ///
+    /// Only what the system call reports beyond interruption, such as a poller whose
+    /// descriptor was closed by unsafe code.
+    pub fn wait(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<usize> {
+        events.clear();
+        // `None` inside `Some` means the deadline lies beyond what `Instant` can hold.
+        let deadline = timeout.map(|t| Instant::now().checked_add(t));
+        let mut remaining = timeout;
+        loop {
+            trace!(timeout = ?remaining, "poller wait");
+            match self.selector.wait(&mut events.raw, remaining) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+            for raw in &events.raw {
+                match sys::translate(raw) {
+                    Some(event) => events.list.push(event),
+                    None => events.notified = true,
+                }
+            }
+            events.raw.clear();
+            if events.notified {
+                // Clear the flag before re-arming: a notify that races with this wait then
+                // either lands before it returns or posts a fresh wake-up for the next one.
+                self.notified.store(false, Ordering::SeqCst);
+                self.selector.ack_notify();
+            }
+            trace!(
+                events = events.list.len(),
+                notified = events.notified,
+                "poller woke"
+            );
+            if !events.list.is_empty() || events.notified {
+                return Ok(events.list.len());
+            }
+            remaining = match deadline {
+                None => None,
+                Some(None) => timeout,
+                Some(Some(deadline)) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return Ok(0);
+                    }
+                    Some(deadline - now)
+                }
+            };
+        }
+    }
+
+    /// Wakes the [`wait`](Poller::wait) in progress on any thread or, if none is, the next
+    /// one. Notifies coalesce: many before a wait wake it once. None is ever lost.
+    ///
+    /// # Errors
+    ///
+    /// Only what writing the wake-up reports, which does not happen on a healthy poller.
+    pub fn notify(&self) -> io::Result<()> {
+        if self.notified.swap(true, Ordering::SeqCst) {
+            // A wake-up is already posted and not yet seen by a wait.
+            return Ok(());
+        }
+        trace!("poller notify");
+        self.selector.notify().inspect_err(|_| {
+            self.notified.store(false, Ordering::SeqCst);
+        })
+    }
+}
+
+fn check_key(key: usize) -> io::Result<()> {
+    if key == NOTIFY_KEY {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "key usize::MAX is kept for the poller's notify; register the descriptor with another key",
+        ));
+    }
+    Ok(())
+}
+
+impl fmt::Debug for Poller {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Poller")
+            .field("selector", &self.selector)
+            .field("notified", &self.notified.load(Ordering::Relaxed))
+            .finish()
+    }
+}

@@ -1,0 +1,506 @@
+//! The behaviour braid-poller promises, one test each.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use braid_poller::{Event, Events, Interest, Mode, Poller, NOTIFY_KEY};
+
+/// Long enough that a missing event would have arrived; it only slows the passing case.
+const QUIET: Duration = Duration::from_millis(50);
+/// A hang guard: waits that must see an event give up after this, failing the test.
+const GUARD: Duration = Duration::from_secs(20);
+
+fn pair() -> (UnixStream, UnixStream) {
+    let (a, b) = UnixStream::pair().unwrap();
+    a.set_nonblocking(true).unwrap();
+    b.set_nonblocking(true).unwrap();
+    (a, b)
+}
+
+fn wait(poller: &Poller, events: &mut Events, timeout: Duration) -> Vec<Event> {
+    poller.wait(events, Some(timeout)).unwrap();
+    events.iter().collect()
+}
+
+fn keys(events: &[Event]) -> Vec<usize> {
+    events.iter().map(Event::key).collect()
+}
+
+fn drain(mut s: &UnixStream) -> usize {
+    let mut buf = [0u8; 4096];
+    let mut total = 0;
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return total,
+            Ok(n) => total += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return total,
+            Err(e) => panic!("read failed: {e}"),
+        }
+    }
+}
+
+#[test]
+fn poller_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Poller>();
+    check::<Events>();
+}
+
+#[test]
+fn oneshot_disarms_until_modify() {
+    let poller = Poller::new().unwrap();
+    let (mut a, b) = pair();
+    poller
+        .add(&b, 1, Interest::READABLE, Mode::Oneshot)
+        .unwrap();
+    a.write_all(b"x").unwrap();
+    let mut events = Events::new();
+    assert_eq!(keys(&wait(&poller, &mut events, GUARD)), [1]);
+    // Still readable (not drained), yet disarmed.
+    assert!(wait(&poller, &mut events, QUIET).is_empty());
+    a.write_all(b"y").unwrap();
+    assert!(wait(&poller, &mut events, QUIET).is_empty());
+    // Re-armed, with a new key: reported again.
+    poller
+        .modify(&b, 2, Interest::READABLE, Mode::Oneshot)
+        .unwrap();
+    assert_eq!(keys(&wait(&poller, &mut events, GUARD)), [2]);
+    assert!(wait(&poller, &mut events, QUIET).is_empty());
+}
+
+#[test]
+fn level_reports_while_ready() {
+    let poller = Poller::new().unwrap();
+    let (mut a, b) = pair();
+    poller.add(&b, 3, Interest::READABLE, Mode::Level).unwrap();
+    a.write_all(b"abc").unwrap();
+    let mut events = Events::new();
+    for _ in 0..3 {
+        let got = wait(&poller, &mut events, GUARD);
+        assert_eq!(keys(&got), [3]);
+        assert!(got[0].is_readable());
+    }
+    assert_eq!(drain(&b), 3);
+    assert!(wait(&poller, &mut events, QUIET).is_empty());
+}
+
+#[test]
+fn edge_reports_each_new_readiness_once() {
+    let poller = Poller::new().unwrap();
+    let (mut a, b) = pair();
+    poller.add(&b, 4, Interest::READABLE, Mode::Edge).unwrap();
+    let mut events = Events::new();
+    a.write_all(b"1").unwrap();
+    assert_eq!(keys(&wait(&poller, &mut events, GUARD)), [4]);
+    // Not drained, but no new edge: nothing.
+    assert!(wait(&poller, &mut events, QUIET).is_empty());
+    // New data is a new edge.
+    a.write_all(b"2").unwrap();
+    assert_eq!(keys(&wait(&poller, &mut events, GUARD)), [4]);
+    assert_eq!(drain(&b), 2);
+    assert!(wait(&poller, &mut events, QUIET).is_empty());
+}
+
+#[test]
+fn writable_and_both() {
+    let poller = Poller::new().unwrap();
+    let (a, mut b) = pair();
+    poller.add(&a, 5, Interest::WRITABLE, Mode::Level).unwrap();
+    let mut events = Events::new();
+    let got = wait(&poller, &mut events, GUARD);
+    assert_eq!(keys(&got), [5]);
+    assert!(got[0].is_writable());
+
+    b.write_all(b"z").unwrap();
+    poller.modify(&a, 6, Interest::BOTH, Mode::Level).unwrap();
+    let got = wait(&poller, &mut events, GUARD);
+    assert!(got.iter().all(|e| e.key() == 6));
+    assert!(got.iter().any(Event::is_readable));
+    assert!(got.iter().any(Event::is_writable));
+}
+
+#[test]
+fn hangup_is_reported_and_readable() {
+    let poller = Poller::new().unwrap();
+    let (a, b) = pair();
+    poller.add(&b, 8, Interest::READABLE, Mode::Level).unwrap();
+    drop(a);
+    let mut events = Events::new();
+    let got = wait(&poller, &mut events, GUARD);
+    assert_eq!(keys(&got), [8]);
+    assert!(got[0].is_hangup());
+    assert!(got[0].is_readable());
+    assert_eq!(drain(&b), 0);
+}
+
+#[test]
+fn timeout_never_returns_early() {
+    let poller = Poller::new().unwrap();
+    let mut events = Events::new();
+    for micros in [1, 100, 999, 1000, 1001, 1500, 5000, 20_000] {
+        let timeout = Duration::from_micros(micros);
+        let start = Instant::now();
+        let n = poller.wait(&mut events, Some(timeout)).unwrap();
+        let elapsed = start.elapsed();
+        assert_eq!(n, 0);
+        assert!(
+            elapsed >= timeout,
+            "wait({timeout:?}) returned after {elapsed:?}"
+        );
+    }
+}
+
+#[test]
+fn zero_timeout_only_looks() {
+    let poller = Poller::new().unwrap();
+    let (mut a, b) = pair();
+    let mut events = Events::new();
+    assert_eq!(poller.wait(&mut events, Some(Duration::ZERO)).unwrap(), 0);
+    poller.add(&b, 9, Interest::READABLE, Mode::Level).unwrap();
+    a.write_all(b"x").unwrap();
+    assert_eq!(poller.wait(&mut events, Some(Duration::ZERO)).unwrap(), 1);
+}
+
+extern "C" fn ignore_signal(_: libc::c_int) {}
+
+#[test]
+fn signal_during_wait_is_retried_not_surfaced() {
+    // SAFETY: installing a handler that does nothing, without SA_RESTART so that the wait's
+    // system call really is interrupted; SIGUSR2 is used by nothing else in this test binary.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = ignore_signal as *const () as usize;
+        libc::sigemptyset(&mut action.sa_mask);
+        action.sa_flags = 0;
+        assert_eq!(
+            libc::sigaction(libc::SIGUSR2, &action, std::ptr::null_mut()),
+            0
+        );
+    }
+    let done = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = {
+        let done = Arc::clone(&done);
+        thread::spawn(move || {
+            // SAFETY: pthread_self has no preconditions.
+            tx.send(unsafe { libc::pthread_self() }).unwrap();
+            let poller = Poller::new().unwrap();
+            let mut events = Events::new();
+            let timeout = Duration::from_millis(300);
+            let start = Instant::now();
+            let result = poller.wait(&mut events, Some(timeout));
+            let elapsed = start.elapsed();
+            done.store(true, Ordering::SeqCst);
+            (result.map_err(|e| e.kind()), elapsed, timeout)
+        })
+    };
+    let thread_id = rx.recv().unwrap();
+    let mut sent = 0;
+    while !done.load(Ordering::SeqCst) {
+        // SAFETY: the waiter thread is alive until `done` is set, and we stop sending then;
+        // a signal that lands after the wait returned only runs the empty handler.
+        unsafe { libc::pthread_kill(thread_id, libc::SIGUSR2) };
+        sent += 1;
+        thread::sleep(Duration::from_millis(5));
+    }
+    let (result, elapsed, timeout) = waiter.join().unwrap();
+    assert_eq!(result, Ok(0), "a signal surfaced from wait");
+    assert!(elapsed >= timeout, "returned early after {elapsed:?}");
+    assert!(sent > 1);
+}
+
+#[test]
+fn notify_wakes_a_blocked_wait() {
+    let poller = Arc::new(Poller::new().unwrap());
+    let waker = Arc::clone(&poller);
+    let t = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(20));
+        waker.notify().unwrap();
+    });
+    let mut events = Events::new();
+    let n = poller.wait(&mut events, Some(GUARD)).unwrap();
+    assert_eq!(n, 0);
+    assert!(events.is_notified(), "woke without the notify");
+    assert!(events.iter().all(|e| e.key() != NOTIFY_KEY));
+    t.join().unwrap();
+}
+
+#[test]
+fn notifies_coalesce_and_are_consumed() {
+    let poller = Poller::new().unwrap();
+    for _ in 0..10 {
+        poller.notify().unwrap();
+    }
+    let mut events = Events::new();
+    poller.wait(&mut events, Some(GUARD)).unwrap();
+    assert!(events.is_notified());
+    // The burst woke one wait; the next one sees nothing.
+    assert_eq!(poller.wait(&mut events, Some(QUIET)).unwrap(), 0);
+    assert!(!events.is_notified());
+    // And a later notify still lands.
+    poller.notify().unwrap();
+    poller.wait(&mut events, Some(GUARD)).unwrap();
+    assert!(events.is_notified());
+}
+
+#[test]
+fn notify_before_wait_is_not_lost() {
+    let poller = Poller::new().unwrap();
+    poller.notify().unwrap();
+    let mut events = Events::new();
+    // With no timeout: a lost notify would hang here.
+    poller.wait(&mut events, None).unwrap();
+    assert!(events.is_notified());
+}
+
+/// Two threads bounce a wake-up back and forth through two pollers. Each wait has no
+/// timeout, so one lost notify hangs the test (the hang guard then fails it).
+#[test]
+fn a_million_notify_wait_cycles_lose_no_wake() {
+    const CYCLES: usize = 1_000_000;
+    let ping = Arc::new(Poller::new().unwrap());
+    let pong = Arc::new(Poller::new().unwrap());
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let echo = {
+        let (ping, pong) = (Arc::clone(&ping), Arc::clone(&pong));
+        thread::spawn(move || {
+            let mut events = Events::with_capacity(4);
+            for _ in 0..CYCLES {
+                ping.wait(&mut events, None).unwrap();
+                assert!(events.is_notified());
+                pong.notify().unwrap();
+            }
+        })
+    };
+    let driver = thread::spawn(move || {
+        let mut events = Events::with_capacity(4);
+        for _ in 0..CYCLES {
+            ping.notify().unwrap();
+            pong.wait(&mut events, None).unwrap();
+            assert!(events.is_notified());
+        }
+        done_tx.send(()).unwrap();
+    });
+    done_rx
+        .recv_timeout(Duration::from_secs(300))
+        .expect("a wake was lost: the ping-pong stalled");
+    driver.join().unwrap();
+    echo.join().unwrap();
+}
+
+#[test]
+fn more_ready_than_capacity_are_reported_next_time() {
+    let poller = Poller::new().unwrap();
+    let pairs: Vec<_> = (0..100).map(|_| pair()).collect();
+    for (key, (a, b)) in pairs.iter().enumerate() {
+        poller.add(b, key, Interest::READABLE, Mode::Level).unwrap();
+        (&*a).write_all(b"x").unwrap();
+    }
+    let mut events = Events::with_capacity(7);
+    let mut seen = HashSet::new();
+    while seen.len() < pairs.len() {
+        let n = poller.wait(&mut events, Some(GUARD)).unwrap();
+        assert!(n > 0 && n <= 7, "got {n} events");
+        for event in &events {
+            assert!(seen.insert(event.key()), "key {} twice", event.key());
+            assert_eq!(drain(&pairs[event.key()].1), 1);
+        }
+    }
+    assert_eq!(poller.wait(&mut events, Some(QUIET)).unwrap(), 0);
+}
+
+#[test]
+fn edge_mode_events_beyond_capacity_are_not_dropped() {
+    let poller = Poller::new().unwrap();
+    let pairs: Vec<_> = (0..50).map(|_| pair()).collect();
+    for (key, (a, b)) in pairs.iter().enumerate() {
+        poller.add(b, key, Interest::READABLE, Mode::Edge).unwrap();
+        (&*a).write_all(b"x").unwrap();
+    }
+    let mut events = Events::with_capacity(3);
+    let mut seen = HashSet::new();
+    while seen.len() < pairs.len() {
+        poller.wait(&mut events, Some(GUARD)).unwrap();
+        assert!(!events.is_empty(), "an edge event was dropped");
+        seen.extend(events.iter().map(|e| e.key()));
+    }
+}
+
+#[test]
+fn capacity_zero_is_taken_as_one() {
+    let events = Events::with_capacity(0);
+    assert_eq!(events.capacity(), 1);
+}
+
+#[test]
+fn registering_twice_is_already_exists() {
+    let poller = Poller::new().unwrap();
+    let (_a, b) = pair();
+    poller.add(&b, 1, Interest::READABLE, Mode::Level).unwrap();
+    let err = poller
+        .add(&b, 1, Interest::READABLE, Mode::Level)
+        .unwrap_err();
+    if cfg!(target_os = "linux") {
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+    }
+}
+
+#[test]
+fn modify_or_delete_unregistered_is_not_found() {
+    let poller = Poller::new().unwrap();
+    let (_a, b) = pair();
+    let err = poller.delete(&b).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    if cfg!(target_os = "linux") {
+        let err = poller
+            .modify(&b, 1, Interest::READABLE, Mode::Level)
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    }
+    // Deleting twice: the second is NotFound too.
+    poller.add(&b, 1, Interest::READABLE, Mode::Level).unwrap();
+    poller.delete(&b).unwrap();
+    assert_eq!(
+        poller.delete(&b).unwrap_err().kind(),
+        io::ErrorKind::NotFound
+    );
+}
+
+#[test]
+fn notify_key_is_reserved() {
+    let poller = Poller::new().unwrap();
+    let (_a, b) = pair();
+    let err = poller
+        .add(&b, NOTIFY_KEY, Interest::READABLE, Mode::Level)
+        .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("notify"), "{err}");
+}
+
+#[test]
+fn regular_file_is_a_clear_error() {
+    let poller = Poller::new().unwrap();
+    let file = File::open(std::env::current_exe().unwrap()).unwrap();
+    let err = poller
+        .add(&file, 1, Interest::READABLE, Mode::Level)
+        .unwrap_err();
+    if cfg!(target_os = "linux") {
+        assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
+        assert!(err.to_string().contains("cannot be polled"), "{err}");
+    }
+}
+
+#[test]
+fn closed_descriptor_is_a_clear_error() {
+    let poller = Poller::new().unwrap();
+    let (_a, b) = pair();
+    let raw = b.as_raw_fd();
+    drop(b);
+    // SAFETY: on purpose a descriptor number that is closed; the poller only passes it to
+    // the kernel, which answers EBADF. Nothing in this test opens a descriptor meanwhile.
+    let closed = unsafe { std::os::fd::BorrowedFd::borrow_raw(raw) };
+    let err = poller
+        .add(closed, 1, Interest::READABLE, Mode::Level)
+        .unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EBADF), "{err}");
+}
+
+/// epoll registers the open file description. A duplicate keeps it alive after the
+/// original descriptor closes: events keep coming under the old key, and the registration
+/// cannot be deleted through the duplicate's number. This is why braid says: delete, then
+/// close.
+#[cfg(target_os = "linux")]
+#[test]
+fn epoll_duplicated_descriptor_outlives_close() {
+    let poller = Poller::new().unwrap();
+    let (mut a, b) = pair();
+    let dup = b.try_clone().unwrap();
+    poller.add(&b, 11, Interest::READABLE, Mode::Level).unwrap();
+    drop(b);
+    a.write_all(b"x").unwrap();
+    let mut events = Events::new();
+    assert_eq!(keys(&wait(&poller, &mut events, GUARD)), [11]);
+    // The duplicate was never registered under its own number.
+    assert_eq!(
+        poller.delete(&dup).unwrap_err().kind(),
+        io::ErrorKind::NotFound
+    );
+    // Closing the last descriptor of the description ends the registration.
+    drop(dup);
+    assert!(wait(&poller, &mut events, QUIET).is_empty());
+}
+
+fn raise_fd_limit(wanted: u64) -> bool {
+    // SAFETY: getrlimit/setrlimit with a valid, owned struct.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+        if (limit.rlim_cur as u64) < wanted {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+        }
+        limit.rlim_cur as u64 >= wanted
+    }
+}
+
+#[test]
+fn ten_thousand_registered_sockets() {
+    const SOCKETS: usize = 10_000;
+    if !raise_fd_limit(SOCKETS as u64 + 200) {
+        eprintln!("skipped: the hard limit on open files is below {SOCKETS}");
+        return;
+    }
+    let poller = Poller::new().unwrap();
+    let pairs: Vec<_> = (0..SOCKETS / 2).map(|_| pair()).collect();
+    for (i, (a, b)) in pairs.iter().enumerate() {
+        poller
+            .add(a, 2 * i, Interest::READABLE, Mode::Edge)
+            .unwrap();
+        poller
+            .add(b, 2 * i + 1, Interest::READABLE, Mode::Edge)
+            .unwrap();
+    }
+    // Make every 97th pair's `b` readable.
+    let mut expected = HashSet::new();
+    for i in (0..pairs.len()).step_by(97) {
+        (&pairs[i].0).write_all(b"x").unwrap();
+        expected.insert(2 * i + 1);
+    }
+    let mut events = Events::new();
+    let mut seen = HashSet::new();
+    while seen.len() < expected.len() {
+        poller.wait(&mut events, Some(GUARD)).unwrap();
+        assert!(!events.is_empty(), "events went missing");
+        seen.extend(events.iter().map(|e| e.key()));
+    }
+    assert_eq!(seen, expected);
+}
+
+#[test]
+fn events_buffer_api() {
+    let poller = Poller::new().unwrap();
+    let (mut a, b) = pair();
+    poller.add(&b, 30, Interest::READABLE, Mode::Level).unwrap();
+    a.write_all(b"x").unwrap();
+    let mut events = Events::default();
+    assert!(events.is_empty());
+    assert_eq!(poller.wait(&mut events, Some(GUARD)).unwrap(), 1);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events.iter().len(), 1);
+    assert!(format!("{events:?}").contains("key: 30"));
+    events.clear();
+    assert!(events.is_empty() && !events.is_notified());
+    assert_eq!(format!("{:?}", Interest::BOTH), "READABLE | WRITABLE");
+    let mut interest = Interest::READABLE;
+    interest |= Interest::WRITABLE;
+    assert_eq!(interest, Interest::BOTH);
+    assert!(!Interest::READABLE.is_writable());
+}
