@@ -112,7 +112,9 @@ impl Selector {
         timeout: Option<Duration>,
     ) -> io::Result<()> {
         let capacity = raw.capacity().min(libc::c_int::MAX as usize) as libc::c_int;
-        let n = if self.pwait2.load(Ordering::Relaxed) {
+        // epoll_wait counts whole milliseconds; epoll_pwait2 is needed only for the rest.
+        let sub_ms = timeout.is_some_and(|t| t.subsec_nanos() % 1_000_000 != 0);
+        let n = if sub_ms && self.pwait2.load(Ordering::Relaxed) {
             match self.pwait2(raw, capacity, timeout) {
                 Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
                     self.pwait2.store(false, Ordering::Relaxed);

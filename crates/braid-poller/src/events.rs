@@ -68,6 +68,13 @@ pub struct Events {
     pub(crate) notified: bool,
 }
 
+// SAFETY: the raw records are plain data. A kqueue record has a pointer field, but braid
+// stores a key in it and never dereferences it, so moving or sharing the buffer between
+// threads is as safe as moving or sharing integers.
+unsafe impl Send for Events {}
+// SAFETY: as above; `&Events` only reads those integers.
+unsafe impl Sync for Events {}
+
 /// The capacity of [`Events::new`].
 const DEFAULT_CAPACITY: usize = 1024;
 
