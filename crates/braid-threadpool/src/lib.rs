@@ -1,0 +1,139 @@
+//! A work-stealing thread pool with the API of Python's `concurrent.futures.ThreadPoolExecutor`,
+//! plus the fork-join tools Rust users know from rayon.
+//!
+//! Unlike Python's, these threads run in parallel, so the pool scales CPU-bound work across
+//! cores. A longer walk-through lives in the tutorial chapter `docs/src/08-thread-pool.md`.
+//!
+//! # Submitting tasks
+//!
+//! [`ThreadPool::submit`] runs a closure on a worker and returns a [`JoinHandle`]: wait for it
+//! with [`JoinHandle::join`], or `.await` it from async code.
+//!
+//! ```
+//! use braid_threadpool::ThreadPool;
+//!
+//! let pool = ThreadPool::new(4)?;
+//! let handle = pool.submit(|| (1..=10u64).product::<u64>());
+//! assert_eq!(handle.join().unwrap(), 3_628_800);
+//! # Ok::<(), braid_threadpool::BuildError>(())
+//! ```
+//!
+//! A panic inside a task does not take the worker down; it comes back through the handle:
+//!
+//! ```
+//! # use braid_threadpool::ThreadPool;
+//! # let pool = ThreadPool::new(2)?;
+//! let handle = pool.submit(|| -> u8 { panic!("bad input") });
+//! assert!(handle.join().unwrap_err().is_panic());
+//! assert_eq!(pool.submit(|| 7).join().unwrap(), 7);
+//! # Ok::<(), braid_threadpool::BuildError>(())
+//! ```
+//!
+//! # Many items: `map` and `as_completed`
+//!
+//! [`ThreadPool::map`] applies a function to every item and yields results in input order,
+//! submitting lazily so only a bounded number of tasks are in flight. [`as_completed`] yields
+//! results as tasks finish instead.
+//!
+//! ```
+//! # use braid_threadpool::ThreadPool;
+//! use braid_threadpool::as_completed;
+//!
+//! # let pool = ThreadPool::new(2)?;
+//! let doubled: Vec<i32> = pool.map(|x: i32| x * 2, vec![1, 2, 3]).map(Result::unwrap).collect();
+//! assert_eq!(doubled, [2, 4, 6]);
+//!
+//! let handles: Vec<_> = (0..4).map(|i| pool.submit(move || i)).collect();
+//! let sum: i32 = as_completed(handles).map(Result::unwrap).sum();
+//! assert_eq!(sum, 6);
+//! # Ok::<(), braid_threadpool::BuildError>(())
+//! ```
+//!
+//! # Fork-join
+//!
+//! [`ThreadPool::join`] runs two closures, potentially in parallel, without allocating: split
+//! work recursively and let idle workers steal the halves.
+//!
+//! ```
+//! # use braid_threadpool::ThreadPool;
+//! fn fib(pool: &ThreadPool, n: u32) -> u64 {
+//!     if n < 2 {
+//!         return n as u64;
+//!     }
+//!     let (a, b) = pool.join(|| fib(pool, n - 1), || fib(pool, n - 2));
+//!     a + b
+//! }
+//!
+//! # let pool = ThreadPool::new(2)?;
+//! assert_eq!(fib(&pool, 20), 6765);
+//! # Ok::<(), braid_threadpool::BuildError>(())
+//! ```
+//!
+//! # Scopes
+//!
+//! [`ThreadPool::scope`] lets tasks borrow from the caller's stack: it returns only once every
+//! task spawned in the [`Scope`] finished.
+//!
+//! ```
+//! # use braid_threadpool::ThreadPool;
+//! # let pool = ThreadPool::new(2)?;
+//! let mut chunks = vec![vec![1, 2], vec![3, 4], vec![5, 6]];
+//! pool.scope(|s| {
+//!     for chunk in chunks.iter_mut() {
+//!         s.spawn(move |_| chunk.iter_mut().for_each(|x| *x *= 10));
+//!     }
+//! });
+//! assert_eq!(chunks, [[10, 20], [30, 40], [50, 60]]);
+//! # Ok::<(), braid_threadpool::BuildError>(())
+//! ```
+//!
+//! # Waiting never deadlocks the pool
+//!
+//! A worker that waits — in `join`, at the end of a `scope`, or on a [`JoinHandle`] — runs
+//! other queued work meanwhile. So tasks may wait on tasks of their own pool, even with a
+//! single worker:
+//!
+//! ```
+//! # use braid_threadpool::ThreadPool;
+//! use std::sync::Arc;
+//!
+//! let pool = Arc::new(ThreadPool::new(1)?);
+//! let inner_pool = pool.clone();
+//! let outer = pool.submit(move || inner_pool.submit(|| 21).join().unwrap() * 2);
+//! assert_eq!(outer.join().unwrap(), 42);
+//! # Ok::<(), braid_threadpool::BuildError>(())
+//! ```
+//!
+//! # Shutting down
+//!
+//! Dropping the pool waits for all submitted work. [`ThreadPool::shutdown`] with
+//! [`Shutdown::CancelPending`] cancels what has not started instead.
+//!
+//! # Scheduling
+//!
+//! Each worker owns a deque: work it submits goes there and runs last-in first-out; work
+//! from other threads goes to a shared queue; idle workers steal. Idle workers spin briefly,
+//! then sleep until work arrives, so an idle pool uses no CPU.
+
+mod as_completed;
+mod builder;
+mod job;
+mod join;
+mod latch;
+mod map;
+mod metrics;
+mod pool;
+mod scope;
+mod sleep;
+mod sync;
+mod task;
+mod wait;
+mod worker;
+
+pub use as_completed::{as_completed, AsCompleted};
+pub use builder::{BuildError, Builder};
+pub use map::Map;
+pub use metrics::{Metrics, WorkerMetrics};
+pub use pool::{Shutdown, ThreadPool};
+pub use scope::Scope;
+pub use task::{JoinError, JoinHandle};

@@ -1,0 +1,172 @@
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use super::{Header, JoinError, TaskOutput};
+use crate::wait::Waiter;
+
+/// An owned permission to wait for a submitted task and take its result.
+///
+/// Get one from [`ThreadPool::submit`](crate::ThreadPool::submit). Dropping it does not cancel the
+/// task; the result is then thrown away. A `JoinHandle` is also a [`Future`], so async code
+/// running on any executor can `.await` it.
+///
+/// # Examples
+///
+/// ```
+/// use braid_threadpool::ThreadPool;
+///
+/// let pool = ThreadPool::new(2)?;
+/// let handle = pool.submit(|| 6 * 7);
+/// assert_eq!(handle.join().unwrap(), 42);
+/// # Ok::<(), braid_threadpool::BuildError>(())
+/// ```
+pub struct JoinHandle<T> {
+    task: Arc<dyn TaskOutput<T>>,
+}
+
+impl<T> JoinHandle<T> {
+    pub(crate) fn new(task: Arc<dyn TaskOutput<T>>) -> JoinHandle<T> {
+        JoinHandle { task }
+    }
+
+    fn header(&self) -> &Header<T> {
+        self.task.header()
+    }
+
+    /// Cancels the task if it has not started yet. Returns true if it was cancelled: it will
+    /// never run, and waiting on it gives an error for which
+    /// [`JoinError::is_cancelled`] is true. Returns false if it already started or finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use braid_threadpool::ThreadPool;
+    /// use std::sync::mpsc;
+    ///
+    /// let pool = ThreadPool::new(1)?;
+    /// let (release, wait) = mpsc::channel::<()>();
+    /// let busy = pool.submit(move || wait.recv().unwrap());
+    /// let queued = pool.submit(|| "never runs");
+    /// assert!(queued.cancel());
+    /// release.send(()).unwrap();
+    /// busy.join().unwrap();
+    /// assert!(queued.join().unwrap_err().is_cancelled());
+    /// # Ok::<(), braid_threadpool::BuildError>(())
+    /// ```
+    pub fn cancel(&self) -> bool {
+        self.header().cancel()
+    }
+
+    /// True once the task returned, panicked, or was cancelled: waiting on it will not block.
+    pub fn is_finished(&self) -> bool {
+        self.header().is_finished()
+    }
+
+    /// Blocks until the task finished and returns its value.
+    ///
+    /// Called from a worker thread of a braid pool, the worker runs other queued jobs while it
+    /// waits, so a task may wait on tasks of its own pool, even in a pool of one worker.
+    ///
+    /// # Errors
+    ///
+    /// A [`JoinError`] if the task panicked, was cancelled, or the pool was shut down before
+    /// it was submitted.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the result was already taken by an earlier poll or
+    /// [`JoinHandle::join_timeout`].
+    pub fn join(self) -> Result<T, JoinError> {
+        self.wait(None);
+        self.header().take_output()
+    }
+
+    /// Waits at most `timeout` for the task to finish. `None` if it is still running or
+    /// queued; the handle stays usable to wait again.
+    ///
+    /// # Errors
+    ///
+    /// `Some(Err(..))` as for [`JoinHandle::join`].
+    ///
+    /// # Panics
+    ///
+    /// Panics if the result was already taken by an earlier call that returned `Some`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use braid_threadpool::ThreadPool;
+    /// use std::time::Duration;
+    ///
+    /// let pool = ThreadPool::new(1)?;
+    /// let mut handle = pool.submit(|| 5);
+    /// let result = loop {
+    ///     if let Some(result) = handle.join_timeout(Duration::from_millis(10)) {
+    ///         break result;
+    ///     }
+    /// };
+    /// assert_eq!(result.unwrap(), 5);
+    /// # Ok::<(), braid_threadpool::BuildError>(())
+    /// ```
+    pub fn join_timeout(&mut self, timeout: Duration) -> Option<Result<T, JoinError>> {
+        let deadline = Instant::now().checked_add(timeout);
+        if self.wait(deadline) {
+            Some(self.header().take_output())
+        } else {
+            None
+        }
+    }
+
+    /// Blocks until the task finished or `deadline` passed; true if it finished.
+    fn wait(&self, deadline: Option<Instant>) -> bool {
+        if self.is_finished() {
+            return true;
+        }
+        let waiter = Waiter::new();
+        loop {
+            if self.header().register(waiter.waker()) {
+                return true;
+            }
+            if !waiter.wait(deadline) {
+                return self.is_finished();
+            }
+        }
+    }
+
+    /// Wakes `waker` when the task finishes; true if it already has.
+    pub(crate) fn register(&self, waker: &Waker) -> bool {
+        self.header().register(waker)
+    }
+
+    /// The result of a finished task (see [`JoinHandle::is_finished`]).
+    pub(crate) fn take_finished(self) -> Result<T, JoinError> {
+        self.header().take_output()
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    /// # Panics
+    ///
+    /// Panics if polled again after it returned `Ready`.
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.header().register(cx.waker()) {
+            Poll::Ready(self.header().take_output())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("finished", &self.is_finished())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,267 @@
+//! A worker thread: its deque, how it finds work, and how it waits without blocking the pool.
+
+use std::cell::Cell;
+use std::panic::{self, AssertUnwindSafe};
+use std::ptr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread;
+use std::time::Instant;
+
+use crossbeam_deque::{Steal, Worker};
+
+use crate::job::JobRef;
+use crate::latch::CoreLatch;
+use crate::pool::{Hook, Shared};
+
+/// Rounds a worker with nothing to do keeps looking before it goes to sleep. The first rounds
+/// spin, the later ones yield the core; together they last a few microseconds, short enough to
+/// cost nothing measurable when idle and long enough to catch work submitted in a burst.
+const IDLE_ROUNDS: u32 = 32;
+/// Rounds, of the above, that spin instead of yielding.
+const SPIN_ROUNDS: u32 = 7;
+
+thread_local! {
+    /// The worker running on this thread, while its main loop runs.
+    static CURRENT: Cell<*const WorkerThread> = const { Cell::new(ptr::null()) };
+}
+
+/// The state one worker thread owns.
+#[derive(Debug)]
+pub(crate) struct WorkerThread {
+    local: Worker<JobRef>,
+    index: usize,
+    pub(crate) shared: Arc<Shared>,
+    /// xorshift state for picking a victim to steal from.
+    rng: Cell<u64>,
+}
+
+/// A worker thread's whole life.
+pub(crate) fn main(
+    shared: Arc<Shared>,
+    local: Worker<JobRef>,
+    index: usize,
+    on_start: Option<Hook>,
+    on_stop: Option<Hook>,
+) {
+    let worker = WorkerThread {
+        local,
+        index,
+        shared,
+        rng: Cell::new(
+            0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
+        ),
+    };
+    CURRENT.with(|current| current.set(&worker));
+    // A panicking hook must not take the worker down with it; there is no one to report it to.
+    if let Some(hook) = on_start {
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| hook(index)));
+    }
+    worker.run_until_exit();
+    if let Some(hook) = on_stop {
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| hook(index)));
+    }
+    CURRENT.with(|current| current.set(ptr::null()));
+}
+
+impl WorkerThread {
+    /// The worker running on this thread, if it belongs to the pool `shared`.
+    #[inline]
+    pub(crate) fn current_in(shared: &Shared) -> Option<&WorkerThread> {
+        let worker = CURRENT.with(Cell::get);
+        if worker.is_null() {
+            return None;
+        }
+        // SAFETY: `CURRENT` is non-null only while `main` holds the `WorkerThread` on this
+        // thread's stack, and every caller runs inside that main loop and returns before it ends.
+        let worker = unsafe { &*worker };
+        ptr::eq(Arc::as_ptr(&worker.shared), shared).then_some(worker)
+    }
+
+    /// The pool of the worker running on this thread, if any.
+    pub(crate) fn current_pool() -> Option<Arc<Shared>> {
+        let worker = CURRENT.with(Cell::get);
+        // SAFETY: as in `current_in`; the reference does not leave this function.
+        (!worker.is_null()).then(|| unsafe { (*worker).shared.clone() })
+    }
+
+    fn run_until_exit(&self) {
+        self.shared.activate();
+        loop {
+            if let Some(job) = self.find_work() {
+                self.execute(job);
+                continue;
+            }
+            if self.spin_for(|| false) {
+                continue;
+            }
+            // Asleep (or gone) this worker no longer counts as active, which lets the others
+            // exit once the pool is closed and nobody has work left.
+            self.shared.deactivate();
+            loop {
+                if self.has_work() {
+                    break;
+                }
+                if self.should_exit() {
+                    return;
+                }
+                self.shared
+                    .sleep
+                    .idle_sleep(None, || self.has_work(), || self.should_exit(), None);
+            }
+            self.shared.activate();
+        }
+    }
+
+    /// The pool is closed and no work is left that this worker could ever take: the queues
+    /// are empty, no outside call is adding work, and no other worker is running a job (which
+    /// could push more). Checked in that order, see `Shared::is_quiet`.
+    fn should_exit(&self) -> bool {
+        !self.shared.is_open() && !self.has_work() && self.shared.is_quiet()
+    }
+
+    /// Pushes a job onto this worker's deque, where it runs next unless stolen first.
+    /// `reliable` makes sure a sleeping worker is woken for it (see `sleep/README.md`).
+    #[inline]
+    pub(crate) fn push_local(&self, job: JobRef, reliable: bool) {
+        self.local.push(job);
+        if reliable {
+            self.shared.sleep.notify_work();
+        } else {
+            self.shared.sleep.notify_work_hint();
+        }
+    }
+
+    #[inline]
+    pub(crate) fn pop_local(&self) -> Option<JobRef> {
+        self.local.pop()
+    }
+
+    /// Runs a job taken from a queue, or cancels it if the pool is cancelling pending work.
+    #[inline]
+    pub(crate) fn execute(&self, job: JobRef) {
+        let counters = &self.shared.counters[self.index];
+        // Only this thread writes its counters, so a load and a store are enough.
+        let run = counters.run.load(Ordering::Relaxed);
+        counters.run.store(run + 1, Ordering::Relaxed);
+        if job.is_cancellable() && self.shared.is_cancelling() {
+            job.cancel();
+        } else {
+            job.run(self);
+        }
+    }
+
+    /// Own deque first (most recent work, warm in cache), then other workers' deques, then work
+    /// submitted from outside the pool.
+    fn find_work(&self) -> Option<JobRef> {
+        if let Some(job) = self.local.pop() {
+            return Some(job);
+        }
+        self.steal()
+    }
+
+    fn steal(&self) -> Option<JobRef> {
+        let stealers = &self.shared.stealers;
+        loop {
+            let mut retry = false;
+            let count = stealers.len();
+            if count > 1 {
+                let start = self.next_random() as usize % count;
+                for offset in 0..count {
+                    let victim = (start + offset) % count;
+                    if victim == self.index {
+                        continue;
+                    }
+                    match stealers[victim].steal() {
+                        Steal::Success(job) => {
+                            let counters = &self.shared.counters[self.index];
+                            let stolen = counters.stolen.load(Ordering::Relaxed);
+                            counters.stolen.store(stolen + 1, Ordering::Relaxed);
+                            return Some(job);
+                        }
+                        Steal::Empty => {}
+                        Steal::Retry => retry = true,
+                    }
+                }
+            }
+            match self.shared.injector.steal_batch_and_pop(&self.local) {
+                Steal::Success(job) => return Some(job),
+                Steal::Empty => {}
+                Steal::Retry => retry = true,
+            }
+            if !retry {
+                return None;
+            }
+        }
+    }
+
+    /// Whether any queue this worker could take from holds a job.
+    fn has_work(&self) -> bool {
+        !self.local.is_empty()
+            || !self.shared.injector.is_empty()
+            || self
+                .shared
+                .stealers
+                .iter()
+                .any(|stealer| !stealer.is_empty())
+    }
+
+    fn next_random(&self) -> u64 {
+        let mut x = self.rng.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng.set(x);
+        x
+    }
+
+    /// Runs other jobs until `latch` is set, sleeping when there are none. Returns false if
+    /// `deadline` passed first.
+    pub(crate) fn wait_until(&self, latch: &CoreLatch, deadline: Option<Instant>) -> bool {
+        loop {
+            if latch.probe() {
+                return true;
+            }
+            if let Some(deadline) = deadline {
+                if Instant::now() >= deadline {
+                    return false;
+                }
+            }
+            if let Some(job) = self.find_work() {
+                self.execute(job);
+                continue;
+            }
+            self.idle(latch, deadline);
+        }
+    }
+
+    /// Called with nothing to do while waiting on `latch`: spins and yields a little, then
+    /// sleeps until work may have arrived, the latch is set, or `deadline` passes. The caller
+    /// looks for work again afterwards.
+    fn idle(&self, latch: &CoreLatch, deadline: Option<Instant>) {
+        if self.spin_for(|| latch.probe()) {
+            return;
+        }
+        self.shared
+            .sleep
+            .idle_sleep(Some(latch), || self.has_work(), || latch.probe(), deadline);
+    }
+
+    /// Spins, then yields, for a few microseconds while there is no work and `stop` is false.
+    /// True if work showed up or `stop` became true.
+    fn spin_for(&self, stop: impl Fn() -> bool) -> bool {
+        for round in 0..IDLE_ROUNDS {
+            if self.has_work() || stop() {
+                return true;
+            }
+            if round < SPIN_ROUNDS {
+                for _ in 0..(1u32 << round) {
+                    std::hint::spin_loop();
+                }
+            } else {
+                thread::yield_now();
+            }
+        }
+        false
+    }
+}
