@@ -197,7 +197,12 @@ fn socket_rounds(c: &mut Criterion) {
         let poller = braid_poller::Poller::new().unwrap();
         for (key, (_, r)) in pairs.iter().enumerate() {
             poller
-                .add(r, key, braid_poller::Interest::READABLE, braid_poller::Mode::Edge)
+                .add(
+                    r,
+                    key,
+                    braid_poller::Interest::READABLE,
+                    braid_poller::Mode::Edge,
+                )
                 .unwrap();
         }
         let mut events = braid_poller::Events::new();

@@ -31,7 +31,10 @@ const MESSAGE: &[u8] = b"hello, braid!\n";
 fn main() -> io::Result<()> {
     let mut args = std::env::args().skip(1);
     let clients: usize = args.next().map_or(Ok(50), |a| a.parse()).map_err(bad_arg)?;
-    let messages: usize = args.next().map_or(Ok(2000), |a| a.parse()).map_err(bad_arg)?;
+    let messages: usize = args
+        .next()
+        .map_or(Ok(2000), |a| a.parse())
+        .map_err(bad_arg)?;
 
     let poller = Poller::new()?;
     let listener = TcpListener::bind("127.0.0.1:0")?;
@@ -65,7 +68,10 @@ fn main() -> io::Result<()> {
     while finished < clients {
         poller.wait(&mut events, Some(Duration::from_secs(10)))?;
         if events.is_empty() {
-            return Err(io::Error::new(io::ErrorKind::TimedOut, "no progress in 10 s"));
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "no progress in 10 s",
+            ));
         }
         for event in events.iter() {
             if event.key() == LISTENER {

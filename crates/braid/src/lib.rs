@@ -2,14 +2,11 @@
 //!
 //! | module | what it is | Python analogue |
 //! |---|---|---|
-//! | [`poller`] | epoll / kqueue readiness poller with a cross-thread wake | `selectors` |
-//! | [`threadpool`] | work-stealing thread pool with fork-join | `ThreadPoolExecutor` |
-//! | [`executor`] | single-threaded event loop, timers, sockets, async primitives | `asyncio` |
-//! | [`procpool`] | pool of worker processes that survives crashes and hangs | `ProcessPoolExecutor` |
+//! | `braid::poller` | epoll / kqueue readiness poller with a cross-thread wake | `selectors` |
+//! | `braid::threadpool` | work-stealing thread pool with fork-join | `ThreadPoolExecutor` |
 //!
-//! Each module is a crate of its own (`braid-poller`, `braid-threadpool`, `braid-executor`,
-//! `braid-procpool`) behind a feature of the same name; `full` turns on all of them, and the
-//! default is `executor` and `threadpool`. Depend on a single crate when that is all you
+//! Each module is a crate of its own behind a feature of the same name; `full` turns on all
+//! of them. More models join as their crates land. Depend on a single crate when that is all you
 //! need, or on `braid` for all of them under one name.
 //!
 //! The [`tutorial`] teaches the models from first principles, for a reader who knows Python
@@ -26,15 +23,5 @@ pub use braid_poller as poller;
 #[cfg_attr(docsrs, doc(cfg(feature = "threadpool")))]
 #[doc(inline)]
 pub use braid_threadpool as threadpool;
-
-#[cfg(feature = "executor")]
-#[cfg_attr(docsrs, doc(cfg(feature = "executor")))]
-#[doc(inline)]
-pub use braid_executor as executor;
-
-#[cfg(feature = "procpool")]
-#[cfg_attr(docsrs, doc(cfg(feature = "procpool")))]
-#[doc(inline)]
-pub use braid_procpool as procpool;
 
 pub mod tutorial;

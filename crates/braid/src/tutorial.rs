@@ -14,3 +14,7 @@ pub mod ch02_readiness {}
 #[cfg(feature = "poller")]
 #[doc = include_str!("../../../docs/src/11-crates-and-features.md")]
 pub mod ch11_crates_and_features {}
+
+#[cfg(feature = "threadpool")]
+#[doc = include_str!("../../../docs/src/08-thread-pool.md")]
+pub mod ch08_thread_pool {}
