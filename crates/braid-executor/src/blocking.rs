@@ -1,0 +1,76 @@
+//! Running blocking code off the loop: [`spawn_blocking`].
+
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use braid_threadpool::JoinHandle;
+
+use crate::event_loop::context;
+use crate::task::{JoinError, Task};
+
+/// Runs blocking code on the loop's thread pool and returns a [`Task`] for its result
+/// (Python's `asyncio.to_thread`).
+///
+/// The pool is a [`braid_threadpool::ThreadPool`] the loop starts on first use, with
+/// [`Builder::blocking_threads`](crate::Builder::blocking_threads) threads. A panic in `f`
+/// reaches the awaiter as a [`JoinError`]. Cancelling the task before `f` starts keeps it
+/// from running; once started it runs to the end (threads cannot be interrupted), and the
+/// loop waits for started work when it is dropped.
+///
+/// A `braid_threadpool::JoinHandle` is itself a future, so work submitted to any other pool
+/// can be awaited directly in a task too.
+///
+/// # Panics
+///
+/// Outside a running braid event loop, or if the pool's threads cannot be started.
+///
+/// # Examples
+///
+/// ```
+/// braid_executor::run(async {
+///     let sum = braid_executor::spawn_blocking(|| (1..=100u64).sum::<u64>());
+///     assert_eq!(sum.await.unwrap(), 5050);
+/// });
+/// ```
+#[track_caller]
+pub fn spawn_blocking<F, T>(f: F) -> Task<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let location = Location::caller();
+    context::with_current(|core| {
+        let Some(core) = core else {
+            context::no_loop("braid_executor::spawn_blocking");
+        };
+        let pool = core.blocking_pool().unwrap_or_else(|error| {
+            panic!("braid_executor::spawn_blocking could not start its thread pool: {error}")
+        });
+        let job = BlockingJob(pool.submit(f));
+        core.spawn(job, location)
+    })
+}
+
+/// Waits for a pool job; cancels it if dropped before it started.
+struct BlockingJob<T>(JoinHandle<T>);
+
+impl<T> Future for BlockingJob<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let result = ready!(Pin::new(&mut self.0).poll(cx));
+        Poll::Ready(result.map_err(|error| match error.try_into_panic() {
+            Ok(payload) => JoinError::panic(payload),
+            // Cancelled or refused by a shut-down pool: either way it never ran.
+            Err(_) => JoinError::cancelled(),
+        }))
+    }
+}
+
+impl<T> Drop for BlockingJob<T> {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}

@@ -1,0 +1,427 @@
+//! The loop-thread side of an event loop: run queue, live tasks, timers, I/O, and one turn.
+
+use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::panic::Location;
+use std::ptr::NonNull;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use braid_poller::Events;
+use braid_threadpool::ThreadPool;
+
+use super::metrics::Metrics;
+use super::shared::Shared;
+use crate::net::reactor::Reactor;
+use crate::task::raw::{self, Header, TaskRef, UNLINKED};
+use crate::task::state::*;
+use crate::task::{JoinError, Task};
+use crate::time::queue::TimerQueue;
+
+/// How many tasks the loop polls before it looks at the poller and the timers again, so that
+/// tasks that keep waking themselves cannot starve I/O and timers.
+pub(crate) const POLLS_PER_TURN: usize = 61;
+
+/// The loop's state that only its own thread touches.
+pub(crate) struct Core {
+    pub(crate) shared: Arc<Shared>,
+    queue: RefCell<VecDeque<TaskRef>>,
+    /// Every task whose future is still alive and that the loop has seen; each entry owns a
+    /// reference. Tasks know their index, so removal is a swap.
+    alive: RefCell<Vec<NonNull<Header>>>,
+    pub(crate) timers: RefCell<TimerQueue>,
+    pub(crate) reactor: RefCell<Reactor>,
+    events: RefCell<Events>,
+    wakers: RefCell<Vec<Waker>>,
+    counters: Counters,
+    slow_poll_threshold: Duration,
+    blocking_threads: usize,
+    blocking_pool: OnceCell<ThreadPool>,
+}
+
+#[derive(Default)]
+struct Counters {
+    spawned: Cell<u64>,
+    polls: Cell<u64>,
+    io_events: Cell<u64>,
+    timers_fired: Cell<u64>,
+    slow_polls: Cell<u64>,
+}
+
+fn bump(counter: &Cell<u64>, by: u64) {
+    counter.set(counter.get().wrapping_add(by));
+}
+
+impl Core {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        slow_poll_threshold: Duration,
+        blocking_threads: usize,
+    ) -> Core {
+        Core {
+            shared,
+            queue: RefCell::new(VecDeque::with_capacity(256)),
+            alive: RefCell::new(Vec::with_capacity(256)),
+            timers: RefCell::new(TimerQueue::new()),
+            reactor: RefCell::new(Reactor::new()),
+            events: RefCell::new(Events::with_capacity(1024)),
+            wakers: RefCell::new(Vec::new()),
+            counters: Counters::default(),
+            slow_poll_threshold,
+            blocking_threads,
+            blocking_pool: OnceCell::new(),
+        }
+    }
+
+    pub(crate) fn push_local(&self, task: TaskRef) {
+        self.queue.borrow_mut().push_back(task);
+    }
+
+    /// Spawns `future` on this loop; it runs when the loop next turns.
+    pub(crate) fn spawn<F, T>(&self, future: F, location: &'static Location<'static>) -> Task<T>
+    where
+        F: Future<Output = Result<T, JoinError>> + 'static,
+        T: 'static,
+    {
+        let ptr = raw::allocate(future, self.shared.clone(), location);
+        self.link(ptr);
+        bump(&self.counters.spawned, 1);
+        // SAFETY: a fresh task carries the handle's, the queue's and the live list's
+        // references; the live list's went to `link`, and each of the other two goes to its
+        // owner here.
+        unsafe {
+            self.push_local(TaskRef::from_owned(ptr));
+            Task::from_raw(ptr)
+        }
+    }
+
+    /// Adds a task to the live list, using the reference it was allocated with for it.
+    fn link(&self, ptr: NonNull<Header>) {
+        let mut alive = self.alive.borrow_mut();
+        // SAFETY: the task is alive (the caller holds a reference) and its index is only
+        // touched on the loop thread.
+        unsafe { *ptr.as_ref().alive_index.get() = alive.len() };
+        alive.push(ptr);
+    }
+
+    /// Removes a task from the live list; the caller takes over the list's reference.
+    fn unlink(&self, ptr: NonNull<Header>) {
+        // SAFETY: loop thread only, the caller holds a reference.
+        let index = unsafe { ptr.as_ref().alive_index.get().replace(UNLINKED) };
+        if index == UNLINKED {
+            return;
+        }
+        let mut alive = self.alive.borrow_mut();
+        alive.swap_remove(index);
+        if let Some(moved) = alive.get(index) {
+            // SAFETY: every entry of the live list is a live task.
+            unsafe { *moved.as_ref().alive_index.get() = index };
+        }
+    }
+
+    /// Polls one task taken from the run queue.
+    /// `clock` is when the previous poll ended (or the turn began), from [`poll_clock`]; it
+    /// is advanced to when this poll ended, so that timing each poll costs one clock read.
+    fn run_task(&self, task: TaskRef, clock: &mut u64) {
+        let ptr = task.as_ptr();
+        let header = task.header();
+        let mut state = header.state.load(Ordering::Acquire);
+        loop {
+            if state & FINISHED != 0 {
+                return;
+            }
+            if state & CANCELLED != 0 {
+                self.drop_cancelled(task.into_raw(), 2);
+                return;
+            }
+            match header.state.compare_exchange_weak(
+                state,
+                (state & !SCHEDULED) | RUNNING,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(actual) => state = actual,
+            }
+        }
+        // SAFETY: loop thread only.
+        if unsafe { *header.alive_index.get() } == UNLINKED {
+            // Spawned through a `Handle`: first seen here.
+            self.link(ptr);
+            bump(&self.counters.spawned, 1);
+        }
+        bump(&self.counters.polls, 1);
+        // SAFETY: loop thread, the task is `RUNNING` and its future is alive.
+        let ready = unsafe { Header::poll(ptr) };
+        let now = poll_clock();
+        let took = Duration::from_nanos(now.saturating_sub(*clock));
+        *clock = now;
+        if took >= self.slow_poll_threshold {
+            self.slow_poll(header.location, took);
+        }
+        if ready {
+            self.complete(task.into_raw());
+            return;
+        }
+        let mut state = header.state.load(Ordering::Acquire);
+        loop {
+            match header.state.compare_exchange_weak(
+                state,
+                state & !RUNNING,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(actual) => state = actual,
+            }
+        }
+        if state & SCHEDULED != 0 {
+            // Woken (or cancelled) while it ran: it goes to the back of the queue with the
+            // reference it came with.
+            self.push_local(task);
+        }
+    }
+
+    #[cold]
+    fn slow_poll(&self, location: &'static Location<'static>, took: Duration) {
+        bump(&self.counters.slow_polls, 1);
+        tracing::warn!(
+            spawned_at = %location,
+            took = ?took,
+            threshold = ?self.slow_poll_threshold,
+            "a task blocked the braid event loop: one poll took longer than the slow-poll threshold"
+        );
+    }
+
+    /// Finishes a task whose future returned (its output is stored); takes over the queue's
+    /// reference, and the live list's.
+    fn complete(&self, ptr: NonNull<Header>) {
+        // SAFETY: the caller gives a queue reference, so the header is alive.
+        let header = unsafe { ptr.as_ref() };
+        let mut state = header.state.load(Ordering::Acquire);
+        let next = loop {
+            let mut next = (state & !(RUNNING | SCHEDULED)) | COMPLETED;
+            if state & HANDLE == 0 {
+                next |= TAKEN;
+            }
+            match header.state.compare_exchange_weak(
+                state,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break next,
+                Err(actual) => state = actual,
+            }
+        };
+        if next & TAKEN != 0 {
+            // Nobody can read the output any more.
+            // SAFETY: this thread set `TAKEN` on a completed task; the output belongs to the
+            // loop thread, where it was made.
+            unsafe { Header::drop_output(ptr) };
+        }
+        header.awaiter.wake();
+        self.unlink(ptr);
+        // SAFETY: the queue's and the live list's references.
+        unsafe { Header::release(ptr, 2) }
+    }
+
+    /// Drops the future of a cancelled task and releases `refs` references the caller owns
+    /// (the live list's included, if it was linked).
+    fn drop_cancelled(&self, ptr: NonNull<Header>, refs: usize) {
+        self.unlink(ptr);
+        // SAFETY: loop thread; the task is live and not running, so its future is there.
+        let panicked = unsafe { Header::drop_future(ptr) };
+        if let Some(error) = panicked {
+            tracing::warn!(
+                // SAFETY: the caller's references keep the header alive.
+                spawned_at = %unsafe { ptr.as_ref() }.location,
+                "the destructor of a cancelled task's future panicked: {error}"
+            );
+        }
+        // SAFETY: as above.
+        let header = unsafe { ptr.as_ref() };
+        let mut state = header.state.load(Ordering::Acquire);
+        loop {
+            match header.state.compare_exchange_weak(
+                state,
+                (state & !(RUNNING | SCHEDULED)) | DROPPED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(actual) => state = actual,
+            }
+        }
+        header.awaiter.wake();
+        // SAFETY: the caller gives these up.
+        unsafe { Header::release(ptr, refs) }
+    }
+
+    /// One turn: polls up to [`POLLS_PER_TURN`] tasks, then takes remote wakes, I/O events
+    /// and expired timers. Blocks in the poller only when nothing is ready.
+    pub(crate) fn turn(&self) {
+        let mut clock = poll_clock();
+        for _ in 0..POLLS_PER_TURN {
+            let task = self.queue.borrow_mut().pop_front();
+            match task {
+                Some(task) => self.run_task(task, &mut clock),
+                None => break,
+            }
+        }
+        self.shared.take_remote(&mut *self.queue.borrow_mut());
+        let busy = !self.queue.borrow().is_empty()
+            || self.shared.main_woken.load(Ordering::Acquire)
+            || self.shared.has_remote();
+        let timeout = if busy {
+            Some(Duration::ZERO)
+        } else {
+            self.timers
+                .borrow_mut()
+                .next_deadline()
+                .map(|deadline| deadline.saturating_duration_since(Instant::now()))
+        };
+        // With work waiting and no socket registered there is nothing to look for: skip the
+        // system call. Remote wakes are seen through `remote_pending` either way.
+        if timeout != Some(Duration::ZERO) || !self.reactor.borrow().is_empty() {
+            self.poll_io(timeout);
+        }
+        self.fire_timers();
+    }
+
+    fn poll_io(&self, timeout: Option<Duration>) {
+        let mut wakers = std::mem::take(&mut *self.wakers.borrow_mut());
+        {
+            let mut events = self.events.borrow_mut();
+            if let Err(error) = self.shared.poller.wait(&mut events, timeout) {
+                // Only a broken poller fails here; say so and go on, rather than spin silently.
+                tracing::error!("braid event loop: waiting for I/O failed: {error}");
+                return;
+            }
+            if !events.is_empty() {
+                bump(&self.counters.io_events, events.len() as u64);
+                let mut reactor = self.reactor.borrow_mut();
+                for event in events.iter() {
+                    reactor.dispatch(event, &mut wakers);
+                }
+            }
+        }
+        for waker in wakers.drain(..) {
+            waker.wake();
+        }
+        *self.wakers.borrow_mut() = wakers;
+    }
+
+    fn fire_timers(&self) {
+        if self.timers.borrow().is_empty() {
+            return;
+        }
+        let mut wakers = std::mem::take(&mut *self.wakers.borrow_mut());
+        let fired = self.timers.borrow_mut().expire(Instant::now(), &mut wakers);
+        bump(&self.counters.timers_fired, fired as u64);
+        for waker in wakers.drain(..) {
+            waker.wake();
+        }
+        *self.wakers.borrow_mut() = wakers;
+    }
+
+    /// Ends the loop: refuses remote tasks, then drops every future still alive (running
+    /// their destructors on this thread), until none is left.
+    pub(crate) fn shutdown(&self) {
+        let remote = self.shared.close();
+        self.queue.borrow_mut().extend(remote);
+        loop {
+            let queued: Vec<TaskRef> = self.queue.borrow_mut().drain(..).collect();
+            for task in &queued {
+                let ptr = task.as_ptr();
+                let state = task.header().state.load(Ordering::Acquire);
+                // SAFETY: loop thread; the queue reference keeps the task alive.
+                let unlinked = unsafe { *task.header().alive_index.get() } == UNLINKED;
+                if unlinked && state & FINISHED == 0 {
+                    // Spawned through a `Handle` and never polled.
+                    self.link(ptr);
+                }
+            }
+            drop(queued);
+            let alive = std::mem::take(&mut *self.alive.borrow_mut());
+            if alive.is_empty() && self.queue.borrow().is_empty() {
+                break;
+            }
+            for ptr in alive {
+                // SAFETY: loop thread; the entry's reference keeps the task alive.
+                unsafe { *ptr.as_ref().alive_index.get() = UNLINKED };
+                self.drop_cancelled(ptr, 1);
+            }
+        }
+    }
+
+    pub(crate) fn metrics(&self) -> Metrics {
+        let c = &self.counters;
+        Metrics {
+            tasks_spawned: c.spawned.get(),
+            tasks_alive: self.alive.borrow().len() as u64,
+            polls: c.polls.get(),
+            io_events: c.io_events.get(),
+            timers_fired: c.timers_fired.get(),
+            slow_polls: c.slow_polls.get(),
+        }
+    }
+
+    /// The loop's pool for blocking work, started on first use.
+    ///
+    /// # Errors
+    ///
+    /// When the pool's threads cannot be started.
+    pub(crate) fn blocking_pool(&self) -> io::Result<&ThreadPool> {
+        if let Some(pool) = self.blocking_pool.get() {
+            return Ok(pool);
+        }
+        let pool = ThreadPool::builder()
+            .workers(self.blocking_threads)
+            .thread_name("braid-blocking")
+            .build()
+            .map_err(io::Error::other)?;
+        Ok(self.blocking_pool.get_or_init(|| pool))
+    }
+}
+
+/// Nanoseconds on a monotonic clock, for timing polls.
+///
+/// Slow polls are tens of milliseconds, so the kernel's coarse clock (a few milliseconds of
+/// resolution, read from shared memory without a system call) is precise enough, and it is
+/// several times cheaper than `Instant::now` on the path every task poll takes.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn poll_clock() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid `timespec` for the call to fill; the clock id is valid on
+    // every Linux since 2.6.32.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut now) };
+    (now.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(now.tv_nsec as u64)
+}
+
+/// Nanoseconds on a monotonic clock, for timing polls.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn poll_clock() -> u64 {
+    use std::sync::OnceLock;
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
+impl fmt::Debug for Core {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Core")
+            .field("queued", &self.queue.borrow().len())
+            .field("metrics", &self.metrics())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,30 @@
+/// Counters of what a loop has done, from [`EventLoop::metrics`](crate::EventLoop::metrics).
+///
+/// # Examples
+///
+/// ```
+/// let event_loop = braid_executor::EventLoop::new()?;
+/// event_loop.block_on(async {
+///     braid_executor::spawn(async {}).await.unwrap();
+/// });
+/// let metrics = event_loop.metrics();
+/// assert_eq!(metrics.tasks_spawned, 1);
+/// assert_eq!(metrics.tasks_alive, 0);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Metrics {
+    /// Tasks spawned on the loop so far (counted when the loop first sees them).
+    pub tasks_spawned: u64,
+    /// Tasks whose future is still alive: neither finished nor dropped by a cancel.
+    pub tasks_alive: u64,
+    /// Task polls so far (the future given to `block_on` is not counted).
+    pub polls: u64,
+    /// I/O readiness events the poller delivered.
+    pub io_events: u64,
+    /// Timers (sleeps and timeouts) that expired and woke their task.
+    pub timers_fired: u64,
+    /// Polls that took longer than the slow-poll threshold, each of which logged a warning.
+    pub slow_polls: u64,
+}

@@ -1,0 +1,295 @@
+//! The event loop: runs tasks on one thread, waits for I/O and timers in between.
+
+pub(crate) mod context;
+pub(crate) mod core;
+mod handle;
+mod metrics;
+mod shared;
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::panic::Location;
+use std::pin::pin;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use braid_poller::Poller;
+use futures::FutureExt;
+
+pub use handle::{Handle, SpawnError};
+pub use metrics::Metrics;
+pub(crate) use shared::Shared;
+
+use self::core::Core;
+use crate::task::{JoinError, Task};
+
+/// The default slow-poll threshold: a task poll longer than this logs a warning.
+pub const DEFAULT_SLOW_POLL_THRESHOLD: Duration = Duration::from_millis(100);
+
+/// A single-threaded event loop (Python's `asyncio` event loop).
+///
+/// [`block_on`](EventLoop::block_on) drives a future to completion on the calling thread,
+/// running the tasks it [`spawn`]s, waking sleeping tasks when their time comes and tasks
+/// waiting on sockets when those are ready. Tasks still alive when the loop is dropped are
+/// cancelled: their futures are dropped, on this thread, before `drop` returns.
+///
+/// Most programs call [`run`], which makes a loop, runs one future and drops the loop.
+/// Keep an `EventLoop` to call `block_on` several times or to read its
+/// [`metrics`](EventLoop::metrics).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let event_loop = braid_executor::EventLoop::builder()
+///     .slow_poll_threshold(Duration::from_millis(50))
+///     .build()?;
+/// let answer = event_loop.block_on(async {
+///     let task = braid_executor::spawn(async { 40 + 2 });
+///     task.await.unwrap()
+/// });
+/// assert_eq!(answer, 42);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct EventLoop {
+    core: Rc<Core>,
+}
+
+/// Configures an [`EventLoop`] before it is made; from [`EventLoop::builder`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let event_loop = braid_executor::EventLoop::builder()
+///     .slow_poll_threshold(Duration::from_millis(20))
+///     .blocking_threads(4)
+///     .build()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a Builder does nothing until .build() is called"]
+pub struct Builder {
+    slow_poll_threshold: Duration,
+    blocking_threads: Option<usize>,
+}
+
+impl Builder {
+    /// A poll that takes at least this long logs a `tracing` warning naming where the task
+    /// was spawned, and counts in [`Metrics::slow_polls`]. Default: 100 ms (asyncio's debug
+    /// threshold). `Duration::MAX` turns the warning off.
+    pub fn slow_poll_threshold(mut self, threshold: Duration) -> Builder {
+        self.slow_poll_threshold = threshold;
+        self
+    }
+
+    /// How many threads [`spawn_blocking`](crate::spawn_blocking) may use. The pool starts on
+    /// the first `spawn_blocking`. Default: the number of CPUs, at least 2.
+    pub fn blocking_threads(mut self, threads: usize) -> Builder {
+        self.blocking_threads = Some(threads);
+        self
+    }
+
+    /// Makes the loop.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` if `blocking_threads` was set to 0; otherwise what
+    /// [`Poller::new`](braid_poller::Poller::new) reports, typically running out of file
+    /// descriptors.
+    pub fn build(self) -> io::Result<EventLoop> {
+        let blocking_threads = match self.blocking_threads {
+            Some(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "blocking_threads must be at least 1; leave it unset for one per CPU",
+                ))
+            }
+            Some(n) => n,
+            None => std::thread::available_parallelism()
+                .map_or(2, |n| n.get())
+                .max(2),
+        };
+        let shared = Arc::new(Shared::new(Poller::new()?));
+        Ok(EventLoop {
+            core: Rc::new(Core::new(
+                shared,
+                self.slow_poll_threshold,
+                blocking_threads,
+            )),
+        })
+    }
+}
+
+impl EventLoop {
+    /// Makes a loop with the default settings.
+    ///
+    /// # Errors
+    ///
+    /// What [`Poller::new`](braid_poller::Poller::new) reports, typically running out of file
+    /// descriptors.
+    pub fn new() -> io::Result<EventLoop> {
+        EventLoop::builder().build()
+    }
+
+    /// Starts configuring a loop.
+    pub fn builder() -> Builder {
+        Builder {
+            slow_poll_threshold: DEFAULT_SLOW_POLL_THRESHOLD,
+            blocking_threads: None,
+        }
+    }
+
+    /// Runs `future` to completion on this thread, running the loop's tasks meanwhile
+    /// (Python's `loop.run_until_complete`). Tasks still alive when it returns stay in the
+    /// loop, paused, until the next `block_on` or until the loop is dropped.
+    ///
+    /// # Panics
+    ///
+    /// If called inside a running loop (from a task); and with `future`'s own panic, which
+    /// leaves the loop usable.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = braid_executor::EventLoop::new()?;
+    /// assert_eq!(event_loop.block_on(async { 7 }), 7);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let _enter = context::Enter::new(&self.core, false);
+        let mut future = pin!(future);
+        let waker = Waker::from(self.core.shared.clone());
+        let mut cx = Context::from_waker(&waker);
+        let shared = &self.core.shared;
+        shared.main_woken.store(true, Ordering::Relaxed);
+        loop {
+            if shared.main_woken.load(Ordering::Acquire) {
+                shared.main_woken.store(false, Ordering::Relaxed);
+                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                    return output;
+                }
+            }
+            self.core.turn();
+        }
+    }
+
+    /// Spawns a task on this loop from outside it; it starts at the next `block_on`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = braid_executor::EventLoop::new()?;
+    /// let task = event_loop.spawn(async { "done" });
+    /// assert_eq!(event_loop.block_on(task).unwrap(), "done");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> Task<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        self.core
+            .spawn(future.map(Ok::<_, JoinError>), Location::caller())
+    }
+
+    /// A handle for spawning onto this loop from any thread.
+    pub fn handle(&self) -> Handle {
+        Handle::new(self.core.shared.clone())
+    }
+
+    /// What the loop has done so far.
+    pub fn metrics(&self) -> Metrics {
+        self.core.metrics()
+    }
+}
+
+impl Drop for EventLoop {
+    fn drop(&mut self) {
+        // Futures dropped here may use the loop in their destructors (to deregister a timer
+        // or a socket), so it counts as running on this thread meanwhile.
+        let _enter = context::Enter::new(&self.core, true);
+        self.core.shutdown();
+    }
+}
+
+impl fmt::Debug for EventLoop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventLoop")
+            .field("core", &self.core)
+            .finish()
+    }
+}
+
+/// Runs `future` on a new event loop and returns its output (Python's `asyncio.run`).
+///
+/// When `future` finishes, the tasks it left behind are cancelled and dropped before `run`
+/// returns, so nothing they own outlives the call.
+///
+/// # Panics
+///
+/// If the loop cannot be made (no file descriptors left), if called inside a running loop,
+/// and with `future`'s own panic.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let sum = braid_executor::run(async {
+///     let a = braid_executor::spawn(async { 1 });
+///     let b = braid_executor::spawn(async {
+///         braid_executor::sleep(Duration::from_millis(1)).await;
+///         2
+///     });
+///     a.await.unwrap() + b.await.unwrap()
+/// });
+/// assert_eq!(sum, 3);
+/// ```
+pub fn run<F: Future>(future: F) -> F::Output {
+    let event_loop = EventLoop::new().unwrap_or_else(|error| {
+        panic!("braid_executor::run could not create an event loop: {error}")
+    });
+    event_loop.block_on(future)
+}
+
+/// Spawns a task on the loop running on this thread (Python's `asyncio.create_task`).
+///
+/// The future need not be `Send`: it stays on this thread. The task starts at the loop's next
+/// turn and runs until it finishes, is cancelled, or the loop ends, whether or not the
+/// returned [`Task`] is kept. Where it was spawned is recorded for slow-poll warnings.
+///
+/// # Panics
+///
+/// If no braid event loop runs on this thread.
+///
+/// # Examples
+///
+/// ```
+/// use std::rc::Rc;
+///
+/// braid_executor::run(async {
+///     let shared = Rc::new(5); // not Send, and that is fine
+///     let task = braid_executor::spawn(async move { *shared * 2 });
+///     assert_eq!(task.await.unwrap(), 10);
+/// });
+/// ```
+#[track_caller]
+pub fn spawn<F>(future: F) -> Task<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let location = Location::caller();
+    context::with_current(|core| match core {
+        Some(core) => core.spawn(future.map(Ok::<_, JoinError>), location),
+        None => context::no_loop("braid_executor::spawn"),
+    })
+}

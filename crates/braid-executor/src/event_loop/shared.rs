@@ -1,0 +1,126 @@
+//! The part of a loop other threads can reach: the poller and the queue of remote wakes.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Wake;
+
+use braid_poller::Poller;
+
+use super::context;
+use crate::task::raw::TaskRef;
+
+/// What a loop shares with wakers, handles and other threads.
+pub(crate) struct Shared {
+    pub(crate) poller: Poller,
+    remote: Mutex<Remote>,
+    /// Set when `remote` has tasks the loop has not taken yet; lets the loop skip the lock,
+    /// and lets a burst of remote wakes cost one `notify`.
+    remote_pending: AtomicBool,
+    /// Set when the future given to `block_on` was woken.
+    pub(crate) main_woken: AtomicBool,
+}
+
+struct Remote {
+    tasks: Vec<TaskRef>,
+    /// The loop has ended: nothing is queued any more.
+    closed: bool,
+}
+
+impl Shared {
+    pub(crate) fn new(poller: Poller) -> Shared {
+        Shared {
+            poller,
+            remote: Mutex::new(Remote {
+                tasks: Vec::new(),
+                closed: false,
+            }),
+            remote_pending: AtomicBool::new(false),
+            main_woken: AtomicBool::new(false),
+        }
+    }
+
+    fn remote(&self) -> MutexGuard<'_, Remote> {
+        // Nothing that runs under this lock can panic halfway through, so a poisoned lock
+        // still guards a consistent queue.
+        self.remote
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Queues a woken task: on the loop's own queue when called on the loop thread (no lock,
+    /// no system call), otherwise on the remote queue, waking the loop's poller.
+    pub(crate) fn schedule(&self, task: TaskRef) {
+        let Err(task) = context::schedule_local(self, task) else {
+            return;
+        };
+        if let Err(task) = self.push_remote(task) {
+            // The loop has ended and dropped every future; only the reference is left.
+            drop(task);
+        }
+    }
+
+    /// Queues a task from another thread; hands it back if the loop has ended.
+    pub(crate) fn push_remote(&self, task: TaskRef) -> Result<(), TaskRef> {
+        let mut remote = self.remote();
+        if remote.closed {
+            return Err(task);
+        }
+        remote.tasks.push(task);
+        drop(remote);
+        if !self.remote_pending.swap(true, Ordering::AcqRel) {
+            // A failed notify leaves the task queued for the loop's next turn; nothing
+            // better can be done from a waker, which cannot report errors.
+            let _ = self.poller.notify();
+        }
+        Ok(())
+    }
+
+    /// Moves the tasks other threads queued into `into`.
+    pub(crate) fn take_remote(&self, into: &mut impl Extend<TaskRef>) {
+        if !self.remote_pending.load(Ordering::Acquire) {
+            return;
+        }
+        self.remote_pending.store(false, Ordering::Release);
+        let tasks = std::mem::take(&mut self.remote().tasks);
+        into.extend(tasks);
+    }
+
+    /// Refuses further remote tasks and hands back those still queued.
+    pub(crate) fn close(&self) -> Vec<TaskRef> {
+        let mut remote = self.remote();
+        remote.closed = true;
+        std::mem::take(&mut remote.tasks)
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.remote().closed
+    }
+
+    pub(crate) fn has_remote(&self) -> bool {
+        self.remote_pending.load(Ordering::Acquire)
+    }
+}
+
+/// The waker of the future passed to `block_on`.
+impl Wake for Shared {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.main_woken.store(true, Ordering::Release);
+        if !context::is_current(self) {
+            let _ = self.poller.notify();
+        }
+    }
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("poller", &self.poller)
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}

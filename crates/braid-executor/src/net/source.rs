@@ -1,0 +1,285 @@
+//! A socket registered with the running loop's poller.
+
+use std::future::poll_fn;
+use std::io::{self, Read, Write};
+use std::os::fd::AsFd;
+use std::rc::Rc;
+use std::task::{ready, Context, Poll};
+
+use braid_poller::{Interest, Mode};
+
+use super::reactor::{Direction, IoKey};
+use crate::event_loop::context;
+use crate::event_loop::core::Core;
+
+/// A non-blocking socket registered, edge-triggered, for both directions.
+///
+/// Operations try the system call first and wait for an event only after it reported
+/// `WouldBlock`, so edge-triggered events are never missed: readiness is only forgotten when
+/// the socket itself said there is nothing more.
+pub(crate) struct Source<T: AsFd> {
+    io: T,
+    core: Rc<Core>,
+    key: IoKey,
+}
+
+impl<T: AsFd> Source<T> {
+    /// Registers `io`, which must already be non-blocking, with the running loop.
+    ///
+    /// # Panics
+    ///
+    /// If no braid event loop runs on this thread.
+    #[track_caller]
+    pub(crate) fn new(io: T) -> io::Result<Source<T>> {
+        let core = context::current_rc()
+            .unwrap_or_else(|| context::no_loop("creating a braid_executor::net socket"));
+        let key = core.reactor.borrow_mut().insert()?;
+        let added = core
+            .shared
+            .poller
+            .add(&io, key.poller_key(), Interest::BOTH, Mode::Edge);
+        if let Err(error) = added {
+            let wakers = core.reactor.borrow_mut().remove(key);
+            drop(wakers);
+            return Err(error);
+        }
+        Ok(Source { io, core, key })
+    }
+
+    pub(crate) fn get_ref(&self) -> &T {
+        &self.io
+    }
+
+    #[track_caller]
+    fn check_loop(&self) {
+        if !context::is_current(&self.core.shared) {
+            panic!(
+                "a braid_executor::net socket was used outside the running event loop that \
+                 created it; sockets belong to one loop and work only while it runs"
+            );
+        }
+    }
+
+    /// Runs `op` until it does not report `WouldBlock`, waiting for readiness in
+    /// `direction` in between.
+    pub(crate) fn poll_io<R>(
+        &self,
+        direction: Direction,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.check_loop();
+        loop {
+            ready!(self
+                .core
+                .reactor
+                .borrow_mut()
+                .poll_ready(self.key, direction, cx));
+            match op(&self.io) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    self.core
+                        .reactor
+                        .borrow_mut()
+                        .clear_ready(self.key, direction);
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                result => return Poll::Ready(result),
+            }
+        }
+    }
+
+    /// [`poll_io`](Source::poll_io) as a future.
+    pub(crate) async fn io<R>(
+        &self,
+        direction: Direction,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> io::Result<R> {
+        poll_fn(|cx| self.poll_io(direction, cx, &mut op)).await
+    }
+}
+
+/// Stream sockets: a read or write that moved less than asked for found the socket's buffer
+/// empty (or full), so the next one would block; forget the readiness now and save that
+/// system call. An edge-triggered event reports the next change.
+impl<T: AsFd> Source<T>
+where
+    for<'a> &'a T: Read + Write,
+{
+    fn forget_if_short(&self, direction: Direction, result: &io::Result<usize>, asked: usize) {
+        if let Ok(n) = result {
+            if *n > 0 && *n < asked {
+                self.core
+                    .reactor
+                    .borrow_mut()
+                    .forget_ready(self.key, direction);
+            }
+        }
+    }
+
+    pub(crate) fn poll_read(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let asked = buf.len();
+        let result = ready!(self.poll_io(Direction::Read, cx, |io| { io }.read(buf)));
+        self.forget_if_short(Direction::Read, &result, asked);
+        Poll::Ready(result)
+    }
+
+    pub(crate) fn poll_read_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &mut [io::IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let asked = bufs.iter().map(|buf| buf.len()).sum();
+        let result = ready!(self.poll_io(Direction::Read, cx, |io| { io }.read_vectored(bufs)));
+        self.forget_if_short(Direction::Read, &result, asked);
+        Poll::Ready(result)
+    }
+
+    pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let result = ready!(self.poll_io(Direction::Write, cx, |io| { io }.write(buf)));
+        self.forget_if_short(Direction::Write, &result, buf.len());
+        Poll::Ready(result)
+    }
+
+    pub(crate) fn poll_write_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let asked = bufs.iter().map(|buf| buf.len()).sum();
+        let result = ready!(self.poll_io(Direction::Write, cx, |io| { io }.write_vectored(bufs)));
+        self.forget_if_short(Direction::Write, &result, asked);
+        Poll::Ready(result)
+    }
+}
+
+impl<T: AsFd> Drop for Source<T> {
+    fn drop(&mut self) {
+        // Deregister before the descriptor closes (when `io` drops right after this), so the
+        // poller never holds a closed or reused descriptor.
+        let _ = self.core.shared.poller.delete(&self.io);
+        let wakers = self.core.reactor.borrow_mut().remove(self.key);
+        drop(wakers);
+    }
+}
+
+/// Implements `AsyncRead` and `AsyncWrite` for a stream type and for references to it, given
+/// its `source` field and how it shuts down its write side.
+macro_rules! async_stream_io {
+    ($stream:ty) => {
+        impl futures::io::AsyncRead for $stream {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.source.poll_read(cx, buf)
+            }
+
+            fn poll_read_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.source.poll_read_vectored(cx, bufs)
+            }
+        }
+
+        impl futures::io::AsyncRead for &$stream {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.source.poll_read(cx, buf)
+            }
+        }
+
+        impl futures::io::AsyncWrite for $stream {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.source.poll_write(cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.source.poll_write_vectored(cx, bufs)
+            }
+
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(Ok(()))
+            }
+
+            fn poll_close(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(self.shutdown(std::net::Shutdown::Write))
+            }
+        }
+
+        impl futures::io::AsyncWrite for &$stream {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.source.poll_write(cx, buf)
+            }
+
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(Ok(()))
+            }
+
+            fn poll_close(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(self.shutdown(std::net::Shutdown::Write))
+            }
+        }
+    };
+}
+
+pub(crate) use async_stream_io;
+
+/// Waits for a non-blocking `connect` to finish: writable, then no pending socket error.
+pub(crate) async fn finish_connect<T: AsFd>(
+    source: &Source<T>,
+    take_error: impl Fn(&T) -> io::Result<Option<io::Error>>,
+    connected: impl Fn(&T) -> io::Result<()>,
+) -> io::Result<()> {
+    source
+        .io(Direction::Write, |io| {
+            if let Some(error) = take_error(io)? {
+                return Err(error);
+            }
+            match connected(io) {
+                Err(error) if error.kind() == io::ErrorKind::NotConnected => {
+                    Err(io::ErrorKind::WouldBlock.into())
+                }
+                other => other,
+            }
+        })
+        .await
+}
+
+/// Whether a `connect` error means "in progress": the usual answer of a non-blocking socket.
+pub(crate) fn connect_in_progress(error: &io::Error) -> bool {
+    error.raw_os_error() == Some(libc::EINPROGRESS)
+}

@@ -1,0 +1,318 @@
+//! TCP: [`TcpListener`] and [`TcpStream`].
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+use super::reactor::Direction;
+use super::source::{async_stream_io, connect_in_progress, finish_connect, Source};
+use super::{each_addr, LISTEN_BACKLOG};
+
+/// A TCP socket that accepts connections (Python's `asyncio.start_server` socket).
+///
+/// # Examples
+///
+/// ```
+/// use braid_executor::net::{TcpListener, TcpStream};
+/// use futures::{AsyncReadExt, AsyncWriteExt};
+///
+/// braid_executor::run(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let addr = listener.local_addr()?;
+///     let server = braid_executor::spawn(async move {
+///         let (mut stream, _) = listener.accept().await?;
+///         let mut buf = [0; 5];
+///         stream.read_exact(&mut buf).await?;
+///         stream.write_all(&buf).await?;
+///         std::io::Result::Ok(())
+///     });
+///     let mut client = TcpStream::connect(addr).await?;
+///     client.write_all(b"hello").await?;
+///     let mut echo = [0; 5];
+///     client.read_exact(&mut echo).await?;
+///     assert_eq!(&echo, b"hello");
+///     server.await??;
+///     std::io::Result::Ok(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct TcpListener {
+    source: Source<std::net::TcpListener>,
+}
+
+impl TcpListener {
+    /// Binds to `addr` and listens, trying each address it resolves to until one works.
+    /// `SO_REUSEADDR` is set, so a port in `TIME_WAIT` can be bound again.
+    ///
+    /// # Errors
+    ///
+    /// `AddrInUse` if another socket listens there, `AddrNotAvailable` for an address that is
+    /// not local, and what name resolution reports.
+    ///
+    /// # Panics
+    ///
+    /// Outside a running braid event loop.
+    pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        let listener = each_addr(addr, |addr| {
+            let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+            socket.set_reuse_address(true)?;
+            socket.set_nonblocking(true)?;
+            socket.bind(&SockAddr::from(addr))?;
+            socket.listen(LISTEN_BACKLOG)?;
+            Ok(std::net::TcpListener::from(socket))
+        })?;
+        Ok(TcpListener {
+            source: Source::new(listener)?,
+        })
+    }
+
+    /// Takes over a listener made elsewhere, making it non-blocking.
+    ///
+    /// # Errors
+    ///
+    /// What registering it with the poller reports.
+    ///
+    /// # Panics
+    ///
+    /// Outside a running braid event loop.
+    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        listener.set_nonblocking(true)?;
+        Ok(TcpListener {
+            source: Source::new(listener)?,
+        })
+    }
+
+    /// Waits for the next connection.
+    ///
+    /// # Errors
+    ///
+    /// What `accept` reports, such as `EMFILE` when the process is out of descriptors.
+    ///
+    /// # Panics
+    ///
+    /// Outside the loop that made the listener.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let (stream, addr) = self
+            .source
+            .io(Direction::Read, std::net::TcpListener::accept)
+            .await?;
+        Ok((TcpStream::from_std(stream)?, addr))
+    }
+
+    /// The address it listens on (with the port the system chose for port 0).
+    ///
+    /// # Errors
+    ///
+    /// What `getsockname` reports.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.source.get_ref().local_addr()
+    }
+}
+
+impl fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpListener")
+            .field("local_addr", &self.local_addr().ok())
+            .finish()
+    }
+}
+
+/// A TCP connection (Python's `asyncio` stream transport).
+///
+/// Read and write with [`recv`](TcpStream::recv) and [`send`](TcpStream::send), or through
+/// `futures::io::AsyncRead` / `AsyncWrite` (implemented for `TcpStream` and `&TcpStream`,
+/// so one task can read while another writes). A stream belongs to the loop that made it
+/// and is not `Send`:
+///
+/// ```compile_fail
+/// braid_executor::run(async {
+///     let listener = braid_executor::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+///     let stream = braid_executor::net::TcpStream::connect(listener.local_addr().unwrap())
+///         .await
+///         .unwrap();
+///     std::thread::spawn(move || drop(stream));
+/// });
+/// ```
+///
+/// Reading after the peer closed its side returns `Ok(0)`; a peer that reset the connection
+/// gives `ConnectionReset`; writing to a closed connection gives `BrokenPipe` or
+/// `ConnectionReset`.
+///
+/// # Examples
+///
+/// ```
+/// use braid_executor::net::{TcpListener, TcpStream};
+///
+/// braid_executor::run(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let client = TcpStream::connect(listener.local_addr()?).await?;
+///     let (server, _) = listener.accept().await?;
+///     client.set_nodelay(true)?;
+///     client.send(b"ping").await?;
+///     let mut buf = [0; 4];
+///     let n = server.recv(&mut buf).await?;
+///     assert_eq!(&buf[..n], b"ping");
+///     std::io::Result::Ok(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct TcpStream {
+    source: Source<std::net::TcpStream>,
+}
+
+impl TcpStream {
+    /// Connects to `addr`, trying each address it resolves to until one accepts.
+    ///
+    /// # Errors
+    ///
+    /// `ConnectionRefused` when nothing listens there, `TimedOut` or `HostUnreachable` from
+    /// the network, and what name resolution reports (the last address's error).
+    ///
+    /// # Panics
+    ///
+    /// Outside a running braid event loop.
+    pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        let mut last_error = None;
+        for addr in addr.to_socket_addrs()? {
+            match TcpStream::connect_addr(addr).await {
+                Ok(stream) => return Ok(stream),
+                Err(error) => last_error = Some(error),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the address resolved to nothing",
+            )
+        }))
+    }
+
+    async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_nonblocking(true)?;
+        match socket.connect(&SockAddr::from(addr)) {
+            Ok(()) => {}
+            Err(error) if connect_in_progress(&error) => {}
+            Err(error) => return Err(error),
+        }
+        let stream = TcpStream {
+            source: Source::new(std::net::TcpStream::from(socket))?,
+        };
+        finish_connect(&stream.source, std::net::TcpStream::take_error, |io| {
+            io.peer_addr().map(drop)
+        })
+        .await?;
+        Ok(stream)
+    }
+
+    /// Takes over a connected stream made elsewhere, making it non-blocking.
+    ///
+    /// # Errors
+    ///
+    /// What registering it with the poller reports.
+    ///
+    /// # Panics
+    ///
+    /// Outside a running braid event loop.
+    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        stream.set_nonblocking(true)?;
+        Ok(TcpStream {
+            source: Source::new(stream)?,
+        })
+    }
+
+    /// Reads what has arrived into `buf`, waiting until something has; `Ok(0)` means the peer
+    /// closed its side (or `buf` is empty).
+    ///
+    /// # Errors
+    ///
+    /// `ConnectionReset` when the peer reset the connection, and other socket errors.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.source.poll_read(cx, buf)).await
+    }
+
+    /// Writes some of `buf`, waiting until the socket takes at least one byte; returns how
+    /// many it took.
+    ///
+    /// # Errors
+    ///
+    /// `BrokenPipe` or `ConnectionReset` when the connection is closed.
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.source.poll_write(cx, buf)).await
+    }
+
+    /// Writes all of `buf`.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](TcpStream::send); some of `buf` may have been written.
+    pub async fn send_all(&self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            let n = self.send(buf).await?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            buf = &buf[n..];
+        }
+        Ok(())
+    }
+
+    /// The local address of the connection.
+    ///
+    /// # Errors
+    ///
+    /// What `getsockname` reports.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.source.get_ref().local_addr()
+    }
+
+    /// The peer's address.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` once the connection is gone.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.source.get_ref().peer_addr()
+    }
+
+    /// Turns Nagle's algorithm off (`true`) so small writes go out at once.
+    ///
+    /// # Errors
+    ///
+    /// What `setsockopt` reports.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.source.get_ref().set_nodelay(nodelay)
+    }
+
+    /// Whether Nagle's algorithm is off.
+    ///
+    /// # Errors
+    ///
+    /// What `getsockopt` reports.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.source.get_ref().nodelay()
+    }
+
+    /// Shuts down the read side, the write side (the peer then reads end-of-file), or both.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if the connection is already gone.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.source.get_ref().shutdown(how)
+    }
+}
+
+async_stream_io!(TcpStream);
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpStream")
+            .field("local_addr", &self.local_addr().ok())
+            .field("peer_addr", &self.peer_addr().ok())
+            .finish()
+    }
+}

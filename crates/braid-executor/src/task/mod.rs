@@ -1,0 +1,227 @@
+//! Tasks: spawned futures, their handles, and how they end.
+
+mod join_error;
+pub(crate) mod raw;
+pub(crate) mod state;
+mod yield_now;
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+
+pub use join_error::JoinError;
+pub use yield_now::{yield_now, YieldNow};
+
+use raw::Header;
+use state::*;
+
+/// A handle to a spawned task: await it for the task's output (Python's `asyncio.Task`).
+///
+/// Awaiting gives `Ok(output)`, or a [`JoinError`] if the task panicked or was cancelled.
+/// Dropping a `Task` (or calling [`detach`](Task::detach)) does **not** stop the task: it
+/// runs until it finishes or its loop ends. Use [`cancel`](Task::cancel) to stop it.
+///
+/// A `Task` is `Send` when its output is, so a task spawned on the loop can be awaited from
+/// another loop or thread. One whose output is not `Send` stays on its thread:
+///
+/// ```compile_fail
+/// braid_executor::run(async {
+///     let task = braid_executor::spawn(async { std::rc::Rc::new(1) });
+///     std::thread::spawn(move || drop(task));
+/// });
+/// ```
+///
+/// # Examples
+///
+/// ```
+/// braid_executor::run(async {
+///     let task = braid_executor::spawn(async { 6 * 7 });
+///     assert_eq!(task.await.unwrap(), 42);
+/// });
+/// ```
+#[must_use = "a dropped Task keeps running detached; call .detach() to say so"]
+pub struct Task<T> {
+    header: NonNull<Header>,
+    // The handle reads and drops the output, so it is `Send` only when the output is.
+    output: PhantomData<T>,
+}
+
+// SAFETY: a `Task` touches the task's output (moves it out or drops it) and its atomic state;
+// it never touches the future, which stays on the loop thread. So it can move to another
+// thread whenever the output can.
+unsafe impl<T: Send> Send for Task<T> {}
+
+// The output lives in the task's heap block, never inside the handle.
+impl<T> Unpin for Task<T> {}
+
+impl<T> Task<T> {
+    /// Wraps a freshly allocated task's handle reference.
+    ///
+    /// # Safety
+    ///
+    /// `header` is a task whose output type is `T`, and the caller gives up the handle's
+    /// reference (the `HANDLE` bit is set).
+    pub(crate) unsafe fn from_raw(header: NonNull<Header>) -> Task<T> {
+        Task {
+            header,
+            output: PhantomData,
+        }
+    }
+
+    fn header(&self) -> &Header {
+        // SAFETY: the handle owns a reference, so the header is alive.
+        unsafe { self.header.as_ref() }
+    }
+
+    /// Asks the task to stop (Python's `Task.cancel`).
+    ///
+    /// The loop drops the task's future at the point where it is suspended, running its
+    /// destructors, before it would poll it again; awaiting the task then gives a
+    /// [`JoinError`] for which [`is_cancelled`](JoinError::is_cancelled) is true. Returns
+    /// `false`, and changes nothing, if the task had already finished or been cancelled.
+    ///
+    /// A task that is being polled when it is cancelled (from another thread) finishes that
+    /// poll; if the poll completes the future, its output wins.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// braid_executor::run(async {
+    ///     let task = braid_executor::spawn(braid_executor::sleep(Duration::from_secs(3600)));
+    ///     assert!(task.cancel());
+    ///     assert!(task.await.unwrap_err().is_cancelled());
+    /// });
+    /// ```
+    pub fn cancel(&self) -> bool {
+        // SAFETY: the handle holds a reference.
+        unsafe { Header::cancel(self.header) }
+    }
+
+    /// Whether the task has finished: its future completed, panicked, or was dropped by a
+    /// cancel. Awaiting a finished task returns at once.
+    pub fn is_finished(&self) -> bool {
+        self.header().state.load(Ordering::Acquire) & FINISHED != 0
+    }
+
+    /// Lets the task run on without a handle: its output will be dropped.
+    /// Same as dropping the `Task`, said out loud.
+    pub fn detach(self) {
+        drop(self);
+    }
+
+    /// Registers `cx`'s waker to be woken when the task finishes; `Ready` once it has.
+    /// Does not take the output.
+    pub(crate) fn poll_finished(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.is_finished() {
+            return Poll::Ready(());
+        }
+        self.header().awaiter.register(cx.waker());
+        if self.is_finished() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Whether the task finished with a panic or a cancel, without taking the output.
+    /// `None` while it runs.
+    pub(crate) fn failed(&self) -> Option<bool> {
+        let state = self.header().state.load(Ordering::Acquire);
+        if state & DROPPED != 0 {
+            return Some(true);
+        }
+        if state & COMPLETED == 0 || state & TAKEN != 0 {
+            return None;
+        }
+        // SAFETY: `COMPLETED` without `TAKEN`: the output sits in the task and only this
+        // handle reads it; the loop no longer touches it while the handle exists.
+        Some(unsafe { Header::output_is_err(self.header) })
+    }
+
+    fn take_output(&self) -> Result<T, JoinError> {
+        self.header().state.fetch_or(TAKEN, Ordering::AcqRel);
+        let mut out = MaybeUninit::<Result<T, JoinError>>::uninit();
+        // SAFETY: the task `COMPLETED` and this handle just set `TAKEN`, so it alone reads
+        // the output, into a slot of the output type.
+        unsafe {
+            Header::read_output(self.header, out.as_mut_ptr().cast());
+            out.assume_init()
+        }
+    }
+}
+
+impl<T> Future for Task<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.header().state.load(Ordering::Acquire);
+        if state & FINISHED == 0 {
+            self.header().awaiter.register(cx.waker());
+            state = self.header().state.load(Ordering::Acquire);
+            if state & FINISHED == 0 {
+                return Poll::Pending;
+            }
+        }
+        if state & DROPPED != 0 {
+            return Poll::Ready(Err(JoinError::cancelled()));
+        }
+        assert!(
+            state & TAKEN == 0,
+            "a braid_executor::Task was polled after it returned its output"
+        );
+        Poll::Ready(self.take_output())
+    }
+}
+
+impl<T> Drop for Task<T> {
+    fn drop(&mut self) {
+        let header = self.header();
+        let mut state = header.state.load(Ordering::Acquire);
+        loop {
+            // Drop the output here if the task completed and nobody took it; otherwise the
+            // loop drops it when the task completes, as it now sees no handle.
+            let take = state & COMPLETED != 0 && state & TAKEN == 0;
+            let next = if take {
+                (state & !HANDLE) | TAKEN
+            } else {
+                state & !HANDLE
+            };
+            match header.state.compare_exchange_weak(
+                state,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    if take {
+                        // SAFETY: this handle set `TAKEN` on a completed task; `T` may be
+                        // dropped here because the handle lives on a thread that may own it.
+                        unsafe { Header::drop_output(self.header) }
+                    }
+                    break;
+                }
+                Err(actual) => state = actual,
+            }
+        }
+        // SAFETY: the handle owns one reference and gives it up.
+        unsafe { Header::release(self.header, 1) }
+    }
+}
+
+impl<T> fmt::Debug for Task<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.header().state.load(Ordering::Relaxed);
+        f.debug_struct("Task")
+            .field("spawned_at", &self.header().location)
+            .field("finished", &(state & FINISHED != 0))
+            .field("cancelled", &(state & CANCELLED != 0))
+            .finish()
+    }
+}

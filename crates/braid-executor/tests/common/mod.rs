@@ -1,0 +1,59 @@
+//! Shared by the integration tests: drop flags and a hang guard.
+
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Sets its flag when dropped: proves a future was dropped (and where).
+#[derive(Debug)]
+pub struct DropFlag(pub Arc<AtomicBool>);
+
+impl DropFlag {
+    /// A flag and the guard that sets it.
+    pub fn new() -> (DropFlag, Arc<AtomicBool>) {
+        let flag = Arc::new(AtomicBool::new(false));
+        (DropFlag(flag.clone()), flag)
+    }
+}
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Counts drops.
+#[derive(Debug)]
+pub struct DropCount(pub Arc<AtomicUsize>);
+
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Runs `f` on a thread and fails the test if it takes longer than `limit` (a hang guard,
+/// not a timing assertion).
+pub fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(value) => {
+            worker.join().unwrap();
+            value
+        }
+        // The worker panicked (and dropped the sender): pass its panic on.
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => match worker.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => unreachable!("the worker ended without sending"),
+        },
+        // Leave the hung thread behind; the test process ends with the test run.
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("the test hung for more than {limit:?}")
+        }
+    }
+}

@@ -1,0 +1,477 @@
+//! Spawning, awaiting, panics, cancellation and the end of a loop.
+
+mod common;
+
+use std::cell::Cell;
+use std::future::{pending, Future};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use braid_executor::{run, sleep, spawn, timeout, yield_now, EventLoop};
+use common::{within, DropCount, DropFlag};
+
+#[test]
+fn spawned_tasks_return_their_output() {
+    let total = run(async {
+        let tasks: Vec<_> = (0..1000u64).map(|i| spawn(async move { i * 2 })).collect();
+        let mut total = 0;
+        for task in tasks {
+            total += task.await.unwrap();
+        }
+        total
+    });
+    assert_eq!(total, 999 * 1000);
+}
+
+#[test]
+fn non_send_futures_can_be_spawned() {
+    run(async {
+        let counter = Rc::new(Cell::new(0));
+        let tasks: Vec<_> = (0..10)
+            .map(|_| {
+                let counter = counter.clone();
+                spawn(async move {
+                    yield_now().await;
+                    counter.set(counter.get() + 1);
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        assert_eq!(counter.get(), 10);
+    });
+}
+
+#[test]
+fn a_panicking_task_gives_join_error_and_others_go_on() {
+    run(async {
+        let before = spawn(async {
+            yield_now().await;
+            1
+        });
+        let bad = spawn(async {
+            yield_now().await;
+            panic!("task failed on purpose");
+        });
+        let after = spawn(async {
+            yield_now().await;
+            yield_now().await;
+            2
+        });
+        let error = bad.await.unwrap_err();
+        assert!(error.is_panic());
+        assert!(!error.is_cancelled());
+        assert!(
+            error.to_string().contains("task failed on purpose"),
+            "{error}"
+        );
+        assert_eq!(
+            *error.into_panic().downcast::<&str>().unwrap(),
+            "task failed on purpose"
+        );
+        assert_eq!(before.await.unwrap(), 1);
+        assert_eq!(after.await.unwrap(), 2);
+        // The loop still spawns and runs tasks.
+        assert_eq!(spawn(async { 3 }).await.unwrap(), 3);
+    });
+}
+
+#[test]
+fn cancel_drops_the_future_at_its_await_point() {
+    run(async {
+        let (flag, dropped) = DropFlag::new();
+        let reached = Rc::new(Cell::new(false));
+        let after_await = Rc::new(Cell::new(false));
+        let (r, a) = (reached.clone(), after_await.clone());
+        let task = spawn(async move {
+            let _flag = flag;
+            r.set(true);
+            sleep(Duration::from_secs(3600)).await;
+            a.set(true);
+        });
+        // Let it reach its await point.
+        yield_now().await;
+        assert!(reached.get());
+        assert!(!task.is_finished());
+        assert!(task.cancel());
+        assert!(
+            !task.cancel(),
+            "a second cancel reports it was already asked"
+        );
+        let error = task.await.unwrap_err();
+        assert!(error.is_cancelled());
+        assert!(
+            dropped.load(Ordering::SeqCst),
+            "the destructor ran before the awaiter saw Cancelled"
+        );
+        assert!(
+            !after_await.get(),
+            "the future never went past its await point"
+        );
+    });
+}
+
+#[test]
+fn cancel_before_the_first_poll_never_runs_the_future() {
+    run(async {
+        let ran = Rc::new(Cell::new(false));
+        let r = ran.clone();
+        let task = spawn(async move { r.set(true) });
+        assert!(task.cancel());
+        assert!(task.await.unwrap_err().is_cancelled());
+        assert!(!ran.get());
+    });
+}
+
+#[test]
+fn cancel_after_completion_keeps_the_output() {
+    run(async {
+        let task = spawn(async { 5 });
+        yield_now().await;
+        assert!(task.is_finished());
+        assert!(!task.cancel());
+        assert_eq!(task.await.unwrap(), 5);
+    });
+}
+
+#[test]
+fn cancel_from_another_thread_wakes_the_awaiter() {
+    within(Duration::from_secs(30), || {
+        run(async {
+            let (flag, dropped) = DropFlag::new();
+            let task = spawn(async move {
+                let _flag = flag;
+                pending::<()>().await;
+            });
+            yield_now().await;
+            // `Task` of a `Send` output can travel; cancel it from elsewhere and get it back.
+            let task = std::thread::spawn(move || {
+                assert!(task.cancel());
+                task
+            })
+            .join()
+            .unwrap();
+            assert!(task.await.unwrap_err().is_cancelled());
+            assert!(dropped.load(Ordering::SeqCst));
+        });
+    });
+}
+
+#[test]
+fn timeout_drops_the_inner_future_and_reports_elapsed() {
+    run(async {
+        let (flag, dropped) = DropFlag::new();
+        let slow = async move {
+            let _flag = flag;
+            sleep(Duration::from_secs(3600)).await;
+        };
+        let error = timeout(Duration::from_millis(5), slow).await.unwrap_err();
+        assert!(
+            dropped.load(Ordering::SeqCst),
+            "dropped before Elapsed was returned"
+        );
+        assert!(error.to_string().contains("deadline"));
+        assert_eq!(timeout(Duration::from_secs(60), async { 9 }).await, Ok(9));
+    });
+}
+
+#[test]
+fn a_timeout_inside_a_cancelled_task_does_not_swallow_the_cancel() {
+    run(async {
+        let (flag, dropped) = DropFlag::new();
+        let observed = Rc::new(Cell::new("nothing"));
+        let o = observed.clone();
+        let task = spawn(async move {
+            let _flag = flag;
+            match timeout(Duration::from_secs(3600), pending::<()>()).await {
+                Ok(()) => o.set("value"),
+                Err(_) => o.set("elapsed"),
+            }
+            sleep(Duration::from_secs(3600)).await;
+        });
+        yield_now().await;
+        task.cancel();
+        assert!(task.await.unwrap_err().is_cancelled());
+        assert!(dropped.load(Ordering::SeqCst));
+        assert_eq!(
+            observed.get(),
+            "nothing",
+            "the cancel was not turned into a timeout result"
+        );
+    });
+}
+
+#[test]
+fn dropping_a_task_handle_detaches_it() {
+    within(Duration::from_secs(30), || {
+        run(async {
+            let finished = Rc::new(Cell::new(0));
+            let f = finished.clone();
+            drop(spawn(async move {
+                sleep(Duration::from_millis(2)).await;
+                f.set(f.get() + 1);
+            }));
+            let f = finished.clone();
+            spawn(async move {
+                yield_now().await;
+                f.set(f.get() + 1);
+            })
+            .detach();
+            // Nothing awaits them, yet both run to the end.
+            while finished.get() < 2 {
+                sleep(Duration::from_millis(1)).await;
+            }
+        });
+    });
+}
+
+#[test]
+fn the_end_of_run_cancels_and_drops_every_task() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let inner = drops.clone();
+    run(async move {
+        for i in 0..100 {
+            let guard = DropCount(inner.clone());
+            spawn(async move {
+                let _guard = guard;
+                if i % 2 == 0 {
+                    sleep(Duration::from_secs(3600)).await;
+                } else {
+                    pending::<()>().await;
+                }
+            })
+            .detach();
+        }
+        // Some never got polled, some wait: all must go.
+        yield_now().await;
+        let guard = DropCount(inner.clone());
+        spawn(async move {
+            let _guard = guard;
+        })
+        .detach();
+    });
+    assert_eq!(drops.load(Ordering::SeqCst), 101);
+}
+
+#[test]
+fn alive_count_drops_to_zero() {
+    let event_loop = EventLoop::new().unwrap();
+    let (flag, dropped) = DropFlag::new();
+    let sleeper = event_loop.spawn(async move {
+        let _flag = flag;
+        sleep(Duration::from_secs(3600)).await;
+    });
+    event_loop.block_on(async {
+        for _ in 0..10 {
+            spawn(async { yield_now().await }).detach();
+        }
+        yield_now().await;
+    });
+    assert!(event_loop.metrics().tasks_alive >= 1);
+    event_loop.block_on(async {
+        sleep(Duration::from_millis(5)).await;
+    });
+    assert_eq!(
+        event_loop.metrics().tasks_alive,
+        1,
+        "only the sleeper is left"
+    );
+    sleeper.cancel();
+    let result = event_loop.block_on(sleeper);
+    assert!(result.unwrap_err().is_cancelled());
+    assert!(dropped.load(Ordering::SeqCst));
+    let metrics = event_loop.metrics();
+    assert_eq!(metrics.tasks_alive, 0);
+    assert_eq!(metrics.tasks_spawned, 11);
+}
+
+#[test]
+fn dropping_the_loop_drops_pending_futures_and_finishes_handles() {
+    let event_loop = EventLoop::new().unwrap();
+    let (flag, dropped) = DropFlag::new();
+    let task = event_loop.spawn(async move {
+        let _flag = flag;
+        pending::<u8>().await
+    });
+    event_loop.block_on(yield_now());
+    drop(event_loop);
+    assert!(dropped.load(Ordering::SeqCst));
+    assert!(task.is_finished());
+    // Awaiting it elsewhere reports the cancel instead of hanging.
+    let other = EventLoop::new().unwrap();
+    assert!(other.block_on(task).unwrap_err().is_cancelled());
+}
+
+/// Wakes itself on every poll, forever.
+struct Spinner(Rc<Cell<u64>>);
+
+impl Future for Spinner {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.0.set(self.0.get() + 1);
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+#[test]
+fn a_self_waking_task_does_not_starve_timers_or_other_tasks() {
+    within(Duration::from_secs(30), || {
+        run(async {
+            let spins = Rc::new(Cell::new(0));
+            let spinner = spawn(Spinner(spins.clone()));
+            // A timer fires and another task runs while the spinner never stops.
+            sleep(Duration::from_millis(10)).await;
+            let other = spawn(async { 7 });
+            assert_eq!(other.await.unwrap(), 7);
+            assert!(spins.get() > 0);
+            spinner.cancel();
+        });
+    });
+}
+
+#[test]
+fn a_slow_poll_is_counted() {
+    let event_loop = EventLoop::builder()
+        .slow_poll_threshold(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    event_loop.block_on(async {
+        spawn(async { std::thread::sleep(Duration::from_millis(50)) })
+            .await
+            .unwrap();
+    });
+    assert!(event_loop.metrics().slow_polls >= 1);
+}
+
+#[test]
+fn wakes_from_other_threads_reach_the_loop() {
+    within(Duration::from_secs(30), || {
+        run(async {
+            let tasks: Vec<_> = (0..50)
+                .map(|i| {
+                    spawn(async move {
+                        let (tx, rx) = futures::channel::oneshot::channel();
+                        std::thread::spawn(move || {
+                            std::thread::sleep(Duration::from_millis(1));
+                            tx.send(i).unwrap();
+                        });
+                        rx.await.unwrap()
+                    })
+                })
+                .collect();
+            let mut sum = 0;
+            for task in tasks {
+                sum += task.await.unwrap();
+            }
+            assert_eq!(sum, 49 * 50 / 2);
+        });
+    });
+}
+
+#[test]
+fn handle_spawns_from_other_threads_and_fails_after_the_loop_ends() {
+    within(Duration::from_secs(30), || {
+        let event_loop = EventLoop::new().unwrap();
+        let handle = event_loop.handle();
+        let results = event_loop.block_on(async move {
+            let workers: Vec<_> = (0..4)
+                .map(|i| {
+                    let handle = handle.clone();
+                    std::thread::spawn(move || handle.spawn(async move { i * 10 }).unwrap())
+                })
+                .collect();
+            let mut results = Vec::new();
+            for worker in workers {
+                let task = worker.join().unwrap();
+                results.push(task.await.unwrap());
+            }
+            results
+        });
+        assert_eq!(results, vec![0, 10, 20, 30]);
+        let handle = event_loop.handle();
+        assert!(!handle.is_closed());
+        drop(event_loop);
+        assert!(handle.is_closed());
+        let (flag, dropped) = DropFlag::new();
+        let error = handle
+            .spawn(async move {
+                let _flag = flag;
+            })
+            .unwrap_err();
+        assert!(
+            dropped.load(Ordering::SeqCst),
+            "the refused future is dropped"
+        );
+        assert!(error.to_string().contains("ended"));
+    });
+}
+
+#[test]
+fn handle_tasks_queued_when_the_loop_ends_are_dropped() {
+    let event_loop = EventLoop::new().unwrap();
+    let (flag, dropped) = DropFlag::new();
+    let task = event_loop
+        .handle()
+        .spawn(async move {
+            let _flag = flag;
+        })
+        .unwrap();
+    drop(event_loop);
+    assert!(dropped.load(Ordering::SeqCst));
+    assert!(task.is_finished());
+}
+
+#[test]
+#[should_panic(expected = "inside a running braid event loop")]
+fn spawn_outside_a_loop_panics() {
+    spawn(async {}).detach();
+}
+
+#[test]
+#[should_panic(expected = "inside a running braid event loop")]
+fn block_on_inside_a_loop_panics() {
+    run(async {
+        EventLoop::new().unwrap().block_on(async {});
+    });
+}
+
+#[test]
+fn the_loop_is_usable_after_block_on_panics() {
+    let event_loop = EventLoop::new().unwrap();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        event_loop.block_on(async { panic!("main future failed") })
+    }));
+    assert!(outcome.is_err());
+    assert_eq!(
+        event_loop.block_on(async { spawn(async { 1 }).await.unwrap() }),
+        1
+    );
+}
+
+#[test]
+fn handles_and_errors_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<braid_executor::Handle>();
+    send_sync::<braid_executor::JoinError>();
+    send_sync::<braid_executor::SpawnError>();
+    send_sync::<braid_executor::Elapsed>();
+    send::<braid_executor::Task<u8>>();
+    send::<braid_executor::Sleep>();
+    send::<braid_executor::Timeout<braid_executor::Sleep>>();
+    // Wakers of tasks are Send + Sync by the std contract; prove one wakes from a thread.
+    run(async {
+        let task = spawn(std::future::poll_fn(|cx| {
+            let waker = cx.waker().clone();
+            std::thread::spawn(move || waker.wake());
+            Poll::Ready(())
+        }));
+        task.await.unwrap();
+    });
+}
