@@ -1,0 +1,164 @@
+//! Making worker processes, one way per [`StartMethod`].
+
+pub(crate) mod fork_server;
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::pool::StartMethod;
+use crate::sys::{self, ExitStatus};
+use crate::worker;
+
+/// A new worker's parent-side pipe ends.
+#[derive(Debug)]
+pub(crate) struct Launched {
+    /// Known at once for `Spawn` and `Fork`; a fork server reports it with
+    /// [`ServerEvent::Forked`].
+    pub(crate) pid: Option<u32>,
+    /// Where task messages go (non-blocking).
+    pub(crate) tasks: OwnedFd,
+    /// Where results come from (non-blocking).
+    pub(crate) results: OwnedFd,
+}
+
+/// What a fork server reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ServerEvent {
+    /// The worker of the oldest unanswered launch has this pid.
+    Forked(u32),
+    /// A worker ended; the server reaped it.
+    Exited(u32, ExitStatus),
+}
+
+/// Starts workers. Lives on the supervisor thread: on Linux a worker's death signal follows
+/// the thread that created it, and that thread outlives every worker.
+#[derive(Debug)]
+pub(crate) enum Launcher {
+    Spawn { exe: PathBuf },
+    Fork,
+    ForkServer(fork_server::Client),
+}
+
+impl Launcher {
+    pub(crate) fn new(method: StartMethod, exe: Option<PathBuf>) -> io::Result<Launcher> {
+        let exe = || {
+            exe.clone()
+                .ok_or_else(|| io::Error::other("no executable to run"))
+        };
+        Ok(match method {
+            StartMethod::Spawn => Launcher::Spawn { exe: exe()? },
+            StartMethod::Fork => Launcher::Fork,
+            StartMethod::ForkServer => Launcher::ForkServer(fork_server::Client::start(&exe()?)?),
+        })
+    }
+
+    /// Starts one worker.
+    pub(crate) fn launch(&mut self) -> io::Result<Launched> {
+        let (task_read, task_write) = sys::pipe()?;
+        let (result_read, result_write) = sys::pipe()?;
+        sys::grow_pipe(&task_write);
+        let pid = match self {
+            Launcher::Spawn { exe } => Some(spawn(exe, &task_read, &result_write)?),
+            Launcher::Fork => Some(fork(&task_read, &result_write)?),
+            Launcher::ForkServer(client) => {
+                client.request(&task_read, &result_write)?;
+                None
+            }
+        };
+        // The child holds its own copies of its ends now.
+        drop((task_read, result_write));
+        sys::set_nonblocking(&task_write)?;
+        sys::set_nonblocking(&result_read)?;
+        Ok(Launched {
+            pid,
+            tasks: task_write,
+            results: result_read,
+        })
+    }
+
+    /// The fork server's control socket, to watch for its reports.
+    pub(crate) fn control(&self) -> Option<BorrowedFd<'_>> {
+        match self {
+            Launcher::ForkServer(client) => Some(client.control()),
+            _ => None,
+        }
+    }
+
+    /// Reads the fork server's pending reports; `Ok(false)` once it is gone.
+    pub(crate) fn read_events(&mut self, out: &mut Vec<ServerEvent>) -> io::Result<bool> {
+        match self {
+            Launcher::ForkServer(client) => client.read_events(out),
+            _ => Ok(true),
+        }
+    }
+
+    /// Whether worker exits are reported by a fork server rather than observed directly.
+    pub(crate) fn reports_exits(&self) -> bool {
+        matches!(self, Launcher::ForkServer(_))
+    }
+
+    /// Stops the fork server, if any, once every worker is gone, and reaps it.
+    pub(crate) fn close(self) {
+        if let Launcher::ForkServer(client) = self {
+            client.close();
+        }
+    }
+}
+
+/// Runs this executable again as a worker.
+fn spawn(exe: &Path, task: &OwnedFd, result: &OwnedFd) -> io::Result<u32> {
+    let (task, result) = (task.as_raw_fd(), result.as_raw_fd());
+    let mut command = Command::new(exe);
+    command
+        .env(
+            worker::WORKER_ENV,
+            format!("{task}:{result}:{}", std::process::id()),
+        )
+        .stdin(Stdio::null());
+    if let Some(name) = std::env::args_os().next() {
+        command.arg0(name);
+    }
+    // SAFETY: the closure only calls fcntl, which is async-signal-safe, so it may run in the
+    // child between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            sys::set_cloexec(task, false)?;
+            sys::set_cloexec(result, false)
+        });
+    }
+    let child = command.spawn()?;
+    // The supervisor reaps the worker itself; `Child` neither waits nor kills on drop.
+    Ok(child.id())
+}
+
+/// Forks this process; the child becomes a worker and never returns.
+fn fork(task: &OwnedFd, result: &OwnedFd) -> io::Result<u32> {
+    let (task, result) = (task.as_raw_fd(), result.as_raw_fd());
+    let parent = std::process::id();
+    let pid = sys::syscall!(fork())?;
+    if pid == 0 {
+        run_forked_worker(task, result, parent);
+    }
+    Ok(pid as u32)
+}
+
+/// The body of a forked worker: it shares nothing with the parent but its two pipes.
+pub(crate) fn run_forked_worker(task: i32, result: i32, parent: u32) -> ! {
+    // Like an exec'd worker, read nothing from the parent's terminal or input.
+    // SAFETY: open and dup2 are async-signal-safe; the path is a NUL-terminated literal.
+    unsafe {
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
+        if null > 0 {
+            libc::dup2(null, 0);
+            libc::close(null);
+        }
+    }
+    worker::become_worker(task, result, parent);
+    let code = worker::serve(task, result);
+    // `_exit`, not `exit`: the parent's exit handlers and buffered output are not ours.
+    // SAFETY: _exit has no preconditions.
+    unsafe { libc::_exit(code) }
+}

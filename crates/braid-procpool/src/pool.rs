@@ -1,0 +1,599 @@
+//! [`ProcessPool`] and its [`Builder`].
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::io;
+use std::os::fd::RawFd;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use braid_poller::Poller;
+use parking_lot::{Condvar, Mutex};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::TaskError;
+use crate::function::FnRef;
+use crate::handle::{JoinHandle, TaskSlot};
+use crate::job::{Job, Settle};
+use crate::map::Map;
+use crate::protocol::TaskMessage;
+use crate::supervisor::{self, Config};
+use crate::sys;
+use crate::worker;
+
+/// How the pool makes worker processes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StartMethod {
+    /// Run the program's own executable again (`/proc/self/exe` on Linux,
+    /// [`std::env::current_exe`] elsewhere); [`init`](crate::init) turns that process into a
+    /// worker. Safe with any number of threads in the parent. The default.
+    #[default]
+    Spawn,
+    /// `fork` the parent. The fastest start, but the child is a copy of a process whose other
+    /// threads vanished mid-step: a lock one of them held (in an allocator other than glibc's,
+    /// in `stdout`, in a library) stays locked forever in the worker, and a task touching it
+    /// hangs until its timeout. Use it from programs that have no other threads, or whose
+    /// tasks touch nothing another thread may hold.
+    Fork,
+    /// Run the program's executable once as a single-threaded fork server, which forks every
+    /// worker. Respawns cost a `fork` of a small clean process, without the dangers of
+    /// [`Fork`](StartMethod::Fork).
+    ForkServer,
+}
+
+/// How [`ProcessPool::shutdown`] treats work that has not finished.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Shutdown {
+    /// Run every task already submitted, then stop the workers. Dropping a pool does this.
+    Wait,
+    /// Cancel queued tasks (they yield [`TaskError::Cancelled`]), let the ones workers have
+    /// taken finish (see [`JoinHandle::cancel`]), then stop the workers.
+    CancelPending,
+    /// Cancel queued tasks and kill the workers at once; running tasks yield
+    /// [`TaskError::ShutDown`].
+    Kill,
+}
+
+/// A snapshot of a pool's counters, from [`ProcessPool::metrics`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Metrics {
+    /// Task items a worker finished (with a result, a panic or a codec error), map items
+    /// included.
+    pub tasks_done: u64,
+    /// Task items that panicked.
+    pub panics: u64,
+    /// Workers that died unexpectedly (exit, crash, outside kill), timeouts not included.
+    pub worker_deaths: u64,
+    /// Tasks whose worker was killed for running past their timeout.
+    pub timeouts: u64,
+    /// Workers started to replace one that died, timed out or reached `max_tasks_per_child`.
+    pub respawns: u64,
+    /// Workers running now.
+    pub workers: usize,
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) tasks_done: AtomicU64,
+    pub(crate) panics: AtomicU64,
+    pub(crate) worker_deaths: AtomicU64,
+    pub(crate) timeouts: AtomicU64,
+    pub(crate) respawns: AtomicU64,
+    pub(crate) workers: AtomicUsize,
+}
+
+/// What the pool's handles share with its supervisor thread.
+pub(crate) struct Shared {
+    pub(crate) queue: Mutex<Queue>,
+    pub(crate) poller: Poller,
+    pub(crate) counters: Counters,
+    pub(crate) task_timeout: Option<Duration>,
+    pub(crate) workers: usize,
+    /// Set when the supervisor thread has reaped every process and is about to end.
+    finished: Mutex<bool>,
+    finished_signal: Condvar,
+}
+
+/// Jobs waiting for a worker, and workers waiting for a job; never both at once, except for
+/// a moment after a failed hand-over, which the supervisor is woken to sort out.
+pub(crate) struct Queue {
+    pub(crate) jobs: VecDeque<Job>,
+    /// Idle workers a submitting thread may hand a small job to directly, without a round
+    /// trip through the supervisor thread.
+    pub(crate) idle: Vec<IdleWorker>,
+    /// Jobs handed to idle workers by submitting threads, for the supervisor to take note of.
+    pub(crate) handed: Vec<Handoff>,
+    /// The strongest shutdown asked for; no job is accepted once set.
+    pub(crate) closing: Option<Shutdown>,
+    /// Why the pool has no worker left, when every one failed to start.
+    pub(crate) broken: Option<String>,
+}
+
+/// An idle worker's task pipe, lent to submitting threads while the queue lock is held. The
+/// supervisor removes the entry (under the lock) before it closes the descriptor.
+pub(crate) struct IdleWorker {
+    pub(crate) slot: usize,
+    pub(crate) serial: u64,
+    pub(crate) tasks: RawFd,
+}
+
+/// A job a submitting thread wrote to an idle worker.
+pub(crate) struct Handoff {
+    pub(crate) slot: usize,
+    pub(crate) serial: u64,
+    pub(crate) job: Job,
+    pub(crate) started: Instant,
+}
+
+/// Jobs up to this size are written to an idle worker by the submitting thread: a pipe write
+/// of at most `PIPE_BUF` bytes is all or nothing, and an idle worker's pipe is empty.
+const DIRECT_MAX: usize = 512;
+
+impl Shared {
+    /// Queues a job, or fails it at once if the pool accepts no more work.
+    pub(crate) fn push(&self, mut job: Job) {
+        let mut queue = self.queue.lock();
+        let refusal = if queue.closing.is_some() {
+            Some(TaskError::ShutDown)
+        } else {
+            queue
+                .broken
+                .as_ref()
+                .map(|reason| TaskError::WorkerStart(reason.clone()))
+        };
+        match refusal {
+            Some(error) => {
+                drop(queue);
+                job.sink.fail(error);
+            }
+            None => {
+                if job.message.len() <= DIRECT_MAX && queue.jobs.is_empty() {
+                    if let Some(idle) = queue.idle.pop() {
+                        // A fresh job cannot have been cancelled yet, but be sure.
+                        if !job.sink.start() {
+                            queue.idle.push(idle);
+                            return;
+                        }
+                        job.claimed = true;
+                        if let Ok(n) = sys::write(idle.tasks, &job.message) {
+                            if n == job.message.len() {
+                                let timed = job.timeout.is_some();
+                                let started = Instant::now();
+                                queue.handed.push(Handoff {
+                                    slot: idle.slot,
+                                    serial: idle.serial,
+                                    job,
+                                    started,
+                                });
+                                drop(queue);
+                                if timed {
+                                    // The supervisor must learn the deadline.
+                                    let _ = self.poller.notify();
+                                }
+                                return;
+                            }
+                        }
+                        // The worker is dying (its pipe has no reader): the supervisor, about
+                        // to see the death, gives the job to another worker.
+                        queue.jobs.push_front(job);
+                        drop(queue);
+                        let _ = self.poller.notify();
+                        return;
+                    }
+                }
+                let idle = !queue.idle.is_empty();
+                queue.jobs.push_back(job);
+                drop(queue);
+                if idle {
+                    // A failed wake-up leaves the job for the supervisor's next turn.
+                    let _ = self.poller.notify();
+                }
+            }
+        }
+    }
+
+    pub(crate) fn mark_finished(&self) {
+        *self.finished.lock() = true;
+        self.finished_signal.notify_all();
+    }
+
+    fn wait_finished(&self) {
+        let mut finished = self.finished.lock();
+        while !*finished {
+            self.finished_signal.wait(&mut finished);
+        }
+    }
+}
+
+/// A pool of worker processes that run `fn(A) -> R` tasks.
+///
+/// See the [crate documentation](crate) for a tour. A `ProcessPool` is `Send + Sync`; share
+/// it by reference or in an `Arc`. Dropping it waits for every submitted task, then stops and
+/// reaps every worker ([`Shutdown::Wait`]).
+///
+/// The pool reaps its own workers with `waitpid` on their pids. A program that reaps every
+/// child itself (`waitpid(-1)`, or `SIGCHLD` set to be ignored) takes their exit statuses
+/// away: a worker's death is still noticed, but reported without an exit code or signal.
+pub struct ProcessPool {
+    shared: Arc<Shared>,
+    supervisor: Mutex<Option<thread::JoinHandle<()>>>,
+}
+
+impl ProcessPool {
+    /// Starts a pool of `workers` processes with the default [`Builder`] settings.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for 0 workers; otherwise the error of [`Builder::build`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # braid_procpool::init();
+    /// let pool = braid_procpool::ProcessPool::new(2)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn new(workers: usize) -> io::Result<ProcessPool> {
+        ProcessPool::builder().workers(workers).build()
+    }
+
+    /// A [`Builder`] to configure a pool.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// Runs `f(arg)` in a worker.
+    ///
+    /// `f` must be a function item or a closure that captures nothing, of this program:
+    /// workers find it by its place in the executable, which is why every worker runs the
+    /// same executable as the parent. (A function from a library loaded at run time with
+    /// `dlopen` is not supported.) `arg` is encoded here, in the calling thread; an argument
+    /// that fails to encode makes the handle yield [`TaskError::Encode`] and never reaches a
+    /// worker. The task gets the pool's [`Builder::task_timeout`], if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # braid_procpool::init();
+    /// # let pool = braid_procpool::ProcessPool::new(2)?;
+    /// let handle = pool.submit(|s: String| s.len(), "four".to_string());
+    /// assert_eq!(handle.join(), Ok(4));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// A closure that captures something is not a `fn` pointer, and is refused at compile
+    /// time: send the value as (part of) the argument instead.
+    ///
+    /// ```compile_fail
+    /// # braid_procpool::init();
+    /// # let pool = braid_procpool::ProcessPool::new(1)?;
+    /// let offset = 10;
+    /// let handle = pool.submit(move |x: u32| x + offset, 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn submit<A, R>(&self, f: fn(A) -> R, arg: A) -> JoinHandle<R>
+    where
+        A: Serialize + DeserializeOwned,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.submit_job(f, arg, self.shared.task_timeout)
+    }
+
+    /// Like [`submit`](ProcessPool::submit), with a timeout for this task: if it runs longer,
+    /// its worker is killed and replaced, and the handle yields [`TaskError::TimedOut`].
+    pub fn submit_with_timeout<A, R>(
+        &self,
+        f: fn(A) -> R,
+        arg: A,
+        timeout: Duration,
+    ) -> JoinHandle<R>
+    where
+        A: Serialize + DeserializeOwned,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.submit_job(f, arg, Some(timeout))
+    }
+
+    fn submit_job<A, R>(&self, f: fn(A) -> R, arg: A, timeout: Option<Duration>) -> JoinHandle<R>
+    where
+        A: Serialize + DeserializeOwned,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let slot = Arc::new(TaskSlot::<R>::new());
+        let mut message = TaskMessage::new(FnRef::new(f), 32);
+        match message.push(&arg) {
+            Ok(()) => self.shared.push(Job {
+                message: message.finish(),
+                timeout,
+                sink: Settle::new(slot.clone()),
+                claimed: false,
+            }),
+            Err(e) => slot.complete(Err(TaskError::Encode(format!(
+                "the argument ({}) did not encode: {e}",
+                std::any::type_name::<A>()
+            )))),
+        }
+        JoinHandle::new(slot)
+    }
+
+    /// Runs `f` on every item and yields the results in input order.
+    ///
+    /// Items travel in chunks of `chunksize` (0 counts as 1): one message per chunk both
+    /// ways, which makes short tasks cheap. The iterator is lazy and keeps a bounded number
+    /// of chunks in flight, so an endless `items` works. Each item's result is its own; an
+    /// item that fails to encode yields [`TaskError::Encode`] in its place. If a worker dies
+    /// in the middle of a chunk, every item of that chunk yields the error (use a
+    /// `chunksize` of 1 to confine a crash to its item). A pool-wide
+    /// [`Builder::task_timeout`] applies to a chunk as `chunksize` times the timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # braid_procpool::init();
+    /// # let pool = braid_procpool::ProcessPool::new(2)?;
+    /// let squares: Vec<u64> = pool.map(|x: u64| x * x, 0..10, 4).map(Result::unwrap).collect();
+    /// assert_eq!(squares[9], 81);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn map<A, R, I>(&self, f: fn(A) -> R, items: I, chunksize: usize) -> Map<R>
+    where
+        A: Serialize + DeserializeOwned,
+        R: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = A>,
+        I::IntoIter: Send + 'static,
+    {
+        Map::new(self.shared.clone(), f, items.into_iter(), chunksize, true)
+    }
+
+    /// Like [`map`](ProcessPool::map), but yields each chunk's results as soon as the chunk
+    /// is done, in completion order.
+    pub fn imap_unordered<A, R, I>(&self, f: fn(A) -> R, items: I, chunksize: usize) -> Map<R>
+    where
+        A: Serialize + DeserializeOwned,
+        R: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = A>,
+        I::IntoIter: Send + 'static,
+    {
+        Map::new(self.shared.clone(), f, items.into_iter(), chunksize, false)
+    }
+
+    /// Stops the pool and returns once every worker process is reaped.
+    ///
+    /// Tasks submitted afterwards yield [`TaskError::ShutDown`]. Calling it again, or
+    /// dropping the pool afterwards, only waits; a stronger `how` given later (`Kill` after
+    /// `Wait`) takes over.
+    pub fn shutdown(&self, how: Shutdown) {
+        {
+            let mut queue = self.shared.queue.lock();
+            if queue.closing.map_or(true, |current| current < how) {
+                queue.closing = Some(how);
+            }
+        }
+        let _ = self.shared.poller.notify();
+        self.shared.wait_finished();
+        if let Some(thread) = self.supervisor.lock().take() {
+            let _ = thread.join();
+        }
+    }
+
+    /// The pool's counters.
+    pub fn metrics(&self) -> Metrics {
+        let c = &self.shared.counters;
+        Metrics {
+            tasks_done: c.tasks_done.load(Ordering::Relaxed),
+            panics: c.panics.load(Ordering::Relaxed),
+            worker_deaths: c.worker_deaths.load(Ordering::Relaxed),
+            timeouts: c.timeouts.load(Ordering::Relaxed),
+            respawns: c.respawns.load(Ordering::Relaxed),
+            workers: c.workers.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The number of worker processes the pool keeps.
+    pub fn workers(&self) -> usize {
+        self.shared.workers
+    }
+}
+
+impl Drop for ProcessPool {
+    fn drop(&mut self) {
+        self.shutdown(Shutdown::Wait);
+    }
+}
+
+impl fmt::Debug for ProcessPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProcessPool")
+            .field("workers", &self.shared.workers)
+            .field("metrics", &self.metrics())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures and starts a [`ProcessPool`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use braid_procpool::{ProcessPool, StartMethod};
+///
+/// # braid_procpool::init();
+/// let pool = ProcessPool::builder()
+///     .workers(4)
+///     .start_method(StartMethod::ForkServer)
+///     .task_timeout(Duration::from_secs(30))
+///     .max_tasks_per_child(1000)
+///     .build()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Builder {
+    workers: Option<usize>,
+    start_method: StartMethod,
+    max_tasks_per_child: Option<usize>,
+    task_timeout: Option<Duration>,
+    initializer: Option<fn()>,
+}
+
+impl Builder {
+    /// The number of worker processes; by default the number of CPUs.
+    pub fn workers(mut self, workers: usize) -> Builder {
+        self.workers = Some(workers);
+        self
+    }
+
+    /// How workers are started; [`StartMethod::Spawn`] by default.
+    pub fn start_method(mut self, method: StartMethod) -> Builder {
+        self.start_method = method;
+        self
+    }
+
+    /// Replaces a worker with a fresh one after it ran `n` task messages (a task, or a chunk
+    /// of a map), to bound what a leaky task can accumulate.
+    pub fn max_tasks_per_child(mut self, n: usize) -> Builder {
+        self.max_tasks_per_child = Some(n);
+        self
+    }
+
+    /// The default timeout of every task: a task that runs longer has its worker killed and
+    /// replaced, and yields [`TaskError::TimedOut`].
+    pub fn task_timeout(mut self, timeout: Duration) -> Builder {
+        self.task_timeout = Some(timeout);
+        self
+    }
+
+    /// A function every worker runs once before its first task. If it panics in a worker
+    /// started by [`build`](Builder::build), `build` fails; in a later replacement worker,
+    /// that worker is retried, and after repeated failures its place is given up.
+    pub fn initializer(mut self, f: fn()) -> Builder {
+        self.initializer = Some(f);
+        self
+    }
+
+    /// Starts the workers and waits until each one is ready (its initializer done).
+    ///
+    /// # Errors
+    ///
+    /// - `InvalidInput` for 0 workers, a `max_tasks_per_child` of 0 or a zero timeout.
+    /// - An error if this process is itself a worker whose `main` did not call
+    ///   [`init`](crate::init) first.
+    /// - The system's error when a process, pipe or thread cannot be made, or the
+    ///   executable cannot be found.
+    /// - An error naming the reason when a worker fails to start: its initializer panicked,
+    ///   or it exited before it was ready (typically because `main` does not call
+    ///   [`init`](crate::init) first).
+    pub fn build(self) -> io::Result<ProcessPool> {
+        let workers = match self.workers {
+            Some(n) => n,
+            None => thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        if workers == 0 {
+            return Err(invalid("a process pool needs at least 1 worker, not 0"));
+        }
+        if self.max_tasks_per_child == Some(0) {
+            return Err(invalid("max_tasks_per_child must be at least 1"));
+        }
+        if self.task_timeout == Some(Duration::ZERO) {
+            return Err(invalid("a task timeout must be longer than zero"));
+        }
+        if worker::started_without_init() {
+            return Err(io::Error::other(
+                "this process was started as a braid-procpool worker, but its main() did not \
+                 call braid_procpool::init() first",
+            ));
+        }
+        let exe = match self.start_method {
+            StartMethod::Fork => None,
+            StartMethod::Spawn | StartMethod::ForkServer => Some(own_executable()?),
+        };
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue {
+                jobs: VecDeque::new(),
+                idle: Vec::new(),
+                handed: Vec::new(),
+                closing: None,
+                broken: None,
+            }),
+            poller: Poller::new()?,
+            counters: Counters::default(),
+            task_timeout: self.task_timeout,
+            workers,
+            finished: Mutex::new(false),
+            finished_signal: Condvar::new(),
+        });
+        let config = Config {
+            workers,
+            method: self.start_method,
+            exe,
+            max_tasks_per_child: self.max_tasks_per_child.map(|n| n as u64),
+            initializer: self
+                .initializer
+                .map_or(0, |f| FnRef::initializer(f).function),
+        };
+        let (report, started) = crossbeam_channel::bounded(1);
+        let thread = {
+            let shared = shared.clone();
+            thread::Builder::new()
+                .name("braid-procpool".into())
+                .spawn(move || supervisor::run(shared, config, report))?
+        };
+        match started.recv() {
+            Ok(Ok(())) => Ok(ProcessPool {
+                shared,
+                supervisor: Mutex::new(Some(thread)),
+            }),
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                Err(e)
+            }
+            Err(_) => {
+                let _ = thread.join();
+                Err(io::Error::other(
+                    "the process pool's supervisor thread ended during start-up",
+                ))
+            }
+        }
+    }
+}
+
+fn invalid(message: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, message)
+}
+
+/// The executable workers run: this very program.
+fn own_executable() -> io::Result<PathBuf> {
+    // `/proc/self/exe` names this process's image even if the file was replaced on disk.
+    if cfg!(target_os = "linux") && std::path::Path::new("/proc/self/exe").exists() {
+        return Ok(PathBuf::from("/proc/self/exe"));
+    }
+    std::env::current_exe()
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+    fn assert_send<T: Send>() {}
+
+    #[test]
+    fn pools_and_handles_cross_threads() {
+        assert_send_sync::<ProcessPool>();
+        assert_send_sync::<JoinHandle<String>>();
+        assert_send::<Map<Vec<u8>>>();
+    }
+
+    #[test]
+    fn bad_settings_are_refused_before_any_process_starts() {
+        let err = ProcessPool::builder().workers(0).build().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("at least 1 worker"), "{err}");
+    }
+}

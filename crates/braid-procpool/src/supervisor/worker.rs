@@ -1,0 +1,215 @@
+//! One worker as the supervisor tracks it, and the pipe work done on it.
+
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use braid_poller::{Interest, Mode};
+
+use super::TASKS_KEY;
+use crate::job::Settle;
+use crate::pool::{Handoff, IdleWorker, Queue, Shared};
+use crate::sys::{self, ExitStatus};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Phase {
+    Starting,
+    Idle,
+    Busy,
+    Retiring,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum KillReason {
+    Timeout,
+    Shutdown,
+    StartFailure,
+}
+
+/// A job a worker holds: the one it runs, or the next one waiting in its pipe.
+pub(super) struct Running {
+    pub(super) sink: Settle,
+    /// Kept so that a job still waiting in the pipe of a worker that died can be queued again.
+    pub(super) message: Vec<u8>,
+    pub(super) timeout: Option<Duration>,
+    /// Set once the job is the one running: its predecessor's result came back.
+    pub(super) deadline: Option<Instant>,
+}
+
+impl Running {
+    pub(super) fn start_clock(&mut self, now: Instant) {
+        self.deadline = self.timeout.and_then(|t| now.checked_add(t));
+    }
+}
+
+pub(super) struct Worker {
+    pub(super) pid: Option<u32>,
+    pub(super) tasks: Option<OwnedFd>,
+    pub(super) results: OwnedFd,
+    pub(super) pidfd: Option<OwnedFd>,
+    pub(super) phase: Phase,
+    pub(super) inbox: Vec<u8>,
+    /// The unsent tail of a task message too big for the pipe at once.
+    pub(super) outbox: Vec<u8>,
+    /// At most two: the running job, and the next one already in the pipe so that the worker
+    /// need not wait for the supervisor between short tasks.
+    pub(super) running: VecDeque<Running>,
+    pub(super) start_deadline: Instant,
+    pub(super) tasks_done: u64,
+    pub(super) killed: Option<KillReason>,
+    pub(super) start_error: Option<String>,
+    pub(super) results_closed: bool,
+    pub(super) exit: Option<ExitStatus>,
+    /// Counted in `Metrics::workers` (it answered `READY`).
+    pub(super) counted: bool,
+    /// Tells this worker apart from earlier ones of its slot.
+    pub(super) serial: u64,
+}
+
+#[derive(Default)]
+pub(super) struct Slot {
+    pub(super) worker: Option<Worker>,
+    pub(super) start_failures: u32,
+    pub(super) given_up: bool,
+    /// Refill this slot on the next turn.
+    pub(super) wanted: bool,
+}
+
+/// Moves a worker to `phase`. An idle worker's task pipe is listed in the queue, so that a
+/// submitting thread can hand it a job directly; the caller holds the queue lock and has
+/// taken in every hand-over first ([`absorb_handoffs`]).
+pub(super) fn set_phase(worker: &mut Worker, slot: usize, phase: Phase, queue: &mut Queue) {
+    if worker.phase == Phase::Idle && phase != Phase::Idle {
+        queue.idle.retain(|idle| idle.serial != worker.serial);
+    }
+    if worker.phase != Phase::Idle && phase == Phase::Idle {
+        if let Some(tasks) = &worker.tasks {
+            queue.idle.push(IdleWorker {
+                slot,
+                serial: worker.serial,
+                tasks: tasks.as_raw_fd(),
+            });
+        }
+    }
+    worker.phase = phase;
+}
+
+/// Takes note of the jobs submitting threads wrote to idle workers.
+pub(super) fn absorb_handoffs(slots: &mut [Slot], queue: &mut Queue) {
+    for handoff in std::mem::take(&mut queue.handed) {
+        let Handoff {
+            slot,
+            serial,
+            job,
+            started,
+        } = handoff;
+        match slots
+            .get_mut(slot)
+            .and_then(|s| s.worker.as_mut())
+            .filter(|w| w.serial == serial)
+        {
+            Some(worker) => {
+                let mut running = Running {
+                    sink: job.sink,
+                    message: job.message,
+                    timeout: job.timeout,
+                    deadline: None,
+                };
+                running.start_clock(started);
+                worker.running.push_back(running);
+                // The submitter already took the worker off the idle list.
+                worker.phase = Phase::Busy;
+            }
+            // Cannot happen: a worker leaves the idle list before its slot is freed. Should
+            // it, the job never reached a live worker and is queued again.
+            None => queue.jobs.push_front(job),
+        }
+    }
+}
+
+/// Closes a worker's task pipe: it finishes and exits with code 0. The caller holds the queue
+/// lock, so no submitting thread is writing to the pipe.
+pub(super) fn retire(worker: &mut Worker, slot: usize, shared: &Shared, queue: &mut Queue) {
+    set_phase(worker, slot, Phase::Retiring, queue);
+    if let Some(tasks) = worker.tasks.take() {
+        if !worker.outbox.is_empty() {
+            let _ = shared.poller.delete(tasks.as_fd());
+            worker.outbox.clear();
+        }
+    }
+}
+
+/// Writes a message to a worker, leaving what the pipe cannot take for `on_tasks_writable`.
+pub(super) fn send(
+    worker: &mut Worker,
+    message: &[u8],
+    poller: &braid_poller::Poller,
+    base: usize,
+) -> io::Result<()> {
+    let Some(tasks) = &worker.tasks else {
+        return Err(io::ErrorKind::BrokenPipe.into());
+    };
+    let written = if worker.outbox.is_empty() {
+        match sys::write(tasks.as_raw_fd(), message) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+            Err(e) => return Err(e),
+        }
+    } else {
+        0
+    };
+    if written < message.len() {
+        if worker.outbox.is_empty() {
+            poller.add(
+                tasks.as_fd(),
+                base + TASKS_KEY,
+                Interest::WRITABLE,
+                Mode::Level,
+            )?;
+        }
+        worker.outbox.extend_from_slice(&message[written..]);
+    }
+    Ok(())
+}
+
+/// Reads everything available from a worker's results pipe; `Ok(true)` at end of file.
+pub(super) fn read_available(worker: &mut Worker) -> io::Result<bool> {
+    let fd = worker.results.as_raw_fd();
+    let inbox = &mut worker.inbox;
+    loop {
+        if inbox.capacity() - inbox.len() < 16 * 1024 {
+            inbox.reserve(64 * 1024);
+        }
+        let spare = inbox.spare_capacity_mut();
+        let room = spare.len();
+        // SAFETY: `spare` is writable memory of `room` bytes owned by `inbox`; read(2) writes
+        // at most that many bytes into it.
+        let n = unsafe { libc::read(fd, spare.as_mut_ptr().cast(), room) };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            match err.kind() {
+                io::ErrorKind::Interrupted => continue,
+                io::ErrorKind::WouldBlock => return Ok(false),
+                _ => return Err(err),
+            }
+        }
+        if n == 0 {
+            return Ok(true);
+        }
+        // SAFETY: read(2) initialised the first `n` bytes of the spare capacity.
+        unsafe { inbox.set_len(inbox.len() + n as usize) };
+        if (n as usize) < room {
+            // The pipe is drained; another read would only say so.
+            return Ok(false);
+        }
+    }
+}
+
+pub(super) fn describe(status: ExitStatus) -> String {
+    match (status.code, status.signal) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(signal)) => format!("signal {signal}"),
+        _ => "unknown status".into(),
+    }
+}

@@ -1,0 +1,490 @@
+//! The pool's life: start-up errors, worker recycling, cancellation, the three shutdowns,
+//! maps, futures, a killed parent, and many pools that leak nothing.
+
+mod common;
+
+use std::future::Future;
+use std::io::{BufRead, BufReader};
+use std::pin::pin;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use braid_procpool::{ProcessPool, Shutdown, StartMethod, TaskError};
+use common::{
+    double, eventually, mark_then_sleep, marker_path, pid, wait_for_marker, Checks, METHODS,
+};
+
+fn failing_initializer() {
+    panic!("the initializer cannot find its config")
+}
+
+fn pool(method: StartMethod, workers: usize) -> ProcessPool {
+    ProcessPool::builder()
+        .workers(workers)
+        .start_method(method)
+        .build()
+        .expect("pool starts")
+}
+
+fn initializer_failure(method: StartMethod) {
+    let err = ProcessPool::builder()
+        .workers(2)
+        .start_method(method)
+        .initializer(failing_initializer)
+        .build()
+        .expect_err("a failing initializer must fail build");
+    assert!(
+        err.to_string()
+            .contains("the initializer cannot find its config"),
+        "{err}"
+    );
+}
+
+static INITIALIZED: AtomicUsize = AtomicUsize::new(0);
+
+fn count_initializer() {
+    INITIALIZED.store(41, Ordering::Relaxed);
+}
+
+fn read_initialized(_: ()) -> usize {
+    INITIALIZED.load(Ordering::Relaxed) + 1
+}
+
+fn initializer_runs(method: StartMethod) {
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .start_method(method)
+        .initializer(count_initializer)
+        .build()
+        .unwrap();
+    assert_eq!(pool.submit(read_initialized, ()).join(), Ok(42));
+}
+
+fn max_tasks_per_child(method: StartMethod) {
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .start_method(method)
+        .max_tasks_per_child(2)
+        .build()
+        .unwrap();
+    let pids: Vec<u32> = (0..6)
+        .map(|_| pool.submit(pid, ()).join().unwrap())
+        .collect();
+    assert_eq!(pids[0], pids[1]);
+    assert_ne!(pids[1], pids[2]);
+    assert_eq!(pids[2], pids[3]);
+    assert_ne!(pids[3], pids[4]);
+    assert!(pids.iter().all(|&p| p != std::process::id()));
+    assert!(pool.metrics().respawns >= 2);
+    assert_eq!(pool.metrics().worker_deaths, 0);
+}
+
+fn cancel(method: StartMethod) {
+    let pool = pool(method, 1);
+    let marker = marker_path();
+    let running = pool.submit(
+        mark_then_sleep,
+        (marker.to_string_lossy().into_owned(), 300),
+    );
+    // The worker may take this one into its pipe ahead of time; then it counts as started.
+    let next = pool.submit(double, 3);
+    let queued = pool.submit(double, 4);
+    let kept = pool.submit(double, 5);
+    wait_for_marker(&marker);
+    assert!(!running.cancel(), "a running task cannot be cancelled");
+    assert!(queued.cancel(), "a queued task can be cancelled");
+    assert!(!queued.cancel(), "a second cancel finds it already done");
+    assert!(queued.is_finished());
+    assert_eq!(queued.join(), Err(TaskError::Cancelled));
+    assert!(running.join().is_ok());
+    assert_eq!(next.join(), Ok(6));
+    assert_eq!(kept.join(), Ok(10));
+    assert_eq!(pool.metrics().tasks_done, 3, "the cancelled task never ran");
+}
+
+fn shutdown_wait(method: StartMethod) {
+    let pool = pool(method, 2);
+    let handles: Vec<_> = (0..6)
+        .map(|_| pool.submit(common::sleep_then_pid, 30))
+        .collect();
+    pool.shutdown(Shutdown::Wait);
+    for h in handles {
+        assert!(h.join().is_ok(), "Wait runs every submitted task");
+    }
+    assert_eq!(pool.submit(double, 1).join(), Err(TaskError::ShutDown));
+    assert_eq!(pool.metrics().workers, 0);
+}
+
+fn shutdown_cancel_pending(method: StartMethod) {
+    let pool = pool(method, 1);
+    let marker = marker_path();
+    let running = pool.submit(
+        mark_then_sleep,
+        (marker.to_string_lossy().into_owned(), 200),
+    );
+    // Possibly already in the worker's pipe, which counts as started.
+    let next = pool.submit(double, 7);
+    let queued: Vec<_> = (0..3).map(|i| pool.submit(double, i)).collect();
+    wait_for_marker(&marker);
+    pool.shutdown(Shutdown::CancelPending);
+    assert!(running.join().is_ok(), "the running task finishes");
+    let next = next.join();
+    assert!(
+        next == Ok(14) || next == Err(TaskError::Cancelled),
+        "{next:?}"
+    );
+    for h in queued {
+        assert_eq!(h.join(), Err(TaskError::Cancelled));
+    }
+}
+
+fn shutdown_kill(method: StartMethod) {
+    let pool = pool(method, 1);
+    let marker = marker_path();
+    let running = pool.submit(
+        mark_then_sleep,
+        (marker.to_string_lossy().into_owned(), 60_000),
+    );
+    let next = pool.submit(double, 7);
+    let queued = pool.submit(double, 1);
+    wait_for_marker(&marker);
+    pool.shutdown(Shutdown::Kill);
+    assert_eq!(running.join(), Err(TaskError::ShutDown));
+    let next = next.join();
+    assert!(
+        next == Err(TaskError::ShutDown) || next == Err(TaskError::Cancelled),
+        "{next:?}"
+    );
+    assert_eq!(queued.join(), Err(TaskError::Cancelled));
+    // A second shutdown only waits, and dropping afterwards is fine.
+    pool.shutdown(Shutdown::Wait);
+}
+
+fn maps(method: StartMethod) {
+    let pool = pool(method, 2);
+    for chunksize in [0, 1, 7, 1000] {
+        let ordered: Vec<u64> = pool
+            .map(double, 0..500u64, chunksize)
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            ordered,
+            (0..500).map(|x| x * 2).collect::<Vec<_>>(),
+            "chunksize {chunksize}"
+        );
+        let mut unordered: Vec<u64> = pool
+            .imap_unordered(double, 0..500u64, chunksize)
+            .map(Result::unwrap)
+            .collect();
+        unordered.sort_unstable();
+        assert_eq!(unordered, ordered);
+    }
+    assert_eq!(pool.map(double, Vec::<u64>::new(), 3).count(), 0);
+    // Lazy: an endless input is fine as long as the consumer stops.
+    let first: Vec<u64> = pool
+        .map(double, 0u64.., 16)
+        .take(100)
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(first.len(), 100);
+    assert_eq!(first[99], 198);
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct MaybeEncodable(u64);
+
+impl serde::Serialize for MaybeEncodable {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0 == 3 {
+            return Err(serde::ser::Error::custom("three is unencodable"));
+        }
+        s.serialize_u64(self.0)
+    }
+}
+
+fn plus_one(x: MaybeEncodable) -> u64 {
+    x.0 + 1
+}
+
+fn map_encode_failure(method: StartMethod) {
+    let pool = pool(method, 2);
+    let results: Vec<_> = pool.map(plus_one, (0..8).map(MaybeEncodable), 4).collect();
+    for (i, r) in results.iter().enumerate() {
+        if i == 3 {
+            assert!(matches!(r, Err(TaskError::Encode(_))), "{r:?}");
+        } else {
+            assert_eq!(*r, Ok(i as u64 + 1));
+        }
+    }
+}
+
+struct CountingWaker(AtomicUsize);
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn future_wakes(method: StartMethod) {
+    let pool = pool(method, 1);
+    let wakes = Arc::new(CountingWaker(AtomicUsize::new(0)));
+    let waker = Waker::from(wakes.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut handle = pin!(pool.submit(common::sleep_then_pid, 100));
+    // The first poll cannot be ready: the task sleeps; polling does not block.
+    assert!(handle.as_mut().poll(&mut cx).is_pending());
+    eventually("the waker to be woken", || {
+        wakes.0.load(Ordering::SeqCst) > 0
+    });
+    match handle.as_mut().poll(&mut cx) {
+        Poll::Ready(Ok(pid)) => assert_ne!(pid, std::process::id()),
+        other => panic!("expected a result after the wake, got {other:?}"),
+    }
+}
+
+fn awaited_on_the_event_loop(method: StartMethod) {
+    let pool = pool(method, 1);
+    let ticks = std::rc::Rc::new(std::cell::Cell::new(0u32));
+    let result = braid_executor::run(async {
+        let counter = ticks.clone();
+        let ticker = braid_executor::spawn(async move {
+            loop {
+                braid_executor::sleep(Duration::from_millis(2)).await;
+                counter.set(counter.get() + 1);
+            }
+        });
+        let result = pool.submit(common::sleep_then_pid, 200).await;
+        ticker.cancel();
+        result
+    });
+    assert!(result.is_ok(), "{result:?}");
+    assert!(
+        ticks.get() > 0,
+        "the loop kept running other tasks while the handle was awaited"
+    );
+}
+
+fn join_timeout(method: StartMethod) {
+    let pool = pool(method, 1);
+    let handle = pool.submit(common::sleep_then_pid, 300);
+    let handle = match handle.join_timeout(Duration::from_millis(10)) {
+        Ok(result) => panic!("a 300 ms task cannot finish within 10 ms: {result:?}"),
+        Err(handle) => handle,
+    };
+    assert!(!handle.cancel(), "it is running");
+    match handle.join_timeout(Duration::from_secs(60)) {
+        Ok(Ok(pid)) => assert_ne!(pid, std::process::id()),
+        other => panic!("{other:?}"),
+    }
+}
+
+const REFUSE_ENV: &str = "BRAID_PROCPOOL_TEST_REFUSE_FILE";
+
+/// Fails once the file named by `REFUSE_ENV` exists: only replacement workers fail.
+fn refusing_initializer() {
+    if let Some(path) = std::env::var_os(REFUSE_ENV) {
+        if std::path::Path::new(&path).exists() {
+            panic!("refusing to start");
+        }
+    }
+}
+
+fn replacements_that_cannot_start(method: StartMethod) {
+    let refuse = marker_path();
+    std::env::set_var(REFUSE_ENV, &refuse);
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .start_method(method)
+        .initializer(refusing_initializer)
+        .build()
+        .unwrap();
+    std::fs::write(&refuse, b"").unwrap();
+    fn crash(_: u64) -> u64 {
+        std::process::exit(9)
+    }
+    let crashed = pool.submit(crash, 0);
+    let stranded = pool.submit(double, 1);
+    assert!(crashed.join().unwrap_err().is_worker_died());
+    // No worker can take the queued task: it fails instead of waiting forever.
+    let error = stranded.join().unwrap_err();
+    assert!(
+        matches!(&error, TaskError::WorkerStart(m) if m.contains("refusing to start")),
+        "{error:?}"
+    );
+    assert!(matches!(
+        pool.submit(double, 2).join(),
+        Err(TaskError::WorkerStart(_))
+    ));
+    let _ = std::fs::remove_file(&refuse);
+    std::env::remove_var(REFUSE_ENV);
+}
+
+fn bad_arguments() {
+    let err = ProcessPool::new(0).expect_err("0 workers");
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    let err = ProcessPool::builder()
+        .workers(1)
+        .max_tasks_per_child(0)
+        .build()
+        .expect_err("0 tasks");
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    let err = ProcessPool::builder()
+        .task_timeout(Duration::ZERO)
+        .build()
+        .expect_err("zero timeout");
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+}
+
+/// Whether a process is gone (or only a zombie waiting for a reaper that is not ours).
+fn process_gone(pid: u32) -> bool {
+    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        let state = stat
+            .rsplit(')')
+            .next()
+            .and_then(|rest| rest.split_whitespace().next());
+        return state == Some("Z") || state == Some("X");
+    }
+    // SAFETY: signal 0 only checks for existence.
+    unsafe { libc::kill(pid as libc::pid_t, 0) != 0 }
+}
+
+/// The helper run by `killed_parent`: a pool whose worker pids it prints before sleeping.
+fn orphan_helper(method: &str) -> ! {
+    let method = METHODS
+        .into_iter()
+        .find(|m| format!("{m:?}") == method)
+        .unwrap();
+    let pool = pool(method, 2);
+    let handles: Vec<_> = (0..2)
+        .map(|_| pool.submit(common::sleep_then_pid, 300))
+        .collect();
+    let pids: Vec<String> = handles
+        .into_iter()
+        .map(|h| h.join().unwrap().to_string())
+        .collect();
+    println!("{}", pids.join(" "));
+    // Keep one worker busy, so that killing the parent meets a running task too.
+    let _busy = pool.submit(common::sleep_then_pid, 60_000);
+    std::thread::sleep(Duration::from_secs(120));
+    std::process::exit(0);
+}
+
+fn killed_parent(method: StartMethod) {
+    let mut helper = Command::new(std::env::current_exe().unwrap())
+        .args(["--orphan-helper", &format!("{method:?}")])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(helper.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let pids: Vec<u32> = line
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 2, "helper printed {line:?}");
+    assert!(
+        pids.iter().all(|&p| !process_gone(p)),
+        "workers run while the parent lives"
+    );
+    helper.kill().unwrap();
+    helper.wait().unwrap();
+    eventually("every worker of the killed parent to end", || {
+        pids.iter().all(|&p| process_gone(p))
+    });
+}
+
+fn open_fds() -> usize {
+    let dir = if cfg!(target_os = "linux") {
+        "/proc/self/fd"
+    } else {
+        "/dev/fd"
+    };
+    std::fs::read_dir(dir).unwrap().count()
+}
+
+fn no_children() -> bool {
+    let mut status = 0;
+    // SAFETY: `status` is a valid out-pointer.
+    let res = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+    res == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD)
+}
+
+fn hundred_pools_leak_nothing() {
+    // A first pool warms up whatever the process opens once (the executable path, ...).
+    drop(pool(StartMethod::Spawn, 1));
+    let fds = open_fds();
+    for i in 0..100 {
+        let method = METHODS[i % METHODS.len()];
+        let pool = pool(method, 2);
+        assert_eq!(pool.submit(double, i as u64).join(), Ok(i as u64 * 2));
+        if i % 10 == 0 {
+            // Some pools end with a crashed worker being replaced.
+            fn crash(_: u64) -> u64 {
+                std::process::exit(7)
+            }
+            assert!(pool.submit(crash, 0).join().unwrap_err().is_worker_died());
+        }
+    }
+    assert_eq!(open_fds(), fds, "file descriptors leaked");
+    assert!(no_children(), "a worker process or zombie was left behind");
+}
+
+fn main() {
+    braid_procpool::init();
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--orphan-helper") {
+        orphan_helper(&args[2]);
+    }
+    let mut checks = Checks::new();
+    checks.run("bad arguments are InvalidInput", bad_arguments);
+    for method in METHODS {
+        let name = |what: &str| format!("{method:?}: {what}");
+        checks.run(&name("a failing initializer fails build"), || {
+            initializer_failure(method)
+        });
+        checks.run(&name("the initializer runs in each worker"), || {
+            initializer_runs(method)
+        });
+        checks.run(&name("max_tasks_per_child replaces workers"), || {
+            max_tasks_per_child(method)
+        });
+        checks.run(&name("cancel: queued yes, running no"), || cancel(method));
+        checks.run(&name("shutdown Wait"), || shutdown_wait(method));
+        checks.run(&name("shutdown CancelPending"), || {
+            shutdown_cancel_pending(method)
+        });
+        checks.run(&name("shutdown Kill"), || shutdown_kill(method));
+        checks.run(&name("map and imap_unordered"), || maps(method));
+        checks.run(&name("map item that fails to encode"), || {
+            map_encode_failure(method)
+        });
+        checks.run(&name("a handle is a future that wakes"), || {
+            future_wakes(method)
+        });
+        checks.run(
+            &name("awaiting on braid-executor does not block the loop"),
+            || awaited_on_the_event_loop(method),
+        );
+        checks.run(&name("join_timeout gives the handle back"), || {
+            join_timeout(method)
+        });
+        checks.run(
+            &name("replacements that cannot start fail queued tasks"),
+            || replacements_that_cannot_start(method),
+        );
+        checks.run(&name("a killed parent leaves no worker"), || {
+            killed_parent(method)
+        });
+    }
+    checks.run(
+        "100 pools leak no fd and no process",
+        hundred_pools_leak_nothing,
+    );
+    checks.finish();
+}
