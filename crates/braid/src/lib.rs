@@ -4,9 +4,12 @@
 //! |---|---|---|
 //! | `braid::poller` | epoll / kqueue readiness poller with a cross-thread wake | `selectors` |
 //! | `braid::threadpool` | work-stealing thread pool with fork-join | `ThreadPoolExecutor` |
+//! | `braid::executor` | single-threaded event loop, timers, sockets, async primitives | `asyncio` |
+//! | `braid::procpool` | pool of worker processes that survives crashes and hangs | `ProcessPoolExecutor` |
 //!
-//! Each module is a crate of its own behind a feature of the same name; `full` turns on all
-//! of them. More models join as their crates land. Depend on a single crate when that is all you
+//! Each module is a crate of its own (`braid-poller`, `braid-threadpool`, `braid-executor`,
+//! `braid-procpool`) behind a feature of the same name; `full` turns on all of them, and the
+//! default is `executor` and `threadpool`. Depend on a single crate when that is all you
 //! need, or on `braid` for all of them under one name.
 //!
 //! The [`tutorial`] teaches the models from first principles, for a reader who knows Python
@@ -24,4 +27,97 @@ pub use braid_poller as poller;
 #[doc(inline)]
 pub use braid_threadpool as threadpool;
 
+#[cfg(feature = "executor")]
+#[cfg_attr(docsrs, doc(cfg(feature = "executor")))]
+#[doc(inline)]
+pub use braid_executor as executor;
+
+#[cfg(feature = "procpool")]
+#[cfg_attr(docsrs, doc(cfg(feature = "procpool")))]
+#[doc(inline)]
+pub use braid_procpool as procpool;
+
+#[cfg(feature = "executor")]
+#[cfg_attr(docsrs, doc(cfg(feature = "executor")))]
+#[doc(inline)]
+pub use braid_executor::{gather, run, sleep, spawn, spawn_blocking, timeout};
+
+#[cfg(feature = "threadpool")]
+#[cfg_attr(docsrs, doc(cfg(feature = "threadpool")))]
+#[doc(inline)]
+pub use braid_threadpool::ThreadPool;
+
+#[cfg(feature = "procpool")]
+#[cfg_attr(docsrs, doc(cfg(feature = "procpool")))]
+#[doc(inline)]
+pub use braid_procpool::ProcessPool;
+
+/// Runs an `async fn main` on a new braid event loop, like `asyncio.run(main())`.
+///
+/// The attribute turns the `async fn` into a plain function whose body runs inside
+/// [`run`]. With the `procpool` feature on, it first calls `braid::procpool::init()`, so a
+/// program that uses a process pool cannot forget to.
+///
+/// ```
+/// #[braid::main]
+/// async fn main() {
+///     let task = braid::spawn(async { 6 * 7 });
+///     assert_eq!(task.await.unwrap(), 42);
+/// }
+/// ```
+///
+/// It works on any `async fn`, and the function keeps its return type:
+///
+/// ```
+/// #[braid::main]
+/// async fn answer() -> std::io::Result<u32> {
+///     braid::sleep(std::time::Duration::from_millis(1)).await;
+///     Ok(42)
+/// }
+///
+/// assert_eq!(answer().unwrap(), 42);
+/// ```
+///
+/// A function that is not `async` is refused with a message saying so:
+///
+/// ```compile_fail
+/// #[braid::main]
+/// fn main() {}
+/// ```
+#[cfg(feature = "executor")]
+#[cfg_attr(docsrs, doc(cfg(feature = "executor")))]
+pub use braid_macros::main;
+
+/// The names most programs use, for `use braid::prelude::*`.
+pub mod prelude {
+    #[cfg(feature = "executor")]
+    #[doc(no_inline)]
+    pub use braid_executor::{
+        gather, run, sleep, spawn, spawn_blocking, timeout, yield_now, JoinError, Task, TaskGroup,
+    };
+
+    #[cfg(feature = "threadpool")]
+    #[doc(no_inline)]
+    pub use braid_threadpool::{as_completed, JoinHandle, ThreadPool};
+
+    #[cfg(feature = "procpool")]
+    #[doc(no_inline)]
+    pub use braid_procpool::{ProcessPool, TaskError};
+}
+
+/// What `#[braid::main]` expands to calls; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    /// Runs before an `async fn main`'s event loop starts.
+    pub fn main_prelude() {
+        #[cfg(feature = "procpool")]
+        braid_procpool::init();
+    }
+}
+
 pub mod tutorial;
+
+/// The examples in the repository's README.md, run as doctests so it never goes stale.
+#[cfg(all(doctest, feature = "executor", feature = "threadpool"))]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

@@ -15,6 +15,39 @@ pub mod ch02_readiness {}
 #[doc = include_str!("../../../docs/src/11-crates-and-features.md")]
 pub mod ch11_crates_and_features {}
 
+#[cfg(feature = "executor")]
+#[doc = include_str!("../../../docs/src/03-event-loop.md")]
+pub mod ch03_event_loop {}
+
+#[cfg(feature = "executor")]
+#[doc = include_str!("../../../docs/src/04-many-things.md")]
+pub mod ch04_many_things {}
+
+#[cfg(feature = "executor")]
+#[doc = include_str!("../../../docs/src/05-networking.md")]
+pub mod ch05_networking {}
+
+#[cfg(feature = "executor")]
+#[doc = include_str!("../../../docs/src/06-coordinating.md")]
+pub mod ch06_coordinating {}
+
+#[cfg(all(feature = "executor", feature = "threadpool"))]
+#[doc = include_str!("../../../docs/src/07-sync-and-async.md")]
+pub mod ch07_sync_and_async {}
+
 #[cfg(feature = "threadpool")]
 #[doc = include_str!("../../../docs/src/08-thread-pool.md")]
 pub mod ch08_thread_pool {}
+
+#[cfg(feature = "procpool")]
+#[doc = include_str!("../../../docs/src/09-process-pool.md")]
+pub mod ch09_process_pool {}
+
+#[cfg(all(
+    feature = "executor",
+    feature = "threadpool",
+    feature = "procpool",
+    feature = "poller"
+))]
+#[doc = include_str!("../../../docs/src/12-from-python.md")]
+pub mod ch12_from_python {}

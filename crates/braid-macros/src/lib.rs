@@ -1,0 +1,94 @@
+//! The `#[braid::main]` attribute. Use it through the `braid` crate, which re-exports it;
+//! its documentation lives there.
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+
+use proc_macro::{Delimiter, Group, Ident, Punct, Spacing, Span, TokenStream, TokenTree};
+
+/// Runs an `async fn` on a new braid event loop; see `braid::main`.
+#[proc_macro_attribute]
+pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
+    if let Some(arg) = args.into_iter().next() {
+        return error(arg.span(), "#[braid::main] takes no arguments");
+    }
+    let mut tokens: Vec<TokenTree> = item.into_iter().collect();
+
+    // The signature runs up to `fn`; `async` must come before it.
+    let Some(fn_at) = tokens.iter().position(|t| is_ident(t, "fn")) else {
+        return error(Span::call_site(), "#[braid::main] goes on an `async fn`");
+    };
+    let Some(async_at) = tokens[..fn_at].iter().position(|t| is_ident(t, "async")) else {
+        return error(
+            tokens[fn_at].span(),
+            "#[braid::main] needs an `async fn`: add `async` before `fn`",
+        );
+    };
+    // The body is the last token: a `{ ... }` group.
+    let body = match tokens.last() {
+        Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Brace => g.clone(),
+        _ => {
+            return error(
+                Span::call_site(),
+                "#[braid::main] needs a function with a body",
+            )
+        }
+    };
+    tokens.remove(async_at);
+    let last = tokens.len() - 1;
+
+    // { ::braid::__private::main_prelude(); ::braid::executor::run(async move BODY) }
+    let mut new_body = Vec::new();
+    new_body.extend(path(&["braid", "__private", "main_prelude"], body.span()));
+    new_body.push(TokenTree::Group(Group::new(
+        Delimiter::Parenthesis,
+        TokenStream::new(),
+    )));
+    new_body.push(TokenTree::Punct(Punct::new(';', Spacing::Alone)));
+    new_body.extend(path(&["braid", "executor", "run"], body.span()));
+    let call = [
+        TokenTree::Ident(Ident::new("async", body.span())),
+        TokenTree::Ident(Ident::new("move", body.span())),
+        TokenTree::Group(body.clone()),
+    ];
+    new_body.push(TokenTree::Group(Group::new(
+        Delimiter::Parenthesis,
+        call.into_iter().collect(),
+    )));
+    let mut group = Group::new(Delimiter::Brace, new_body.into_iter().collect());
+    group.set_span(body.span());
+    tokens[last] = TokenTree::Group(group);
+    tokens.into_iter().collect()
+}
+
+fn is_ident(token: &TokenTree, name: &str) -> bool {
+    matches!(token, TokenTree::Ident(i) if i.to_string() == name)
+}
+
+/// `::a::b::c` as tokens.
+fn path(segments: &[&str], span: Span) -> Vec<TokenTree> {
+    let mut out = Vec::new();
+    for segment in segments {
+        out.push(TokenTree::Punct(Punct::new(':', Spacing::Joint)));
+        out.push(TokenTree::Punct(Punct::new(':', Spacing::Alone)));
+        out.push(TokenTree::Ident(Ident::new(segment, span)));
+    }
+    out
+}
+
+/// `compile_error!("message")` at `span`.
+fn error(span: Span, message: &str) -> TokenStream {
+    let mut literal = proc_macro::Literal::string(message);
+    literal.set_span(span);
+    let mut bang = Punct::new('!', Spacing::Alone);
+    bang.set_span(span);
+    [
+        TokenTree::Ident(Ident::new("compile_error", span)),
+        TokenTree::Punct(bang),
+        TokenTree::Group(Group::new(
+            Delimiter::Parenthesis,
+            TokenTree::Literal(literal).into(),
+        )),
+        TokenTree::Punct(Punct::new(';', Spacing::Alone)),
+    ]
+    .into_iter()
+    .collect()
+}
