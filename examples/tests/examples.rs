@@ -1,0 +1,484 @@
+//! Runs every example with small arguments and checks what it prints, so none of them rots.
+//!
+//! # Finding the example programs
+//!
+//! Cargo hands integration tests the paths of `[[bin]]` targets (`CARGO_BIN_EXE_*`) but not
+//! of examples. So the first test to need one asks Cargo to build them all, once, with
+//! `cargo build --examples --message-format=json`, and takes each program's path from the
+//! `executable` field Cargo reports. That stays right whatever the target directory, profile
+//! or target triple, and never runs a stale binary: `cargo test` already built the examples,
+//! so this build only checks they are fresh. It builds into the target directory this test
+//! was built in (the parent of `CARGO_TARGET_TMPDIR`), with the same profile, so nothing is
+//! compiled twice.
+//!
+//! Every child process is owned by a [`Running`] guard that kills and reaps it when dropped,
+//! even when an assertion fails. Timeouts here only keep a broken example from hanging the
+//! suite; no test asserts how fast anything is.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// How long any one step may take before the test gives up on it (a hang guard only).
+const HANG_GUARD: Duration = Duration::from_secs(120);
+
+/// The path of the example program `name`, built on first use.
+fn example(name: &str) -> PathBuf {
+    static BUILT: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
+    let built = BUILT.get_or_init(build_examples);
+    built
+        .get(name)
+        .unwrap_or_else(|| panic!("cargo built no example named {name}: {built:?}"))
+        .clone()
+}
+
+fn build_examples() -> HashMap<String, PathBuf> {
+    let target_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("CARGO_TARGET_TMPDIR lies inside the target directory")
+        .to_path_buf();
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo
+        .args(["build", "--examples", "--package", "examples"])
+        .args(["--message-format", "json-render-diagnostics"])
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(Stdio::inherit());
+    if !cfg!(debug_assertions) {
+        cargo.arg("--release");
+    }
+    let output = cargo.output().expect("cargo runs");
+    assert!(output.status.success(), "cargo build --examples failed");
+    let mut found = HashMap::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        if !line.contains(r#""reason":"compiler-artifact""#) {
+            continue;
+        }
+        if let Some(path) = json_string(line, "executable") {
+            let path = PathBuf::from(path);
+            let name = path
+                .file_stem()
+                .expect("an executable has a name")
+                .to_string_lossy()
+                .into_owned();
+            found.insert(name, path);
+        }
+    }
+    found
+}
+
+/// The string value of `"key":"..."` in one line of Cargo's JSON (enough for paths, which
+/// Cargo escapes only for quotes and backslashes).
+fn json_string(line: &str, key: &str) -> Option<String> {
+    let start = line.find(&format!(r#""{key}":""#))? + key.len() + 4;
+    let mut value = String::new();
+    let mut chars = line[start..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(value),
+            '\\' => value.push(chars.next()?),
+            c => value.push(c),
+        }
+    }
+    None
+}
+
+/// A child process that is killed and reaped when this is dropped; its stdout lines arrive
+/// on a channel, read by a thread so the child never blocks on a full pipe.
+struct Running {
+    child: Child,
+    lines: Receiver<String>,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+impl Running {
+    fn start(name: &str, args: &[&str]) -> Running {
+        let mut child = Command::new(example(name))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start example {name}: {error}"));
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut stderr = child.stderr.take().expect("stderr is piped");
+        let (sender, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        Running {
+            child,
+            lines,
+            stderr,
+        }
+    }
+
+    /// Reads stdout until a line contains `needle`; returns that line.
+    fn wait_for_line(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + HANG_GUARD;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("the example never printed a line with {needle:?}"),
+            }
+        }
+    }
+
+    /// The address from a `listening on ADDRESS` line (with or without `http://`).
+    fn listening_address(&mut self) -> SocketAddr {
+        let line = self.wait_for_line("listening on ");
+        let address = line
+            .trim_start_matches("listening on ")
+            .trim_start_matches("http://")
+            .trim_end_matches('/');
+        address
+            .parse()
+            .unwrap_or_else(|_| panic!("not an address: {line:?}"))
+    }
+
+    /// Waits for the child to exit; returns its status, stdout and stderr.
+    fn finish(mut self) -> (ExitStatus, String, String) {
+        let deadline = Instant::now() + HANG_GUARD;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait works") {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "the example did not finish");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // The child has exited: its pipes close, so these reads end.
+        let stdout: Vec<String> = self.lines.iter().collect();
+        let stderr = std::mem::replace(&mut self.stderr, std::thread::spawn(String::new));
+        let stderr = stderr.join().unwrap_or_default();
+        (status, stdout.join("\n"), stderr)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // Harmless if it already exited; reaping leaves no zombie either way.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `name` with `args` to the end and checks it succeeded; returns its stdout.
+fn run_ok(name: &str, args: &[&str]) -> String {
+    let (status, stdout, stderr) = Running::start(name, args).finish();
+    assert!(
+        status.success(),
+        "{name} {args:?} failed with {status}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    stdout
+}
+
+/// Whether `program` can be run; if not, the test says it is skipped.
+fn installed(program: &str) -> bool {
+    let found = Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        println!("skipped: {program} not installed");
+    }
+    found
+}
+
+fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).expect("the server accepts");
+    stream.set_read_timeout(Some(HANG_GUARD)).unwrap();
+    stream
+}
+
+#[test]
+fn tour_prints_a_table_and_a_conclusion() {
+    let out = run_ok("tour", &["--quick"]);
+    for expected in [
+        "fetching 20 pages one by one...",
+        "fetching 20 pages on the event loop...",
+        "counting on one thread...",
+        "(25997 primes below 300000)", // π(300000): all three models agreed on it
+        "workload  model",
+        "thread pool, 16 threads",
+        "event loop, 1 thread, 20 tasks",
+        "process pool,",
+        "Conclusion:",
+        "- I/O-bound: ",
+        "- CPU-bound: ",
+    ] {
+        assert!(out.contains(expected), "no {expected:?} in:\n{out}");
+    }
+    let table_rows = out.lines().filter(|l| l.trim_end().ends_with('x')).count();
+    assert_eq!(table_rows, 6, "three models for each workload:\n{out}");
+}
+
+#[test]
+fn tour_rejects_bad_arguments() {
+    let (status, _, stderr) = Running::start("tour", &["many"]).finish();
+    assert_eq!(status.code(), Some(2));
+    assert!(stderr.contains("PAGES must be a whole number"), "{stderr}");
+    assert!(stderr.contains("usage: tour"), "{stderr}");
+}
+
+#[test]
+fn echo_client_checks_every_echo_from_echo_server() {
+    let mut server = Running::start("echo_server", &["127.0.0.1:0"]);
+    let addr = server.listening_address().to_string();
+    let out = run_ok("echo_client", &[&addr, "200"]);
+    assert!(out.contains("200 messages"), "{out}");
+    assert!(out.contains("echoed correctly"), "{out}");
+    // The server saw the client leave after every byte.
+    let bytes: usize = (0..200).map(|i| format!("message {i}\n").len()).sum();
+    server.wait_for_line(&format!("closed after {bytes} bytes"));
+}
+
+#[test]
+fn echo_client_reports_an_unreachable_server() {
+    // A port that was free a moment ago: nothing listens there.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let (status, _, stderr) = Running::start("echo_client", &[&addr, "3"]).finish();
+    assert_eq!(status.code(), Some(1));
+    assert!(stderr.contains(&addr), "{stderr}");
+}
+
+#[test]
+fn http_hello_serves_curl_on_one_connection() {
+    if !installed("curl") {
+        return;
+    }
+    let mut server = Running::start("http_hello", &["127.0.0.1:0"]);
+    let url = format!("http://{}/", server.listening_address());
+    let output = Command::new("curl")
+        .args(["--silent", "--show-error", "--verbose", "--max-time", "60"])
+        .args([&url, &url])
+        .output()
+        .expect("curl runs");
+    let body = String::from_utf8_lossy(&output.stdout);
+    let verbose = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "curl failed:\n{verbose}");
+    assert_eq!(body, "Hello, world!Hello, world!");
+    assert_eq!(verbose.matches("HTTP/1.1 200 OK").count(), 2, "{verbose}");
+    assert!(
+        verbose.contains("Re-using existing connection")
+            || verbose.contains("Reusing existing connection"),
+        "curl opened a second connection:\n{verbose}"
+    );
+}
+
+#[test]
+fn http_hello_survives_wrk() {
+    if !installed("wrk") {
+        return;
+    }
+    let mut server = Running::start("http_hello", &["127.0.0.1:0"]);
+    let url = format!("http://{}/", server.listening_address());
+    let output = Command::new("wrk")
+        .args(["-t1", "-c10", "-d1s", &url])
+        .output()
+        .expect("wrk runs");
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "wrk failed:\n{report}");
+    let requests: u64 = report
+        .lines()
+        .find(|l| l.contains("requests in"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no request count in:\n{report}"));
+    assert!(requests > 0, "{report}");
+    assert!(!report.contains("Socket errors"), "{report}");
+    assert!(!report.contains("Non-2xx"), "{report}");
+}
+
+#[test]
+fn http_hello_answers_pipelined_requests_in_order_then_closes() {
+    let mut server = Running::start("http_hello", &["127.0.0.1:0"]);
+    let mut stream = connect(server.listening_address());
+    // Three requests in one write, the last asking to close.
+    stream
+        .write_all(
+            b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n\
+              POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc\
+              GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+    let mut reply = String::new();
+    // Ends only because the server closes the connection after the third answer.
+    stream.read_to_string(&mut reply).unwrap();
+    let statuses: Vec<&str> = reply
+        .match_indices("HTTP/1.1 ")
+        .map(|(i, _)| &reply[i + 9..i + 12])
+        .collect();
+    assert_eq!(statuses, ["200", "405", "200"], "{reply}");
+    assert_eq!(
+        reply.matches("Content-Length: 13\r\n").count(),
+        2,
+        "{reply}"
+    );
+    assert!(reply.ends_with("Connection: close\r\nContent-Length: 13\r\n\r\nHello, world!"));
+}
+
+#[test]
+fn http_hello_waits_for_a_request_split_across_writes() {
+    let mut server = Running::start("http_hello", &["127.0.0.1:0"]);
+    let mut stream = connect(server.listening_address());
+    stream.set_nodelay(true).unwrap();
+    for piece in [&b"GET / HT"[..], b"TP/1.1\r\nHost: x\r", b"\n\r\n"] {
+        stream.write_all(piece).unwrap();
+        // Give the server the chance to see each piece on its own.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let expected =
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, world!";
+    let mut reply = vec![0; expected.len()];
+    stream.read_exact(&mut reply).unwrap();
+    assert_eq!(String::from_utf8_lossy(&reply), expected);
+    // Still open: HTTP/1.1 keeps the connection alive.
+    stream.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap(); // HTTP/1.0: the server closes after it
+    assert!(reply.ends_with("Hello, world!"), "{reply}");
+}
+
+#[test]
+fn http_hello_rejects_garbage_with_400_and_closes() {
+    let mut server = Running::start("http_hello", &["127.0.0.1:0"]);
+    let mut stream = connect(server.listening_address());
+    stream.write_all(b"HELLO\r\n\r\n").unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{reply}");
+    assert!(reply.contains("Connection: close\r\n"), "{reply}");
+}
+
+#[test]
+fn fetch_many_fetches_from_its_own_server() {
+    let out = run_ok("fetch_many", &["5"]);
+    assert_eq!(out.matches("200     2048 bytes").count(), 5, "{out}");
+    for i in 0..5 {
+        assert!(out.contains(&format!("/page/{i}\n")), "{out}");
+    }
+    assert!(out.contains("fetched 5 of 5 pages"), "{out}");
+}
+
+#[test]
+fn fetch_many_fetches_a_url_list_and_reports_failures() {
+    let mut server = Running::start("http_hello", &["127.0.0.1:0"]);
+    let addr = server.listening_address();
+    let refused = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (status, out, _) = Running::start(
+        "fetch_many",
+        &[
+            &format!("http://{addr}/one"),
+            &format!("http://{refused}/"),
+            &format!("http://{addr}/two"),
+        ],
+    )
+    .finish();
+    assert_eq!(status.code(), Some(1), "one fetch failed:\n{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("200       13 bytes"), "{out}");
+    assert!(lines[1].starts_with("ERR"), "{out}");
+    assert!(lines[2].starts_with("200       13 bytes"), "{out}");
+    assert!(out.contains("fetched 2 of 3 pages"), "{out}");
+
+    let (status, _, stderr) = Running::start("fetch_many", &["https://example.com/"]).finish();
+    assert_eq!(status.code(), Some(2));
+    assert!(stderr.contains("only http:// URLs"), "{stderr}");
+}
+
+#[test]
+fn chat_passes_lines_between_clients() {
+    let mut server = Running::start("chat", &["127.0.0.1:0"]);
+    let addr = server.listening_address();
+    let mut alice = BufReader::new(connect(addr));
+    let read_until = |reader: &mut BufReader<TcpStream>, wanted: &str| loop {
+        let mut line = String::new();
+        let n = reader.read_line(&mut line).expect("the server answers");
+        assert!(n > 0, "the server closed before sending {wanted:?}");
+        if line.trim_end() == wanted {
+            break;
+        }
+    };
+    read_until(&mut alice, "welcome, guest1: 1 online");
+    let mut bob = BufReader::new(connect(addr));
+    read_until(&mut bob, "welcome, guest2: 2 online");
+    read_until(&mut alice, "* guest2 joined");
+
+    alice.get_mut().write_all(b"hello, bob\n").unwrap();
+    read_until(&mut bob, "guest1: hello, bob");
+    bob.get_mut().write_all(b"hi alice\n").unwrap();
+    read_until(&mut alice, "guest2: hi alice");
+
+    drop(bob);
+    read_until(&mut alice, "* guest2 left");
+}
+
+#[test]
+fn pipeline_keeps_its_queues_bounded() {
+    let out = run_ok("pipeline", &["12", "3"]);
+    assert!(out.contains("sum of squares 1..=12 = 650"), "{out}");
+    let mut consumed = 0;
+    for line in out.lines().filter(|l| l.starts_with("consumed")) {
+        consumed += 1;
+        for queue in ["raw ", "squared "] {
+            let at = line.find(queue).expect("each line shows both queues") + queue.len();
+            let length: usize = line[at..].split('/').next().unwrap().parse().unwrap();
+            assert!(length <= 3, "a queue grew past its capacity: {line}");
+        }
+    }
+    assert_eq!(consumed, 12, "{out}");
+}
+
+#[test]
+fn blocking_in_async_gets_both_results() {
+    let out = run_ok("blocking_in_async", &["100"]);
+    assert!(out.contains("spawn_blocking result: 500500"), "{out}");
+    assert!(out.contains("thread pool job result: 2001000"), "{out}");
+    assert!(out.contains("both jobs done"), "{out}");
+}
+
+#[test]
+fn primes_agree_on_threads_and_processes() {
+    let out = run_ok("primes", &["50000", "2", "8"]);
+    // π(50000) = 5133.
+    assert_eq!(out.matches("5133 primes below 50000").count(), 2, "{out}");
+    assert!(out.contains("the counts agree"), "{out}");
+}
+
+#[test]
+fn quicksort_sorts() {
+    let out = run_ok("quicksort", &["50000", "256"]);
+    assert!(out.contains("sorted 50000 numbers"), "{out}");
+    assert!(out.contains("the result is sorted"), "{out}");
+
+    let (status, _, stderr) = Running::start("quicksort", &["1e6"]).finish();
+    assert_eq!(status.code(), Some(2));
+    assert!(stderr.contains("LENGTH must be a whole number"), "{stderr}");
+}
