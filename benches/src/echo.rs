@@ -1,0 +1,334 @@
+//! TCP echo servers on braid, tokio's current-thread runtime, Python asyncio streams and
+//! uvloop, all driven by the same client: 50 connections, each sending 64 bytes and waiting
+//! for them to come back, 2,000 times.
+//!
+//! The client is one thread running a plain readiness loop on `mio`, so it is the same
+//! program for every server and is not built on any of the contenders. Each Rust server runs
+//! on a thread of its own; each Python server is a process of its own.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::measurement::{Cell, LayerReport, Peer, Unit};
+use crate::python::Python;
+use crate::report::thousands;
+use crate::settings::Settings;
+
+/// The layer's name.
+pub const LAYER: &str = "echo";
+
+const CONNECTIONS: u64 = 50;
+const MESSAGE: usize = 64;
+/// The client gives up when no reply comes for this long: a hang guard, not a measurement.
+const STALL: Duration = Duration::from_secs(10);
+
+/// Measures the echo servers' round-trip throughput.
+pub fn measure(settings: &Settings) -> LayerReport {
+    let mut layer = LayerReport::new(
+        LAYER,
+        vec![
+            Peer::rival("tokio current"),
+            Peer::rival("py asyncio"),
+            Peer::rival("py uvloop"),
+        ],
+    );
+    let trips = settings.pick(2_000, 400);
+    let total = CONNECTIONS * trips;
+    let run = |addr: SocketAddr| {
+        settings.measure(Unit::KOpsPerSec, total, || drive(addr, CONNECTIONS, trips))
+    };
+    let on = |server: io::Result<EchoThread>| match server {
+        Ok(server) => run(server.addr),
+        Err(e) => Cell::Missing(format!("the server did not start: {e}")),
+    };
+
+    let braid = on(EchoThread::start(serve_braid));
+    let tokio = on(EchoThread::start(serve_tokio));
+    let (asyncio, uvloop) = match &settings.python {
+        Ok(python) => {
+            let asyncio = on_python(python, &[], &run, &mut layer, "py asyncio");
+            if !python.has_module("uvloop") && settings.install_missing {
+                if let Err(why) = python.install("uvloop", Duration::from_secs(60)) {
+                    layer.note(format!("py uvloop: {why}"));
+                }
+            }
+            let uvloop = on_python(python, &["--uvloop"], &run, &mut layer, "py uvloop");
+            (asyncio, uvloop)
+        }
+        Err(why) => {
+            layer.note(format!("Python servers: {why}"));
+            (Cell::Missing(why.clone()), Cell::Missing(why.clone()))
+        }
+    };
+    layer.push(
+        format!(
+            "{CONNECTIONS} connections x {} round trips of 64 B",
+            thousands(trips)
+        ),
+        Unit::KOpsPerSec,
+        braid,
+        vec![tokio, asyncio, uvloop],
+    );
+    layer.note("echo is thousands of round trips per second, all connections together; one client thread drives every server");
+    layer
+}
+
+fn on_python(
+    python: &Python,
+    args: &[&str],
+    run: &dyn Fn(SocketAddr) -> Cell,
+    layer: &mut LayerReport,
+    name: &str,
+) -> Cell {
+    match python.start_server("echo_asyncio.py", args, Duration::from_secs(30)) {
+        Ok(server) => {
+            let cell = run(server.addr());
+            drop(server);
+            cell
+        }
+        Err(why) => {
+            layer.note(format!("{name}: {why}"));
+            Cell::Missing(why)
+        }
+    }
+}
+
+/// An echo server on a thread of its own, stopped and joined when dropped.
+struct EchoThread {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<thread::JoinHandle<io::Result<()>>>,
+}
+
+impl EchoThread {
+    /// Binds a listener on 127.0.0.1 and hands it to `serve` on a new thread. `serve` must
+    /// return once the stop flag is set and one more connection arrives.
+    fn start(serve: fn(TcpListener, Arc<AtomicBool>) -> io::Result<()>) -> io::Result<EchoThread> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = thread::spawn({
+            let stop = Arc::clone(&stop);
+            move || serve(listener, stop)
+        });
+        Ok(EchoThread {
+            addr,
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for EchoThread {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // The connection wakes the accept loop, which then sees the flag.
+        let _ = std::net::TcpStream::connect(self.addr);
+        if let Some(thread) = self.thread.take() {
+            // A server that never stops must not hang the whole comparison: after a grace
+            // period its thread is left to end with the process.
+            let deadline = Instant::now() + STALL;
+            while !thread.is_finished() && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(5));
+            }
+            if thread.is_finished() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+fn serve_braid(listener: TcpListener, stop: Arc<AtomicBool>) -> io::Result<()> {
+    braid_executor::run(async move {
+        let listener = braid_executor::net::TcpListener::from_std(listener)?;
+        loop {
+            let (stream, _) = listener.accept().await?;
+            if stop.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            stream.set_nodelay(true)?;
+            braid_executor::spawn(async move {
+                let mut buf = [0; 4096];
+                loop {
+                    match stream.recv(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            if stream.send_all(&buf[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            })
+            .detach();
+        }
+    })
+}
+
+fn serve_tokio(listener: TcpListener, stop: Arc<AtomicBool>) -> io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&runtime, async move {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        loop {
+            let (mut stream, _) = listener.accept().await?;
+            if stop.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            stream.set_nodelay(true)?;
+            tokio::task::spawn_local(async move {
+                let mut buf = [0; 4096];
+                loop {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            if stream.write_all(&buf[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    })
+}
+
+struct Connection {
+    stream: mio::net::TcpStream,
+    /// Bytes of the current reply received so far.
+    received: usize,
+    /// Round trips completed.
+    done: u64,
+}
+
+/// Writes one whole message; a full send buffer (never expected with one small message in
+/// flight) is waited out.
+fn send(stream: &mut mio::net::TcpStream) -> io::Result<()> {
+    let message = [7u8; MESSAGE];
+    let mut sent = 0;
+    while sent < MESSAGE {
+        match stream.write(&message[sent..]) {
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => thread::yield_now(),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// The shared client: opens `connections` connections to `addr`, then times `trips` round
+/// trips on each, all in flight at once.
+pub fn drive(addr: SocketAddr, connections: u64, trips: u64) -> io::Result<Duration> {
+    let mut poll = mio::Poll::new()?;
+    let mut events = mio::Events::with_capacity(1024);
+    let mut conns = Vec::with_capacity(connections as usize);
+    for key in 0..connections as usize {
+        let stream = std::net::TcpStream::connect(addr)?;
+        stream.set_nodelay(true)?;
+        stream.set_nonblocking(true)?;
+        let mut stream = mio::net::TcpStream::from_std(stream);
+        poll.registry()
+            .register(&mut stream, mio::Token(key), mio::Interest::READABLE)?;
+        conns.push(Connection {
+            stream,
+            received: 0,
+            done: 0,
+        });
+    }
+    let start = Instant::now();
+    for conn in &mut conns {
+        send(&mut conn.stream)?;
+    }
+    let mut finished = 0;
+    let mut buf = [0u8; 4096];
+    while finished < conns.len() {
+        poll.poll(&mut events, Some(STALL))?;
+        if events.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the echo server stopped answering",
+            ));
+        }
+        for event in events.iter() {
+            let conn = &mut conns[event.token().0];
+            loop {
+                match conn.stream.read(&mut buf) {
+                    Ok(0) => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "the echo server closed a connection",
+                        ))
+                    }
+                    Ok(n) => {
+                        conn.received += n;
+                        if conn.received > MESSAGE {
+                            return Err(io::Error::other(
+                                "the echo server sent more than it was sent",
+                            ));
+                        }
+                        if conn.received == MESSAGE {
+                            conn.received = 0;
+                            conn.done += 1;
+                            if conn.done < trips {
+                                send(&mut conn.stream)?;
+                            } else {
+                                finished += 1;
+                            }
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    Ok(start.elapsed())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_drives_both_rust_servers_and_they_stop() {
+        for serve in [serve_braid, serve_tokio] {
+            let server = EchoThread::start(serve).unwrap();
+            let addr = server.addr;
+            drive(addr, 3, 20).unwrap();
+            drop(server);
+            // The listener is gone with its thread.
+            assert!(std::net::TcpStream::connect(addr).is_err());
+        }
+    }
+
+    #[test]
+    fn the_client_reports_a_server_that_hangs_up() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let closer = thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            drop(stream);
+        });
+        let error = drive(addr, 1, 5).unwrap_err();
+        closer.join().unwrap();
+        assert!(
+            matches!(
+                error.kind(),
+                io::ErrorKind::UnexpectedEof
+                    | io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::BrokenPipe
+            ),
+            "{error}"
+        );
+    }
+}

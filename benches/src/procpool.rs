@@ -1,0 +1,334 @@
+//! braid-procpool against Python's `ProcessPoolExecutor` and `multiprocessing.Pool`, every
+//! pool with [`WORKERS`] workers, and the floor under them all: one
+//! round trip through a pair of pipes between two processes.
+//!
+//! - submit many trivial tasks one by one, then collect every result;
+//! - one task at a time: submit, wait for the result, repeat (the row with the floor);
+//! - `map` of 100,000 items in chunks of 1,000;
+//! - pool start: make a pool, get a result from each worker, shut it down;
+//! - a CPU-bound `map`: counting primes by trial division in ranges of 20,000 numbers
+//!   (Python's workers count in Python).
+
+use std::io::{self, Read, Write};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use braid_procpool::ProcessPool;
+use serde_json::Value;
+
+use crate::measurement::{Cell, LayerReport, Peer, Unit};
+use crate::probe;
+use crate::report::thousands;
+use crate::settings::Settings;
+use crate::WORKERS;
+
+/// The layer's name.
+pub const LAYER: &str = "process pool";
+
+const MAP_ITEMS: u64 = 100_000;
+const CHUNKSIZE: u64 = 1_000;
+/// The CPU-bound ranges start here, so trial division has real work to do.
+const PRIMES_FROM: u64 = 1_000_000;
+const PRIME_SPAN: u64 = 20_000;
+
+/// The sizes of one run, shared with `python/procpool_bench.py`.
+struct Sizes {
+    tasks: u64,
+    sequential: u64,
+    cpu_items: u64,
+}
+
+/// Measures every process-pool workload for braid, the Python pools and the pipe floor.
+pub fn measure(settings: &Settings) -> LayerReport {
+    let mut layer = LayerReport::new(
+        LAYER,
+        vec![
+            Peer::rival("py ProcessPool"),
+            Peer::rival("py mp.Pool"),
+            Peer::floor("raw pipe"),
+        ],
+    );
+    let sizes = Sizes {
+        tasks: settings.pick(10_000, 2_000),
+        sequential: settings.pick(2_000, 500),
+        cpu_items: settings.pick(16, 8),
+    };
+    let python = python_pools(settings, &sizes, &mut layer);
+    let py = |pool: &str, workload: &str, unit: Unit, ops: u64| -> Cell {
+        match &python {
+            Ok(reply) => match reply[pool][workload].as_f64() {
+                Some(secs) => Cell::Value(crate::settings::in_unit(
+                    Duration::from_secs_f64(secs),
+                    ops,
+                    unit,
+                )),
+                None => Cell::Missing(format!("procpool_bench.py gave no {pool} {workload}")),
+            },
+            Err(why) => Cell::Missing(why.clone()),
+        }
+    };
+    const PPE: &str = "ProcessPoolExecutor";
+    const MP: &str = "multiprocessing.Pool";
+
+    let pool = ProcessPool::new(WORKERS)
+        .inspect_err(|e| layer.note(format!("braid: the pool could not start: {e}")));
+    let braid =
+        |unit: Unit, ops: u64, run: &dyn Fn(&ProcessPool) -> io::Result<Duration>| match &pool {
+            Ok(pool) => settings.measure(unit, ops, || run(pool)),
+            Err(e) => Cell::Missing(format!("the pool could not start: {e}")),
+        };
+
+    let n = sizes.tasks;
+    layer.push(
+        format!("submit {} trivial tasks, then join each", thousands(n)),
+        Unit::UsPerOp,
+        braid(Unit::UsPerOp, n, &|pool| submit_all(pool, n)),
+        vec![
+            py(PPE, "submit_each", Unit::UsPerOp, n),
+            py(MP, "submit_each", Unit::UsPerOp, n),
+            Cell::NotApplicable,
+        ],
+    );
+
+    let n = sizes.sequential;
+    layer.push(
+        format!("one task at a time, {} round trips", thousands(n)),
+        Unit::UsPerOp,
+        braid(Unit::UsPerOp, n, &|pool| one_at_a_time(pool, n)),
+        vec![
+            py(PPE, "one_at_a_time", Unit::UsPerOp, n),
+            py(MP, "one_at_a_time", Unit::UsPerOp, n),
+            settings.measure(Unit::UsPerOp, n, || pipe_round_trips(n)),
+        ],
+    );
+
+    layer.push(
+        "map 100,000 items, chunks of 1,000",
+        Unit::Ms,
+        braid(Unit::Ms, 1, &map_chunked),
+        vec![
+            py(PPE, "map", Unit::Ms, 1),
+            py(MP, "map", Unit::Ms, 1),
+            Cell::NotApplicable,
+        ],
+    );
+
+    layer.push(
+        "pool start: 2 workers, 2 results, shut down",
+        Unit::Ms,
+        settings.measure(Unit::Ms, 1, pool_start),
+        vec![
+            py(PPE, "start", Unit::Ms, 1),
+            py(MP, "start", Unit::Ms, 1),
+            Cell::NotApplicable,
+        ],
+    );
+
+    let items = sizes.cpu_items;
+    layer.push(
+        format!("CPU-bound map: primes in {items} ranges of 20,000"),
+        Unit::Ms,
+        braid(Unit::Ms, 1, &|pool| cpu_map(pool, items)),
+        vec![
+            py(PPE, "cpu_map", Unit::Ms, 1),
+            py(MP, "cpu_map", Unit::Ms, 1),
+            Cell::NotApplicable,
+        ],
+    );
+    layer.note("the CPU-bound map compares the whole job: Python's workers count primes in Python, braid's in Rust");
+    layer.note("raw pipe is the floor for one task at a time: 8 bytes to another process and back through two pipes");
+    layer
+}
+
+fn identity(x: u64) -> u64 {
+    x
+}
+
+fn is_prime(n: u64) -> bool {
+    if n < 2 {
+        return false;
+    }
+    if n % 2 == 0 {
+        return n == 2;
+    }
+    let mut d = 3;
+    while d * d <= n {
+        if n % d == 0 {
+            return false;
+        }
+        d += 2;
+    }
+    true
+}
+
+/// Counts primes in range `index` of the CPU-bound map, the same way the Python workers do.
+fn primes_in_range(index: u64) -> u64 {
+    let start = PRIMES_FROM + index * PRIME_SPAN;
+    (start..start + PRIME_SPAN).filter(|&n| is_prime(n)).count() as u64
+}
+
+fn task_error(e: braid_procpool::TaskError) -> io::Error {
+    io::Error::other(e)
+}
+
+fn check(ok: bool, what: &str) -> io::Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(io::Error::other(what.to_string()))
+    }
+}
+
+fn submit_all(pool: &ProcessPool, n: u64) -> io::Result<Duration> {
+    let start = Instant::now();
+    let handles: Vec<_> = (0..n).map(|i| pool.submit(identity, i)).collect();
+    let mut sum = 0;
+    for handle in handles {
+        sum += handle.join().map_err(task_error)?;
+    }
+    let elapsed = start.elapsed();
+    check(sum == n * (n - 1) / 2, "the results did not add up")?;
+    Ok(elapsed)
+}
+
+fn one_at_a_time(pool: &ProcessPool, n: u64) -> io::Result<Duration> {
+    let start = Instant::now();
+    for i in 0..n {
+        let back = pool.submit(identity, i).join().map_err(task_error)?;
+        check(back == i, "a result came back wrong")?;
+    }
+    Ok(start.elapsed())
+}
+
+fn map_chunked(pool: &ProcessPool) -> io::Result<Duration> {
+    let start = Instant::now();
+    let mut sum = 0;
+    for result in pool.map(identity, 0..MAP_ITEMS, CHUNKSIZE as usize) {
+        sum += result.map_err(task_error)?;
+    }
+    let elapsed = start.elapsed();
+    check(
+        sum == MAP_ITEMS * (MAP_ITEMS - 1) / 2,
+        "the results did not add up",
+    )?;
+    Ok(elapsed)
+}
+
+fn pool_start() -> io::Result<Duration> {
+    let start = Instant::now();
+    let pool = ProcessPool::new(WORKERS)?;
+    let handles: Vec<_> = (0..WORKERS as u64)
+        .map(|i| pool.submit(identity, i))
+        .collect();
+    for handle in handles {
+        handle.join().map_err(task_error)?;
+    }
+    drop(pool);
+    Ok(start.elapsed())
+}
+
+fn cpu_map(pool: &ProcessPool, items: u64) -> io::Result<Duration> {
+    let start = Instant::now();
+    let mut total = 0;
+    for result in pool.map(primes_in_range, 0..items, 1) {
+        total += result.map_err(task_error)?;
+    }
+    let elapsed = start.elapsed();
+    check(total > 0, "no primes were found")?;
+    Ok(elapsed)
+}
+
+/// `n` round trips of 8 bytes to a child process (this program as the pipe-echo probe)
+/// and back.
+fn pipe_round_trips(n: u64) -> io::Result<Duration> {
+    let mut child = probe::command(probe::PIPE_ECHO, &[])?
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut to_child = child.stdin.take().expect("stdin is piped");
+    let mut from_child = child.stdout.take().expect("stdout is piped");
+    let mut run = || -> io::Result<Duration> {
+        let mut reply = [0u8; 8];
+        let start = Instant::now();
+        for i in 0..n {
+            to_child.write_all(&i.to_le_bytes())?;
+            from_child.read_exact(&mut reply)?;
+            check(
+                u64::from_le_bytes(reply) == i,
+                "the pipe echoed something else",
+            )?;
+        }
+        Ok(start.elapsed())
+    };
+    let outcome = run();
+    drop(to_child);
+    let status = child.wait()?;
+    let elapsed = outcome?;
+    check(status.success(), "the pipe-echo process failed")?;
+    Ok(elapsed)
+}
+
+/// The child side of the pipe floor: echoes 8-byte messages from stdin to stdout until
+/// stdin closes.
+///
+/// # Errors
+///
+/// Any I/O error other than the end of stdin.
+pub fn pipe_echo_probe() -> io::Result<()> {
+    let stdin = io::stdin();
+    let stdout = io::stdout();
+    let (mut input, mut output) = (stdin.lock(), stdout.lock());
+    let mut message = [0u8; 8];
+    loop {
+        match input.read_exact(&mut message) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        output.write_all(&message)?;
+        output.flush()?;
+    }
+}
+
+fn python_pools(
+    settings: &Settings,
+    sizes: &Sizes,
+    layer: &mut LayerReport,
+) -> Result<Value, String> {
+    let python = settings.python.as_ref().map_err(|why| {
+        layer.note(format!("Python pools: {why}"));
+        why.clone()
+    })?;
+    let args: Vec<String> = [
+        ("--workers", WORKERS as u64),
+        ("--tasks", sizes.tasks),
+        ("--sequential", sizes.sequential),
+        ("--map-items", MAP_ITEMS),
+        ("--chunksize", CHUNKSIZE),
+        ("--cpu-items", sizes.cpu_items),
+        ("--primes-from", PRIMES_FROM),
+        ("--prime-span", PRIME_SPAN),
+        ("--warmups", u64::from(settings.warmups)),
+        ("--samples", u64::from(settings.samples)),
+    ]
+    .iter()
+    .flat_map(|(flag, value)| [flag.to_string(), value.to_string()])
+    .collect();
+    python
+        .run_json("procpool_bench.py", &args, Duration::from_secs(300))
+        .inspect_err(|why| layer.note(format!("Python pools: {why}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trial_division_finds_primes() {
+        let primes: Vec<u64> = (0..30).filter(|&n| is_prime(n)).collect();
+        assert_eq!(primes, [2, 3, 5, 7, 11, 13, 17, 19, 23, 29]);
+        // 1,000,003 is the first prime above a million.
+        assert!(is_prime(1_000_003));
+        assert!(!is_prime(1_000_001));
+    }
+}
