@@ -1,16 +1,19 @@
 """Python's process pools on the workloads of braid's `compare` process-pool layer:
 concurrent.futures.ProcessPoolExecutor and multiprocessing.Pool, each with --workers
-workers and the platform's default start method.
+workers and the platform's default start method, except where a start method is named.
 
 - submit_each: submit --tasks trivial tasks one by one, then collect every result;
 - one_at_a_time: submit one task, wait for its result, --sequential times;
 - map: map --map-items items in chunks of --chunksize;
-- start: make a pool, get one result per worker, shut the pool down;
+- start_spawn, start_fork: make a pool with the "spawn" or "fork" start method, get one
+  result per worker, shut the pool down (null where the platform lacks the method);
 - cpu_map: count primes by trial division in --cpu-items ranges of --prime-span numbers
-  from --primes-from, one range per task.
+  from --primes-from, one range per task; under "one process", the same ranges counted
+  one after another in this process, with no pool.
 
 Prints one JSON line: {"ProcessPoolExecutor": {workload: seconds}, "multiprocessing.Pool":
-{...}}, each the median of --samples runs after --warmups untimed ones.
+{...}, "one process": {"cpu_map": seconds}}, each the median of --samples runs after
+--warmups untimed ones.
 """
 
 import argparse
@@ -65,8 +68,8 @@ class Executor:
     name = "ProcessPoolExecutor"
 
     @staticmethod
-    def create(workers):
-        return ProcessPoolExecutor(max_workers=workers)
+    def create(workers, context=None):
+        return ProcessPoolExecutor(max_workers=workers, mp_context=context)
 
     @staticmethod
     def close(pool):
@@ -92,8 +95,8 @@ class Pool:
     name = "multiprocessing.Pool"
 
     @staticmethod
-    def create(workers):
-        return multiprocessing.Pool(processes=workers)
+    def create(workers, context=None):
+        return (context or multiprocessing).Pool(processes=workers)
 
     @staticmethod
     def close(pool):
@@ -139,16 +142,27 @@ def measure(kind, args):
     finally:
         kind.close(pool)
 
-    def start():
-        fresh = kind.create(args.workers)
-        try:
-            for i in range(args.workers):
-                kind.one(fresh, i)
-        finally:
-            kind.close(fresh)
+    for method in ("spawn", "fork"):
+        if method not in multiprocessing.get_all_start_methods():
+            results["start_" + method] = None
+            continue
+        context = multiprocessing.get_context(method)
 
-    results["start"] = median_time(args, start)
+        def start():
+            fresh = kind.create(args.workers, context)
+            try:
+                for i in range(args.workers):
+                    kind.one(fresh, i)
+            finally:
+                kind.close(fresh)
+
+        results["start_" + method] = median_time(args, start)
     return results
+
+
+def one_process(args):
+    jobs = [(args.primes_from + i * args.prime_span, args.prime_span) for i in range(args.cpu_items)]
+    return {"cpu_map": median_time(args, lambda: [primes_in_range(job) for job in jobs])}
 
 
 def main():
@@ -164,7 +178,9 @@ def main():
     parser.add_argument("--warmups", type=int, default=1)
     parser.add_argument("--samples", type=int, default=5)
     args = parser.parse_args()
-    print(json.dumps({kind.name: measure(kind, args) for kind in (Executor, Pool)}))
+    results = {kind.name: measure(kind, args) for kind in (Executor, Pool)}
+    results["one process"] = one_process(args)
+    print(json.dumps(results))
 
 
 if __name__ == "__main__":

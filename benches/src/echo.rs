@@ -21,7 +21,8 @@ use crate::settings::Settings;
 /// The layer's name.
 pub const LAYER: &str = "echo";
 
-const CONNECTIONS: u64 = 50;
+/// Connections the client opens to each server.
+pub const CONNECTIONS: u64 = 50;
 const MESSAGE: usize = 64;
 /// The client gives up when no reply comes for this long: a hang guard, not a measurement.
 const STALL: Duration = Duration::from_secs(10);
@@ -41,13 +42,13 @@ pub fn measure(settings: &Settings) -> LayerReport {
     let run = |addr: SocketAddr| {
         settings.measure(Unit::KOpsPerSec, total, || drive(addr, CONNECTIONS, trips))
     };
-    let on = |server: io::Result<EchoThread>| match server {
+    let on = |server: io::Result<EchoServer>| match server {
         Ok(server) => run(server.addr),
         Err(e) => Cell::Missing(format!("the server did not start: {e}")),
     };
 
-    let braid = on(EchoThread::start(serve_braid));
-    let tokio = on(EchoThread::start(serve_tokio));
+    let braid = on(EchoServer::braid());
+    let tokio = on(EchoServer::tokio());
     let (asyncio, uvloop) = match &settings.python {
         Ok(python) => {
             let asyncio = on_python(python, &[], &run, &mut layer, "py asyncio");
@@ -97,17 +98,42 @@ fn on_python(
     }
 }
 
-/// An echo server on a thread of its own, stopped and joined when dropped.
-struct EchoThread {
+/// A Rust echo server on a thread of its own, stopped and joined when dropped.
+#[derive(Debug)]
+pub struct EchoServer {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
     thread: Option<thread::JoinHandle<io::Result<()>>>,
 }
 
-impl EchoThread {
+impl EchoServer {
+    /// Starts braid's echo server: one task per connection on braid's event loop.
+    ///
+    /// # Errors
+    ///
+    /// When no listener can be bound on 127.0.0.1.
+    pub fn braid() -> io::Result<EchoServer> {
+        EchoServer::start(serve_braid)
+    }
+
+    /// Starts tokio's echo server: one local task per connection on a current-thread
+    /// runtime.
+    ///
+    /// # Errors
+    ///
+    /// When no listener can be bound on 127.0.0.1.
+    pub fn tokio() -> io::Result<EchoServer> {
+        EchoServer::start(serve_tokio)
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     /// Binds a listener on 127.0.0.1 and hands it to `serve` on a new thread. `serve` must
     /// return once the stop flag is set and one more connection arrives.
-    fn start(serve: fn(TcpListener, Arc<AtomicBool>) -> io::Result<()>) -> io::Result<EchoThread> {
+    fn start(serve: fn(TcpListener, Arc<AtomicBool>) -> io::Result<()>) -> io::Result<EchoServer> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
@@ -116,7 +142,7 @@ impl EchoThread {
             let stop = Arc::clone(&stop);
             move || serve(listener, stop)
         });
-        Ok(EchoThread {
+        Ok(EchoServer {
             addr,
             stop,
             thread: Some(thread),
@@ -124,7 +150,7 @@ impl EchoThread {
     }
 }
 
-impl Drop for EchoThread {
+impl Drop for EchoServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         // The connection wakes the accept loop, which then sees the flag.
@@ -226,7 +252,12 @@ fn send(stream: &mut mio::net::TcpStream) -> io::Result<()> {
 }
 
 /// The shared client: opens `connections` connections to `addr`, then times `trips` round
-/// trips on each, all in flight at once.
+/// trips of 64 bytes on each, all in flight at once.
+///
+/// # Errors
+///
+/// A connection that fails, a server that closes one, echoes too much, or stops answering
+/// for 10 s.
 pub fn drive(addr: SocketAddr, connections: u64, trips: u64) -> io::Result<Duration> {
     let mut poll = mio::Poll::new()?;
     let mut events = mio::Events::with_capacity(1024);
@@ -302,7 +333,7 @@ mod tests {
     #[test]
     fn the_client_drives_both_rust_servers_and_they_stop() {
         for serve in [serve_braid, serve_tokio] {
-            let server = EchoThread::start(serve).unwrap();
+            let server = EchoServer::start(serve).unwrap();
             let addr = server.addr;
             drive(addr, 3, 20).unwrap();
             drop(server);

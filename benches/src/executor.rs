@@ -22,12 +22,14 @@ use futures::{SinkExt, StreamExt};
 use crate::measurement::{Cell, LayerReport, Peer, Unit};
 use crate::probe;
 use crate::report::thousands;
-use crate::settings::Settings;
+use crate::settings::{check, check_sum, Settings};
 
 /// The layer's name.
 pub const LAYER: &str = "event loop";
 
 const TASKS: u64 = 100_000;
+/// The tasks of the yield storm.
+pub const YIELDING_TASKS: u64 = 1_000;
 const IDLE_TASKS: usize = 100_000;
 const RUNTIMES: [&str; 3] = ["braid", "tokio", "async-executor"];
 
@@ -52,27 +54,19 @@ pub fn measure(settings: &Settings) -> LayerReport {
     layer.push(
         "spawn 100,000 trivial tasks, await each",
         Unit::NsPerOp,
-        settings.measure(Unit::NsPerOp, n, || {
-            Ok(runtimes.braid.block_on(spawn_braid(n)))
-        }),
+        settings.measure(Unit::NsPerOp, n, || spawn_await_braid(&runtimes.braid, n)),
         vec![
-            settings.measure(Unit::NsPerOp, n, || {
-                Ok(runtimes.tokio.block_on(spawn_tokio(n)))
-            }),
-            settings.measure(Unit::NsPerOp, n, || {
-                Ok(futures::executor::block_on(
-                    runtimes.local.run(spawn_local(&runtimes.local, n)),
-                ))
-            }),
+            settings.measure(Unit::NsPerOp, n, || spawn_await_tokio(&runtimes.tokio, n)),
+            settings.measure(Unit::NsPerOp, n, || spawn_await_local(&runtimes.local, n)),
         ],
     );
 
     layer.push(
         "100,000 concurrent 1 ms sleeps",
         Unit::Ms,
-        settings.measure(Unit::Ms, 1, || Ok(runtimes.braid.block_on(sleeps_braid(n)))),
+        settings.measure(Unit::Ms, 1, || sleeps_braid(&runtimes.braid, 1)),
         vec![
-            settings.measure(Unit::Ms, 1, || Ok(runtimes.tokio.block_on(sleeps_tokio(n)))),
+            settings.measure(Unit::Ms, 1, || sleeps_tokio(&runtimes.tokio, 1)),
             Cell::NotApplicable,
         ],
     );
@@ -80,37 +74,27 @@ pub fn measure(settings: &Settings) -> LayerReport {
     layer.push(
         "channel ping-pong, 100,000 round trips",
         Unit::NsPerOp,
-        settings.measure(Unit::NsPerOp, n, || {
-            runtimes.braid.block_on(ping_pong_braid(n))
-        }),
+        settings.measure(Unit::NsPerOp, n, || ping_pong_braid(&runtimes.braid, n)),
         vec![
-            settings.measure(Unit::NsPerOp, n, || {
-                runtimes.tokio.block_on(ping_pong_tokio(n))
-            }),
-            settings.measure(Unit::NsPerOp, n, || {
-                futures::executor::block_on(runtimes.local.run(ping_pong_local(&runtimes.local, n)))
-            }),
+            settings.measure(Unit::NsPerOp, n, || ping_pong_tokio(&runtimes.tokio, n)),
+            settings.measure(Unit::NsPerOp, n, || ping_pong_local(&runtimes.local, n)),
         ],
     );
 
-    let (tasks, yields) = (1_000, settings.pick(1_000, 250));
-    let total = tasks * yields;
+    let yields = settings.pick(1_000, 250);
+    let total = YIELDING_TASKS * yields;
     layer.push(
         format!("yield storm: 1,000 tasks x {} yields", thousands(yields)),
         Unit::NsPerOp,
         settings.measure(Unit::NsPerOp, total, || {
-            Ok(runtimes.braid.block_on(yields_braid(tasks, yields)))
+            yield_storm_braid(&runtimes.braid, yields)
         }),
         vec![
             settings.measure(Unit::NsPerOp, total, || {
-                Ok(runtimes.tokio.block_on(yields_tokio(tasks, yields)))
+                yield_storm_tokio(&runtimes.tokio, yields)
             }),
             settings.measure(Unit::NsPerOp, total, || {
-                Ok(futures::executor::block_on(
-                    runtimes
-                        .local
-                        .run(yields_local(&runtimes.local, tasks, yields)),
-                ))
+                yield_storm_local(&runtimes.local, yields)
             }),
         ],
     );
@@ -152,14 +136,24 @@ pub fn measure(settings: &Settings) -> LayerReport {
     layer
 }
 
-struct Runtimes {
-    braid: braid_executor::EventLoop,
-    tokio: tokio::runtime::Runtime,
-    local: async_executor::LocalExecutor<'static>,
+/// The three event loops that are compared, each on the thread that calls it.
+#[derive(Debug)]
+pub struct Runtimes {
+    /// braid's event loop.
+    pub braid: braid_executor::EventLoop,
+    /// tokio's current-thread runtime, with its timer and I/O driver on.
+    pub tokio: tokio::runtime::Runtime,
+    /// async-executor's single-threaded executor.
+    pub local: async_executor::LocalExecutor<'static>,
 }
 
 impl Runtimes {
-    fn new() -> io::Result<Runtimes> {
+    /// Builds the three event loops.
+    ///
+    /// # Errors
+    ///
+    /// When braid's or tokio's loop cannot get its poller.
+    pub fn new() -> io::Result<Runtimes> {
         Ok(Runtimes {
             braid: braid_executor::EventLoop::new()?,
             tokio: tokio_runtime()?,
@@ -168,80 +162,230 @@ impl Runtimes {
     }
 }
 
+/// Times spawning `n` trivial tasks on braid's loop, then awaiting each.
+///
+/// # Errors
+///
+/// A task that did not finish.
+pub fn spawn_await_braid(event_loop: &braid_executor::EventLoop, n: u64) -> io::Result<Duration> {
+    event_loop.block_on(async {
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..n)
+            .map(|i| braid_executor::spawn(async move { i }))
+            .collect();
+        let mut sum = 0;
+        for task in tasks {
+            sum += task.await.map_err(io::Error::other)?;
+        }
+        let elapsed = start.elapsed();
+        check_sum(sum, n)?;
+        Ok(elapsed)
+    })
+}
+
+/// [`spawn_await_braid`] on tokio's current-thread runtime.
+///
+/// # Errors
+///
+/// A task that did not finish.
+pub fn spawn_await_tokio(runtime: &tokio::runtime::Runtime, n: u64) -> io::Result<Duration> {
+    runtime.block_on(async {
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..n)
+            .map(|i| tokio::task::spawn(async move { i }))
+            .collect();
+        let mut sum = 0;
+        for task in tasks {
+            sum += task.await.map_err(io::Error::other)?;
+        }
+        let elapsed = start.elapsed();
+        check_sum(sum, n)?;
+        Ok(elapsed)
+    })
+}
+
+/// [`spawn_await_braid`] on async-executor's `LocalExecutor`.
+///
+/// # Errors
+///
+/// Results that do not add up.
+pub fn spawn_await_local(
+    executor: &async_executor::LocalExecutor<'static>,
+    n: u64,
+) -> io::Result<Duration> {
+    futures::executor::block_on(executor.run(async {
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..n).map(|i| executor.spawn(async move { i })).collect();
+        let mut sum = 0;
+        for task in tasks {
+            sum += task.await;
+        }
+        let elapsed = start.elapsed();
+        check_sum(sum, n)?;
+        Ok(elapsed)
+    }))
+}
+
+/// Times `runs` rounds of 100,000 tasks each sleeping 1 ms on braid's loop, all awaited.
+///
+/// # Errors
+///
+/// A task that did not finish.
+pub fn sleeps_braid(event_loop: &braid_executor::EventLoop, runs: u64) -> io::Result<Duration> {
+    event_loop.block_on(async {
+        let start = Instant::now();
+        for _ in 0..runs {
+            let tasks: Vec<_> = (0..TASKS)
+                .map(|_| braid_executor::spawn(braid_executor::sleep(Duration::from_millis(1))))
+                .collect();
+            for task in tasks {
+                task.await.map_err(io::Error::other)?;
+            }
+        }
+        Ok(start.elapsed())
+    })
+}
+
+/// [`sleeps_braid`] on tokio's current-thread runtime.
+///
+/// # Errors
+///
+/// A task that did not finish.
+pub fn sleeps_tokio(runtime: &tokio::runtime::Runtime, runs: u64) -> io::Result<Duration> {
+    runtime.block_on(async {
+        let start = Instant::now();
+        for _ in 0..runs {
+            let tasks: Vec<_> = (0..TASKS)
+                .map(|_| tokio::task::spawn(tokio::time::sleep(Duration::from_millis(1))))
+                .collect();
+            for task in tasks {
+                task.await.map_err(io::Error::other)?;
+            }
+        }
+        Ok(start.elapsed())
+    })
+}
+
+/// Times `n` round trips on braid's loop: two tasks pass a number back and forth through
+/// two one-slot `Queue`s.
+///
+/// # Errors
+///
+/// A queue that closed early, or a number that came back wrong.
+pub fn ping_pong_braid(event_loop: &braid_executor::EventLoop, n: u64) -> io::Result<Duration> {
+    event_loop.block_on(ping_pong_braid_task(n))
+}
+
+/// [`ping_pong_braid`] on tokio's current-thread runtime, through two `mpsc` channels of
+/// one slot.
+///
+/// # Errors
+///
+/// A channel that closed early, or a number that came back wrong.
+pub fn ping_pong_tokio(runtime: &tokio::runtime::Runtime, n: u64) -> io::Result<Duration> {
+    runtime.block_on(ping_pong_tokio_task(n))
+}
+
+/// [`ping_pong_braid`] on async-executor's `LocalExecutor`, through two one-slot
+/// `futures` channels.
+///
+/// # Errors
+///
+/// A channel that closed early, or a number that came back wrong.
+pub fn ping_pong_local(
+    executor: &async_executor::LocalExecutor<'static>,
+    n: u64,
+) -> io::Result<Duration> {
+    futures::executor::block_on(executor.run(ping_pong_local_task(executor, n)))
+}
+
+/// Times [`YIELDING_TASKS`] tasks on braid's loop each yielding `yields` times, so one
+/// iteration is a yield by every task.
+///
+/// # Errors
+///
+/// A task that did not finish.
+pub fn yield_storm_braid(
+    event_loop: &braid_executor::EventLoop,
+    yields: u64,
+) -> io::Result<Duration> {
+    event_loop.block_on(async {
+        let start = Instant::now();
+        let handles: Vec<_> = (0..YIELDING_TASKS)
+            .map(|_| {
+                braid_executor::spawn(async move {
+                    for _ in 0..yields {
+                        braid_executor::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.await.map_err(io::Error::other)?;
+        }
+        Ok(start.elapsed())
+    })
+}
+
+/// [`yield_storm_braid`] on tokio's current-thread runtime.
+///
+/// # Errors
+///
+/// A task that did not finish.
+pub fn yield_storm_tokio(runtime: &tokio::runtime::Runtime, yields: u64) -> io::Result<Duration> {
+    runtime.block_on(async {
+        let start = Instant::now();
+        let handles: Vec<_> = (0..YIELDING_TASKS)
+            .map(|_| {
+                tokio::task::spawn(async move {
+                    for _ in 0..yields {
+                        tokio::task::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.await.map_err(io::Error::other)?;
+        }
+        Ok(start.elapsed())
+    })
+}
+
+/// [`yield_storm_braid`] on async-executor's `LocalExecutor`, with the yield its users
+/// write (it has none of its own).
+///
+/// # Errors
+///
+/// None in practice; the `Result` matches the other workloads.
+pub fn yield_storm_local(
+    executor: &async_executor::LocalExecutor<'static>,
+    yields: u64,
+) -> io::Result<Duration> {
+    futures::executor::block_on(executor.run(async {
+        let start = Instant::now();
+        let handles: Vec<_> = (0..YIELDING_TASKS)
+            .map(|_| {
+                executor.spawn(async move {
+                    for _ in 0..yields {
+                        YieldOnce(false).await;
+                    }
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.await;
+        }
+        Ok(start.elapsed())
+    }))
+}
+
 fn tokio_runtime() -> io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
 }
 
-fn check(ok: bool, what: &str) -> io::Result<()> {
-    if ok {
-        Ok(())
-    } else {
-        Err(io::Error::other(what.to_string()))
-    }
-}
-
-async fn spawn_braid(n: u64) -> Duration {
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..n)
-        .map(|i| braid_executor::spawn(async move { i }))
-        .collect();
-    let mut sum = 0;
-    for task in tasks {
-        sum += task.await.unwrap_or(0);
-    }
-    std::hint::black_box(sum);
-    start.elapsed()
-}
-
-async fn spawn_tokio(n: u64) -> Duration {
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..n)
-        .map(|i| tokio::task::spawn(async move { i }))
-        .collect();
-    let mut sum = 0;
-    for task in tasks {
-        sum += task.await.unwrap_or(0);
-    }
-    std::hint::black_box(sum);
-    start.elapsed()
-}
-
-async fn spawn_local(executor: &async_executor::LocalExecutor<'static>, n: u64) -> Duration {
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..n).map(|i| executor.spawn(async move { i })).collect();
-    let mut sum = 0;
-    for task in tasks {
-        sum += task.await;
-    }
-    std::hint::black_box(sum);
-    start.elapsed()
-}
-
-async fn sleeps_braid(n: u64) -> Duration {
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..n)
-        .map(|_| braid_executor::spawn(braid_executor::sleep(Duration::from_millis(1))))
-        .collect();
-    for task in tasks {
-        let _ = task.await;
-    }
-    start.elapsed()
-}
-
-async fn sleeps_tokio(n: u64) -> Duration {
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..n)
-        .map(|_| tokio::task::spawn(tokio::time::sleep(Duration::from_millis(1))))
-        .collect();
-    for task in tasks {
-        let _ = task.await;
-    }
-    start.elapsed()
-}
-
-async fn ping_pong_braid(n: u64) -> io::Result<Duration> {
+async fn ping_pong_braid_task(n: u64) -> io::Result<Duration> {
     use braid_executor::sync::Queue;
     let (ping, pong) = (Rc::new(Queue::new(1)), Rc::new(Queue::new(1)));
     let echo = braid_executor::spawn({
@@ -271,7 +415,7 @@ async fn ping_pong_braid(n: u64) -> io::Result<Duration> {
     Ok(elapsed)
 }
 
-async fn ping_pong_tokio(n: u64) -> io::Result<Duration> {
+async fn ping_pong_tokio_task(n: u64) -> io::Result<Duration> {
     let (ping_tx, mut ping_rx) = tokio::sync::mpsc::channel(1);
     let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel(1);
     let echo = tokio::task::spawn(async move {
@@ -299,7 +443,7 @@ async fn ping_pong_tokio(n: u64) -> io::Result<Duration> {
     Ok(elapsed)
 }
 
-async fn ping_pong_local(
+async fn ping_pong_local_task(
     executor: &async_executor::LocalExecutor<'static>,
     n: u64,
 ) -> io::Result<Duration> {
@@ -329,61 +473,6 @@ async fn ping_pong_local(
     drop(ping_tx);
     echo.await;
     Ok(elapsed)
-}
-
-async fn yields_braid(tasks: u64, yields: u64) -> Duration {
-    let start = Instant::now();
-    let handles: Vec<_> = (0..tasks)
-        .map(|_| {
-            braid_executor::spawn(async move {
-                for _ in 0..yields {
-                    braid_executor::yield_now().await;
-                }
-            })
-        })
-        .collect();
-    for handle in handles {
-        let _ = handle.await;
-    }
-    start.elapsed()
-}
-
-async fn yields_tokio(tasks: u64, yields: u64) -> Duration {
-    let start = Instant::now();
-    let handles: Vec<_> = (0..tasks)
-        .map(|_| {
-            tokio::task::spawn(async move {
-                for _ in 0..yields {
-                    tokio::task::yield_now().await;
-                }
-            })
-        })
-        .collect();
-    for handle in handles {
-        let _ = handle.await;
-    }
-    start.elapsed()
-}
-
-async fn yields_local(
-    executor: &async_executor::LocalExecutor<'static>,
-    tasks: u64,
-    yields: u64,
-) -> Duration {
-    let start = Instant::now();
-    let handles: Vec<_> = (0..tasks)
-        .map(|_| {
-            executor.spawn(async move {
-                for _ in 0..yields {
-                    YieldOnce(false).await;
-                }
-            })
-        })
-        .collect();
-    for handle in handles {
-        handle.await;
-    }
-    start.elapsed()
 }
 
 /// Returns `Pending` once after waking itself, the yield that async-executor users write
@@ -507,18 +596,18 @@ mod tests {
     #[test]
     fn every_runtime_runs_every_workload() {
         let runtimes = Runtimes::new().unwrap();
-        runtimes.braid.block_on(spawn_braid(100));
-        runtimes.tokio.block_on(spawn_tokio(100));
-        futures::executor::block_on(runtimes.local.run(spawn_local(&runtimes.local, 100)));
-        assert!(runtimes.braid.block_on(sleeps_braid(10)) >= Duration::from_millis(1));
-        assert!(runtimes.tokio.block_on(sleeps_tokio(10)) >= Duration::from_millis(1));
-        runtimes.braid.block_on(ping_pong_braid(100)).unwrap();
-        runtimes.tokio.block_on(ping_pong_tokio(100)).unwrap();
-        futures::executor::block_on(runtimes.local.run(ping_pong_local(&runtimes.local, 100)))
-            .unwrap();
-        runtimes.braid.block_on(yields_braid(10, 10));
-        runtimes.tokio.block_on(yields_tokio(10, 10));
-        futures::executor::block_on(runtimes.local.run(yields_local(&runtimes.local, 10, 10)));
+        spawn_await_braid(&runtimes.braid, 100).unwrap();
+        spawn_await_tokio(&runtimes.tokio, 100).unwrap();
+        spawn_await_local(&runtimes.local, 100).unwrap();
+        // Every task sleeps 1 ms, so a round cannot end sooner.
+        assert!(sleeps_braid(&runtimes.braid, 1).unwrap() >= Duration::from_millis(1));
+        assert!(sleeps_tokio(&runtimes.tokio, 1).unwrap() >= Duration::from_millis(1));
+        ping_pong_braid(&runtimes.braid, 100).unwrap();
+        ping_pong_tokio(&runtimes.tokio, 100).unwrap();
+        ping_pong_local(&runtimes.local, 100).unwrap();
+        yield_storm_braid(&runtimes.braid, 10).unwrap();
+        yield_storm_tokio(&runtimes.tokio, 10).unwrap();
+        yield_storm_local(&runtimes.local, 10).unwrap();
     }
 
     #[test]

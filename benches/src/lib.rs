@@ -4,7 +4,9 @@
 //! Two ways in:
 //!
 //! - `cargo bench -p benches` runs the criterion benches in `benches/`, one group per
-//!   workload with braid and its peers side by side.
+//!   workload with braid and its Rust peers side by side. They call the workload functions
+//!   of the layer modules, such as [`poller::socket_rounds_braid`], which time a number of
+//!   iterations, so both ways measure the same code.
 //! - `cargo run --release -p benches --bin compare` (add `-- --quick` for a run of under two
 //!   minutes) runs every [`LAYERS`] workload, Python baselines included, and prints one table;
 //!   it also writes `target/compare/compare.json` and `target/compare/compare.svg`.
@@ -42,7 +44,7 @@ mod settings;
 pub mod threadpool;
 
 pub use machine::Machine;
-pub use measurement::{Cell, LayerReport, Peer, Row, Unit};
+pub use measurement::{speedup, Cell, LayerReport, Peer, Row, Unit};
 pub use python::{Python, PythonServer};
 pub use report::{format_value, Report, RATIO_LEGEND};
 pub use settings::{in_unit, panic_message, Settings};

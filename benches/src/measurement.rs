@@ -17,6 +17,8 @@ pub enum Unit {
     MiB,
     /// Bytes per task.
     BytesPerTask,
+    /// How many times faster than the same job on one thread or in one process.
+    Speedup,
 }
 
 impl Unit {
@@ -29,13 +31,14 @@ impl Unit {
             Unit::KOpsPerSec => "k op/s",
             Unit::MiB => "MiB",
             Unit::BytesPerTask => "B/task",
+            Unit::Speedup => "×",
         }
     }
 
-    /// Whether a bigger number is the better one (throughput), rather than a smaller one
-    /// (time, memory).
+    /// Whether a bigger number is the better one (throughput, speedup), rather than a
+    /// smaller one (time, memory).
     pub fn higher_is_better(self) -> bool {
-        matches!(self, Unit::KOpsPerSec)
+        matches!(self, Unit::KOpsPerSec | Unit::Speedup)
     }
 }
 
@@ -63,6 +66,22 @@ impl Cell {
             Cell::Value(v) => Some(*v),
             _ => None,
         }
+    }
+}
+
+/// How many times faster `parallel` ran than `baseline`, two times in the same unit: a
+/// value when both were measured, `-` when the contender has no such workload, and the
+/// reason when either is missing.
+pub fn speedup(baseline: &Cell, parallel: &Cell) -> Cell {
+    match (baseline, parallel) {
+        (_, Cell::NotApplicable) => Cell::NotApplicable,
+        (Cell::Value(base), Cell::Value(time)) if *time > 0.0 => Cell::Value(base / time),
+        (Cell::Value(_), Cell::Value(time)) => {
+            Cell::Missing(format!("a time of {time} gives no speedup"))
+        }
+        (_, Cell::Missing(why)) => Cell::Missing(why.clone()),
+        (Cell::Missing(why), _) => Cell::Missing(format!("no baseline: {why}")),
+        (Cell::NotApplicable, _) => Cell::Missing("no baseline".into()),
     }
 }
 
@@ -102,7 +121,8 @@ pub struct Row {
 
 impl Row {
     /// braid against the best rival (floors excluded), oriented so that below 1.0 means
-    /// braid is better: braid ÷ best for times and memory, best ÷ braid for throughput.
+    /// braid is better: braid ÷ best for times and memory, best ÷ braid for throughput and
+    /// speedup.
     /// `None` when braid or every rival is missing.
     pub fn ratio(&self, peers: &[Peer]) -> Option<f64> {
         let braid = self.braid.value()?;
@@ -236,6 +256,36 @@ mod tests {
             vec![Cell::NotApplicable, Cell::Value(1.0)],
         );
         assert_eq!(no_rival.ratio(&peers), None);
+    }
+
+    #[test]
+    fn speedup_divides_the_baseline_by_the_time_and_keeps_reasons() {
+        let base = Cell::Value(300.0);
+        assert_eq!(speedup(&base, &Cell::Value(150.0)), Cell::Value(2.0));
+        assert_eq!(speedup(&base, &Cell::NotApplicable), Cell::NotApplicable);
+        assert_eq!(
+            speedup(&base, &Cell::Missing("failed: boom".into())),
+            Cell::Missing("failed: boom".into())
+        );
+        assert_eq!(
+            speedup(&Cell::Missing("no python3".into()), &Cell::Value(1.0)),
+            Cell::Missing("no baseline: no python3".into())
+        );
+        assert!(matches!(
+            speedup(&base, &Cell::Value(0.0)),
+            Cell::Missing(_)
+        ));
+    }
+
+    #[test]
+    fn ratio_for_speedup_is_below_one_when_braid_scales_better() {
+        let peers = [Peer::rival("a"), Peer::rival("b")];
+        let r = row(
+            Unit::Speedup,
+            Cell::Value(2.0),
+            vec![Cell::Value(1.0), Cell::Value(1.6)],
+        );
+        assert_eq!(r.ratio(&peers), Some(0.8));
     }
 
     #[test]

@@ -29,10 +29,10 @@ pub fn measure(settings: &Settings) -> LayerReport {
     layer.push(
         "notify round trip, one thread",
         Unit::NsPerOp,
-        settings.measure(Unit::NsPerOp, n, || same_thread::<braid_poller::Poller>(n)),
+        settings.measure(Unit::NsPerOp, n, || notify_one_thread_braid(n)),
         vec![
-            settings.measure(Unit::NsPerOp, n, || same_thread::<polling::Poller>(n)),
-            settings.measure(Unit::NsPerOp, n, || same_thread::<MioSide>(n)),
+            settings.measure(Unit::NsPerOp, n, || notify_one_thread_polling(n)),
+            settings.measure(Unit::NsPerOp, n, || notify_one_thread_mio(n)),
         ],
     );
 
@@ -40,10 +40,10 @@ pub fn measure(settings: &Settings) -> LayerReport {
     layer.push(
         "notify round trip, two threads",
         Unit::UsPerOp,
-        settings.measure(Unit::UsPerOp, n, || ping_pong::<braid_poller::Poller>(n)),
+        settings.measure(Unit::UsPerOp, n, || notify_two_threads_braid(n)),
         vec![
-            settings.measure(Unit::UsPerOp, n, || ping_pong::<polling::Poller>(n)),
-            settings.measure(Unit::UsPerOp, n, || ping_pong::<MioSide>(n)),
+            settings.measure(Unit::UsPerOp, n, || notify_two_threads_polling(n)),
+            settings.measure(Unit::UsPerOp, n, || notify_two_threads_mio(n)),
         ],
     );
 
@@ -136,6 +136,62 @@ impl Wakeable for MioSide {
     }
 }
 
+/// Times `n` notify round trips on one thread with braid-poller: a notify, then the wait it
+/// ends.
+///
+/// # Errors
+///
+/// Any error from the poller.
+pub fn notify_one_thread_braid(n: u64) -> io::Result<Duration> {
+    same_thread::<braid_poller::Poller>(n)
+}
+
+/// [`notify_one_thread_braid`] with `polling`.
+///
+/// # Errors
+///
+/// Any error from the poller.
+pub fn notify_one_thread_polling(n: u64) -> io::Result<Duration> {
+    same_thread::<polling::Poller>(n)
+}
+
+/// [`notify_one_thread_braid`] with `mio`'s `Waker`.
+///
+/// # Errors
+///
+/// Any error from the poll.
+pub fn notify_one_thread_mio(n: u64) -> io::Result<Duration> {
+    same_thread::<MioSide>(n)
+}
+
+/// Times `n` notify round trips between two threads with braid-poller: this thread wakes
+/// an echo thread's poller, which wakes this one's.
+///
+/// # Errors
+///
+/// Any error from the pollers, or an echo thread that panicked.
+pub fn notify_two_threads_braid(n: u64) -> io::Result<Duration> {
+    ping_pong::<braid_poller::Poller>(n)
+}
+
+/// [`notify_two_threads_braid`] with `polling`.
+///
+/// # Errors
+///
+/// Any error from the pollers, or an echo thread that panicked.
+pub fn notify_two_threads_polling(n: u64) -> io::Result<Duration> {
+    ping_pong::<polling::Poller>(n)
+}
+
+/// [`notify_two_threads_braid`] with `mio`'s `Waker`.
+///
+/// # Errors
+///
+/// Any error from the polls, or an echo thread that panicked.
+pub fn notify_two_threads_mio(n: u64) -> io::Result<Duration> {
+    ping_pong::<MioSide>(n)
+}
+
 fn same_thread<P: Wakeable>(n: u64) -> io::Result<Duration> {
     let poller = P::create()?;
     let mut events = P::events();
@@ -220,7 +276,14 @@ fn drain(mut stream: &UnixStream) -> io::Result<()> {
     }
 }
 
-fn socket_rounds_braid(rounds: u64) -> io::Result<Duration> {
+/// Times `rounds` socket rounds with braid-poller: 1,000 socket pairs registered
+/// edge-triggered, each round writing a byte to 10% of them and waiting and draining until
+/// every one of those was reported.
+///
+/// # Errors
+///
+/// Any error making the sockets or from the poller.
+pub fn socket_rounds_braid(rounds: u64) -> io::Result<Duration> {
     let pairs = socket_pairs()?;
     let poller = braid_poller::Poller::new()?;
     for (key, (_, r)) in pairs.iter().enumerate() {
@@ -248,7 +311,12 @@ fn socket_rounds_braid(rounds: u64) -> io::Result<Duration> {
     Ok(start.elapsed())
 }
 
-fn socket_rounds_polling(rounds: u64) -> io::Result<Duration> {
+/// [`socket_rounds_braid`] with `polling`.
+///
+/// # Errors
+///
+/// Any error making the sockets or from the poller.
+pub fn socket_rounds_polling(rounds: u64) -> io::Result<Duration> {
     let pairs = socket_pairs()?;
     let poller = polling::Poller::new()?;
     for (key, (_, r)) in pairs.iter().enumerate() {
@@ -288,7 +356,12 @@ fn socket_rounds_polling(rounds: u64) -> io::Result<Duration> {
     outcome.map(|()| elapsed)
 }
 
-fn socket_rounds_mio(rounds: u64) -> io::Result<Duration> {
+/// [`socket_rounds_braid`] with `mio`.
+///
+/// # Errors
+///
+/// Any error making the sockets or from the poll.
+pub fn socket_rounds_mio(rounds: u64) -> io::Result<Duration> {
     let pairs = socket_pairs()?;
     let mut poll = mio::Poll::new()?;
     for (key, (_, r)) in pairs.iter().enumerate() {

@@ -5,28 +5,37 @@
 //! - submit many trivial tasks one by one, then collect every result;
 //! - one task at a time: submit, wait for the result, repeat (the row with the floor);
 //! - `map` of 100,000 items in chunks of 1,000;
-//! - pool start: make a pool, get a result from each worker, shut it down;
+//! - pool start: make a pool, get a result from each worker, shut it down, with workers
+//!   started by spawning (a fresh run of the program) and by forking;
 //! - a CPU-bound `map`: counting primes by trial division in ranges of 20,000 numbers
-//!   (Python's workers count in Python).
+//!   (Python's workers count in Python), and each pool's speedup over the same ranges
+//!   counted in one process with no pool.
+//!
+//! Every braid workload is a public function that times a number of iterations, so the
+//! criterion benches run exactly what `compare` runs. A program that calls them must call
+//! [`braid_procpool::init`] first thing in `main`, since the workers run it again.
 
+use std::hint::black_box;
 use std::io::{self, Read, Write};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use braid_procpool::ProcessPool;
+use braid_procpool::{ProcessPool, StartMethod};
 use serde_json::Value;
 
-use crate::measurement::{Cell, LayerReport, Peer, Unit};
+use crate::measurement::{speedup, Cell, LayerReport, Peer, Unit};
 use crate::probe;
-use crate::report::thousands;
-use crate::settings::Settings;
+use crate::report::{format_value, thousands};
+use crate::settings::{check, check_sum, Settings};
 use crate::WORKERS;
 
 /// The layer's name.
 pub const LAYER: &str = "process pool";
 
-const MAP_ITEMS: u64 = 100_000;
-const CHUNKSIZE: u64 = 1_000;
+/// Items in the `map` workload.
+pub const MAP_ITEMS: u64 = 100_000;
+/// Items per chunk in the `map` workload.
+pub const CHUNKSIZE: u64 = 1_000;
 /// The CPU-bound ranges start here, so trial division has real work to do.
 const PRIMES_FROM: u64 = 1_000_000;
 const PRIME_SPAN: u64 = 20_000;
@@ -69,6 +78,12 @@ pub fn measure(settings: &Settings) -> LayerReport {
     };
     const PPE: &str = "ProcessPoolExecutor";
     const MP: &str = "multiprocessing.Pool";
+    const ONE_PROCESS: &str = "one process";
+
+    // Pools are started before the long-lived pool below exists, so the forking start
+    // copies a process with as few threads as the run allows.
+    let start_spawn = settings.measure(Unit::Ms, 1, || pool_start(StartMethod::Spawn, 1));
+    let start_fork = settings.measure(Unit::Ms, 1, || pool_start(StartMethod::Fork, 1));
 
     let pool = ProcessPool::new(WORKERS)
         .inspect_err(|e| layer.note(format!("braid: the pool could not start: {e}")));
@@ -105,7 +120,7 @@ pub fn measure(settings: &Settings) -> LayerReport {
     layer.push(
         "map 100,000 items, chunks of 1,000",
         Unit::Ms,
-        braid(Unit::Ms, 1, &map_chunked),
+        braid(Unit::Ms, 1, &|pool| map_chunked(pool, 1)),
         vec![
             py(PPE, "map", Unit::Ms, 1),
             py(MP, "map", Unit::Ms, 1),
@@ -114,27 +129,60 @@ pub fn measure(settings: &Settings) -> LayerReport {
     );
 
     layer.push(
-        "pool start: 2 workers, 2 results, shut down",
+        "pool start, spawn: 2 workers, 2 results, shut down",
         Unit::Ms,
-        settings.measure(Unit::Ms, 1, pool_start),
+        start_spawn,
         vec![
-            py(PPE, "start", Unit::Ms, 1),
-            py(MP, "start", Unit::Ms, 1),
+            py(PPE, "start_spawn", Unit::Ms, 1),
+            py(MP, "start_spawn", Unit::Ms, 1),
+            Cell::NotApplicable,
+        ],
+    );
+
+    layer.push(
+        "pool start, fork: 2 workers, 2 results, shut down",
+        Unit::Ms,
+        start_fork,
+        vec![
+            py(PPE, "start_fork", Unit::Ms, 1),
+            py(MP, "start_fork", Unit::Ms, 1),
             Cell::NotApplicable,
         ],
     );
 
     let items = sizes.cpu_items;
+    let braid_map = braid(Unit::Ms, 1, &|pool| cpu_map(pool, items, 1));
+    let ppe_map = py(PPE, "cpu_map", Unit::Ms, 1);
+    let mp_map = py(MP, "cpu_map", Unit::Ms, 1);
+    let braid_one = settings.measure(Unit::Ms, 1, || cpu_map_one_process(items, 1));
+    let py_one = py(ONE_PROCESS, "cpu_map", Unit::Ms, 1);
     layer.push(
         format!("CPU-bound map: primes in {items} ranges of 20,000"),
         Unit::Ms,
-        braid(Unit::Ms, 1, &|pool| cpu_map(pool, items)),
+        braid_map.clone(),
+        vec![ppe_map.clone(), mp_map.clone(), Cell::NotApplicable],
+    );
+    layer.push(
+        "CPU-bound map: speedup over one process",
+        Unit::Speedup,
+        speedup(&braid_one, &braid_map),
         vec![
-            py(PPE, "cpu_map", Unit::Ms, 1),
-            py(MP, "cpu_map", Unit::Ms, 1),
+            speedup(&py_one, &ppe_map),
+            speedup(&py_one, &mp_map),
             Cell::NotApplicable,
         ],
     );
+    let one_process = |cell: &Cell| match cell {
+        Cell::Value(ms) => format!("{} ms", format_value(*ms)),
+        Cell::Missing(why) => format!("n/a ({why})"),
+        Cell::NotApplicable => "-".into(),
+    };
+    layer.note(format!(
+        "CPU-bound speedup = the same ranges counted in one process, no pool (braid: {}, Python: {}), ÷ the pool's time; the ideal is {WORKERS}×",
+        one_process(&braid_one),
+        one_process(&py_one),
+    ));
+    layer.note("pool start, fork: braid with StartMethod::Fork, Python with the \"fork\" context; spawn: StartMethod::Spawn and the \"spawn\" context");
     layer.note("the CPU-bound map compares the whole job: Python's workers count primes in Python, braid's in Rust");
     layer.note("raw pipe is the floor for one task at a time: 8 bytes to another process and back through two pipes");
     layer
@@ -171,15 +219,13 @@ fn task_error(e: braid_procpool::TaskError) -> io::Error {
     io::Error::other(e)
 }
 
-fn check(ok: bool, what: &str) -> io::Result<()> {
-    if ok {
-        Ok(())
-    } else {
-        Err(io::Error::other(what.to_string()))
-    }
-}
-
-fn submit_all(pool: &ProcessPool, n: u64) -> io::Result<Duration> {
+/// Times submitting `n` trivial tasks to `pool` one by one, then joining each handle in
+/// order.
+///
+/// # Errors
+///
+/// A task that failed, or results that do not add up.
+pub fn submit_all(pool: &ProcessPool, n: u64) -> io::Result<Duration> {
     let start = Instant::now();
     let handles: Vec<_> = (0..n).map(|i| pool.submit(identity, i)).collect();
     let mut sum = 0;
@@ -187,11 +233,16 @@ fn submit_all(pool: &ProcessPool, n: u64) -> io::Result<Duration> {
         sum += handle.join().map_err(task_error)?;
     }
     let elapsed = start.elapsed();
-    check(sum == n * (n - 1) / 2, "the results did not add up")?;
+    check_sum(sum, n)?;
     Ok(elapsed)
 }
 
-fn one_at_a_time(pool: &ProcessPool, n: u64) -> io::Result<Duration> {
+/// Times `n` round trips of one task at a time: submit, wait for the result, repeat.
+///
+/// # Errors
+///
+/// A task that failed, or a result that came back wrong.
+pub fn one_at_a_time(pool: &ProcessPool, n: u64) -> io::Result<Duration> {
     let start = Instant::now();
     for i in 0..n {
         let back = pool.submit(identity, i).join().map_err(task_error)?;
@@ -200,42 +251,79 @@ fn one_at_a_time(pool: &ProcessPool, n: u64) -> io::Result<Duration> {
     Ok(start.elapsed())
 }
 
-fn map_chunked(pool: &ProcessPool) -> io::Result<Duration> {
+/// Times `runs` maps of [`MAP_ITEMS`] trivial items in chunks of [`CHUNKSIZE`], every
+/// result collected.
+///
+/// # Errors
+///
+/// A chunk that failed, or results that do not add up.
+pub fn map_chunked(pool: &ProcessPool, runs: u64) -> io::Result<Duration> {
     let start = Instant::now();
-    let mut sum = 0;
-    for result in pool.map(identity, 0..MAP_ITEMS, CHUNKSIZE as usize) {
-        sum += result.map_err(task_error)?;
+    for _ in 0..runs {
+        let mut sum = 0;
+        for result in pool.map(identity, 0..MAP_ITEMS, CHUNKSIZE as usize) {
+            sum += result.map_err(task_error)?;
+        }
+        check_sum(sum, MAP_ITEMS)?;
     }
-    let elapsed = start.elapsed();
-    check(
-        sum == MAP_ITEMS * (MAP_ITEMS - 1) / 2,
-        "the results did not add up",
-    )?;
-    Ok(elapsed)
-}
-
-fn pool_start() -> io::Result<Duration> {
-    let start = Instant::now();
-    let pool = ProcessPool::new(WORKERS)?;
-    let handles: Vec<_> = (0..WORKERS as u64)
-        .map(|i| pool.submit(identity, i))
-        .collect();
-    for handle in handles {
-        handle.join().map_err(task_error)?;
-    }
-    drop(pool);
     Ok(start.elapsed())
 }
 
-fn cpu_map(pool: &ProcessPool, items: u64) -> io::Result<Duration> {
+/// Times `runs` pool starts with `method`: build a pool of [`WORKERS`] workers, get a
+/// result from each, shut it down.
+///
+/// # Errors
+///
+/// A pool that cannot start, or a task that failed.
+pub fn pool_start(method: StartMethod, runs: u64) -> io::Result<Duration> {
     let start = Instant::now();
-    let mut total = 0;
-    for result in pool.map(primes_in_range, 0..items, 1) {
-        total += result.map_err(task_error)?;
+    for _ in 0..runs {
+        let pool = ProcessPool::builder()
+            .workers(WORKERS)
+            .start_method(method)
+            .build()?;
+        let handles: Vec<_> = (0..WORKERS as u64)
+            .map(|i| pool.submit(identity, i))
+            .collect();
+        for handle in handles {
+            handle.join().map_err(task_error)?;
+        }
+        drop(pool);
     }
-    let elapsed = start.elapsed();
-    check(total > 0, "no primes were found")?;
-    Ok(elapsed)
+    Ok(start.elapsed())
+}
+
+/// Times `runs` CPU-bound maps on `pool`: primes counted by trial division in `ranges`
+/// ranges of 20,000 numbers above a million, one range per task.
+///
+/// # Errors
+///
+/// A task that failed, or a count that came out wrong.
+pub fn cpu_map(pool: &ProcessPool, ranges: u64, runs: u64) -> io::Result<Duration> {
+    let start = Instant::now();
+    for _ in 0..runs {
+        let mut total = 0;
+        for result in pool.map(primes_in_range, 0..ranges, 1) {
+            total += result.map_err(task_error)?;
+        }
+        check(ranges == 0 || total > 0, "no primes were found")?;
+    }
+    Ok(start.elapsed())
+}
+
+/// [`cpu_map`] in this process with no pool: the ranges one after another, the baseline for
+/// the speedup.
+///
+/// # Errors
+///
+/// A count that came out wrong.
+pub fn cpu_map_one_process(ranges: u64, runs: u64) -> io::Result<Duration> {
+    let start = Instant::now();
+    for _ in 0..runs {
+        let total: u64 = (0..ranges).map(|i| primes_in_range(black_box(i))).sum();
+        check(ranges == 0 || total > 0, "no primes were found")?;
+    }
+    Ok(start.elapsed())
 }
 
 /// `n` round trips of 8 bytes to a child process (this program as the pipe-echo probe)

@@ -12,7 +12,7 @@ use crate::machine::Machine;
 use crate::measurement::{Cell, LayerReport, Row};
 
 /// The line under the title that says how to read the ratio column.
-pub const RATIO_LEGEND: &str = "braid/best = braid ÷ best peer for times and memory, best peer ÷ braid for throughput: below 1.0 means braid is better";
+pub const RATIO_LEGEND: &str = "braid/best = braid ÷ best peer for times and memory, best peer ÷ braid for throughput and speedup: below 1.0 means braid is better";
 
 /// Everything one run of the comparison measured.
 #[derive(Clone, Debug)]
@@ -255,7 +255,7 @@ impl Report {
             r##"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif">
 <rect width="100%" height="100%" fill="white"/>
 <text x="{LABEL_X}" y="24" font-size="16" font-weight="bold">{title}</text>
-<text x="{LABEL_X}" y="44" font-size="12" fill="#444">Bars are scaled to the slowest contender of each workload: shorter is better (throughput is drawn as time per operation).</text>
+<text x="{LABEL_X}" y="44" font-size="12" fill="#444">Bars are scaled to the slowest contender of each workload: shorter is better (throughput and speedup are drawn inverted).</text>
 {body}</svg>
 "##,
             title = escape(&self.title()),

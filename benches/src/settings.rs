@@ -82,7 +82,7 @@ impl Settings {
 ///
 /// # Panics
 ///
-/// Panics for a memory unit, which no duration converts to.
+/// Panics for a memory unit or a speedup, which no duration converts to.
 pub fn in_unit(elapsed: Duration, ops: u64, unit: Unit) -> f64 {
     let secs = elapsed.as_secs_f64();
     let ops = ops.max(1) as f64;
@@ -91,8 +91,26 @@ pub fn in_unit(elapsed: Duration, ops: u64, unit: Unit) -> f64 {
         Unit::UsPerOp => secs * 1e6 / ops,
         Unit::Ms => secs * 1e3,
         Unit::KOpsPerSec => ops / secs / 1e3,
-        Unit::MiB | Unit::BytesPerTask => panic!("{unit} is not a time"),
+        Unit::MiB | Unit::BytesPerTask | Unit::Speedup => panic!("{unit} is not a time"),
     }
+}
+
+/// `Ok` when `ok`, else an error that says `what` went wrong: a workload checks its results
+/// so that a contender that skips work cannot look fast.
+pub(crate) fn check(ok: bool, what: &str) -> io::Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(io::Error::other(what.to_string()))
+    }
+}
+
+/// Checks the sum of the results of `n` tasks that returned 0, 1, …, `n` - 1.
+pub(crate) fn check_sum(sum: u64, n: u64) -> io::Result<()> {
+    check(
+        sum == n * n.saturating_sub(1) / 2,
+        "the results did not add up",
+    )
 }
 
 /// The text a panic was raised with.
@@ -132,6 +150,15 @@ mod tests {
         assert_eq!(failed, Cell::Missing("failed: no sockets".into()));
         let panicked = settings.measure(Unit::Ms, 1, || panic!("boom"));
         assert_eq!(panicked, Cell::Missing("panicked: boom".into()));
+    }
+
+    #[test]
+    fn checks_turn_wrong_results_into_errors() {
+        assert!(check(true, "x").is_ok());
+        assert_eq!(check(false, "lost").unwrap_err().to_string(), "lost");
+        assert!(check_sum(45, 10).is_ok());
+        assert!(check_sum(0, 0).is_ok());
+        assert!(check_sum(44, 10).is_err());
     }
 
     #[test]

@@ -5,17 +5,22 @@
 //! - submit and join: 20,000 tasks whose results come back through a handle each (rayon and
 //!   `threadpool` have no handles, so each task sends its result down a channel of its own);
 //! - `join` fib(32): recursive fork-join with no sequential cutoff;
-//! - primes: counting primes below 2·10^7 in chunks of a segmented sieve.
+//! - primes: counting primes below 2·10^7 in chunks of a segmented sieve, on each pool and
+//!   on one thread, and each pool's speedup over that one thread.
+//!
+//! Every workload is a public function that times a number of iterations, so the criterion
+//! benches run exactly what `compare` runs.
 
 use std::hint::black_box;
 use std::io;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::sync::{mpsc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::measurement::{Cell, LayerReport, Peer, Unit};
+use crate::measurement::{speedup, Cell, LayerReport, Peer, Unit};
+use crate::report::format_value;
 use crate::report::thousands;
-use crate::settings::Settings;
+use crate::settings::{check, check_sum, Settings};
 use crate::WORKERS;
 
 /// The layer's name.
@@ -50,15 +55,11 @@ pub fn measure(settings: &Settings) -> LayerReport {
     layer.push(
         format!("{} tiny tasks", thousands(n)),
         Unit::NsPerOp,
-        settings.measure(Unit::NsPerOp, n, || {
-            Ok(tiny_batch(n, || drop(pools.braid.submit(tiny_task))))
-        }),
+        settings.measure(Unit::NsPerOp, n, || tiny_tasks_braid(&pools.braid, n)),
         vec![
+            settings.measure(Unit::NsPerOp, n, || tiny_tasks_rayon(&pools.rayon, n)),
             settings.measure(Unit::NsPerOp, n, || {
-                Ok(tiny_batch(n, || pools.rayon.spawn(tiny_task)))
-            }),
-            settings.measure(Unit::NsPerOp, n, || {
-                Ok(tiny_batch(n, || pools.threadpool.execute(tiny_task)))
+                tiny_tasks_threadpool(&pools.threadpool, n)
             }),
             Cell::NotApplicable,
         ],
@@ -71,11 +72,9 @@ pub fn measure(settings: &Settings) -> LayerReport {
         Unit::UsPerOp,
         settings.measure(Unit::UsPerOp, n, || submit_join_braid(&pools.braid, n)),
         vec![
+            settings.measure(Unit::UsPerOp, n, || submit_join_rayon(&pools.rayon, n)),
             settings.measure(Unit::UsPerOp, n, || {
-                submit_join_channel(n, |task| pools.rayon.spawn(task))
-            }),
-            settings.measure(Unit::UsPerOp, n, || {
-                submit_join_channel(n, |task| pools.threadpool.execute(task))
+                submit_join_threadpool(&pools.threadpool, n)
             }),
             python,
         ],
@@ -84,48 +83,67 @@ pub fn measure(settings: &Settings) -> LayerReport {
     layer.push(
         "join: fib(32)",
         Unit::Ms,
-        settings.measure(Unit::Ms, 1, || {
-            let start = Instant::now();
-            let fib = fib_braid(&pools.braid, black_box(FIB_N));
-            check(fib == FIB_32, "fib(32) came out wrong")?;
-            Ok(start.elapsed())
-        }),
+        settings.measure(Unit::Ms, 1, || fib_join_braid(&pools.braid, 1)),
         vec![
-            settings.measure(Unit::Ms, 1, || {
-                let start = Instant::now();
-                let fib = pools.rayon.install(|| fib_rayon(black_box(FIB_N)));
-                check(fib == FIB_32, "fib(32) came out wrong")?;
-                Ok(start.elapsed())
-            }),
+            settings.measure(Unit::Ms, 1, || fib_join_rayon(&pools.rayon, 1)),
             Cell::NotApplicable,
             Cell::NotApplicable,
         ],
     );
 
-    let base = base_primes((PRIME_LIMIT as f64).sqrt() as u64 + 1);
+    // The base primes are made once, here, so that no timed run makes them.
+    base_primes();
+    let braid = settings.measure(Unit::Ms, 1, || primes_braid(&pools.braid, 1));
+    let rayon = settings.measure(Unit::Ms, 1, || primes_rayon(&pools.rayon, 1));
+    let threadpool = settings.measure(Unit::Ms, 1, || primes_threadpool(&pools.threadpool, 1));
+    let one_thread = settings.measure(Unit::Ms, 1, || primes_one_thread(1));
     layer.push(
         "count primes below 2e7, 153 chunks",
         Unit::Ms,
-        settings.measure(Unit::Ms, 1, || primes_braid(&pools.braid, &base)),
+        braid.clone(),
+        vec![rayon.clone(), threadpool.clone(), Cell::NotApplicable],
+    );
+    layer.push(
+        "primes speedup over one thread",
+        Unit::Speedup,
+        speedup(&one_thread, &braid),
         vec![
-            settings.measure(Unit::Ms, 1, || primes_rayon(&pools.rayon, &base)),
-            settings.measure(Unit::Ms, 1, || primes_threadpool(&pools.threadpool, &base)),
+            speedup(&one_thread, &rayon),
+            speedup(&one_thread, &threadpool),
             Cell::NotApplicable,
         ],
     );
+    match &one_thread {
+        Cell::Value(ms) => layer.note(format!(
+            "primes speedup = the same chunks counted on one thread, no pool ({} ms), ÷ the pool's time; the ideal is {WORKERS}×",
+            format_value(*ms)
+        )),
+        Cell::Missing(why) => layer.note(format!("primes on one thread: {why}")),
+        Cell::NotApplicable => {}
+    }
     layer.note("rayon and threadpool have no join handles: in \"submit ... join\" each task sends its result down a channel of its own");
     layer.note("py ThreadPool is concurrent.futures.ThreadPoolExecutor (python/threadpool_bench.py, best of 5 runs)");
     layer
 }
 
-struct Pools {
-    braid: braid_threadpool::ThreadPool,
-    rayon: rayon::ThreadPool,
-    threadpool: threadpool::ThreadPool,
+/// The three Rust pools that are compared, each with [`WORKERS`] workers.
+#[derive(Debug)]
+pub struct Pools {
+    /// braid's pool.
+    pub braid: braid_threadpool::ThreadPool,
+    /// A rayon pool of its own, not rayon's global one.
+    pub rayon: rayon::ThreadPool,
+    /// The `threadpool` crate's pool.
+    pub threadpool: threadpool::ThreadPool,
 }
 
 impl Pools {
-    fn new() -> io::Result<Pools> {
+    /// Builds the three pools.
+    ///
+    /// # Errors
+    ///
+    /// When braid's or rayon's pool cannot start its threads.
+    pub fn new() -> io::Result<Pools> {
         Ok(Pools {
             braid: braid_threadpool::ThreadPool::new(WORKERS).map_err(io::Error::other)?,
             rayon: rayon::ThreadPoolBuilder::new()
@@ -137,19 +155,13 @@ impl Pools {
     }
 }
 
-fn check(ok: bool, what: &str) -> io::Result<()> {
-    if ok {
-        Ok(())
-    } else {
-        Err(io::Error::other(what.to_string()))
-    }
-}
-
 /// Tiny tasks count themselves here; the one that completes the batch opens the gate. The
 /// task is a plain `fn`, so no pool has a capture to allocate for.
 static DONE: AtomicUsize = AtomicUsize::new(0);
 static TARGET: AtomicUsize = AtomicUsize::new(0);
 static GATE: Gate = Gate::new();
+/// One batch of tiny tasks at a time: the counters above belong to it.
+static BATCH: Mutex<()> = Mutex::new(());
 
 struct Gate {
     open: Mutex<bool>,
@@ -186,7 +198,11 @@ fn tiny_task() {
 }
 
 /// Submits `n` tiny tasks with `submit` and waits until all have run.
-fn tiny_batch(n: u64, mut submit: impl FnMut()) -> Duration {
+fn tiny_batch(n: u64, mut submit: impl FnMut()) -> io::Result<Duration> {
+    if n == 0 {
+        return Ok(Duration::ZERO);
+    }
+    let _batch = BATCH.lock().unwrap_or_else(|e| e.into_inner());
     DONE.store(0, Ordering::Relaxed);
     TARGET.store(n as usize, Ordering::Relaxed);
     GATE.set(false);
@@ -195,10 +211,43 @@ fn tiny_batch(n: u64, mut submit: impl FnMut()) -> Duration {
         submit();
     }
     GATE.wait();
-    start.elapsed()
+    Ok(start.elapsed())
 }
 
-fn submit_join_braid(pool: &braid_threadpool::ThreadPool, n: u64) -> io::Result<Duration> {
+/// Times `n` tiny tasks (each bumps a counter) submitted to braid's pool from outside it,
+/// until the last one has run.
+///
+/// # Errors
+///
+/// None in practice; the `Result` matches the other workloads.
+pub fn tiny_tasks_braid(pool: &braid_threadpool::ThreadPool, n: u64) -> io::Result<Duration> {
+    tiny_batch(n, || drop(pool.submit(tiny_task)))
+}
+
+/// [`tiny_tasks_braid`] with `rayon::ThreadPool::spawn`.
+///
+/// # Errors
+///
+/// None in practice; the `Result` matches the other workloads.
+pub fn tiny_tasks_rayon(pool: &rayon::ThreadPool, n: u64) -> io::Result<Duration> {
+    tiny_batch(n, || pool.spawn(tiny_task))
+}
+
+/// [`tiny_tasks_braid`] with `threadpool::ThreadPool::execute`.
+///
+/// # Errors
+///
+/// None in practice; the `Result` matches the other workloads.
+pub fn tiny_tasks_threadpool(pool: &threadpool::ThreadPool, n: u64) -> io::Result<Duration> {
+    tiny_batch(n, || pool.execute(tiny_task))
+}
+
+/// Times submitting `n` tasks to braid's pool, then joining each one's handle in order.
+///
+/// # Errors
+///
+/// A task that failed, or results that do not add up.
+pub fn submit_join_braid(pool: &braid_threadpool::ThreadPool, n: u64) -> io::Result<Duration> {
     let start = Instant::now();
     let handles: Vec<_> = (0..n).map(|i| pool.submit(move || i)).collect();
     let mut sum = 0;
@@ -206,8 +255,28 @@ fn submit_join_braid(pool: &braid_threadpool::ThreadPool, n: u64) -> io::Result<
         sum += handle.join().map_err(io::Error::other)?;
     }
     let elapsed = start.elapsed();
-    check(sum == n * (n - 1) / 2, "the results did not add up")?;
+    check_sum(sum, n)?;
     Ok(elapsed)
+}
+
+/// [`submit_join_braid`] on rayon, which has no handles: each task sends its result down a
+/// one-slot channel of its own.
+///
+/// # Errors
+///
+/// A lost task, or results that do not add up.
+pub fn submit_join_rayon(pool: &rayon::ThreadPool, n: u64) -> io::Result<Duration> {
+    submit_join_channel(n, |task| pool.spawn(task))
+}
+
+/// [`submit_join_braid`] on the `threadpool` crate, which has no handles: each task sends
+/// its result down a one-slot channel of its own.
+///
+/// # Errors
+///
+/// A lost task, or results that do not add up.
+pub fn submit_join_threadpool(pool: &threadpool::ThreadPool, n: u64) -> io::Result<Duration> {
+    submit_join_channel(n, |task| pool.execute(task))
 }
 
 /// Submit-and-join for pools without handles: each task sends its result down its own
@@ -228,7 +297,7 @@ fn submit_join_channel(n: u64, submit: impl Fn(Box<dyn FnOnce() + Send>)) -> io:
         sum += rx.recv().map_err(|_| io::Error::other("a task was lost"))?;
     }
     let elapsed = start.elapsed();
-    check(sum == n * (n - 1) / 2, "the results did not add up")?;
+    check_sum(sum, n)?;
     Ok(elapsed)
 }
 
@@ -256,6 +325,35 @@ fn python_submit_join(settings: &Settings, layer: &mut LayerReport) -> Cell {
     }
 }
 
+/// Times `runs` computations of fib(32) by recursive `join` on braid's pool, with no
+/// sequential cutoff.
+///
+/// # Errors
+///
+/// A wrong result.
+pub fn fib_join_braid(pool: &braid_threadpool::ThreadPool, runs: u64) -> io::Result<Duration> {
+    let start = Instant::now();
+    for _ in 0..runs {
+        let fib = fib_braid(pool, black_box(FIB_N));
+        check(fib == FIB_32, "fib(32) came out wrong")?;
+    }
+    Ok(start.elapsed())
+}
+
+/// [`fib_join_braid`] with `rayon::join` inside the rayon pool.
+///
+/// # Errors
+///
+/// A wrong result.
+pub fn fib_join_rayon(pool: &rayon::ThreadPool, runs: u64) -> io::Result<Duration> {
+    let start = Instant::now();
+    for _ in 0..runs {
+        let fib = pool.install(|| fib_rayon(black_box(FIB_N)));
+        check(fib == FIB_32, "fib(32) came out wrong")?;
+    }
+    Ok(start.elapsed())
+}
+
 fn fib_braid(pool: &braid_threadpool::ThreadPool, n: u32) -> u64 {
     if n < 2 {
         return n as u64;
@@ -272,8 +370,15 @@ fn fib_rayon(n: u32) -> u64 {
     a + b
 }
 
-/// Primes up to `limit` by a plain sieve, to cross off multiples in each chunk.
-fn base_primes(limit: u64) -> Vec<u64> {
+/// The primes up to √`PRIME_LIMIT` that every chunk crosses off with, computed once so no
+/// run times it.
+fn base_primes() -> &'static [u64] {
+    static BASE: OnceLock<Vec<u64>> = OnceLock::new();
+    BASE.get_or_init(|| sieve((PRIME_LIMIT as f64).sqrt() as u64 + 1))
+}
+
+/// Primes up to `limit` by a plain sieve.
+fn sieve(limit: u64) -> Vec<u64> {
     let mut composite = vec![false; limit as usize + 1];
     let mut primes = Vec::new();
     for n in 2..=limit {
@@ -314,62 +419,89 @@ fn count_chunk(base: &[u64], chunk: u64) -> u64 {
         .count() as u64
 }
 
-fn primes_braid(pool: &braid_threadpool::ThreadPool, base: &[u64]) -> io::Result<Duration> {
+/// Runs `count` `runs` times, checking each total, and times it all.
+fn time_primes(runs: u64, mut count: impl FnMut(&'static [u64]) -> u64) -> io::Result<Duration> {
+    let base = base_primes();
     let start = Instant::now();
-    let total = AtomicU64::new(0);
-    pool.scope(|s| {
-        for chunk in 0..prime_chunks() {
-            let total = &total;
-            s.spawn(move |_| {
-                total.fetch_add(count_chunk(base, chunk), Ordering::Relaxed);
-            });
-        }
-    });
-    let elapsed = start.elapsed();
-    check(
-        total.into_inner() == PRIMES_BELOW_LIMIT,
-        "the prime count came out wrong",
-    )?;
-    Ok(elapsed)
+    for _ in 0..runs {
+        check(
+            count(base) == PRIMES_BELOW_LIMIT,
+            "the prime count came out wrong",
+        )?;
+    }
+    Ok(start.elapsed())
 }
 
-fn primes_rayon(pool: &rayon::ThreadPool, base: &[u64]) -> io::Result<Duration> {
-    use rayon::prelude::*;
-    let start = Instant::now();
-    let total: u64 = pool.install(|| {
+/// Times `runs` counts of the primes below 2·10^7 on this thread, no pool: the 153 chunks
+/// one after another, the baseline for the speedups.
+///
+/// # Errors
+///
+/// A wrong count.
+pub fn primes_one_thread(runs: u64) -> io::Result<Duration> {
+    time_primes(runs, |base| {
         (0..prime_chunks())
-            .into_par_iter()
             .map(|chunk| count_chunk(base, chunk))
             .sum()
-    });
-    let elapsed = start.elapsed();
-    check(
-        total == PRIMES_BELOW_LIMIT,
-        "the prime count came out wrong",
-    )?;
-    Ok(elapsed)
+    })
 }
 
-fn primes_threadpool(pool: &threadpool::ThreadPool, base: &[u64]) -> io::Result<Duration> {
-    // The crate takes only `'static` tasks, so the base primes are shared by `Arc`; the copy
-    // is made before the clock starts.
-    let base: Arc<[u64]> = base.into();
-    let start = Instant::now();
-    let (tx, rx) = mpsc::channel();
-    for chunk in 0..prime_chunks() {
-        let (tx, base) = (tx.clone(), Arc::clone(&base));
-        pool.execute(move || {
-            let _ = tx.send(count_chunk(&base, chunk));
+/// Times `runs` counts of the primes below 2·10^7 on braid's pool, one scoped task per
+/// chunk.
+///
+/// # Errors
+///
+/// A wrong count.
+pub fn primes_braid(pool: &braid_threadpool::ThreadPool, runs: u64) -> io::Result<Duration> {
+    time_primes(runs, |base| {
+        let total = AtomicU64::new(0);
+        pool.scope(|s| {
+            for chunk in 0..prime_chunks() {
+                let total = &total;
+                s.spawn(move |_| {
+                    total.fetch_add(count_chunk(base, chunk), Ordering::Relaxed);
+                });
+            }
         });
-    }
-    drop(tx);
-    let total: u64 = rx.iter().sum();
-    let elapsed = start.elapsed();
-    check(
-        total == PRIMES_BELOW_LIMIT,
-        "the prime count came out wrong",
-    )?;
-    Ok(elapsed)
+        total.into_inner()
+    })
+}
+
+/// [`primes_braid`] with a rayon parallel iterator over the chunks.
+///
+/// # Errors
+///
+/// A wrong count.
+pub fn primes_rayon(pool: &rayon::ThreadPool, runs: u64) -> io::Result<Duration> {
+    use rayon::prelude::*;
+    time_primes(runs, |base| {
+        pool.install(|| {
+            (0..prime_chunks())
+                .into_par_iter()
+                .map(|chunk| count_chunk(base, chunk))
+                .sum()
+        })
+    })
+}
+
+/// [`primes_braid`] on the `threadpool` crate: one task per chunk, each sending its count
+/// down a shared channel.
+///
+/// # Errors
+///
+/// A wrong count.
+pub fn primes_threadpool(pool: &threadpool::ThreadPool, runs: u64) -> io::Result<Duration> {
+    time_primes(runs, |base| {
+        let (tx, rx) = mpsc::channel();
+        for chunk in 0..prime_chunks() {
+            let tx = tx.clone();
+            pool.execute(move || {
+                let _ = tx.send(count_chunk(base, chunk));
+            });
+        }
+        drop(tx);
+        rx.iter().sum()
+    })
 }
 
 #[cfg(test)]
@@ -379,19 +511,20 @@ mod tests {
     #[test]
     fn chunks_cover_the_limit() {
         assert_eq!(prime_chunks(), 153);
-        let base = base_primes(4473);
+        let base = sieve(4473);
         assert_eq!(count_chunk(&base, 0), 12_251); // primes below 131,072
     }
 
     #[test]
-    fn every_pool_runs_every_workload() {
+    fn every_pool_runs_every_small_workload() {
         let pools = Pools::new().unwrap();
-        tiny_batch(1000, || drop(pools.braid.submit(tiny_task)));
-        tiny_batch(1000, || pools.rayon.spawn(tiny_task));
-        tiny_batch(1000, || pools.threadpool.execute(tiny_task));
+        tiny_tasks_braid(&pools.braid, 1000).unwrap();
+        tiny_tasks_rayon(&pools.rayon, 1000).unwrap();
+        tiny_tasks_threadpool(&pools.threadpool, 1000).unwrap();
+        assert_eq!(tiny_tasks_braid(&pools.braid, 0).unwrap(), Duration::ZERO);
         submit_join_braid(&pools.braid, 100).unwrap();
-        submit_join_channel(100, |t| pools.rayon.spawn(t)).unwrap();
-        submit_join_channel(100, |t| pools.threadpool.execute(t)).unwrap();
+        submit_join_rayon(&pools.rayon, 100).unwrap();
+        submit_join_threadpool(&pools.threadpool, 100).unwrap();
         assert_eq!(fib_braid(&pools.braid, 20), 6765);
         assert_eq!(pools.rayon.install(|| fib_rayon(20)), 6765);
     }

@@ -153,6 +153,25 @@ fn the_process_pool_layer_measures_braid_and_the_pipe_floor() {
         assert!(row["braid"].as_f64().unwrap() > 0.0, "{row}");
     }
     assert!(layer["rows"][1]["peers"]["raw pipe"].as_f64().unwrap() > 0.0);
+    let row = |start: &str| {
+        layer["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|row| row["workload"].as_str().unwrap().starts_with(start))
+            .unwrap_or_else(|| panic!("no row starts with {start:?}: {layer}"))
+            .clone()
+    };
+    assert_eq!(row("pool start, spawn")["unit"], "ms");
+    assert_eq!(row("pool start, fork")["unit"], "ms");
+    let speedup = row("CPU-bound map: speedup");
+    assert_eq!(speedup["unit"], "×");
+    assert_eq!(speedup["higher_is_better"], true);
+    // Without Python the peers have no baseline, and the cell says so.
+    let missing = speedup["peers"]["py ProcessPool"]["missing"]
+        .as_str()
+        .unwrap();
+    assert!(missing.contains("--no-python"), "{missing}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
