@@ -1,6 +1,10 @@
 //! braid's `asyncio`: a single-threaded event loop that runs Rust futures as tasks, with
 //! timers, sockets, synchronisation primitives and a bridge to a thread pool.
 //!
+//! The tutorial teaches it in chapters 3 to 7: "The event loop and coroutines"
+//! (`docs/src/03-event-loop.md`), "Many things at once", "Networking", "Coordinating tasks"
+//! and "Mixing sync and async".
+//!
 //! # Running a loop
 //!
 //! [`run`] is `asyncio.run`: it makes an [`EventLoop`], drives one future to completion,

@@ -1,8 +1,8 @@
 //! The braid tutorial: the chapters of `docs/`, compiled into the documentation so that
 //! every example in them is tested.
 //!
-//! A chapter whose examples need a feature appears only when that feature is on; build the
-//! docs with `--features full` to see them all.
+//! Start with [chapter 1](ch01_concurrency). A chapter whose examples need a feature appears
+//! only when that feature is on; build the docs with `--features full` to see them all.
 
 #[doc = include_str!("../../../docs/src/01-concurrency.md")]
 pub mod ch01_concurrency {}
@@ -10,10 +10,6 @@ pub mod ch01_concurrency {}
 #[cfg(feature = "poller")]
 #[doc = include_str!("../../../docs/src/02-readiness.md")]
 pub mod ch02_readiness {}
-
-#[cfg(feature = "poller")]
-#[doc = include_str!("../../../docs/src/11-crates-and-features.md")]
-pub mod ch11_crates_and_features {}
 
 #[cfg(feature = "executor")]
 #[doc = include_str!("../../../docs/src/03-event-loop.md")]
@@ -42,6 +38,13 @@ pub mod ch08_thread_pool {}
 #[cfg(feature = "procpool")]
 #[doc = include_str!("../../../docs/src/09-process-pool.md")]
 pub mod ch09_process_pool {}
+
+#[doc = include_str!("../../../docs/src/10-choosing.md")]
+pub mod ch10_choosing {}
+
+#[cfg(feature = "poller")]
+#[doc = include_str!("../../../docs/src/11-crates-and-features.md")]
+pub mod ch11_crates_and_features {}
 
 #[cfg(all(
     feature = "executor",
