@@ -247,12 +247,14 @@ fn flags(interest: Interest, mode: Mode) -> u32 {
     flags as u32
 }
 
-pub(crate) fn translate(raw: &RawEvent) -> Option<Event> {
-    // Copy the fields out: `epoll_event` is packed on x86_64, so no references into it.
+pub(crate) fn is_notify(raw: &RawEvent) -> bool {
+    // Copy the field out: `epoll_event` is packed on x86_64, so no references into it.
+    let data = raw.u64;
+    data == NOTIFY_KEY as u64
+}
+
+pub(crate) fn event(raw: &RawEvent) -> Event {
     let (bits, data) = (raw.events as libc::c_int, raw.u64);
-    if data == NOTIFY_KEY as u64 {
-        return None;
-    }
     let mut flags = 0;
     if bits & (libc::EPOLLIN | libc::EPOLLPRI | libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR)
         != 0
@@ -268,10 +270,10 @@ pub(crate) fn translate(raw: &RawEvent) -> Option<Event> {
     if bits & libc::EPOLLERR != 0 {
         flags |= ERROR;
     }
-    Some(Event {
+    Event {
         key: data as usize,
         flags,
-    })
+    }
 }
 
 impl fmt::Debug for Selector {

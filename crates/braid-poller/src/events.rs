@@ -63,8 +63,9 @@ impl fmt::Debug for Event {
 /// are reported by the next `wait`, none is dropped. Reuse one `Events` across waits to avoid
 /// allocating.
 pub struct Events {
+    /// The system's records of the last wait, less the poller's own wake-up record; each is
+    /// turned into an [`Event`] only when it is read.
     pub(crate) raw: Vec<sys::RawEvent>,
-    pub(crate) list: Vec<Event>,
     pub(crate) notified: bool,
 }
 
@@ -89,7 +90,6 @@ impl Events {
         let capacity = capacity.clamp(1, i32::MAX as usize);
         Events {
             raw: Vec::with_capacity(capacity),
-            list: Vec::with_capacity(capacity),
             notified: false,
         }
     }
@@ -100,18 +100,18 @@ impl Events {
     }
 
     /// The events of the last wait, in the order the system reported them.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = Event> + '_ {
-        self.list.iter().copied()
+    pub fn iter(&self) -> Iter<'_> {
+        Iter(self.raw.iter())
     }
 
     /// How many descriptor events the last wait returned (a notify is not counted).
     pub fn len(&self) -> usize {
-        self.list.len()
+        self.raw.len()
     }
 
     /// Whether the last wait returned no descriptor event.
     pub fn is_empty(&self) -> bool {
-        self.list.is_empty()
+        self.raw.is_empty()
     }
 
     /// Whether the last wait was woken by [`Poller::notify`](crate::Poller::notify).
@@ -123,7 +123,6 @@ impl Events {
     /// itself before waiting.
     pub fn clear(&mut self) {
         self.raw.clear();
-        self.list.clear();
         self.notified = false;
     }
 }
@@ -137,7 +136,7 @@ impl Default for Events {
 impl fmt::Debug for Events {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Events")
-            .field("events", &self.list)
+            .field("events", &self.iter().collect::<Vec<_>>())
             .field("notified", &self.notified)
             .field("capacity", &self.capacity())
             .finish()
@@ -146,9 +145,34 @@ impl fmt::Debug for Events {
 
 impl<'a> IntoIterator for &'a Events {
     type Item = Event;
-    type IntoIter = std::iter::Copied<std::slice::Iter<'a, Event>>;
+    type IntoIter = Iter<'a>;
 
-    fn into_iter(self) -> Self::IntoIter {
-        self.list.iter().copied()
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+/// The events of one wait, from [`Events::iter`].
+#[derive(Clone)]
+pub struct Iter<'a>(std::slice::Iter<'a, sys::RawEvent>);
+
+impl Iterator for Iter<'_> {
+    type Item = Event;
+
+    #[inline]
+    fn next(&mut self) -> Option<Event> {
+        self.0.next().map(sys::event)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+impl fmt::Debug for Iter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Iter").field("left", &self.0.len()).finish()
     }
 }

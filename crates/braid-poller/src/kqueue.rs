@@ -195,10 +195,11 @@ fn change(ident: usize, filter: i16, flags: u16, fflags: u32, key: usize) -> Raw
     event
 }
 
-pub(crate) fn translate(raw: &RawEvent) -> Option<Event> {
-    if raw.filter as i16 == libc::EVFILT_USER as i16 {
-        return None;
-    }
+pub(crate) fn is_notify(raw: &RawEvent) -> bool {
+    raw.filter as i16 == libc::EVFILT_USER as i16
+}
+
+pub(crate) fn event(raw: &RawEvent) -> Event {
     let mut flags = 0;
     if raw.filter as i16 == libc::EVFILT_READ as i16 {
         flags |= READABLE;
@@ -217,10 +218,10 @@ pub(crate) fn translate(raw: &RawEvent) -> Option<Event> {
     if raw_flags & libc::EV_ERROR as u16 != 0 {
         flags |= ERROR | READABLE | WRITABLE;
     }
-    Some(Event {
+    Event {
         key: raw.udata as usize,
         flags,
-    })
+    }
 }
 
 impl fmt::Debug for Selector {

@@ -159,8 +159,8 @@ macro_rules! trace {
 // Every backend module, bound to the name `sys` below, provides:
 //
 // - `type RawEvent`: the system's event record (`epoll_event`, `kevent`).
-// - `fn translate(raw: &RawEvent) -> Option<Event>`: the portable event, or `None` for the
-//   record of the poller's own wake-up.
+// - `fn is_notify(raw: &RawEvent) -> bool`: whether a record is the poller's own wake-up.
+// - `fn event(raw: &RawEvent) -> Event`: the portable event of any other record.
 // - `struct Selector` (`Send + Sync`) with:
 //   - `fn new() -> io::Result<Selector>`: a new instance whose wake-up is already registered
 //     under `NOTIFY_KEY`, with every descriptor close-on-exec;
@@ -213,7 +213,7 @@ mod events;
 mod interest;
 mod poller;
 
-pub use events::{Event, Events};
+pub use events::{Event, Events, Iter};
 pub use interest::{Interest, Mode};
 pub use poller::{Poller, NOTIFY_KEY};
 

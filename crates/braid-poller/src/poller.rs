@@ -114,13 +114,12 @@ impl Poller {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
-            for raw in &events.raw {
-                match sys::translate(raw) {
-                    Some(event) => events.list.push(event),
-                    None => events.notified = true,
-                }
+            // The wake-up record is at most one; take it out so that `raw` holds descriptor
+            // events only.
+            if let Some(at) = events.raw.iter().position(sys::is_notify) {
+                events.raw.swap_remove(at);
+                events.notified = true;
             }
-            events.raw.clear();
             if events.notified {
                 // Clear the flag before re-arming: a notify that races with this wait then
                 // either lands before it returns or posts a fresh wake-up for the next one.
@@ -128,12 +127,12 @@ impl Poller {
                 self.selector.ack_notify();
             }
             trace!(
-                events = events.list.len(),
+                events = events.raw.len(),
                 notified = events.notified,
                 "poller woke"
             );
-            if !events.list.is_empty() || events.notified {
-                return Ok(events.list.len());
+            if !events.raw.is_empty() || events.notified {
+                return Ok(events.raw.len());
             }
             remaining = match deadline {
                 None => None,
