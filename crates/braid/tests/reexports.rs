@@ -64,8 +64,38 @@ fn procpool_module_and_shortcut() {
     let _: Option<TaskError> = None;
 }
 
+/// Names the prelude promises, each used so that a missing one fails to compile (a glob
+/// import alone would not).
+#[cfg(all(feature = "executor", feature = "threadpool"))]
 #[test]
-#[allow(unused_imports)]
-fn prelude_imports() {
+fn prelude_brings_the_everyday_names() {
     use braid::prelude::*;
+    let pool: ThreadPool = ThreadPool::new(1).unwrap();
+    let handle: JoinHandle<u32> = pool.submit(|| 20);
+    let from_pool: u32 = as_completed([handle]).map(Result::unwrap).sum();
+    let total = run(async move {
+        let task: Task<u32> = spawn(async { 1 });
+        yield_now().await;
+        sleep(std::time::Duration::from_millis(1)).await;
+        let mut group: TaskGroup<u32, ()> = TaskGroup::new();
+        group.spawn(async { Ok(2) });
+        let grouped: u32 = group.join().await.unwrap().into_iter().sum();
+        let gathered: u32 = gather([async { 3 }]).await.into_iter().sum();
+        let timed = timeout(std::time::Duration::from_secs(5), async { 4 })
+            .await
+            .unwrap();
+        let blocking = spawn_blocking(|| 5).await.unwrap();
+        let joined: Result<u32, JoinError> = task.await;
+        joined.unwrap() + grouped + gathered + timed + blocking
+    });
+    assert_eq!(total + from_pool, 35);
+}
+
+#[cfg(feature = "procpool")]
+#[test]
+fn prelude_brings_the_process_pool_names() {
+    use braid::prelude::*;
+    let _: fn(usize) -> std::io::Result<ProcessPool> = ProcessPool::new;
+    let err: TaskError = TaskError::TimedOut;
+    assert!(err.to_string().contains("time"), "{err}");
 }
