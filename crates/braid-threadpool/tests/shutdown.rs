@@ -2,13 +2,13 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
 use braid_threadpool::{Shutdown, ThreadPool};
-use common::{wait_for, within_guard, Gate};
+use common::{occupy_worker, wait_for, within_guard, Gate};
 
 #[test]
 fn shutdown_wait_runs_everything_already_submitted() {
@@ -39,16 +39,7 @@ fn shutdown_wait_runs_everything_already_submitted() {
 fn shutdown_cancel_pending_cancels_queued_tasks_and_finishes_running_ones() {
     let pool = ThreadPool::new(1).unwrap();
     let gate = Gate::new();
-    let started = Arc::new(AtomicBool::new(false));
-    let running = {
-        let (gate, started) = (gate.clone(), started.clone());
-        pool.submit(move || {
-            started.store(true, Ordering::SeqCst);
-            gate.wait();
-            "ran to the end"
-        })
-    };
-    wait_for(|| started.load(Ordering::SeqCst));
+    let running = occupy_worker(&pool, &gate, "ran to the end");
     let ran = Arc::new(AtomicUsize::new(0));
     let pending: Vec<_> = (0..20)
         .map(|_| {

@@ -8,7 +8,7 @@ use std::thread;
 use std::time::Duration;
 
 use braid_threadpool::ThreadPool;
-use common::{wait_for, within_guard, Gate};
+use common::{occupy_worker, wait_for, within_guard, Gate};
 
 #[test]
 fn submit_returns_values_from_worker_threads() {
@@ -108,15 +108,7 @@ fn a_panicking_task_reports_to_its_handle_and_the_worker_survives() {
 fn cancel_before_start_prevents_the_task_from_running() {
     let pool = ThreadPool::new(1).unwrap();
     let gate = Gate::new();
-    let started = Arc::new(AtomicBool::new(false));
-    let blocker = {
-        let (gate, started) = (gate.clone(), started.clone());
-        pool.submit(move || {
-            started.store(true, Ordering::SeqCst);
-            gate.wait();
-        })
-    };
-    wait_for(|| started.load(Ordering::SeqCst));
+    let blocker = occupy_worker(&pool, &gate, ());
     let ran = Arc::new(AtomicBool::new(false));
     let queued = {
         let ran = ran.clone();
@@ -142,16 +134,7 @@ fn cancel_before_start_prevents_the_task_from_running() {
 fn cancel_on_a_running_or_finished_task_returns_false() {
     let pool = ThreadPool::new(1).unwrap();
     let gate = Gate::new();
-    let started = Arc::new(AtomicBool::new(false));
-    let running = {
-        let (gate, started) = (gate.clone(), started.clone());
-        pool.submit(move || {
-            started.store(true, Ordering::SeqCst);
-            gate.wait();
-            "finished anyway"
-        })
-    };
-    wait_for(|| started.load(Ordering::SeqCst));
+    let running = occupy_worker(&pool, &gate, "finished anyway");
     assert!(!running.cancel());
     gate.open();
     assert_eq!(running.join().unwrap(), "finished anyway");
@@ -274,15 +257,7 @@ fn metrics_count_every_task_run() {
 fn metrics_show_queued_tasks() {
     let pool = ThreadPool::new(1).unwrap();
     let gate = Gate::new();
-    let started = Arc::new(AtomicBool::new(false));
-    let blocker = {
-        let (gate, started) = (gate.clone(), started.clone());
-        pool.submit(move || {
-            started.store(true, Ordering::SeqCst);
-            gate.wait();
-        })
-    };
-    wait_for(|| started.load(Ordering::SeqCst));
+    let blocker = occupy_worker(&pool, &gate, ());
     let queued: Vec<_> = (0..5).map(|i| pool.submit(move || i)).collect();
     assert_eq!(pool.metrics().queued(), 5);
     gate.open();

@@ -64,6 +64,26 @@ impl Gate {
     }
 }
 
+/// Submits a task that holds one worker until `gate` opens, then returns `value`; returns once
+/// that task is running, so the caller knows the worker is taken.
+pub fn occupy_worker<T: Send + 'static>(
+    pool: &braid_threadpool::ThreadPool,
+    gate: &Gate,
+    value: T,
+) -> braid_threadpool::JoinHandle<T> {
+    let started = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let handle = {
+        let (gate, started) = (gate.clone(), started.clone());
+        pool.submit(move || {
+            started.store(true, std::sync::atomic::Ordering::SeqCst);
+            gate.wait();
+            value
+        })
+    };
+    wait_for(|| started.load(std::sync::atomic::Ordering::SeqCst));
+    handle
+}
+
 /// Polls `condition` until it holds, failing after the hang guard.
 pub fn wait_for(mut condition: impl FnMut() -> bool) {
     let start = std::time::Instant::now();
