@@ -1,7 +1,7 @@
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::sys;
@@ -17,10 +17,17 @@ pub const NOTIFY_KEY: usize = usize::MAX;
 /// descriptors or call [`notify`](Poller::notify).
 pub struct Poller {
     selector: sys::Selector,
-    /// Set by the first `notify` after a wait saw the wake-up, so that a burst of notifies
-    /// costs one system call and wakes the waiter once.
-    notified: AtomicBool,
+    /// [`NOTIFIED`] plus [`WAITER`] for each thread inside `wait`. A notify posts the
+    /// system's wake-up record only when a thread is waiting and no notify is pending yet, so
+    /// a burst costs one system call, and a notify while nobody waits costs none: the next
+    /// wait finds the bit and only looks.
+    state: AtomicUsize,
 }
+
+/// A notify is pending: no wait has returned it yet.
+const NOTIFIED: usize = 1;
+/// One thread inside `wait`.
+const WAITER: usize = 2;
 
 impl Poller {
     /// Creates a poller.
@@ -37,7 +44,7 @@ impl Poller {
         trace!("poller created");
         Poller {
             selector,
-            notified: AtomicBool::new(false),
+            state: AtomicUsize::new(0),
         }
     }
 
@@ -106,46 +113,66 @@ impl Poller {
         events.clear();
         // `None` inside `Some` means the deadline lies beyond what `Instant` can hold.
         let deadline = timeout.map(|t| Instant::now().checked_add(t));
+        // Count this thread as waiting before looking at the bit: a notify ordered after this
+        // sees the waiter and posts the wake-up record; one ordered before left the bit, and
+        // then the wait only looks for descriptor events without blocking.
+        let entered = self.state.fetch_add(WAITER, Ordering::SeqCst);
+        let mut look_only = entered & NOTIFIED != 0;
         let mut remaining = timeout;
         loop {
-            trace!(timeout = ?remaining, "poller wait");
-            match self.selector.wait(&mut events.raw, remaining) {
+            let this_wait = if look_only {
+                Some(Duration::ZERO)
+            } else {
+                remaining
+            };
+            trace!(timeout = ?this_wait, "poller wait");
+            match self.selector.wait(&mut events.raw, this_wait) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                Err(e) => {
+                    self.state.fetch_sub(WAITER, Ordering::SeqCst);
+                    return Err(e);
+                }
             }
             // The wake-up record is at most one; take it out so that `raw` holds descriptor
-            // events only.
+            // events only. Whether a notify landed is the bit's to say: the record may be a
+            // late one, from a notify that an earlier wait already returned.
             if let Some(at) = events.raw.iter().position(sys::is_notify) {
                 events.raw.swap_remove(at);
-                events.notified = true;
-            }
-            if events.notified {
-                // Clear the flag before re-arming: a notify that races with this wait then
-                // either lands before it returns or posts a fresh wake-up for the next one.
-                self.notified.store(false, Ordering::SeqCst);
                 self.selector.ack_notify();
             }
-            trace!(
-                events = events.raw.len(),
-                notified = events.notified,
-                "poller woke"
-            );
-            if !events.raw.is_empty() || events.notified {
-                return Ok(events.raw.len());
+            if !events.raw.is_empty() || self.state.load(Ordering::SeqCst) & NOTIFIED != 0 {
+                break;
             }
+            // Nothing yet (another waiter took the notify, a late record, a signal): wait
+            // again for the time that is left.
+            look_only = false;
             remaining = match deadline {
                 None => None,
                 Some(None) => timeout,
                 Some(Some(deadline)) => {
                     let now = Instant::now();
                     if now >= deadline {
-                        return Ok(0);
+                        break;
                     }
                     Some(deadline - now)
                 }
             };
         }
+        // Leave, taking any pending notify along: it lands in this wait.
+        let left = self
+            .state
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |state| {
+                Some((state - WAITER) & !NOTIFIED)
+            })
+            .unwrap_or_else(|state| state);
+        events.notified = left & NOTIFIED != 0;
+        trace!(
+            events = events.raw.len(),
+            notified = events.notified,
+            "poller woke"
+        );
+        Ok(events.raw.len())
     }
 
     /// Wakes the [`wait`](Poller::wait) in progress on any thread or, if none is, the next
@@ -155,14 +182,14 @@ impl Poller {
     ///
     /// Only what writing the wake-up reports, which does not happen on a healthy poller.
     pub fn notify(&self) -> io::Result<()> {
-        if self.notified.swap(true, Ordering::SeqCst) {
-            // A wake-up is already posted and not yet seen by a wait.
+        let before = self.state.fetch_or(NOTIFIED, Ordering::SeqCst);
+        if before & NOTIFIED != 0 || before < WAITER {
+            // Either a wake-up is already on its way, or no thread waits and the next wait
+            // will find the bit.
             return Ok(());
         }
         trace!("poller notify");
-        self.selector.notify().inspect_err(|_| {
-            self.notified.store(false, Ordering::SeqCst);
-        })
+        self.selector.notify()
     }
 }
 
@@ -180,7 +207,10 @@ impl fmt::Debug for Poller {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Poller")
             .field("selector", &self.selector)
-            .field("notified", &self.notified.load(Ordering::Relaxed))
+            .field(
+                "notified",
+                &(self.state.load(Ordering::Relaxed) & NOTIFIED != 0),
+            )
             .finish()
     }
 }

@@ -295,6 +295,69 @@ fn a_million_notify_wait_cycles_lose_no_wake() {
     echo.join().unwrap();
 }
 
+/// Two threads wait on one poller while a third publishes a counter and notifies after each
+/// step. A notify wakes the wait in progress or the next one, so whichever waiter is
+/// blocked must see every published step in the end; a lost wake leaves both asleep.
+#[test]
+fn notifies_reach_one_of_two_concurrent_waiters() {
+    use std::sync::atomic::AtomicUsize;
+    const STEPS: usize = 100_000;
+    let poller = Arc::new(Poller::new().unwrap());
+    let published = Arc::new(AtomicUsize::new(0));
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let waiters: Vec<_> = (0..2)
+        .map(|_| {
+            let (poller, published, done_tx) =
+                (Arc::clone(&poller), Arc::clone(&published), done_tx.clone());
+            thread::spawn(move || {
+                let mut events = Events::with_capacity(4);
+                let mut woken = 0usize;
+                while published.load(Ordering::SeqCst) < STEPS {
+                    poller.wait(&mut events, None).unwrap();
+                    woken += usize::from(events.is_notified());
+                }
+                done_tx.send(woken).unwrap();
+            })
+        })
+        .collect();
+    for step in 1..=STEPS {
+        published.store(step, Ordering::SeqCst);
+        poller.notify().unwrap();
+    }
+    // The last notify released one waiter; the other may still sleep, which is allowed, so
+    // each one that finishes wakes the rest with one more notify.
+    let mut woken = 0;
+    for _ in 0..2 {
+        woken += done_rx
+            .recv_timeout(Duration::from_secs(120))
+            .expect("a wake was lost: no waiter saw the last step");
+        poller.notify().unwrap();
+    }
+    for waiter in waiters {
+        waiter.join().unwrap();
+    }
+    assert!(woken >= 1, "no wait reported a notify");
+}
+
+/// A notify while no thread waits is kept, not lost, and makes the next wait return at once
+/// together with any descriptor events already there.
+#[test]
+fn notify_with_no_waiter_lands_in_the_next_wait_with_events() {
+    let poller = Poller::new().unwrap();
+    let (mut a, b) = pair();
+    poller.add(&b, 3, Interest::READABLE, Mode::Level).unwrap();
+    poller.notify().unwrap();
+    a.write_all(b"x").unwrap();
+    let mut events = Events::new();
+    // No timeout: a lost notify and a missed event would both hang here or fail below.
+    assert_eq!(poller.wait(&mut events, None).unwrap(), 1);
+    assert!(events.is_notified());
+    assert_eq!(keys(&events.iter().collect::<Vec<_>>()), [3]);
+    // Taken: the next wait sees only the descriptor, still ready in level mode.
+    assert_eq!(wait(&poller, &mut events, QUIET).len(), 1);
+    assert!(!events.is_notified());
+}
+
 #[test]
 fn more_ready_than_capacity_are_reported_next_time() {
     let poller = Poller::new().unwrap();
