@@ -14,9 +14,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::measurement::{Cell, LayerReport, Peer, Unit};
-use crate::python::Python;
+use crate::python::{Python, PythonServer};
 use crate::report::thousands;
-use crate::settings::Settings;
+use crate::settings::{Contender, Settings};
 
 /// The layer's name.
 pub const LAYER: &str = "echo";
@@ -39,63 +39,77 @@ pub fn measure(settings: &Settings) -> LayerReport {
     );
     let trips = settings.pick(2_000, 400);
     let total = CONNECTIONS * trips;
-    let run = |addr: SocketAddr| {
-        settings.measure(Unit::KOpsPerSec, total, || drive(addr, CONNECTIONS, trips))
-    };
-    let on = |server: io::Result<EchoServer>| match server {
-        Ok(server) => run(server.addr),
-        Err(e) => Cell::Missing(format!("the server did not start: {e}")),
-    };
 
-    let braid = on(EchoServer::braid());
-    let tokio = on(EchoServer::tokio());
+    // Every server is up before the first round, so that the client can go from one to
+    // the next within a round; an idle server waits in its poller and costs nothing.
+    let braid = EchoServer::braid();
+    let tokio = EchoServer::tokio();
     let (asyncio, uvloop) = match &settings.python {
         Ok(python) => {
-            let asyncio = on_python(python, &[], &run, &mut layer, "py asyncio");
+            let asyncio = python_server(python, &[], &mut layer, "py asyncio");
             if !python.has_module("uvloop") && settings.install_missing {
                 if let Err(why) = python.install("uvloop", Duration::from_secs(60)) {
                     layer.note(format!("py uvloop: {why}"));
                 }
             }
-            let uvloop = on_python(python, &["--uvloop"], &run, &mut layer, "py uvloop");
+            let uvloop = python_server(python, &["--uvloop"], &mut layer, "py uvloop");
             (asyncio, uvloop)
         }
         Err(why) => {
             layer.note(format!("Python servers: {why}"));
-            (Cell::Missing(why.clone()), Cell::Missing(why.clone()))
+            (Err(why.clone()), Err(why.clone()))
         }
     };
+    let client = |addr: Result<SocketAddr, String>| match addr {
+        Ok(addr) => Contender::runs(move || drive(addr, CONNECTIONS, trips)),
+        Err(why) => Cell::Missing(why).into(),
+    };
+    let rust = |server: &io::Result<EchoServer>| {
+        server
+            .as_ref()
+            .map(EchoServer::addr)
+            .map_err(|e| format!("the server did not start: {e}"))
+    };
+    let python = |server: &Result<PythonServer, String>| {
+        server
+            .as_ref()
+            .map(PythonServer::addr)
+            .map_err(Clone::clone)
+    };
+    let (braid_cell, peers) = settings.side_by_side(
+        Unit::KOpsPerSec,
+        total,
+        client(rust(&braid)),
+        vec![
+            client(rust(&tokio)),
+            client(python(&asyncio)),
+            client(python(&uvloop)),
+        ],
+    );
+    drop((braid, tokio, asyncio, uvloop));
     layer.push(
         format!(
             "{CONNECTIONS} connections x {} round trips of 64 B",
             thousands(trips)
         ),
         Unit::KOpsPerSec,
-        braid,
-        vec![tokio, asyncio, uvloop],
+        braid_cell,
+        peers,
     );
-    layer.note("echo is thousands of round trips per second, all connections together; one client thread drives every server");
+    layer.note("echo is thousands of round trips per second, all connections together; one client thread drives every server, one server after another in each round");
     layer
 }
 
-fn on_python(
+/// Starts the Python echo server with `args`, noting why when it does not start.
+fn python_server(
     python: &Python,
     args: &[&str],
-    run: &dyn Fn(SocketAddr) -> Cell,
     layer: &mut LayerReport,
     name: &str,
-) -> Cell {
-    match python.start_server("echo_asyncio.py", args, Duration::from_secs(30)) {
-        Ok(server) => {
-            let cell = run(server.addr());
-            drop(server);
-            cell
-        }
-        Err(why) => {
-            layer.note(format!("{name}: {why}"));
-            Cell::Missing(why)
-        }
-    }
+) -> Result<PythonServer, String> {
+    python
+        .start_server("echo_asyncio.py", args, Duration::from_secs(30))
+        .inspect_err(|why| layer.note(format!("{name}: {why}")))
 }
 
 /// A Rust echo server on a thread of its own, stopped and joined when dropped.
@@ -314,6 +328,11 @@ pub fn drive(addr: SocketAddr, connections: u64, trips: u64) -> io::Result<Durat
                             } else {
                                 finished += 1;
                             }
+                        }
+                        if n < buf.len() {
+                            // A short read emptied the socket: the next byte comes with a
+                            // new edge, so asking again would only return `WouldBlock`.
+                            break;
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,

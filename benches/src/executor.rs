@@ -22,7 +22,7 @@ use futures::{SinkExt, StreamExt};
 use crate::measurement::{Cell, LayerReport, Peer, Unit};
 use crate::probe;
 use crate::report::thousands;
-use crate::settings::{check, check_sum, Settings};
+use crate::settings::{check, check_sum, Contender, Settings};
 
 /// The layer's name.
 pub const LAYER: &str = "event loop";
@@ -51,52 +51,65 @@ pub fn measure(settings: &Settings) -> LayerReport {
     };
 
     let n = TASKS;
+    let (braid, peers) = settings.side_by_side(
+        Unit::NsPerOp,
+        n,
+        Contender::runs(|| spawn_await_braid(&runtimes.braid, n)),
+        vec![
+            Contender::runs(|| spawn_await_tokio(&runtimes.tokio, n)),
+            Contender::runs(|| spawn_await_local(&runtimes.local, n)),
+        ],
+    );
     layer.push(
         "spawn 100,000 trivial tasks, await each",
         Unit::NsPerOp,
-        settings.measure(Unit::NsPerOp, n, || spawn_await_braid(&runtimes.braid, n)),
-        vec![
-            settings.measure(Unit::NsPerOp, n, || spawn_await_tokio(&runtimes.tokio, n)),
-            settings.measure(Unit::NsPerOp, n, || spawn_await_local(&runtimes.local, n)),
-        ],
+        braid,
+        peers,
     );
 
-    layer.push(
-        "100,000 concurrent 1 ms sleeps",
+    let (braid, peers) = settings.side_by_side(
         Unit::Ms,
-        settings.measure(Unit::Ms, 1, || sleeps_braid(&runtimes.braid, 1)),
+        1,
+        Contender::runs(|| sleeps_braid(&runtimes.braid, 1)),
         vec![
-            settings.measure(Unit::Ms, 1, || sleeps_tokio(&runtimes.tokio, 1)),
-            Cell::NotApplicable,
+            Contender::runs(|| sleeps_tokio(&runtimes.tokio, 1)),
+            Contender::not_applicable(),
         ],
     );
+    layer.push("100,000 concurrent 1 ms sleeps", Unit::Ms, braid, peers);
 
+    let (braid, peers) = settings.side_by_side(
+        Unit::NsPerOp,
+        n,
+        Contender::runs(|| ping_pong_braid(&runtimes.braid, n)),
+        vec![
+            Contender::runs(|| ping_pong_tokio(&runtimes.tokio, n)),
+            Contender::runs(|| ping_pong_local(&runtimes.local, n)),
+        ],
+    );
     layer.push(
         "channel ping-pong, 100,000 round trips",
         Unit::NsPerOp,
-        settings.measure(Unit::NsPerOp, n, || ping_pong_braid(&runtimes.braid, n)),
-        vec![
-            settings.measure(Unit::NsPerOp, n, || ping_pong_tokio(&runtimes.tokio, n)),
-            settings.measure(Unit::NsPerOp, n, || ping_pong_local(&runtimes.local, n)),
-        ],
+        braid,
+        peers,
     );
 
     let yields = settings.pick(1_000, 250);
     let total = YIELDING_TASKS * yields;
+    let (braid, peers) = settings.side_by_side(
+        Unit::NsPerOp,
+        total,
+        Contender::runs(|| yield_storm_braid(&runtimes.braid, yields)),
+        vec![
+            Contender::runs(|| yield_storm_tokio(&runtimes.tokio, yields)),
+            Contender::runs(|| yield_storm_local(&runtimes.local, yields)),
+        ],
+    );
     layer.push(
         format!("yield storm: 1,000 tasks x {} yields", thousands(yields)),
         Unit::NsPerOp,
-        settings.measure(Unit::NsPerOp, total, || {
-            yield_storm_braid(&runtimes.braid, yields)
-        }),
-        vec![
-            settings.measure(Unit::NsPerOp, total, || {
-                yield_storm_tokio(&runtimes.tokio, yields)
-            }),
-            settings.measure(Unit::NsPerOp, total, || {
-                yield_storm_local(&runtimes.local, yields)
-            }),
-        ],
+        braid,
+        peers,
     );
     drop(runtimes);
 

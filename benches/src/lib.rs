@@ -14,21 +14,38 @@
 //! This library is the `compare` harness. Each layer module measures its workloads for braid
 //! and every peer and returns a [`LayerReport`]; a [`Report`] renders them all.
 //!
+//! The contenders of a row are measured side by side: each round runs every one of them once,
+//! starting with a different one each time, so a change in the machine's load part-way
+//! through lands on all of them alike.
+//!
 //! ```
-//! use benches::{Cell, LayerReport, Peer, Settings, Unit};
-//! use std::time::{Duration, Instant};
+//! use benches::{Cell, Contender, LayerReport, Peer, Settings, Unit};
+//! use std::time::Instant;
 //!
 //! let settings = Settings::new(true);
-//! let mut layer = LayerReport::new("demo", vec![Peer::rival("std")]);
+//! let mut layer = LayerReport::new("demo", vec![Peer::rival("iterator"), Peer::rival("rayon")]);
 //! let sum = |n: u64| {
 //!     let start = Instant::now();
 //!     std::hint::black_box((0..n).sum::<u64>());
 //!     Ok(start.elapsed())
 //! };
-//! let braid = settings.measure(Unit::NsPerOp, 1000, || sum(1000));
-//! let peer = settings.measure(Unit::NsPerOp, 1000, || sum(1000));
-//! layer.push("sum 1,000 numbers", Unit::NsPerOp, braid, vec![peer]);
+//! let mut total = 0;
+//! let by_hand = || {
+//!     let start = Instant::now();
+//!     for i in 0..1000 {
+//!         total += std::hint::black_box(i);
+//!     }
+//!     Ok(start.elapsed())
+//! };
+//! let (braid, peers) = settings.side_by_side(
+//!     Unit::NsPerOp,
+//!     1000,
+//!     Contender::runs(by_hand),
+//!     vec![Contender::runs(|| sum(1000)), Contender::not_applicable()],
+//! );
+//! layer.push("sum 1,000 numbers", Unit::NsPerOp, braid, peers);
 //! assert!(matches!(layer.rows[0].braid, Cell::Value(_)));
+//! assert_eq!(layer.rows[0].peers[1], Cell::NotApplicable);
 //! ```
 
 pub mod echo;
@@ -47,7 +64,7 @@ pub use machine::Machine;
 pub use measurement::{speedup, Cell, LayerReport, Peer, Row, Unit};
 pub use python::{Python, PythonServer};
 pub use report::{format_value, Report, RATIO_LEGEND};
-pub use settings::{in_unit, panic_message, Settings};
+pub use settings::{in_unit, panic_message, Contender, Settings};
 
 /// Workers in every pool that is compared, braid's and the peers' alike.
 pub const WORKERS: usize = 2;

@@ -13,7 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::measurement::{LayerReport, Peer, Unit};
-use crate::settings::Settings;
+use crate::settings::{Contender, Settings};
 
 /// The layer's name.
 pub const LAYER: &str = "poller";
@@ -26,36 +26,49 @@ pub fn measure(settings: &Settings) -> LayerReport {
     let mut layer = LayerReport::new(LAYER, vec![Peer::rival("polling"), Peer::rival("mio")]);
 
     let n = settings.pick(200_000, 50_000);
-    layer.push(
-        "notify round trip, one thread",
+    let (braid, peers) = settings.side_by_side(
         Unit::NsPerOp,
-        settings.measure(Unit::NsPerOp, n, || notify_one_thread_braid(n)),
+        n,
+        Contender::runs(|| notify_one_thread_braid(n)),
         vec![
-            settings.measure(Unit::NsPerOp, n, || notify_one_thread_polling(n)),
-            settings.measure(Unit::NsPerOp, n, || notify_one_thread_mio(n)),
+            Contender::runs(|| notify_one_thread_polling(n)),
+            Contender::runs(|| notify_one_thread_mio(n)),
         ],
     );
+    layer.push("notify round trip, one thread", Unit::NsPerOp, braid, peers);
 
     let n = settings.pick(20_000, 5_000);
+    let (braid, peers) = settings.side_by_side(
+        Unit::UsPerOp,
+        n,
+        Contender::runs(|| notify_two_threads_braid(n)),
+        vec![
+            Contender::runs(|| notify_two_threads_polling(n)),
+            Contender::runs(|| notify_two_threads_mio(n)),
+        ],
+    );
     layer.push(
         "notify round trip, two threads",
         Unit::UsPerOp,
-        settings.measure(Unit::UsPerOp, n, || notify_two_threads_braid(n)),
-        vec![
-            settings.measure(Unit::UsPerOp, n, || notify_two_threads_polling(n)),
-            settings.measure(Unit::UsPerOp, n, || notify_two_threads_mio(n)),
-        ],
+        braid,
+        peers,
     );
 
     let rounds = settings.pick(500, 200);
+    let (braid, peers) = settings.side_by_side(
+        Unit::UsPerOp,
+        rounds,
+        Contender::runs(|| socket_rounds_braid(rounds)),
+        vec![
+            Contender::runs(|| socket_rounds_polling(rounds)),
+            Contender::runs(|| socket_rounds_mio(rounds)),
+        ],
+    );
     layer.push(
         "1,000 socket pairs, 10% ready per round",
         Unit::UsPerOp,
-        settings.measure(Unit::UsPerOp, rounds, || socket_rounds_braid(rounds)),
-        vec![
-            settings.measure(Unit::UsPerOp, rounds, || socket_rounds_polling(rounds)),
-            settings.measure(Unit::UsPerOp, rounds, || socket_rounds_mio(rounds)),
-        ],
+        braid,
+        peers,
     );
     layer.note(
         "socket rounds are µs per round of 100 ready sockets; notify rows are per round trip",

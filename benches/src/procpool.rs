@@ -26,7 +26,7 @@ use serde_json::Value;
 use crate::measurement::{speedup, Cell, LayerReport, Peer, Unit};
 use crate::probe;
 use crate::report::{format_value, thousands};
-use crate::settings::{check, check_sum, Settings};
+use crate::settings::{check, check_sum, Contender, Settings};
 use crate::WORKERS;
 
 /// The layer's name.
@@ -80,53 +80,75 @@ pub fn measure(settings: &Settings) -> LayerReport {
     const MP: &str = "multiprocessing.Pool";
     const ONE_PROCESS: &str = "one process";
 
+    // procpool_bench.py, run above, keeps its pools alive across its workloads and takes its
+    // own warm-ups and medians, so it cannot be cut into rounds: its cells are known before
+    // braid runs. braid is interleaved with what runs here: the raw pipe, its one-process
+    // baseline, and its two start methods.
+
     // Pools are started before the long-lived pool below exists, so the forking start
     // copies a process with as few threads as the run allows.
-    let start_spawn = settings.measure(Unit::Ms, 1, || pool_start(StartMethod::Spawn, 1));
-    let start_fork = settings.measure(Unit::Ms, 1, || pool_start(StartMethod::Fork, 1));
+    let [start_spawn, start_fork]: [Cell; 2] = settings
+        .interleave(
+            Unit::Ms,
+            1,
+            vec![
+                Contender::runs(|| pool_start(StartMethod::Spawn, 1)),
+                Contender::runs(|| pool_start(StartMethod::Fork, 1)),
+            ],
+        )
+        .try_into()
+        .expect("one cell per contender");
 
     let pool = ProcessPool::new(WORKERS)
         .inspect_err(|e| layer.note(format!("braid: the pool could not start: {e}")));
-    let braid =
-        |unit: Unit, ops: u64, run: &dyn Fn(&ProcessPool) -> io::Result<Duration>| match &pool {
-            Ok(pool) => settings.measure(unit, ops, || run(pool)),
-            Err(e) => Cell::Missing(format!("the pool could not start: {e}")),
-        };
 
     let n = sizes.tasks;
+    let (braid, peers) = settings.side_by_side(
+        Unit::UsPerOp,
+        n,
+        on_pool(&pool, |pool| submit_all(pool, n)),
+        vec![
+            py(PPE, "submit_each", Unit::UsPerOp, n).into(),
+            py(MP, "submit_each", Unit::UsPerOp, n).into(),
+            Contender::not_applicable(),
+        ],
+    );
     layer.push(
         format!("submit {} trivial tasks, then join each", thousands(n)),
         Unit::UsPerOp,
-        braid(Unit::UsPerOp, n, &|pool| submit_all(pool, n)),
-        vec![
-            py(PPE, "submit_each", Unit::UsPerOp, n),
-            py(MP, "submit_each", Unit::UsPerOp, n),
-            Cell::NotApplicable,
-        ],
+        braid,
+        peers,
     );
 
     let n = sizes.sequential;
+    let (braid, peers) = settings.side_by_side(
+        Unit::UsPerOp,
+        n,
+        on_pool(&pool, |pool| one_at_a_time(pool, n)),
+        vec![
+            py(PPE, "one_at_a_time", Unit::UsPerOp, n).into(),
+            py(MP, "one_at_a_time", Unit::UsPerOp, n).into(),
+            Contender::runs(|| pipe_round_trips(n)),
+        ],
+    );
     layer.push(
         format!("one task at a time, {} round trips", thousands(n)),
         Unit::UsPerOp,
-        braid(Unit::UsPerOp, n, &|pool| one_at_a_time(pool, n)),
-        vec![
-            py(PPE, "one_at_a_time", Unit::UsPerOp, n),
-            py(MP, "one_at_a_time", Unit::UsPerOp, n),
-            settings.measure(Unit::UsPerOp, n, || pipe_round_trips(n)),
-        ],
+        braid,
+        peers,
     );
 
-    layer.push(
-        "map 100,000 items, chunks of 1,000",
+    let (braid, peers) = settings.side_by_side(
         Unit::Ms,
-        braid(Unit::Ms, 1, &|pool| map_chunked(pool, 1)),
+        1,
+        on_pool(&pool, |pool| map_chunked(pool, 1)),
         vec![
-            py(PPE, "map", Unit::Ms, 1),
-            py(MP, "map", Unit::Ms, 1),
-            Cell::NotApplicable,
+            py(PPE, "map", Unit::Ms, 1).into(),
+            py(MP, "map", Unit::Ms, 1).into(),
+            Contender::not_applicable(),
         ],
     );
+    layer.push("map 100,000 items, chunks of 1,000", Unit::Ms, braid, peers);
 
     layer.push(
         "pool start, spawn: 2 workers, 2 results, shut down",
@@ -151,10 +173,21 @@ pub fn measure(settings: &Settings) -> LayerReport {
     );
 
     let items = sizes.cpu_items;
-    let braid_map = braid(Unit::Ms, 1, &|pool| cpu_map(pool, items, 1));
+    // The one-process run shares the pool's rounds, so the speedup divides times taken
+    // under the same load.
+    let [braid_map, braid_one]: [Cell; 2] = settings
+        .interleave(
+            Unit::Ms,
+            1,
+            vec![
+                on_pool(&pool, |pool| cpu_map(pool, items, 1)),
+                Contender::runs(|| cpu_map_one_process(items, 1)),
+            ],
+        )
+        .try_into()
+        .expect("one cell per contender");
     let ppe_map = py(PPE, "cpu_map", Unit::Ms, 1);
     let mp_map = py(MP, "cpu_map", Unit::Ms, 1);
-    let braid_one = settings.measure(Unit::Ms, 1, || cpu_map_one_process(items, 1));
     let py_one = py(ONE_PROCESS, "cpu_map", Unit::Ms, 1);
     layer.push(
         format!("CPU-bound map: primes in {items} ranges of 20,000"),
@@ -186,6 +219,17 @@ pub fn measure(settings: &Settings) -> LayerReport {
     layer.note("the CPU-bound map compares the whole job: Python's workers count primes in Python, braid's in Rust");
     layer.note("raw pipe is the floor for one task at a time: 8 bytes to another process and back through two pipes");
     layer
+}
+
+/// braid's contender: `run` on `pool`, or why there is none.
+fn on_pool<'a>(
+    pool: &'a io::Result<ProcessPool>,
+    run: impl Fn(&ProcessPool) -> io::Result<Duration> + 'a,
+) -> Contender<'a> {
+    match pool {
+        Ok(pool) => Contender::runs(move || run(pool)),
+        Err(e) => Cell::Missing(format!("the pool could not start: {e}")).into(),
+    }
 }
 
 fn identity(x: u64) -> u64 {

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use crate::measurement::{speedup, Cell, LayerReport, Peer, Unit};
 use crate::report::format_value;
 use crate::report::thousands;
-use crate::settings::{check, check_sum, Settings};
+use crate::settings::{check, check_sum, Contender, Settings};
 use crate::WORKERS;
 
 /// The layer's name.
@@ -52,51 +52,73 @@ pub fn measure(settings: &Settings) -> LayerReport {
     };
 
     let n = settings.pick(1_000_000, 250_000);
+    let (braid, peers) = settings.side_by_side(
+        Unit::NsPerOp,
+        n,
+        Contender::runs(|| tiny_tasks_braid(&pools.braid, n)),
+        vec![
+            Contender::runs(|| tiny_tasks_rayon(&pools.rayon, n)),
+            Contender::runs(|| tiny_tasks_threadpool(&pools.threadpool, n)),
+            Contender::not_applicable(),
+        ],
+    );
     layer.push(
         format!("{} tiny tasks", thousands(n)),
         Unit::NsPerOp,
-        settings.measure(Unit::NsPerOp, n, || tiny_tasks_braid(&pools.braid, n)),
-        vec![
-            settings.measure(Unit::NsPerOp, n, || tiny_tasks_rayon(&pools.rayon, n)),
-            settings.measure(Unit::NsPerOp, n, || {
-                tiny_tasks_threadpool(&pools.threadpool, n)
-            }),
-            Cell::NotApplicable,
-        ],
+        braid,
+        peers,
     );
 
     let n = SUBMIT_JOIN_TASKS;
+    // The Python script is a whole measurement of its own (its pool, its warm-up, best of 5
+    // runs), so it runs once, before the Rust pools are measured side by side.
     let python = python_submit_join(settings, &mut layer);
+    let (braid, peers) = settings.side_by_side(
+        Unit::UsPerOp,
+        n,
+        Contender::runs(|| submit_join_braid(&pools.braid, n)),
+        vec![
+            Contender::runs(|| submit_join_rayon(&pools.rayon, n)),
+            Contender::runs(|| submit_join_threadpool(&pools.threadpool, n)),
+            python.into(),
+        ],
+    );
     layer.push(
         "submit 20,000 tasks, join each result",
         Unit::UsPerOp,
-        settings.measure(Unit::UsPerOp, n, || submit_join_braid(&pools.braid, n)),
-        vec![
-            settings.measure(Unit::UsPerOp, n, || submit_join_rayon(&pools.rayon, n)),
-            settings.measure(Unit::UsPerOp, n, || {
-                submit_join_threadpool(&pools.threadpool, n)
-            }),
-            python,
-        ],
+        braid,
+        peers,
     );
 
-    layer.push(
-        "join: fib(32)",
+    let (braid, peers) = settings.side_by_side(
         Unit::Ms,
-        settings.measure(Unit::Ms, 1, || fib_join_braid(&pools.braid, 1)),
+        1,
+        Contender::runs(|| fib_join_braid(&pools.braid, 1)),
         vec![
-            settings.measure(Unit::Ms, 1, || fib_join_rayon(&pools.rayon, 1)),
-            Cell::NotApplicable,
-            Cell::NotApplicable,
+            Contender::runs(|| fib_join_rayon(&pools.rayon, 1)),
+            Contender::not_applicable(),
+            Contender::not_applicable(),
         ],
     );
+    layer.push("join: fib(32)", Unit::Ms, braid, peers);
 
     // The base primes are made once, here, so that no timed run makes them.
     base_primes();
-    let braid = settings.measure(Unit::Ms, 1, || primes_braid(&pools.braid, 1));
-    let rayon = settings.measure(Unit::Ms, 1, || primes_rayon(&pools.rayon, 1));
-    let threadpool = settings.measure(Unit::Ms, 1, || primes_threadpool(&pools.threadpool, 1));
-    let one_thread = settings.measure(Unit::Ms, 1, || primes_one_thread(1));
+    // One thread runs in the same rounds as the pools, so the speedups divide times taken
+    // under the same load.
+    let [braid, rayon, threadpool, one_thread]: [Cell; 4] = settings
+        .interleave(
+            Unit::Ms,
+            1,
+            vec![
+                Contender::runs(|| primes_braid(&pools.braid, 1)),
+                Contender::runs(|| primes_rayon(&pools.rayon, 1)),
+                Contender::runs(|| primes_threadpool(&pools.threadpool, 1)),
+                Contender::runs(|| primes_one_thread(1)),
+            ],
+        )
+        .try_into()
+        .expect("one cell per contender");
     layer.push(
         "count primes below 2e7, 153 chunks",
         Unit::Ms,
