@@ -225,7 +225,9 @@ impl Core {
             // loop thread, where it was made.
             unsafe { Header::drop_output(ptr) };
         }
-        header.awaiter.wake();
+        if next & AWAITED != 0 {
+            header.awaiter.wake();
+        }
         self.unlink(ptr);
         // SAFETY: the queue's and the live list's references.
         unsafe { Header::release(ptr, 2) }
@@ -258,7 +260,9 @@ impl Core {
                 Err(actual) => state = actual,
             }
         }
-        header.awaiter.wake();
+        if state & AWAITED != 0 {
+            header.awaiter.wake();
+        }
         // SAFETY: the caller gives these up.
         unsafe { Header::release(ptr, refs) }
     }

@@ -47,6 +47,9 @@ use state::*;
 #[must_use = "a dropped Task keeps running detached; call .detach() to say so"]
 pub struct Task<T> {
     header: NonNull<Header>,
+    /// The handle moved the output out: only it reads the output of a completed task, so
+    /// this needs no atomic.
+    taken: bool,
     // The handle reads and drops the output, so it is `Send` only when the output is.
     output: PhantomData<T>,
 }
@@ -69,6 +72,7 @@ impl<T> Task<T> {
     pub(crate) unsafe fn from_raw(header: NonNull<Header>) -> Task<T> {
         Task {
             header,
+            taken: false,
             output: PhantomData,
         }
     }
@@ -122,12 +126,20 @@ impl<T> Task<T> {
         if self.is_finished() {
             return Poll::Ready(());
         }
-        self.header().awaiter.register(cx.waker());
-        if self.is_finished() {
+        if self.register_awaiter(cx) & FINISHED != 0 {
             Poll::Ready(())
         } else {
             Poll::Pending
         }
+    }
+
+    /// Puts `cx`'s waker in the awaiter slot and marks the task `AWAITED`; returns the
+    /// state from just before, so a finish that raced with this shows up in it.
+    fn register_awaiter(&self, cx: &mut Context<'_>) -> usize {
+        self.header().awaiter.register(cx.waker());
+        // Ordered after the registration: a loop that finishes the task after this sees the
+        // bit and wakes the slot; one that finished before shows `FINISHED` here.
+        self.header().state.fetch_or(AWAITED, Ordering::AcqRel)
     }
 
     /// Whether the task finished with a panic or a cancel, without taking the output.
@@ -137,7 +149,7 @@ impl<T> Task<T> {
         if state & DROPPED != 0 {
             return Some(true);
         }
-        if state & COMPLETED == 0 || state & TAKEN != 0 {
+        if state & COMPLETED == 0 || self.taken {
             return None;
         }
         // SAFETY: `COMPLETED` without `TAKEN`: the output sits in the task and only this
@@ -145,11 +157,11 @@ impl<T> Task<T> {
         Some(unsafe { Header::output_is_err(self.header) })
     }
 
-    fn take_output(&self) -> Result<T, JoinError> {
-        self.header().state.fetch_or(TAKEN, Ordering::AcqRel);
+    fn take_output(&mut self) -> Result<T, JoinError> {
+        self.taken = true;
         let mut out = MaybeUninit::<Result<T, JoinError>>::uninit();
-        // SAFETY: the task `COMPLETED` and this handle just set `TAKEN`, so it alone reads
-        // the output, into a slot of the output type.
+        // SAFETY: the task `COMPLETED` with this handle alive, so the loop left the output,
+        // and only this handle reads it, once; the slot has the output's type.
         unsafe {
             Header::read_output(self.header, out.as_mut_ptr().cast());
             out.assume_init()
@@ -161,10 +173,10 @@ impl<T> Future for Task<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut state = self.header().state.load(Ordering::Acquire);
+        let this = self.get_mut();
+        let mut state = this.header().state.load(Ordering::Acquire);
         if state & FINISHED == 0 {
-            self.header().awaiter.register(cx.waker());
-            state = self.header().state.load(Ordering::Acquire);
+            state = this.register_awaiter(cx);
             if state & FINISHED == 0 {
                 return Poll::Pending;
             }
@@ -173,21 +185,27 @@ impl<T> Future for Task<T> {
             return Poll::Ready(Err(JoinError::cancelled()));
         }
         assert!(
-            state & TAKEN == 0,
+            !this.taken,
             "a braid_executor::Task was polled after it returned its output"
         );
-        Poll::Ready(self.take_output())
+        Poll::Ready(this.take_output())
     }
 }
 
 impl<T> Drop for Task<T> {
     fn drop(&mut self) {
+        if self.taken {
+            // The output is gone, so giving up the handle is one atomic step.
+            // SAFETY: the handle owns one reference and the `HANDLE` bit, and gives up both.
+            unsafe { Header::release_handle(self.header) };
+            return;
+        }
         let header = self.header();
         let mut state = header.state.load(Ordering::Acquire);
         loop {
             // Drop the output here if the task completed and nobody took it; otherwise the
             // loop drops it when the task completes, as it now sees no handle.
-            let take = state & COMPLETED != 0 && state & TAKEN == 0;
+            let take = state & COMPLETED != 0;
             let next = if take {
                 (state & !HANDLE) | TAKEN
             } else {

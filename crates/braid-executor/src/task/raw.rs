@@ -154,10 +154,10 @@ where
 
     /// # Safety
     ///
-    /// The stage is `Finished`, the caller just set `TAKEN`, and `out` points to writable
-    /// memory for a `Result<T, JoinError>`.
+    /// The stage is `Finished`, the caller owns the output (see [`Header::read_output`]), and
+    /// `out` points to writable memory for a `Result<T, JoinError>`.
     unsafe fn read_output(ptr: NonNull<Header>, out: *mut ()) {
-        // SAFETY: setting `TAKEN` gave the caller exclusive access to the finished stage.
+        // SAFETY: owning the output gives the caller exclusive access to the finished stage.
         let stage = unsafe { Self::stage(ptr) };
         match std::mem::replace(stage, Stage::Consumed) {
             // SAFETY: the caller passes a pointer to a `Result<T, JoinError>` slot.
@@ -181,7 +181,7 @@ where
     ///
     /// As for [`read_output`](Self::read_output).
     unsafe fn drop_output(ptr: NonNull<Header>) {
-        // SAFETY: setting `TAKEN` gave the caller exclusive access to the finished stage.
+        // SAFETY: owning the output gives the caller exclusive access to the finished stage.
         let stage = unsafe { Self::stage(ptr) };
         *stage = Stage::Consumed;
     }
@@ -231,8 +231,9 @@ impl Header {
 
     /// # Safety
     ///
-    /// The caller set `TAKEN` on a `COMPLETED` task and `out` fits a `Result<T, JoinError>`
-    /// of the task's output type.
+    /// The task is `COMPLETED` and the caller owns its output: the handle, once, or the loop
+    /// thread when it completed the task with no handle left. `out` fits a
+    /// `Result<T, JoinError>` of the task's output type.
     pub(crate) unsafe fn read_output(this: NonNull<Header>, out: *mut ()) {
         // SAFETY: forwarded from the caller.
         unsafe { (this.as_ref().vtable.read_output)(this, out) }
@@ -240,7 +241,7 @@ impl Header {
 
     /// # Safety
     ///
-    /// The task is `COMPLETED`, not `TAKEN`, and the caller is the handle.
+    /// The task is `COMPLETED`, the caller is the handle, and it has not taken the output.
     pub(crate) unsafe fn output_is_err(this: NonNull<Header>) -> bool {
         // SAFETY: forwarded from the caller.
         unsafe { (this.as_ref().vtable.output_is_err)(this) }
@@ -248,8 +249,8 @@ impl Header {
 
     /// # Safety
     ///
-    /// The caller set `TAKEN` on a `COMPLETED` task, on a thread where the output may be
-    /// dropped.
+    /// The task is `COMPLETED`, the caller owns its output (as for
+    /// [`read_output`](Header::read_output)), and runs on a thread where it may be dropped.
     pub(crate) unsafe fn drop_output(this: NonNull<Header>) {
         // SAFETY: forwarded from the caller.
         unsafe { (this.as_ref().vtable.drop_output)(this) }
@@ -270,6 +271,24 @@ impl Header {
         );
         if previous & REF_MASK == n * REF_ONE {
             // SAFETY: these were the last references.
+            unsafe { (header.vtable.dealloc)(this) }
+        }
+    }
+
+    /// Clears `HANDLE` and drops the handle's reference in one step; frees the task when it
+    /// was the last.
+    ///
+    /// # Safety
+    ///
+    /// The caller is the handle, owns its reference, and no longer needs the output.
+    pub(crate) unsafe fn release_handle(this: NonNull<Header>) {
+        // SAFETY: the caller owns a reference, so the header is alive.
+        let header = unsafe { this.as_ref() };
+        // `HANDLE` is set while the handle exists, so subtracting it clears it.
+        let previous = header.state.fetch_sub(HANDLE | REF_ONE, Ordering::AcqRel);
+        debug_assert!(previous & HANDLE != 0, "a task handle was released twice");
+        if previous & REF_MASK == REF_ONE {
+            // SAFETY: that was the last reference.
             unsafe { (header.vtable.dealloc)(this) }
         }
     }

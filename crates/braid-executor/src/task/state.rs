@@ -27,12 +27,18 @@ pub(crate) const DROPPED: usize = 1 << 3;
 /// while the task is neither `COMPLETED` nor `DROPPED`; never cleared.
 pub(crate) const CANCELLED: usize = 1 << 4;
 
-/// The output was moved out or dropped. Set once, by whichever of the handle and the loop
-/// thread sees `COMPLETED` first with the handle gone or reading it.
+/// The loop dropped the output of a task whose handle was already gone. (A handle that reads
+/// or drops the output itself keeps that fact in the handle: nobody else looks at the output
+/// once the task has completed.)
 pub(crate) const TAKEN: usize = 1 << 5;
 
 /// The [`Task`](crate::Task) handle still exists. Cleared once, when it is dropped.
 pub(crate) const HANDLE: usize = 1 << 6;
+
+/// Someone registered a waker in the task's `awaiter` slot. Set once, by the handle (or a
+/// combinator polling it); the loop wakes the slot on finishing only when this is set, which
+/// spares a task nobody waited on an atomic operation.
+pub(crate) const AWAITED: usize = 1 << 7;
 
 /// One reference.
 pub(crate) const REF_ONE: usize = 1 << 8;
