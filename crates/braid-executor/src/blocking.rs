@@ -1,11 +1,14 @@
 //! Running blocking code off the loop: [`spawn_blocking`].
 
+use std::fmt;
 use std::future::Future;
+use std::io;
 use std::panic::Location;
 use std::pin::Pin;
+use std::sync::OnceLock;
 use std::task::{ready, Context, Poll};
 
-use braid_threadpool::JoinHandle;
+use braid_threadpool::{JoinHandle, ThreadPool};
 
 use crate::event_loop::context;
 use crate::task::{JoinError, Task};
@@ -51,6 +54,66 @@ where
         let job = BlockingJob(pool.submit(f));
         core.spawn(job, location)
     })
+}
+
+/// The pool behind [`spawn_blocking`], started on first use. A loop has one of its own, or
+/// the loops of a [`Runtime`](crate::Runtime) share one.
+pub(crate) struct BlockingPool {
+    threads: usize,
+    pool: OnceLock<ThreadPool>,
+}
+
+impl BlockingPool {
+    /// A pool of `threads` threads, or one per CPU (at least 2) for `None`.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for `Some(0)`.
+    pub(crate) fn new(threads: Option<usize>) -> io::Result<BlockingPool> {
+        let threads = match threads {
+            Some(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "blocking_threads must be at least 1; leave it unset for one per CPU",
+                ))
+            }
+            Some(n) => n,
+            None => std::thread::available_parallelism()
+                .map_or(2, |n| n.get())
+                .max(2),
+        };
+        Ok(BlockingPool {
+            threads,
+            pool: OnceLock::new(),
+        })
+    }
+
+    /// The pool, started now if this is its first use.
+    ///
+    /// # Errors
+    ///
+    /// When the pool's threads cannot be started.
+    pub(crate) fn get(&self) -> io::Result<&ThreadPool> {
+        if let Some(pool) = self.pool.get() {
+            return Ok(pool);
+        }
+        let pool = ThreadPool::builder()
+            .workers(self.threads)
+            .thread_name("braid-blocking")
+            .build()
+            .map_err(io::Error::other)?;
+        // Two loops starting it at once: one pool wins, the other's threads stop at its drop.
+        Ok(self.pool.get_or_init(|| pool))
+    }
+}
+
+impl fmt::Debug for BlockingPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockingPool")
+            .field("threads", &self.threads)
+            .field("started", &self.pool.get().is_some())
+            .finish()
+    }
 }
 
 /// Waits for a pool job; cancels it if dropped before it started.

@@ -130,6 +130,23 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
+//! # Child processes, signals, and a loop per core
+//!
+//! [`process::Command`] starts a program with pipes the loop drives
+//! (`asyncio.create_subprocess_exec`); its exit is watched through the poller, never by a
+//! thread per child. [`signal::signal`] and [`signal::ctrl_c`] turn Unix signals into
+//! awaitable events (`loop.add_signal_handler`). A [`Runtime`] runs one loop per core, each
+//! on its own thread, with [`Runtime::spawn_on`] for `!Send` futures and
+//! [`Runtime::serve`] to spread a listening port over the loops.
+//!
+//! ```
+//! use braid_executor::process::Command;
+//!
+//! let output = braid_executor::run(async { Command::new("echo").arg("hi").output().await })?;
+//! assert_eq!(output.stdout, b"hi\n");
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
 //! # Keeping the loop healthy
 //!
 //! The loop checks for I/O and timers at least every 61 task polls, so a task that keeps
@@ -144,6 +161,9 @@ mod blocking;
 mod combine;
 mod event_loop;
 pub mod net;
+pub mod process;
+pub mod runtime;
+pub mod signal;
 pub mod sync;
 mod task;
 mod time;
@@ -153,5 +173,6 @@ pub use combine::{as_completed, gather, wait, AsCompleted, ReturnWhen, TaskGroup
 pub use event_loop::{
     run, spawn, Builder, EventLoop, Handle, Metrics, SpawnError, DEFAULT_SLOW_POLL_THRESHOLD,
 };
+pub use runtime::Runtime;
 pub use task::{yield_now, JoinError, Task, YieldNow};
 pub use time::{sleep, sleep_until, timeout, Elapsed, Sleep, Timeout};

@@ -1,6 +1,6 @@
 //! The loop-thread side of an event loop: run queue, live tasks, timers, I/O, and one turn.
 
-use std::cell::{Cell, OnceCell, RefCell};
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
@@ -17,6 +17,7 @@ use braid_threadpool::ThreadPool;
 
 use super::metrics::Metrics;
 use super::shared::Shared;
+use crate::blocking::BlockingPool;
 use crate::net::reactor::Reactor;
 use crate::task::raw::{self, Header, TaskRef, UNLINKED};
 use crate::task::state::*;
@@ -40,8 +41,7 @@ pub(crate) struct Core {
     wakers: RefCell<Vec<Waker>>,
     counters: Counters,
     slow_poll_threshold: Duration,
-    blocking_threads: usize,
-    blocking_pool: OnceCell<ThreadPool>,
+    blocking_pool: Arc<BlockingPool>,
 }
 
 #[derive(Default)]
@@ -61,7 +61,7 @@ impl Core {
     pub(crate) fn new(
         shared: Arc<Shared>,
         slow_poll_threshold: Duration,
-        blocking_threads: usize,
+        blocking_pool: Arc<BlockingPool>,
     ) -> Core {
         Core {
             shared,
@@ -73,8 +73,7 @@ impl Core {
             wakers: RefCell::new(Vec::new()),
             counters: Counters::default(),
             slow_poll_threshold,
-            blocking_threads,
-            blocking_pool: OnceCell::new(),
+            blocking_pool,
         }
     }
 
@@ -382,15 +381,7 @@ impl Core {
     ///
     /// When the pool's threads cannot be started.
     pub(crate) fn blocking_pool(&self) -> io::Result<&ThreadPool> {
-        if let Some(pool) = self.blocking_pool.get() {
-            return Ok(pool);
-        }
-        let pool = ThreadPool::builder()
-            .workers(self.blocking_threads)
-            .thread_name("braid-blocking")
-            .build()
-            .map_err(io::Error::other)?;
-        Ok(self.blocking_pool.get_or_init(|| pool))
+        self.blocking_pool.get()
     }
 }
 

@@ -25,6 +25,7 @@ pub use metrics::Metrics;
 pub(crate) use shared::Shared;
 
 use self::core::Core;
+use crate::blocking::BlockingPool;
 use crate::task::{JoinError, Task};
 
 /// The default slow-poll threshold: a task poll longer than this logs a warning.
@@ -78,6 +79,8 @@ pub struct EventLoop {
 pub struct Builder {
     slow_poll_threshold: Duration,
     blocking_threads: Option<usize>,
+    /// A pool shared with other loops, used instead of one of the loop's own.
+    blocking_pool: Option<Arc<BlockingPool>>,
 }
 
 impl Builder {
@@ -96,6 +99,13 @@ impl Builder {
         self
     }
 
+    /// Runs `spawn_blocking` on `pool`, which other loops may share, instead of a pool of
+    /// the loop's own; `blocking_threads` is then not used.
+    pub(crate) fn share_blocking_pool(mut self, pool: Arc<BlockingPool>) -> Builder {
+        self.blocking_pool = Some(pool);
+        self
+    }
+
     /// Makes the loop.
     ///
     /// # Errors
@@ -104,25 +114,13 @@ impl Builder {
     /// [`Poller::new`](braid_poller::Poller::new) reports, typically running out of file
     /// descriptors.
     pub fn build(self) -> io::Result<EventLoop> {
-        let blocking_threads = match self.blocking_threads {
-            Some(0) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "blocking_threads must be at least 1; leave it unset for one per CPU",
-                ))
-            }
-            Some(n) => n,
-            None => std::thread::available_parallelism()
-                .map_or(2, |n| n.get())
-                .max(2),
+        let blocking_pool = match self.blocking_pool {
+            Some(pool) => pool,
+            None => Arc::new(BlockingPool::new(self.blocking_threads)?),
         };
         let shared = Arc::new(Shared::new(Poller::new()?));
         Ok(EventLoop {
-            core: Rc::new(Core::new(
-                shared,
-                self.slow_poll_threshold,
-                blocking_threads,
-            )),
+            core: Rc::new(Core::new(shared, self.slow_poll_threshold, blocking_pool)),
         })
     }
 }
@@ -143,6 +141,7 @@ impl EventLoop {
         Builder {
             slow_poll_threshold: DEFAULT_SLOW_POLL_THRESHOLD,
             blocking_threads: None,
+            blocking_pool: None,
         }
     }
 

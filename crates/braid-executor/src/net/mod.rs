@@ -17,7 +17,7 @@
 //! event. Dropping a socket removes it from the poller before its descriptor is closed.
 
 pub(crate) mod reactor;
-mod source;
+pub(crate) mod source;
 mod tcp;
 mod udp;
 mod unix;

@@ -50,6 +50,12 @@ impl<T: AsFd> Source<T> {
         &self.io
     }
 
+    /// Whether the loop this was registered with runs on this thread, for callers that
+    /// panic with their own message before an operation would panic with the socket one.
+    pub(crate) fn is_on_current_loop(&self) -> bool {
+        context::is_current(&self.core.shared)
+    }
+
     #[track_caller]
     fn check_loop(&self) {
         if !context::is_current(&self.core.shared) {

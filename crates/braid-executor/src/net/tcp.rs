@@ -102,6 +102,14 @@ impl TcpListener {
         Ok((TcpStream::from_std(stream)?, addr))
     }
 
+    /// Waits for the next connection and returns it unregistered, in blocking mode, so that
+    /// another loop can take it over with [`TcpStream::from_std`].
+    pub(crate) async fn accept_std(&self) -> io::Result<(std::net::TcpStream, SocketAddr)> {
+        self.source
+            .io(Direction::Read, std::net::TcpListener::accept)
+            .await
+    }
+
     /// The address it listens on (with the port the system chose for port 0).
     ///
     /// # Errors

@@ -1,0 +1,196 @@
+//! The parent's ends of a child's standard streams: [`ChildStdin`], [`ChildStdout`] and
+//! [`ChildStderr`].
+//!
+//! Each is the pipe std made, switched to non-blocking mode and registered with the loop like
+//! a socket. Only the parent's end changes mode: the child's end is a separate open file, so
+//! the child still sees ordinary blocking pipes.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::io::{AsyncRead, AsyncWrite};
+
+use crate::net::source::Source;
+
+/// Registers the parent's end of a pipe with the running loop.
+fn register(fd: OwnedFd) -> io::Result<Source<File>> {
+    set_nonblocking(&fd)?;
+    Source::new(File::from(fd))
+}
+
+fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
+    // A pipe std just made has no other file status flags to keep, so one F_SETFL does it
+    // (no F_GETFL first).
+    // SAFETY: F_SETFL on a descriptor we own changes only its status flags.
+    if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cold]
+#[track_caller]
+fn wrong_loop(what: &str) -> ! {
+    panic!(
+        "a braid_executor::process::{what} was used outside the running event loop that \
+         spawned its child; child processes and their pipes belong to that loop and work \
+         only while it runs"
+    )
+}
+
+/// Writes to a child's standard input (the `stdin` of a [`Child`](super::Child) spawned with
+/// `Stdio::piped()`); implements `futures::io::AsyncWrite`.
+///
+/// Closing it ([`AsyncWriteExt::close`](futures::io::AsyncWriteExt::close)) or dropping it
+/// closes the pipe, so the child reads end-of-file. Writing after the child closed its end
+/// fails with `BrokenPipe`.
+pub struct ChildStdin {
+    /// `None` once closed.
+    source: Option<Source<File>>,
+}
+
+impl ChildStdin {
+    pub(super) fn new(stdin: std::process::ChildStdin) -> io::Result<ChildStdin> {
+        Ok(ChildStdin {
+            source: Some(register(OwnedFd::from(stdin))?),
+        })
+    }
+
+    fn source(&self) -> io::Result<&Source<File>> {
+        match &self.source {
+            Some(source) => {
+                if !source.is_on_current_loop() {
+                    wrong_loop("ChildStdin");
+                }
+                Ok(source)
+            }
+            None => Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the child's stdin was already closed",
+            )),
+        }
+    }
+}
+
+impl AsyncWrite for ChildStdin {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.source()?.poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.source()?.poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// Closes the pipe: the child reads end-of-file. Closing again does nothing.
+    fn poll_close(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.source = None;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl fmt::Debug for ChildStdin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let fd = self
+            .source
+            .as_ref()
+            .map(|source| source.get_ref().as_raw_fd());
+        f.debug_struct("ChildStdin").field("fd", &fd).finish()
+    }
+}
+
+/// Defines a read end of a child's pipe.
+macro_rules! read_pipe {
+    ($(#[$doc:meta])* $name:ident, $std:ty) => {
+        $(#[$doc])*
+        pub struct $name {
+            source: Source<File>,
+        }
+
+        impl $name {
+            pub(super) fn new(pipe: $std) -> io::Result<$name> {
+                Ok($name {
+                    source: register(OwnedFd::from(pipe))?,
+                })
+            }
+
+            fn source(&self) -> &Source<File> {
+                if !self.source.is_on_current_loop() {
+                    wrong_loop(stringify!($name));
+                }
+                &self.source
+            }
+        }
+
+        impl AsyncRead for $name {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut [u8],
+            ) -> Poll<io::Result<usize>> {
+                self.source().poll_read(cx, buf)
+            }
+
+            fn poll_read_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &mut [IoSliceMut<'_>],
+            ) -> Poll<io::Result<usize>> {
+                self.source().poll_read_vectored(cx, bufs)
+            }
+        }
+
+        impl AsFd for $name {
+            fn as_fd(&self) -> BorrowedFd<'_> {
+                self.source.get_ref().as_fd()
+            }
+        }
+
+        impl AsRawFd for $name {
+            fn as_raw_fd(&self) -> RawFd {
+                self.source.get_ref().as_raw_fd()
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("fd", &self.as_raw_fd())
+                    .finish()
+            }
+        }
+    };
+}
+
+read_pipe!(
+    /// Reads a child's standard output (the `stdout` of a [`Child`](super::Child) spawned
+    /// with `Stdio::piped()`); implements `futures::io::AsyncRead`.
+    ///
+    /// Reading returns end-of-file (`Ok(0)`) once the child, and every process it passed the
+    /// pipe on to, has closed it: usually when the child exits.
+    ChildStdout,
+    std::process::ChildStdout
+);
+
+read_pipe!(
+    /// Reads a child's standard error (the `stderr` of a [`Child`](super::Child) spawned
+    /// with `Stdio::piped()`); implements `futures::io::AsyncRead`. Works like
+    /// [`ChildStdout`].
+    ChildStderr,
+    std::process::ChildStderr
+);

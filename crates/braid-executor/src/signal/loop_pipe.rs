@@ -1,0 +1,287 @@
+//! One loop's wake-up socket pair, shared by all of that loop's signal listeners.
+//!
+//! The handler writes a byte to the write end; the read end is registered with the loop's
+//! poller like any socket. The reactor keeps one waker per direction, so the loop's
+//! listeners cannot each put their own waker there: the reactor holds the [`Fanout`]
+//! waker, which wakes every waiting listener; each then checks its own signal's count.
+
+use std::cell::{Cell, RefCell};
+use std::io::{self, Read};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::rc::{Rc, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Wake, Waker};
+
+use super::handler::{self, SIGNAL_LIMIT};
+use super::registry;
+use crate::event_loop::context;
+use crate::event_loop::core::Core;
+use crate::net::reactor::Direction;
+use crate::net::source::Source;
+
+thread_local! {
+    /// The pipes of the loops on this thread that have signal listeners. A pipe holds its
+    /// loop alive, so a pipe that can still be upgraded belongs to the loop at that address.
+    static PIPES: RefCell<Vec<Weak<LoopPipe>>> = const { RefCell::new(Vec::new()) };
+}
+
+pub(super) struct LoopPipe {
+    /// The read end, registered with the loop.
+    source: Source<UnixStream>,
+    /// The write end, published for the handler in `wake_slot`; kept only to stay open.
+    _writer: UnixStream,
+    wake_slot: usize,
+    core: Rc<Core>,
+    /// This loop's listeners of each signal: the handler writes to this pipe only for
+    /// signals with at least one.
+    listening: [Cell<u32>; SIGNAL_LIMIT],
+    fanout: Arc<Fanout>,
+    /// `fanout` as a waker, made once.
+    fanout_waker: Waker,
+}
+
+impl LoopPipe {
+    /// The pipe of `core`'s loop, which runs on this thread; made on first use.
+    pub(super) fn of(core: &Rc<Core>) -> io::Result<Rc<LoopPipe>> {
+        let existing = PIPES.try_with(|pipes| {
+            let mut pipes = pipes.borrow_mut();
+            pipes.retain(|pipe| pipe.strong_count() > 0);
+            pipes
+                .iter()
+                .filter_map(Weak::upgrade)
+                .find(|pipe| Rc::ptr_eq(&pipe.core, core))
+        });
+        if let Ok(Some(pipe)) = existing {
+            return Ok(pipe);
+        }
+        let pipe = Rc::new(LoopPipe::open(core)?);
+        // During thread teardown the cache is gone; the pipe then serves only its listener.
+        let _ = PIPES.try_with(|pipes| pipes.borrow_mut().push(Rc::downgrade(&pipe)));
+        Ok(pipe)
+    }
+
+    fn open(core: &Rc<Core>) -> io::Result<LoopPipe> {
+        let (reader, writer) = UnixStream::pair()?;
+        reader.set_nonblocking(true)?;
+        // The handler must never block: a full buffer already means "wake up".
+        writer.set_nonblocking(true)?;
+        let source = Source::new(reader)?;
+        let wake_slot = registry::take_wake_slot(writer.as_raw_fd())?;
+        let fanout = Arc::new(Fanout {
+            waiters: Mutex::new(Waiters::default()),
+        });
+        Ok(LoopPipe {
+            source,
+            _writer: writer,
+            wake_slot,
+            core: core.clone(),
+            listening: [const { Cell::new(0) }; SIGNAL_LIMIT],
+            fanout_waker: Waker::from(fanout.clone()),
+            fanout,
+        })
+    }
+
+    /// Whether this pipe's loop runs on this thread now.
+    pub(super) fn is_current(&self) -> bool {
+        context::is_current(&self.core.shared)
+    }
+
+    /// A listener of `signum` joins: returns its waiter slot.
+    pub(super) fn listen(&self, signum: usize) -> usize {
+        let listening = &self.listening[signum];
+        if listening.get() == 0 {
+            handler::set_interest(self.wake_slot, signum, true);
+        }
+        listening.set(listening.get() + 1);
+        self.fanout.waiters().insert()
+    }
+
+    /// The listener of `signum` with waiter slot `waiter` leaves.
+    pub(super) fn unlisten(&self, signum: usize, waiter: usize) {
+        let listening = &self.listening[signum];
+        listening.set(listening.get() - 1);
+        if listening.get() == 0 {
+            handler::set_interest(self.wake_slot, signum, false);
+        }
+        let waiting = self.fanout.waiters().remove(waiter);
+        // Outside the lock, like every waker's drop.
+        drop(waiting);
+    }
+
+    /// Makes sure the listener with slot `waiter`, which has seen `seen` deliveries of
+    /// `signum`, is woken by the next one.
+    ///
+    /// Bytes read here may have been meant for other waiting listeners, whose wake-up event
+    /// the poller will now never report (the socket is empty again), so reading any wakes
+    /// those whose signal came.
+    pub(super) fn wait(&self, waiter: usize, signum: usize, seen: u64, cx: &mut Context<'_>) {
+        let mut fanout_cx = Context::from_waker(&self.fanout_waker);
+        let mut drained = false;
+        let mut buf = [0u8; 64];
+        // Reads until `WouldBlock`, which also leaves the fan-out waker with the reactor.
+        let result = self
+            .source
+            .poll_io(Direction::Read, &mut fanout_cx, |mut reader| loop {
+                match reader.read(&mut buf) {
+                    Ok(0) => return Ok(()),
+                    Ok(_) => drained = true,
+                    Err(error) => return Err(error),
+                }
+            });
+        if let Poll::Ready(Err(error)) = &result {
+            tracing::error!("braid: reading the signal wake-up socket failed: {error}");
+        }
+        if result.is_ready() {
+            // Not re-armed: let every listener try again rather than sleep unwatched.
+            self.fanout.wake_waiting(Which::All);
+        } else if drained {
+            // Re-armed just now, so a listener whose signal has not come can stay asleep.
+            self.fanout.wake_waiting(Which::Delivered);
+        }
+        let replaced = self
+            .fanout
+            .waiters()
+            .store(waiter, signum, seen, cx.waker());
+        // A waker's drop may run arbitrary code; none runs under the lock.
+        drop(replaced);
+    }
+
+    /// Wakes the loop's waiting listeners as an event on the read end does.
+    #[cfg(test)]
+    pub(super) fn fanout_wake_for_test(&self) {
+        self.fanout.wake_by_ref();
+    }
+
+    /// Wakes the loop's waiting listeners as bytes read by [`wait`](LoopPipe::wait) do.
+    #[cfg(test)]
+    pub(super) fn fanout_wake_delivered_for_test(&self) {
+        self.fanout.wake_waiting(Which::Delivered);
+    }
+}
+
+impl Drop for LoopPipe {
+    fn drop(&mut self) {
+        // The handler must be done with the write end before either end closes: a write to a
+        // closed descriptor could reach a file that reused its number, and one to a socket
+        // whose peer is closed raises `SIGPIPE`.
+        registry::give_back_wake_slot(self.wake_slot);
+    }
+}
+
+/// Wakes the waiting listeners of one loop.
+///
+/// As the reactor's waker it wakes them all. The reactor forgets a waker once it woke it,
+/// so no listener may be left waiting then: only a listener's next `wait` arms the reactor
+/// again, and a listener that was left asleep would make none.
+struct Fanout {
+    /// Touched only on the loop thread, but a `Waker` must be `Send + Sync`.
+    waiters: Mutex<Waiters>,
+}
+
+/// A listener's last poll that found nothing.
+struct Waiting {
+    signum: usize,
+    /// The delivery count that poll saw.
+    seen: u64,
+    waker: Waker,
+}
+
+impl Waiting {
+    fn delivered(&self) -> bool {
+        handler::deliveries(self.signum) != self.seen
+    }
+}
+
+#[derive(Default)]
+struct Waiters {
+    /// One slot per listener, holding it while it waits.
+    waiting: Vec<Option<Waiting>>,
+    free: Vec<usize>,
+    /// Reused to wake outside the lock.
+    spare: Vec<Waker>,
+}
+
+impl Fanout {
+    fn waiters(&self) -> MutexGuard<'_, Waiters> {
+        // Nothing under this lock panics halfway through an update.
+        self.waiters
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Waiters {
+    fn insert(&mut self) -> usize {
+        match self.free.pop() {
+            Some(index) => index,
+            None => {
+                self.waiting.push(None);
+                self.waiting.len() - 1
+            }
+        }
+    }
+
+    fn remove(&mut self, index: usize) -> Option<Waiting> {
+        self.free.push(index);
+        self.waiting[index].take()
+    }
+
+    /// Returns what it replaced, for the caller to drop outside the lock.
+    fn store(&mut self, index: usize, signum: usize, seen: u64, waker: &Waker) -> Option<Waiting> {
+        match &mut self.waiting[index] {
+            Some(waiting) if waiting.waker.will_wake(waker) => {
+                waiting.seen = seen;
+                None
+            }
+            slot => slot.replace(Waiting {
+                signum,
+                seen,
+                waker: waker.clone(),
+            }),
+        }
+    }
+}
+
+/// Which waiting listeners to wake.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Which {
+    All,
+    /// Those whose signal's count moved since they looked. The handler raises a count
+    /// before it writes the byte that leads here, so the others have nothing to see yet.
+    Delivered,
+}
+
+impl Fanout {
+    fn wake_waiting(&self, which: Which) {
+        // A waker may run arbitrary code; none is called under the lock.
+        let mut woken = {
+            let mut waiters = self.waiters();
+            let mut woken = std::mem::take(&mut waiters.spare);
+            for slot in &mut waiters.waiting {
+                let wake = match slot {
+                    Some(waiting) => which == Which::All || waiting.delivered(),
+                    None => false,
+                };
+                if wake {
+                    woken.extend(slot.take().map(|waiting| waiting.waker));
+                }
+            }
+            woken
+        };
+        for waker in woken.drain(..) {
+            waker.wake();
+        }
+        self.waiters().spare = woken;
+    }
+}
+
+impl Wake for Fanout {
+    fn wake(self: Arc<Self>) {
+        self.wake_waiting(Which::All);
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.wake_waiting(Which::All);
+    }
+}

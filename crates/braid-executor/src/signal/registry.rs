@@ -1,0 +1,166 @@
+//! Process-wide bookkeeping, kept under one lock the handler never takes: how many listeners
+//! each signal has in all loops, the disposition each signal had before braid installed its
+//! handler, and which wake-up slots are taken.
+
+use std::io;
+use std::mem::{self, MaybeUninit};
+use std::os::fd::RawFd;
+use std::ptr;
+use std::sync::{Mutex, MutexGuard};
+
+use super::handler::{self, SIGNAL_LIMIT, WAKE_SLOT_LIMIT};
+
+struct Registry {
+    /// Listeners of each signal, over every loop and thread.
+    listeners: [usize; SIGNAL_LIMIT],
+    /// The disposition to put back when a signal's last listener goes; set while it has
+    /// listeners.
+    previous: [Option<libc::sigaction>; SIGNAL_LIMIT],
+    /// Wake-up slots handed out to loops.
+    slot_taken: [bool; WAKE_SLOT_LIMIT],
+}
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+    listeners: [0; SIGNAL_LIMIT],
+    previous: [None; SIGNAL_LIMIT],
+    slot_taken: [false; WAKE_SLOT_LIMIT],
+});
+
+fn lock() -> MutexGuard<'static, Registry> {
+    // Nothing under this lock panics halfway through an update, so a poisoned lock still
+    // guards consistent counts.
+    REGISTRY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn invalid(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, message)
+}
+
+/// Checks that `signum` is a signal a loop can listen for; returns it as an index.
+///
+/// # Errors
+///
+/// `InvalidInput` for numbers that are no signal, for `SIGKILL` and `SIGSTOP` (which cannot
+/// be caught) and for `SIGSEGV`, `SIGBUS`, `SIGILL` and `SIGFPE` (faults of the thread that
+/// caused them: a handler that returns runs the faulting instruction again).
+pub(super) fn validate(signum: i32) -> io::Result<usize> {
+    match signum {
+        libc::SIGKILL | libc::SIGSTOP => Err(invalid(format!(
+            "signal {signum} ({}) cannot be caught, so it cannot be listened for",
+            super::name(signum)
+        ))),
+        libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE => Err(invalid(format!(
+            "signal {signum} ({}) reports a fault of the thread that caused it and cannot \
+             be listened for; only asynchronous signals such as SIGINT, SIGTERM, SIGHUP, \
+             SIGUSR1 or SIGCHLD can",
+            super::name(signum)
+        ))),
+        _ => match usize::try_from(signum) {
+            Ok(index) if (1..SIGNAL_LIMIT).contains(&index) => Ok(index),
+            _ => Err(invalid(format!(
+                "{signum} is not a signal number; pass one such as libc::SIGINT or \
+                 libc::SIGUSR1"
+            ))),
+        },
+    }
+}
+
+/// Counts one more listener of `signum`, installing braid's handler if it is the first.
+///
+/// # Errors
+///
+/// What `sigaction` reports, `EINVAL` (a number this system does not have, or one its C
+/// library reserves) as `InvalidInput`.
+pub(super) fn subscribe(signum: usize) -> io::Result<()> {
+    let mut registry = lock();
+    if registry.listeners[signum] == 0 {
+        registry.previous[signum] = Some(install(signum)?);
+    }
+    registry.listeners[signum] += 1;
+    Ok(())
+}
+
+/// Counts one listener of `signum` less, putting back the disposition it had before braid
+/// if it was the last.
+pub(super) fn unsubscribe(signum: usize) {
+    let mut registry = lock();
+    registry.listeners[signum] -= 1;
+    if registry.listeners[signum] == 0 {
+        if let Some(previous) = registry.previous[signum].take() {
+            restore(signum, &previous);
+        }
+    }
+}
+
+/// Takes a free wake-up slot and publishes `fd` in it for the handler.
+///
+/// # Errors
+///
+/// `OutOfMemory` if [`WAKE_SLOT_LIMIT`] loops already listen for signals.
+pub(super) fn take_wake_slot(fd: RawFd) -> io::Result<usize> {
+    let mut registry = lock();
+    let Some(index) = registry.slot_taken.iter().position(|taken| !taken) else {
+        return Err(io::Error::new(
+            io::ErrorKind::OutOfMemory,
+            format!(
+                "at most {WAKE_SLOT_LIMIT} braid event loops can listen for signals at the \
+                 same time; drop the signal listeners of loops that no longer need them"
+            ),
+        ));
+    };
+    registry.slot_taken[index] = true;
+    handler::open(index, fd);
+    Ok(index)
+}
+
+/// Withdraws slot `index` from the handler; once this returns, its descriptor may close.
+pub(super) fn give_back_wake_slot(index: usize) {
+    handler::close(index);
+    lock().slot_taken[index] = false;
+}
+
+/// Installs braid's handler for `signum`; returns the disposition it replaces.
+fn install(signum: usize) -> io::Result<libc::sigaction> {
+    // SAFETY: `sigaction` is a plain C struct for which all zeroes is a valid value:
+    // `SIG_DFL`, no flags, an empty mask.
+    let mut action: libc::sigaction = unsafe { mem::zeroed() };
+    let handle: extern "C" fn(libc::c_int) = handler::handle;
+    action.sa_sigaction = handle as libc::sighandler_t;
+    // System calls interrupted by the handler resume instead of failing with `EINTR` in
+    // code that never asked for signals.
+    action.sa_flags = libc::SA_RESTART;
+    // SAFETY: `sa_mask` is a valid `sigset_t` to write.
+    unsafe { libc::sigemptyset(&mut action.sa_mask) };
+    let mut previous = MaybeUninit::<libc::sigaction>::uninit();
+    // SAFETY: `action` is initialised and `previous` is valid for the write `sigaction`
+    // makes on success; `signum` was validated to be in range.
+    let result = unsafe { libc::sigaction(signum as libc::c_int, &action, previous.as_mut_ptr()) };
+    if result == -1 {
+        let error = io::Error::last_os_error();
+        if error.raw_os_error() == Some(libc::EINVAL) {
+            return Err(invalid(format!(
+                "signal {signum} does not exist on this system or is reserved by its C \
+                 library, so it cannot be listened for"
+            )));
+        }
+        return Err(error);
+    }
+    // SAFETY: `sigaction` succeeded, so it filled `previous`.
+    Ok(unsafe { previous.assume_init() })
+}
+
+/// Puts `previous` back as the disposition of `signum`.
+fn restore(signum: usize, previous: &libc::sigaction) {
+    // SAFETY: `previous` is a disposition `sigaction` itself returned for this signal; the
+    // old action is not asked for.
+    let result = unsafe { libc::sigaction(signum as libc::c_int, previous, ptr::null_mut()) };
+    if result == -1 {
+        // Only an invalid argument fails here, and this exact call succeeded before.
+        tracing::error!(
+            "braid could not restore the previous handler of signal {signum}: {}",
+            io::Error::last_os_error()
+        );
+    }
+}
