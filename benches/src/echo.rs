@@ -17,6 +17,7 @@ use crate::measurement::{Cell, LayerReport, Peer, Unit};
 use crate::python::{Python, PythonServer};
 use crate::report::thousands;
 use crate::settings::{Contender, Settings};
+use crate::WORKERS;
 
 /// The layer's name.
 pub const LAYER: &str = "echo";
@@ -98,6 +99,142 @@ pub fn measure(settings: &Settings) -> LayerReport {
     );
     layer.note("echo is thousands of round trips per second, all connections together; one client thread drives every server, one server after another in each round");
     layer
+}
+
+/// The name of the layer that spreads one server over a loop per core.
+pub const CORES_LAYER: &str = "echo, loop per core";
+
+/// Measures the echo workload against servers spread over [`WORKERS`] threads: braid's
+/// [`Runtime`](braid_executor::Runtime) with a loop per thread, and tokio's multi-thread
+/// runtime with as many workers. The client is the same one-thread client as in [`measure`].
+pub fn measure_cores(settings: &Settings) -> LayerReport {
+    let mut layer = LayerReport::new(CORES_LAYER, vec![Peer::rival("tokio multi-thread")]);
+    let trips = settings.pick(2_000, 400);
+    let total = CONNECTIONS * trips;
+    let braid = MultiServer::braid(WORKERS);
+    let tokio = MultiServer::tokio(WORKERS);
+    let client = |server: &io::Result<MultiServer>| match server {
+        Ok(server) => {
+            let addr = server.addr();
+            Contender::runs(move || drive(addr, CONNECTIONS, trips))
+        }
+        Err(e) => Cell::Missing(format!("the server did not start: {e}")).into(),
+    };
+    let (braid_cell, peers) = settings.side_by_side(
+        Unit::KOpsPerSec,
+        total,
+        client(&braid),
+        vec![client(&tokio)],
+    );
+    drop((braid, tokio));
+    layer.push(
+        format!(
+            "{CONNECTIONS} connections x {} round trips, {WORKERS} threads",
+            thousands(trips)
+        ),
+        Unit::KOpsPerSec,
+        braid_cell,
+        peers,
+    );
+    layer.note(format!(
+        "loop per core: braid's Runtime with {WORKERS} loops (SO_REUSEPORT on Linux) vs tokio's multi-thread runtime with {WORKERS} workers; the client thread shares the cores"
+    ));
+    layer
+}
+
+/// An echo server whose connections are spread over several threads; stopped when dropped.
+#[derive(Debug)]
+pub enum MultiServer {
+    /// braid: one event loop per thread, each accepting on its own `SO_REUSEPORT` socket.
+    Braid {
+        /// Stops accepting when dropped; declared first so it drops before the runtime.
+        server: braid_executor::runtime::Server,
+        /// The loops.
+        runtime: braid_executor::Runtime,
+    },
+    /// tokio: one accept loop, connections spawned onto the multi-thread runtime.
+    Tokio {
+        /// Where it listens.
+        addr: SocketAddr,
+        /// The workers; dropping it cancels the tasks and joins them.
+        runtime: tokio::runtime::Runtime,
+    },
+}
+
+impl MultiServer {
+    /// Starts braid's echo server on a [`Runtime`](braid_executor::Runtime) of `loops`
+    /// loops.
+    ///
+    /// # Errors
+    ///
+    /// When the loops cannot start or no listener can be bound on 127.0.0.1.
+    pub fn braid(loops: usize) -> io::Result<MultiServer> {
+        let runtime = braid_executor::Runtime::builder().loops(loops).build()?;
+        let server = runtime.serve(
+            "127.0.0.1:0",
+            |stream: braid_executor::net::TcpStream| async move {
+                stream.set_nodelay(true)?;
+                let mut buf = [0; 4096];
+                loop {
+                    let n = stream.recv(&mut buf).await?;
+                    if n == 0 {
+                        return io::Result::Ok(());
+                    }
+                    stream.send_all(&buf[..n]).await?;
+                }
+            },
+        )?;
+        Ok(MultiServer::Braid { server, runtime })
+    }
+
+    /// Starts tokio's echo server on a multi-thread runtime of `workers` workers.
+    ///
+    /// # Errors
+    ///
+    /// When the runtime cannot start or no listener can be bound on 127.0.0.1.
+    pub fn tokio(workers: usize) -> io::Result<MultiServer> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()?;
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let listener = {
+            let _enter = runtime.enter();
+            tokio::net::TcpListener::from_std(listener)?
+        };
+        runtime.spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                if stream.set_nodelay(true).is_err() {
+                    continue;
+                }
+                tokio::spawn(async move {
+                    let mut buf = [0; 4096];
+                    loop {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => {
+                                if stream.write_all(&buf[..n]).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        Ok(MultiServer::Tokio { addr, runtime })
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        match self {
+            MultiServer::Braid { server, .. } => server.local_addr(),
+            MultiServer::Tokio { addr, .. } => *addr,
+        }
+    }
 }
 
 /// Starts the Python echo server with `args`, noting why when it does not start.
@@ -357,6 +494,18 @@ mod tests {
             drive(addr, 3, 20).unwrap();
             drop(server);
             // The listener is gone with its thread.
+            assert!(std::net::TcpStream::connect(addr).is_err());
+        }
+    }
+
+    #[test]
+    fn the_client_drives_both_multi_thread_servers_and_they_stop() {
+        for server in [MultiServer::braid(2), MultiServer::tokio(2)] {
+            let server = server.unwrap();
+            let addr = server.addr();
+            drive(addr, 8, 20).unwrap();
+            drop(server);
+            // Both stop listening when dropped.
             assert!(std::net::TcpStream::connect(addr).is_err());
         }
     }

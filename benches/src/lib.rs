@@ -81,7 +81,7 @@ pub struct Layer {
 }
 
 /// Every layer, in the order `compare` runs them.
-pub const LAYERS: [Layer; 5] = [
+pub const LAYERS: [Layer; 6] = [
     Layer {
         name: poller::LAYER,
         key: "poller",
@@ -96,6 +96,11 @@ pub const LAYERS: [Layer; 5] = [
         name: echo::LAYER,
         key: "echo",
         measure: echo::measure,
+    },
+    Layer {
+        name: echo::CORES_LAYER,
+        key: "echo-cores",
+        measure: echo::measure_cores,
     },
     Layer {
         name: threadpool::LAYER,
