@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `braid::poller` | epoll / kqueue readiness poller with a cross-thread wake | `selectors` |
 //! | `braid::threadpool` | work-stealing thread pool with fork-join | `ThreadPoolExecutor` |
-//! | `braid::executor` | single-threaded event loop, timers, sockets, async primitives | `asyncio` |
+//! | `braid::executor` | single-threaded event loop, timers, sockets, async primitives, subprocesses, signals, a loop per core | `asyncio` |
 //! | `braid::procpool` | pool of worker processes that survives crashes and hangs | `ProcessPoolExecutor` |
 //!
 //! Each module is a crate of its own (`braid-poller`, `braid-threadpool`, `braid-executor`,

@@ -54,3 +54,7 @@ pub mod ch11_crates_and_features {}
 ))]
 #[doc = include_str!("../../../docs/src/12-from-python.md")]
 pub mod ch12_from_python {}
+
+#[cfg(feature = "executor")]
+#[doc = include_str!("../../../docs/src/13-processes-signals-cores.md")]
+pub mod ch13_processes_signals_cores {}

@@ -99,3 +99,28 @@ fn prelude_brings_the_process_pool_names() {
     let err: TaskError = TaskError::TimedOut;
     assert!(err.to_string().contains("time"), "{err}");
 }
+
+#[cfg(feature = "executor")]
+#[test]
+fn executor_processes_signals_and_runtime() {
+    use braid::executor::process::{Command, Stdio};
+    use braid::executor::runtime::{Balance, Builder, Server, SpawnOnError};
+    use braid::executor::signal::{ctrl_c, signal, Signal};
+    use braid::executor::Runtime;
+
+    let status = braid::run(async {
+        // A refused signal shows `signal` is the executor's own function, not a stand-in.
+        let refused = signal(libc::SIGKILL).map(|_: Signal| ()).unwrap_err();
+        assert_eq!(refused.kind(), std::io::ErrorKind::InvalidInput);
+        let _ = ctrl_c; // named, not awaited: it would wait for a Ctrl-C
+        Command::new("true").stdout(Stdio::null()).status().await
+    });
+    assert!(status.unwrap().success());
+
+    let builder: Builder = Runtime::builder().loops(1).balance(Balance::RoundRobin);
+    let runtime: Runtime = builder.build().unwrap();
+    let missing: SpawnOnError = runtime.spawn_on(5, || async {}).unwrap_err();
+    assert!(missing.to_string().contains('5'), "{missing}");
+    let server: Server = runtime.serve("127.0.0.1:0", |_stream| async {}).unwrap();
+    server.stop();
+}
