@@ -40,7 +40,7 @@ fn an_unknown_layer_is_refused_with_the_list_of_layers() {
     let stderr = text(&output.stderr);
     assert!(
         stderr.contains("\"gevent\"")
-            && stderr.contains("poller, executor, echo, threadpool, procpool"),
+            && stderr.contains("poller, executor, echo, echo-cores, threadpool, procpool"),
         "{stderr}"
     );
 }
