@@ -1,0 +1,411 @@
+//! A worker's life as the supervisor sees it: starting one in a slot, noticing that it
+//! exited (its pidfd, its pipe's end of file, or the fork server's report), reaping it, and
+//! deciding whether the slot gets a replacement.
+
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use braid_poller::{Interest, Mode};
+
+use super::worker::{
+    absorb_handoffs, describe, read_available, retire, send, KillReason, Phase, Worker,
+};
+use super::{
+    fail_queue, Supervisor, EXIT_KEY, KEYS_PER_SLOT, MAX_START_FAILURES, RESULTS_KEY, START_TIMEOUT,
+};
+use crate::error::TaskError;
+use crate::job::Job;
+use crate::launch::{Launched, ServerEvent};
+use crate::pool::Shutdown;
+use crate::protocol;
+use crate::sys::{self, ExitStatus};
+
+impl Supervisor {
+    /// Starts a worker in every slot that wants one.
+    pub(super) fn refill_slots(&mut self) {
+        let stopping = match self.shutdown {
+            None => false,
+            Some(Shutdown::Kill) => true,
+            Some(_) => self.shared.queue.lock().jobs.is_empty(),
+        };
+        for index in 0..self.slots.len() {
+            let slot = &self.slots[index];
+            if !slot.wanted || slot.worker.is_some() || slot.given_up || stopping {
+                continue;
+            }
+            self.slots[index].wanted = false;
+            let replacement = self.startup.is_none();
+            match self.start_worker(index) {
+                Ok(()) => {
+                    if replacement {
+                        self.shared
+                            .counters
+                            .respawns
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Err(e) => {
+                    self.start_failed(index, format!("could not start a worker process: {e}"))
+                }
+            }
+        }
+    }
+
+    pub(super) fn start_worker(&mut self, index: usize) -> io::Result<()> {
+        let Launched {
+            pid,
+            tasks,
+            results,
+        } = self.launcher.launch()?;
+        let pidfd = match (pid, self.launcher.reports_exits()) {
+            (Some(pid), false) => sys::pidfd_open(pid),
+            _ => None,
+        };
+        let poller = &self.shared.poller;
+        let base = index * KEYS_PER_SLOT;
+        let registered = poller
+            .add(
+                results.as_fd(),
+                base + RESULTS_KEY,
+                Interest::READABLE,
+                Mode::Level,
+            )
+            .and_then(|()| match &pidfd {
+                Some(fd) => {
+                    poller.add(fd.as_fd(), base + EXIT_KEY, Interest::READABLE, Mode::Level)
+                }
+                None => Ok(()),
+            });
+        if pid.is_none() {
+            self.awaiting_pid.push_back(index);
+        }
+        let mut worker = Worker {
+            pid,
+            tasks: Some(tasks),
+            results,
+            pidfd,
+            phase: Phase::Starting,
+            inbox: Vec::new(),
+            outbox: Vec::new(),
+            running: VecDeque::with_capacity(2),
+            start_deadline: Instant::now() + START_TIMEOUT,
+            tasks_done: 0,
+            killed: None,
+            start_error: None,
+            results_closed: false,
+            exit: None,
+            counted: false,
+            serial: self.next_serial,
+        };
+        self.next_serial += 1;
+        let mut init = Vec::with_capacity(8);
+        init.extend_from_slice(&self.config.initializer.to_le_bytes());
+        let sent = registered.and_then(|()| {
+            send(
+                &mut worker,
+                &protocol::frame(protocol::INIT, &init),
+                poller,
+                base,
+            )
+        });
+        if let Err(e) = sent {
+            worker.start_error = Some(format!("could not talk to the new worker: {e}"));
+            worker.killed = Some(KillReason::StartFailure);
+            if let Some(pid) = worker.pid {
+                sys::kill(pid);
+            }
+        }
+        self.slots[index].worker = Some(worker);
+        Ok(())
+    }
+
+    /// Closes the task pipe of idle workers the pool no longer needs, so they exit.
+    pub(super) fn begin_exits(&mut self) {
+        let Some(how) = self.shutdown else { return };
+        let shared = self.shared.clone();
+        let mut queue = shared.queue.lock();
+        if how != Shutdown::Kill && !queue.jobs.is_empty() {
+            return;
+        }
+        absorb_handoffs(&mut self.slots, &mut queue);
+        for index in 0..self.slots.len() {
+            if let Some(worker) = &mut self.slots[index].worker {
+                if matches!(worker.phase, Phase::Idle | Phase::Starting) && worker.tasks.is_some() {
+                    retire(worker, index, &shared, &mut queue);
+                }
+            }
+        }
+    }
+
+    pub(super) fn on_results_closed(&mut self, index: usize) {
+        let Some(worker) = &mut self.slots[index].worker else {
+            return;
+        };
+        if !worker.results_closed {
+            worker.results_closed = true;
+            let _ = self.shared.poller.delete(worker.results.as_fd());
+        }
+        if worker.pidfd.is_none() && !self.launcher.reports_exits() {
+            // Without a pidfd the closed pipe is the sign of the end: the process is exiting.
+            if let Some(pid) = worker.pid {
+                match sys::wait_pid(pid, true) {
+                    Ok(Some(status)) => worker.exit = Some(status),
+                    _ => {
+                        worker.exit = Some(ExitStatus {
+                            code: None,
+                            signal: None,
+                        })
+                    }
+                }
+            }
+        }
+        self.finish_if_exited(index);
+    }
+
+    pub(super) fn on_exit_signal(&mut self, index: usize) {
+        let Some(worker) = &mut self.slots[index].worker else {
+            return;
+        };
+        let Some(pid) = worker.pid else { return };
+        if worker.exit.is_none() {
+            match sys::wait_pid(pid, false) {
+                Ok(Some(status)) => worker.exit = Some(status),
+                Ok(None) => {}
+                // Reaped elsewhere (a program that ignores SIGCHLD, or calls `waitpid(-1)`):
+                // the process is gone, its status unknown.
+                Err(_) => {
+                    worker.exit = Some(ExitStatus {
+                        code: None,
+                        signal: None,
+                    })
+                }
+            }
+        }
+        self.finish_if_exited(index);
+    }
+
+    pub(super) fn on_server_reports(&mut self) {
+        let mut events = std::mem::take(&mut self.server_events);
+        let open = match self.launcher.read_events(&mut events) {
+            Ok(open) => open,
+            Err(e) => {
+                tracing::error!("braid-procpool: the fork server failed: {e}");
+                false
+            }
+        };
+        for event in events.drain(..) {
+            match event {
+                ServerEvent::Forked(pid) => {
+                    if let Some(index) = self.awaiting_pid.pop_front() {
+                        if let Some(worker) = &mut self.slots[index].worker {
+                            worker.pid = Some(pid);
+                            if worker.killed.is_some() {
+                                sys::kill(pid);
+                            }
+                        }
+                    }
+                }
+                ServerEvent::Exited(pid, status) => {
+                    let found = self
+                        .slots
+                        .iter()
+                        .position(|s| s.worker.as_ref().is_some_and(|w| w.pid == Some(pid)));
+                    if let Some(index) = found {
+                        if let Some(worker) = &mut self.slots[index].worker {
+                            worker.exit = Some(status);
+                        }
+                        self.finish_if_exited(index);
+                    }
+                }
+            }
+        }
+        self.server_events = events;
+        if !open {
+            let _ = self
+                .launcher
+                .control()
+                .map(|c| self.shared.poller.delete(c));
+            // Without its server no worker can be reported or replaced: stop.
+            if self.shutdown.is_none() {
+                tracing::error!("braid-procpool: the fork server ended; killing the pool");
+            }
+            self.shared.queue.lock().closing = Some(Shutdown::Kill);
+            self.absorb_shutdown();
+            for slot in &mut self.slots {
+                if let Some(worker) = &mut slot.worker {
+                    worker.exit.get_or_insert(ExitStatus {
+                        code: None,
+                        signal: None,
+                    });
+                }
+            }
+            for index in 0..self.slots.len() {
+                self.finish_if_exited(index);
+            }
+        }
+    }
+
+    /// Finishes a worker whose process has ended: reads what it left in its pipe, settles
+    /// its task, and frees its slot.
+    pub(super) fn finish_if_exited(&mut self, index: usize) {
+        let Some(worker) = &mut self.slots[index].worker else {
+            return;
+        };
+        let Some(status) = worker.exit else { return };
+        if !worker.results_closed {
+            let _ = read_available(worker);
+            self.process_inbox(index);
+        }
+        {
+            let shared = self.shared.clone();
+            let mut queue = shared.queue.lock();
+            absorb_handoffs(&mut self.slots, &mut queue);
+            if let Some(worker) = &self.slots[index].worker {
+                // Off the idle list before its pipe closes; the phase stays for the verdict.
+                queue.idle.retain(|idle| idle.serial != worker.serial);
+            }
+        }
+        let Some(worker) = self.slots[index].worker.take() else {
+            return;
+        };
+        let poller = &self.shared.poller;
+        if !worker.results_closed {
+            let _ = poller.delete(worker.results.as_fd());
+        }
+        if let Some(fd) = &worker.pidfd {
+            let _ = poller.delete(fd.as_fd());
+        }
+        if let Some(tasks) = &worker.tasks {
+            if !worker.outbox.is_empty() {
+                let _ = poller.delete(tasks.as_fd());
+            }
+        }
+        self.awaiting_pid.retain(|&i| i != index);
+        let counters = &self.shared.counters;
+        if worker.counted {
+            counters.workers.fetch_sub(1, Ordering::Relaxed);
+        }
+        let pid = worker.pid.unwrap_or(0);
+        let expected = worker.phase == Phase::Retiring
+            || matches!(
+                worker.killed,
+                Some(KillReason::Shutdown | KillReason::StartFailure)
+            );
+        let mut running = worker.running;
+        // A job whose bytes all still sit in the pipe never reached the worker: it is given to
+        // another worker rather than failed. This happens when a worker dies while idle just
+        // as a job is handed to it.
+        let held: usize = running.iter().map(|r| r.message.len()).sum();
+        let unread = worker
+            .tasks
+            .as_ref()
+            .and_then(|t| sys::unread_bytes(t.as_raw_fd()));
+        let never_started = held > 0
+            && worker.killed.is_none()
+            && unread.is_some_and(|n| n + worker.outbox.len() >= held);
+        let running_now = if never_started {
+            None
+        } else {
+            running.pop_front()
+        };
+        // Jobs still waiting in the pipe never started: they go back to the front of the queue,
+        // unless the pool is being killed.
+        if !running.is_empty() {
+            if worker.killed == Some(KillReason::Shutdown) {
+                for waiting in running {
+                    waiting.sink.fail(TaskError::ShutDown);
+                }
+            } else {
+                let mut queue = self.shared.queue.lock();
+                for waiting in running.into_iter().rev() {
+                    queue.jobs.push_front(Job {
+                        message: waiting.message,
+                        timeout: waiting.timeout,
+                        sink: waiting.sink,
+                        claimed: true,
+                    });
+                }
+            }
+        }
+        match (running_now, worker.killed) {
+            (Some(running), Some(KillReason::Timeout)) => {
+                counters.timeouts.fetch_add(1, Ordering::Relaxed);
+                running.sink.fail(TaskError::TimedOut);
+            }
+            (Some(running), Some(KillReason::Shutdown)) => running.sink.fail(TaskError::ShutDown),
+            (Some(running), _) => {
+                counters.worker_deaths.fetch_add(1, Ordering::Relaxed);
+                running.sink.fail(TaskError::WorkerDied {
+                    pid,
+                    exit_code: status.code,
+                    signal: status.signal,
+                });
+            }
+            (None, _) if worker.phase == Phase::Starting => {
+                let reason = worker.start_error.unwrap_or_else(|| {
+                    format!(
+                        "worker process {pid} ended ({}) before it was ready; does the program's \
+                         main() call braid_procpool::init() first?",
+                        describe(status)
+                    )
+                });
+                if worker.killed != Some(KillReason::Shutdown) {
+                    self.start_failed(index, reason);
+                }
+                return;
+            }
+            (None, _) if !expected => {
+                counters.worker_deaths.fetch_add(1, Ordering::Relaxed);
+            }
+            (None, _) => {}
+        }
+        self.slots[index].wanted = true;
+    }
+
+    /// A worker of slot `index` did not come up.
+    pub(super) fn start_failed(&mut self, index: usize, reason: String) {
+        if self.startup.is_some() {
+            self.fail_start(io::Error::other(format!(
+                "a worker failed to start: {reason}"
+            )));
+            return;
+        }
+        tracing::warn!("braid-procpool: {reason}");
+        let slot = &mut self.slots[index];
+        slot.start_failures += 1;
+        if slot.start_failures >= MAX_START_FAILURES {
+            slot.given_up = true;
+        } else {
+            slot.wanted = true;
+        }
+        if self.slots.iter().all(|s| s.given_up) {
+            self.shared.queue.lock().broken = Some(reason.clone());
+            fail_queue(&self.shared, TaskError::WorkerStart(reason));
+        }
+    }
+
+    /// Build fails: remember why, and tear everything down before telling the builder.
+    pub(super) fn fail_start(&mut self, error: io::Error) {
+        self.startup_error.get_or_insert(error);
+        self.shared.queue.lock().closing = Some(Shutdown::Kill);
+        self.absorb_shutdown();
+    }
+
+    pub(super) fn report_startup_if_ready(&mut self) {
+        if self.startup_error.is_some() {
+            return;
+        }
+        let all_ready = self
+            .slots
+            .iter()
+            .all(|s| s.worker.as_ref().is_some_and(|w| w.phase == Phase::Idle));
+        if all_ready {
+            if let Some(startup) = self.startup.take() {
+                let _ = startup.send(Ok(()));
+            }
+        }
+    }
+}

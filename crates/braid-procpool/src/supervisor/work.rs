@@ -1,0 +1,303 @@
+//! Work as the supervisor moves it: queued jobs out to idle workers, results back to their
+//! handles, and per-task deadlines enforced by killing the worker that overran.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use super::worker::{
+    absorb_handoffs, read_available, retire, send, set_phase, KillReason, Phase, Running,
+};
+use super::{Supervisor, KEYS_PER_SLOT, START_TIMEOUT};
+use crate::job::Job;
+use crate::pool::Shutdown;
+use crate::protocol::{self, Cursor, Outcomes};
+use crate::sys;
+
+impl Supervisor {
+    /// Hands queued jobs to idle workers, then, while jobs remain, a second one to each busy
+    /// worker (it waits in the worker's pipe and counts as started).
+    pub(super) fn dispatch(&mut self) {
+        if self.shutdown == Some(Shutdown::Kill) {
+            return;
+        }
+        let max_tasks = self.config.max_tasks_per_child;
+        let shared = self.shared.clone();
+        let mut queue = shared.queue.lock();
+        absorb_handoffs(&mut self.slots, &mut queue);
+        for pass in 0..2 {
+            for index in 0..self.slots.len() {
+                let Some(worker) = &mut self.slots[index].worker else {
+                    continue;
+                };
+                let wanted = match pass {
+                    0 => worker.phase == Phase::Idle,
+                    _ => {
+                        worker.phase == Phase::Busy
+                            && worker.running.len() == 1
+                            && worker.killed.is_none()
+                            && worker.outbox.is_empty()
+                            && max_tasks.map_or(true, |max| worker.tasks_done + 2 <= max)
+                    }
+                };
+                if !wanted {
+                    continue;
+                }
+                let job = loop {
+                    match queue.jobs.pop_front() {
+                        Some(job) if job.claimed || job.sink.start() => break Some(job),
+                        Some(_cancelled) => continue,
+                        None => break None,
+                    }
+                };
+                let Some(job) = job else { return };
+                if let Err(e) = send(
+                    worker,
+                    &job.message,
+                    &self.shared.poller,
+                    index * KEYS_PER_SLOT,
+                ) {
+                    tracing::debug!("braid-procpool: sending a task failed: {e}");
+                    if worker.running.is_empty() {
+                        // The worker died while idle: the job never reached it. It goes back
+                        // to the queue, and the worker gets nothing more; its death, about to
+                        // be seen, frees the slot.
+                        set_phase(worker, index, Phase::Busy, &mut queue);
+                        queue.jobs.push_front(Job {
+                            claimed: true,
+                            ..job
+                        });
+                        if let Some(pid) = worker.pid {
+                            // Should it still live, a worker that cannot take work must go.
+                            sys::kill(pid);
+                        }
+                        continue;
+                    }
+                    // A job waiting behind a running one: the death settles the running one
+                    // and queues this one again.
+                }
+                let mut running = Running {
+                    sink: job.sink,
+                    message: job.message,
+                    timeout: job.timeout,
+                    deadline: None,
+                };
+                if worker.running.is_empty() {
+                    running.start_clock(Instant::now());
+                }
+                worker.running.push_back(running);
+                set_phase(worker, index, Phase::Busy, &mut queue);
+            }
+        }
+    }
+
+    pub(super) fn on_results(&mut self, index: usize) {
+        let Some(worker) = &mut self.slots[index].worker else {
+            return;
+        };
+        let eof = match read_available(worker) {
+            Ok(eof) => eof,
+            Err(e) => {
+                tracing::debug!("braid-procpool: reading a worker's results failed: {e}");
+                true
+            }
+        };
+        self.process_inbox(index);
+        if eof {
+            self.on_results_closed(index);
+        }
+    }
+
+    /// Parses every complete message a worker sent.
+    pub(super) fn process_inbox(&mut self, index: usize) {
+        let Some(worker) = &mut self.slots[index].worker else {
+            return;
+        };
+        let inbox = std::mem::take(&mut worker.inbox);
+        let mut used = 0;
+        loop {
+            match protocol::split_frame(&inbox[used..]) {
+                Ok(Some((body, len))) => {
+                    used += len;
+                    self.on_message(index, body);
+                }
+                Ok(None) => break,
+                Err(len) => {
+                    self.protocol_error(index, format!("the worker sent a frame of {len} bytes"));
+                    used = inbox.len();
+                    break;
+                }
+            }
+        }
+        if let Some(worker) = &mut self.slots[index].worker {
+            let mut inbox = inbox;
+            inbox.drain(..used);
+            worker.inbox = inbox;
+        }
+    }
+
+    pub(super) fn on_message(&mut self, index: usize, body: &[u8]) {
+        let max_tasks = self.config.max_tasks_per_child;
+        let Some(worker) = &mut self.slots[index].worker else {
+            return;
+        };
+        let mut cursor = Cursor::new(body);
+        match cursor.u8() {
+            Some(protocol::READY) if worker.phase == Phase::Starting => {
+                let pid = cursor.u32();
+                if cursor.i64() != Some(self.fingerprint) {
+                    self.protocol_error(
+                        index,
+                        "the worker runs a different build of this program".into(),
+                    );
+                    return;
+                }
+                worker.pid = worker.pid.or(pid);
+                set_phase(worker, index, Phase::Idle, &mut self.shared.queue.lock());
+                worker.counted = true;
+                self.slots[index].start_failures = 0;
+                self.shared.counters.workers.fetch_add(1, Ordering::Relaxed);
+                self.report_startup_if_ready();
+            }
+            // Told to stop while it was starting: it exits after this on its own.
+            Some(protocol::READY) if worker.phase == Phase::Retiring => {}
+            Some(protocol::INIT_FAILED) => {
+                worker.start_error = Some(format!(
+                    "the initializer panicked: {}",
+                    String::from_utf8_lossy(cursor.rest())
+                ));
+            }
+            Some(protocol::RESULTS) => {
+                if worker.running.is_empty() {
+                    // A submitting thread handed this worker its job after this turn began.
+                    absorb_handoffs(&mut self.slots, &mut self.shared.queue.lock());
+                }
+                let Some(worker) = &mut self.slots[index].worker else {
+                    return;
+                };
+                if worker.phase != Phase::Busy {
+                    self.protocol_error(index, "the worker sent a result it owed no one".into());
+                    return;
+                }
+                let Some(outcomes) = Outcomes::parse(cursor.rest()) else {
+                    self.protocol_error(index, "the worker sent a truncated result".into());
+                    return;
+                };
+                let Some(running) = worker.running.pop_front() else {
+                    return;
+                };
+                if let Some(next) = worker.running.front_mut() {
+                    next.start_clock(Instant::now());
+                }
+                let counters = &self.shared.counters;
+                counters
+                    .tasks_done
+                    .fetch_add(u64::from(outcomes.items()), Ordering::Relaxed);
+                let panics = outcomes
+                    .clone()
+                    .filter(|(status, _)| *status == protocol::ITEM_PANICKED)
+                    .count();
+                if panics > 0 {
+                    counters.panics.fetch_add(panics as u64, Ordering::Relaxed);
+                }
+                running.sink.deliver(outcomes);
+                worker.tasks_done += 1;
+                if !worker.running.is_empty() {
+                    // The next job is already in the pipe.
+                } else if max_tasks.is_some_and(|max| worker.tasks_done >= max) {
+                    retire(worker, index, &self.shared, &mut self.shared.queue.lock());
+                } else {
+                    set_phase(worker, index, Phase::Idle, &mut self.shared.queue.lock());
+                }
+            }
+            _ => self.protocol_error(index, "the worker sent an unexpected message".into()),
+        }
+    }
+
+    /// A worker that breaks the protocol cannot be trusted with more work.
+    pub(super) fn protocol_error(&mut self, index: usize, reason: String) {
+        let Some(worker) = &mut self.slots[index].worker else {
+            return;
+        };
+        tracing::error!("braid-procpool: {reason}; killing worker {:?}", worker.pid);
+        if worker.phase == Phase::Starting {
+            worker.start_error.get_or_insert(reason);
+            worker.killed.get_or_insert(KillReason::StartFailure);
+        }
+        if let Some(pid) = worker.pid {
+            sys::kill(pid);
+        }
+    }
+
+    pub(super) fn on_tasks_writable(&mut self, index: usize) {
+        let poller = &self.shared.poller;
+        let Some(worker) = &mut self.slots[index].worker else {
+            return;
+        };
+        let Some(tasks) = &worker.tasks else { return };
+        if worker.outbox.is_empty() {
+            return;
+        }
+        match sys::write(tasks.as_raw_fd(), &worker.outbox) {
+            Ok(n) => {
+                worker.outbox.drain(..n);
+                if worker.outbox.is_empty() {
+                    let _ = poller.delete(tasks.as_fd());
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(_) => {
+                // The worker is gone; its exit will be seen on the other descriptors.
+                let _ = poller.delete(tasks.as_fd());
+                worker.outbox.clear();
+            }
+        }
+    }
+
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        self.slots
+            .iter()
+            .filter_map(|s| s.worker.as_ref())
+            .filter(|w| w.killed.is_none())
+            .filter_map(|w| match w.phase {
+                Phase::Starting => Some(w.start_deadline),
+                Phase::Busy => w.running.front()?.deadline,
+                _ => None,
+            })
+            .min()
+    }
+
+    pub(super) fn enforce_deadlines(&mut self) {
+        let now = Instant::now();
+        for slot in &mut self.slots {
+            let Some(worker) = &mut slot.worker else {
+                continue;
+            };
+            if worker.killed.is_some() {
+                continue;
+            }
+            let reason = match worker.phase {
+                Phase::Starting if worker.start_deadline <= now => {
+                    worker.start_error =
+                        Some(format!("the worker was not ready within {START_TIMEOUT:?}"));
+                    KillReason::StartFailure
+                }
+                Phase::Busy
+                    if worker
+                        .running
+                        .front()
+                        .and_then(|r| r.deadline)
+                        .is_some_and(|d| d <= now) =>
+                {
+                    KillReason::Timeout
+                }
+                _ => continue,
+            };
+            worker.killed = Some(reason);
+            if let Some(pid) = worker.pid {
+                sys::kill(pid);
+            }
+        }
+    }
+}
