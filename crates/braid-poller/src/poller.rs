@@ -24,7 +24,8 @@ pub struct Poller {
     state: AtomicUsize,
 }
 
-/// A notify is pending: no wait has returned it yet.
+/// A notify is pending: no wait has returned it yet. Set by `notify`; cleared only by a wait,
+/// which then reports it, so a notify lands in exactly one wait.
 const NOTIFIED: usize = 1;
 /// One thread inside `wait`.
 const WAITER: usize = 2;
@@ -119,6 +120,7 @@ impl Poller {
         let entered = self.state.fetch_add(WAITER, Ordering::SeqCst);
         let mut look_only = entered & NOTIFIED != 0;
         let mut remaining = timeout;
+        let mut notified = false;
         loop {
             let this_wait = if look_only {
                 Some(Duration::ZERO)
@@ -141,7 +143,14 @@ impl Poller {
                 events.raw.swap_remove(at);
                 self.selector.ack_notify();
             }
-            if !events.raw.is_empty() || self.state.load(Ordering::SeqCst) & NOTIFIED != 0 {
+            if !events.raw.is_empty() {
+                break;
+            }
+            // Take the notify in the same step that looks for it: with two waiters, a look
+            // followed by a take would let both see one notify, and the one that found it
+            // gone would return with nothing before its timeout.
+            if self.state.fetch_and(!NOTIFIED, Ordering::SeqCst) & NOTIFIED != 0 {
+                notified = true;
                 break;
             }
             // Nothing yet (another waiter took the notify, a late record, a signal): wait
@@ -166,7 +175,7 @@ impl Poller {
                 Some((state - WAITER) & !NOTIFIED)
             })
             .unwrap_or_else(|state| state);
-        events.notified = left & NOTIFIED != 0;
+        events.notified = notified || left & NOTIFIED != 0;
         trace!(
             events = events.raw.len(),
             notified = events.notified,

@@ -312,9 +312,14 @@ fn notifies_reach_one_of_two_concurrent_waiters() {
             thread::spawn(move || {
                 let mut events = Events::with_capacity(4);
                 let mut woken = 0usize;
-                while published.load(Ordering::SeqCst) < STEPS {
+                // Wait at least once, so a waiter that starts after the last step still has
+                // a notify to take.
+                loop {
                     poller.wait(&mut events, None).unwrap();
                     woken += usize::from(events.is_notified());
+                    if published.load(Ordering::SeqCst) >= STEPS {
+                        break;
+                    }
                 }
                 done_tx.send(woken).unwrap();
             })
@@ -337,6 +342,115 @@ fn notifies_reach_one_of_two_concurrent_waiters() {
         waiter.join().unwrap();
     }
     assert!(woken >= 1, "no wait reported a notify");
+}
+
+/// With no descriptor registered and no timeout, a wait may return only with a notify. Four
+/// waiters race for each notify, sent one at a time so that every one is a real wake-up: each
+/// must land in exactly one wait, and the waiters that lose the race must go back to sleep,
+/// not return empty-handed.
+#[test]
+fn each_notify_lands_in_one_of_several_waits_and_losers_keep_waiting() {
+    use std::sync::atomic::AtomicUsize;
+    const ROUNDS: usize = 20_000;
+    const WAITERS: usize = 4;
+    let poller = Arc::new(Poller::new().unwrap());
+    let stop = Arc::new(AtomicBool::new(false));
+    let landed = Arc::new(AtomicUsize::new(0));
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let waiters: Vec<_> = (0..WAITERS)
+        .map(|_| {
+            let (poller, stop, landed, done_tx) = (
+                Arc::clone(&poller),
+                Arc::clone(&stop),
+                Arc::clone(&landed),
+                done_tx.clone(),
+            );
+            thread::spawn(move || {
+                let mut events = Events::with_capacity(4);
+                let mut empty_returns = 0usize;
+                while !stop.load(Ordering::SeqCst) {
+                    poller.wait(&mut events, None).unwrap();
+                    if events.is_notified() {
+                        landed.fetch_add(1, Ordering::SeqCst);
+                    } else {
+                        empty_returns += 1;
+                    }
+                }
+                done_tx.send(empty_returns).unwrap();
+            })
+        })
+        .collect();
+    for round in 1..=ROUNDS {
+        poller.notify().unwrap();
+        let guard = Instant::now() + GUARD;
+        while landed.load(Ordering::SeqCst) < round {
+            assert!(Instant::now() < guard, "notify {round} was lost");
+            thread::yield_now();
+        }
+        // The previous notify was taken, so none can have merged into this one.
+        assert_eq!(
+            landed.load(Ordering::SeqCst),
+            round,
+            "a notify landed twice"
+        );
+    }
+    stop.store(true, Ordering::SeqCst);
+    // Each notify after the stop releases at least one waiter, which then sees the stop.
+    let mut empty_returns = 0;
+    for _ in 0..WAITERS {
+        poller.notify().unwrap();
+        empty_returns += done_rx
+            .recv_timeout(GUARD)
+            .expect("a wake was lost: a waiter never saw the stop");
+    }
+    for waiter in waiters {
+        waiter.join().unwrap();
+    }
+    assert_eq!(
+        empty_returns, 0,
+        "waits with no timeout returned with neither an event nor a notify"
+    );
+}
+
+/// A wait that returns for a descriptor event also takes a notify that arrived meanwhile,
+/// even when its wake-up record did not fit in the buffer. That record, found later, must
+/// neither count as a second notify nor end a later wait before its timeout.
+#[test]
+fn a_late_wake_up_record_is_not_a_second_notify() {
+    let poller = Arc::new(Poller::new().unwrap());
+    let (a, b) = pair();
+    poller.add(&b, 1, Interest::READABLE, Mode::Level).unwrap();
+    let waker = {
+        let poller = Arc::clone(&poller);
+        thread::spawn(move || {
+            // Let the main thread block first, so that the notify finds it waiting and posts
+            // a record behind the descriptor's event.
+            thread::sleep(Duration::from_millis(20));
+            (&a).write_all(b"x").unwrap();
+            poller.notify().unwrap();
+            a
+        })
+    };
+    let mut events = Events::with_capacity(1);
+    let mut notifies = 0;
+    let mut returned = poller.wait(&mut events, None).unwrap();
+    notifies += usize::from(events.is_notified());
+    if notifies == 0 {
+        // The notify came after the first wait left: it is pending for the next.
+        returned = poller.wait(&mut events, Some(GUARD)).unwrap();
+        notifies += usize::from(events.is_notified());
+    }
+    assert_eq!(notifies, 1, "the notify was lost");
+    assert!(returned <= 1);
+    let _a = waker.join().unwrap();
+    assert_eq!(drain(&b), 1);
+    let start = Instant::now();
+    assert_eq!(poller.wait(&mut events, Some(QUIET)).unwrap(), 0);
+    assert!(!events.is_notified(), "one notify was reported twice");
+    assert!(
+        start.elapsed() >= QUIET,
+        "a stale record ended the wait early"
+    );
 }
 
 /// A notify while no thread waits is kept, not lost, and makes the next wait return at once
