@@ -1,47 +1,71 @@
 #[cfg(not(loom))]
 mod threads {
     use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
+    use std::sync::{mpsc, Arc};
     use std::thread;
     use std::time::{Duration, Instant};
 
     use crate::latch::CoreLatch;
     use crate::sleep::Sleep;
 
+    /// Runs `sleeper` on its own thread, lets it fall asleep, calls `wake`, and fails the test
+    /// (instead of hanging it) if the sleeper does not return within a minute.
+    fn sleeper_returns_after(sleeper: impl FnOnce() + Send + 'static, wake: impl FnOnce()) {
+        let (done_tx, done_rx) = mpsc::channel();
+        let thread = thread::spawn(move || {
+            sleeper();
+            done_tx.send(()).unwrap();
+        });
+        thread::sleep(Duration::from_millis(20));
+        wake();
+        done_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the wake-up was lost: the sleeper never returned");
+        thread.join().unwrap();
+    }
+
     #[test]
     fn notify_work_wakes_a_sleeping_thread() {
         let sleep = Arc::new(Sleep::new());
         let work = Arc::new(AtomicBool::new(false));
-        let sleeper = {
-            let (sleep, work) = (sleep.clone(), work.clone());
-            thread::spawn(move || {
-                while !work.load(Ordering::Acquire) {
-                    sleep.idle_sleep(None, || work.load(Ordering::Acquire), || false, None);
+        let (sleeper_sleep, sleeper_work) = (sleep.clone(), work.clone());
+        sleeper_returns_after(
+            move || {
+                while !sleeper_work.load(Ordering::Acquire) {
+                    sleeper_sleep.idle_sleep(
+                        None,
+                        || sleeper_work.load(Ordering::Acquire),
+                        || false,
+                        None,
+                    );
                 }
-            })
-        };
-        thread::sleep(Duration::from_millis(20));
-        work.store(true, Ordering::Release);
-        sleep.notify_work();
-        sleeper.join().unwrap();
+            },
+            || {
+                work.store(true, Ordering::Release);
+                sleep.notify_work();
+            },
+        );
     }
 
     #[test]
     fn setting_a_sleepy_latch_wakes_its_owner() {
         let sleep = Arc::new(Sleep::new());
         let latch = Arc::new(CoreLatch::new());
-        let owner = {
-            let (sleep, latch) = (sleep.clone(), latch.clone());
-            thread::spawn(move || {
-                while !latch.probe() {
-                    sleep.idle_sleep(Some(&latch), || false, || latch.probe(), None);
+        let (owner_sleep, owner_latch) = (sleep.clone(), latch.clone());
+        sleeper_returns_after(
+            move || {
+                while !owner_latch.probe() {
+                    owner_sleep.idle_sleep(
+                        Some(&owner_latch),
+                        || false,
+                        || owner_latch.probe(),
+                        None,
+                    );
                 }
-            })
-        };
-        thread::sleep(Duration::from_millis(20));
-        // SAFETY: the latch is kept alive by the Arc.
-        unsafe { CoreLatch::set(&*latch, &sleep) };
-        owner.join().unwrap();
+            },
+            // SAFETY: the latch is kept alive by the Arc.
+            || unsafe { CoreLatch::set(&*latch, &sleep) },
+        );
     }
 
     #[test]
@@ -67,19 +91,18 @@ mod model {
     use crate::latch::CoreLatch;
     use crate::sleep::Sleep;
 
-    /// One submitter pushes one job (the counter stands in for a queue) and notifies; one worker
-    /// goes idle. In every interleaving the worker must get the job: a lost wake-up leaves it
+    /// One submitter pushes one job (the counter stands in for a queue) and announces it with
+    /// `notify`; one worker goes idle until it sees the job. A lost wake-up leaves the worker
     /// blocked forever, which loom reports as a deadlock.
-    #[test]
-    fn loom_notify_work_is_never_lost() {
-        loom::model(|| {
+    fn one_job_reaches_an_idle_worker(notify: fn(&Sleep)) {
+        loom::model(move || {
             let sleep = Arc::new(Sleep::new());
             let jobs = Arc::new(AtomicUsize::new(0));
             let submitter = {
                 let (sleep, jobs) = (sleep.clone(), jobs.clone());
                 thread::spawn(move || {
                     jobs.store(1, Ordering::Relaxed);
-                    sleep.notify_work();
+                    notify(&sleep);
                 })
             };
             let has_work = || jobs.load(Ordering::Relaxed) == 1;
@@ -90,28 +113,19 @@ mod model {
         });
     }
 
+    /// In every interleaving the worker gets the job announced with `notify_work`.
+    #[test]
+    fn loom_notify_work_is_never_lost() {
+        one_job_reaches_an_idle_worker(Sleep::notify_work);
+    }
+
     /// The same model with the best-effort `notify_work_hint`: loom must find the interleaving
     /// where the hint misses the sleeper, which shows the model above is strong enough to catch
     /// a lost wake-up (and why only work its own worker will run may use the hint).
     #[test]
     #[should_panic(expected = "deadlock")]
     fn loom_hint_alone_can_lose_a_wake() {
-        loom::model(|| {
-            let sleep = Arc::new(Sleep::new());
-            let jobs = Arc::new(AtomicUsize::new(0));
-            let submitter = {
-                let (sleep, jobs) = (sleep.clone(), jobs.clone());
-                thread::spawn(move || {
-                    jobs.store(1, Ordering::Relaxed);
-                    sleep.notify_work_hint();
-                })
-            };
-            let has_work = || jobs.load(Ordering::Relaxed) == 1;
-            while !has_work() {
-                sleep.idle_sleep(None, has_work, || false, None);
-            }
-            submitter.join().unwrap();
-        });
+        one_job_reaches_an_idle_worker(Sleep::notify_work_hint);
     }
 
     /// A worker waits on a latch that another thread sets: it must wake up.
