@@ -254,3 +254,44 @@ fn dropping_a_group_cancels_its_tasks() {
         assert!(dropped.load(Ordering::SeqCst));
     });
 }
+
+#[test]
+fn wait_sees_tasks_finish_on_another_loops_thread() {
+    within(Duration::from_secs(60), || {
+        let (stop, stopped) = futures::channel::oneshot::channel::<()>();
+        let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+        let other = std::thread::spawn(move || {
+            let event_loop = braid_executor::EventLoop::new().unwrap();
+            handle_tx.send(event_loop.handle()).unwrap();
+            event_loop.block_on(stopped).unwrap();
+        });
+        let handle = handle_rx.recv().unwrap();
+        run(async move {
+            for round in 0..20 {
+                let tasks: Vec<_> = (0..50u64)
+                    .map(|i| {
+                        handle
+                            .spawn(async move {
+                                for _ in 0..(i + round) % 3 {
+                                    yield_now().await;
+                                }
+                                i
+                            })
+                            .unwrap()
+                    })
+                    .collect();
+                // `wait` registers with each task from this thread while the other loop
+                // finishes them on its own.
+                let (done, pending) = wait(tasks, ReturnWhen::AllCompleted, None).await;
+                assert!(pending.is_empty());
+                let mut sum = 0;
+                for task in done {
+                    sum += task.await.unwrap();
+                }
+                assert_eq!(sum, 49 * 50 / 2);
+            }
+        });
+        stop.send(()).unwrap();
+        other.join().unwrap();
+    });
+}

@@ -225,6 +225,23 @@ fn unix_listener_and_streams() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+#[test]
+fn vectored_io_through_a_reference_fills_every_buffer() {
+    run(async {
+        let (a, b) = UnixStream::pair().unwrap();
+        let halves = [io::IoSlice::new(b"ab"), io::IoSlice::new(b"cd")];
+        // One system call for both buffers, not one buffer per call.
+        assert_eq!((&a).write_vectored(&halves).await.unwrap(), 4);
+        let (mut first, mut second) = ([0; 2], [0; 2]);
+        let mut parts = [
+            io::IoSliceMut::new(&mut first),
+            io::IoSliceMut::new(&mut second),
+        ];
+        assert_eq!((&b).read_vectored(&mut parts).await.unwrap(), 4);
+        assert_eq!((&first, &second), (b"ab", b"cd"));
+    });
+}
+
 /// Wakes itself on every poll, forever.
 struct Spinner(Rc<Cell<u64>>);
 

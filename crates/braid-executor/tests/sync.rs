@@ -129,6 +129,26 @@ impl Pool {
         true
     }
 
+    /// Polls woken tasks until none is left, cancelling now and then one of `ids` at random
+    /// and, as often, a task that was woken but not yet polled again; returns how many of
+    /// the latter were cancelled.
+    fn run_cancelling_at_random(&mut self, ids: &[usize], random: &mut Random) -> usize {
+        let mut cancelled = 0;
+        loop {
+            match random.below(6) {
+                0 => {
+                    let id = ids[random.below(ids.len())];
+                    if self.is_alive(id) {
+                        self.cancel(id);
+                    }
+                }
+                1 if self.cancel_a_woken_task(random) => cancelled += 1,
+                _ if !self.step() => return cancelled,
+                _ => {}
+            }
+        }
+    }
+
     fn is_alive(&self, id: usize) -> bool {
         self.tasks[id].is_some()
     }
@@ -594,20 +614,7 @@ fn cancelling_lock_waiters_at_random_never_strands_the_lock() {
             completed.set(completed.get() + 1);
         }));
     }
-    let mut cancelled = 0;
-    loop {
-        match random.below(6) {
-            0 => {
-                let id = ids[random.below(ids.len())];
-                if pool.is_alive(id) {
-                    pool.cancel(id);
-                }
-            }
-            1 if pool.cancel_a_woken_task(&mut random) => cancelled += 1,
-            _ if !pool.step() => break,
-            _ => {}
-        }
-    }
+    let cancelled = pool.run_cancelling_at_random(&ids, &mut random);
     assert_eq!(pool.alive(), 0, "a waiter was left without the lock");
     assert!(cancelled > 10, "the test did not cancel woken waiters");
     assert!(!lock.is_locked());
@@ -710,20 +717,7 @@ fn cancelling_semaphore_waiters_at_random_loses_no_permit() {
             })
         })
         .collect();
-    let mut cancelled = 0;
-    loop {
-        match random.below(6) {
-            0 => {
-                let id = ids[random.below(ids.len())];
-                if pool.is_alive(id) {
-                    pool.cancel(id);
-                }
-            }
-            1 if pool.cancel_a_woken_task(&mut random) => cancelled += 1,
-            _ if !pool.step() => break,
-            _ => {}
-        }
-    }
+    let cancelled = pool.run_cancelling_at_random(&ids, &mut random);
     assert_eq!(pool.alive(), 0, "a waiter was left without a permit");
     assert!(cancelled > 10, "the test did not cancel woken waiters");
     assert_eq!(semaphore.available_permits(), PERMITS);

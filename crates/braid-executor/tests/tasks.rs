@@ -475,3 +475,84 @@ fn handles_and_errors_cross_threads() {
         task.await.unwrap();
     });
 }
+
+/// Spawns `count` tasks that yield a varying number of times, so that they finish at
+/// different moments of whatever another thread does with their handles meanwhile.
+fn spawn_staggered<T: 'static>(
+    count: usize,
+    output: impl Fn(usize) -> T + 'static,
+) -> Vec<braid_executor::Task<T>> {
+    let output = Rc::new(output);
+    (0..count)
+        .map(|i| {
+            let output = output.clone();
+            spawn(async move {
+                for _ in 0..i % 4 {
+                    yield_now().await;
+                }
+                output(i)
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn tasks_finishing_while_another_thread_awaits_them_wake_it() {
+    within(Duration::from_secs(60), || {
+        run(async {
+            for _ in 0..20 {
+                let tasks = spawn_staggered(100, |i| i);
+                let (done, finished) = futures::channel::oneshot::channel();
+                // The other thread registers its waker while the loop completes the tasks; a
+                // lost wake leaves it blocked and the hang guard fails the test.
+                std::thread::spawn(move || {
+                    let sum: usize = tasks
+                        .into_iter()
+                        .map(|task| futures::executor::block_on(task).unwrap())
+                        .sum();
+                    done.send(sum).unwrap();
+                });
+                assert_eq!(finished.await.unwrap(), 99 * 100 / 2);
+            }
+        });
+    });
+}
+
+#[test]
+fn handles_dropped_on_another_thread_while_tasks_finish_drop_each_output_once() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let counted = drops.clone();
+    within(Duration::from_secs(60), move || {
+        run(async move {
+            let made = Rc::new(Cell::new(0));
+            for _ in 0..20 {
+                let (counted, made) = (counted.clone(), made.clone());
+                let tasks = spawn_staggered(100, move |_| {
+                    made.set(made.get() + 1);
+                    DropCount(counted.clone())
+                });
+                let (done, finished) = futures::channel::oneshot::channel();
+                std::thread::spawn(move || {
+                    let waker = futures::task::noop_waker();
+                    let mut cx = Context::from_waker(&waker);
+                    for (i, mut task) in tasks.into_iter().enumerate() {
+                        // Half are polled once first, so the loop also has an awaiter to
+                        // wake while the handle goes away.
+                        if i % 2 == 0 {
+                            let _ = Pin::new(&mut task).poll(&mut cx);
+                        }
+                        drop(task);
+                    }
+                    done.send(()).unwrap();
+                });
+                finished.await.unwrap();
+            }
+            // Let every task finish: the end of the loop would cancel those still running.
+            while made.get() < 20 * 100 {
+                yield_now().await;
+            }
+        });
+    });
+    // Dropped by the loop or by the handle, never both, never neither.
+    assert_eq!(drops.load(Ordering::SeqCst), 20 * 100);
+}

@@ -203,28 +203,24 @@ impl Core {
         // SAFETY: the caller gives a queue reference, so the header is alive.
         let header = unsafe { ptr.as_ref() };
         let mut state = header.state.load(Ordering::Acquire);
-        let next = loop {
-            let mut next = (state & !(RUNNING | SCHEDULED)) | COMPLETED;
-            if state & HANDLE == 0 {
-                next |= TAKEN;
-            }
+        loop {
             match header.state.compare_exchange_weak(
                 state,
-                next,
+                (state & !(RUNNING | SCHEDULED)) | COMPLETED,
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
-                Ok(_) => break next,
+                Ok(_) => break,
                 Err(actual) => state = actual,
             }
-        };
-        if next & TAKEN != 0 {
+        }
+        if state & HANDLE == 0 {
             // Nobody can read the output any more.
-            // SAFETY: this thread set `TAKEN` on a completed task; the output belongs to the
-            // loop thread, where it was made.
+            // SAFETY: the task completed after its handle was gone, so the output is this
+            // thread's, where it was made.
             unsafe { Header::drop_output(ptr) };
         }
-        if next & AWAITED != 0 {
+        if state & AWAITED != 0 {
             header.awaiter.wake();
         }
         self.unlink(ptr);

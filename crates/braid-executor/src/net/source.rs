@@ -176,6 +176,10 @@ impl<T: AsFd> Drop for Source<T> {
 /// its `source` field and how it shuts down its write side.
 macro_rules! async_stream_io {
     ($stream:ty) => {
+        async_stream_io!(@impl $stream);
+        async_stream_io!(@impl &$stream);
+    };
+    (@impl $stream:ty) => {
         impl futures::io::AsyncRead for $stream {
             fn poll_read(
                 self: std::pin::Pin<&mut Self>,
@@ -194,16 +198,6 @@ macro_rules! async_stream_io {
             }
         }
 
-        impl futures::io::AsyncRead for &$stream {
-            fn poll_read(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &mut [u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                self.source.poll_read(cx, buf)
-            }
-        }
-
         impl futures::io::AsyncWrite for $stream {
             fn poll_write(
                 self: std::pin::Pin<&mut Self>,
@@ -219,30 +213,6 @@ macro_rules! async_stream_io {
                 bufs: &[std::io::IoSlice<'_>],
             ) -> std::task::Poll<std::io::Result<usize>> {
                 self.source.poll_write_vectored(cx, bufs)
-            }
-
-            fn poll_flush(
-                self: std::pin::Pin<&mut Self>,
-                _cx: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(Ok(()))
-            }
-
-            fn poll_close(
-                self: std::pin::Pin<&mut Self>,
-                _cx: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(self.shutdown(std::net::Shutdown::Write))
-            }
-        }
-
-        impl futures::io::AsyncWrite for &$stream {
-            fn poll_write(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &[u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                self.source.poll_write(cx, buf)
             }
 
             fn poll_flush(

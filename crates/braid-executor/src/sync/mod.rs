@@ -118,7 +118,7 @@ mod semaphore;
 mod wait_list;
 
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 pub use event::{Event, WaitFuture};
 pub use lock::{Lock, LockFuture, LockGuard};

@@ -5,6 +5,9 @@ pub(crate) mod raw;
 pub(crate) mod state;
 mod yield_now;
 
+#[cfg(test)]
+mod test;
+
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -152,8 +155,8 @@ impl<T> Task<T> {
         if state & COMPLETED == 0 || self.taken {
             return None;
         }
-        // SAFETY: `COMPLETED` without `TAKEN`: the output sits in the task and only this
-        // handle reads it; the loop no longer touches it while the handle exists.
+        // SAFETY: `COMPLETED` and not taken by this handle: the output sits in the task and
+        // only this handle reads it; the loop no longer touches it while the handle exists.
         Some(unsafe { Header::output_is_err(self.header) })
     }
 
@@ -200,34 +203,16 @@ impl<T> Drop for Task<T> {
             unsafe { Header::release_handle(self.header) };
             return;
         }
-        let header = self.header();
-        let mut state = header.state.load(Ordering::Acquire);
-        loop {
-            // Drop the output here if the task completed and nobody took it; otherwise the
-            // loop drops it when the task completes, as it now sees no handle.
-            let take = state & COMPLETED != 0;
-            let next = if take {
-                (state & !HANDLE) | TAKEN
-            } else {
-                state & !HANDLE
-            };
-            match header.state.compare_exchange_weak(
-                state,
-                next,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => {
-                    if take {
-                        // SAFETY: this handle set `TAKEN` on a completed task; `T` may be
-                        // dropped here because the handle lives on a thread that may own it.
-                        unsafe { Header::drop_output(self.header) }
-                    }
-                    break;
-                }
-                Err(actual) => state = actual,
-            }
+        let state = self.header().state.fetch_and(!HANDLE, Ordering::AcqRel);
+        if state & COMPLETED != 0 {
+            // Completed while the handle existed: the loop left the output, and nobody else
+            // will drop it.
+            // SAFETY: the output is this handle's and was not taken; `T` may be dropped here
+            // because the handle lives on a thread that may own it.
+            unsafe { Header::drop_output(self.header) }
         }
+        // Otherwise the loop drops the output when the task completes, as it now sees no
+        // handle.
         // SAFETY: the handle owns one reference and gives it up.
         unsafe { Header::release(self.header, 1) }
     }

@@ -27,21 +27,21 @@ pub(crate) const DROPPED: usize = 1 << 3;
 /// while the task is neither `COMPLETED` nor `DROPPED`; never cleared.
 pub(crate) const CANCELLED: usize = 1 << 4;
 
-/// The loop dropped the output of a task whose handle was already gone. (A handle that reads
-/// or drops the output itself keeps that fact in the handle: nobody else looks at the output
-/// once the task has completed.)
-pub(crate) const TAKEN: usize = 1 << 5;
-
 /// The [`Task`](crate::Task) handle still exists. Cleared once, when it is dropped.
-pub(crate) const HANDLE: usize = 1 << 6;
+///
+/// It decides who owns the output: the loop drops the output itself when it completes a task
+/// whose bit is already clear; otherwise the output is the handle's, to read or to drop when
+/// it clears the bit. Completing and clearing are both read-modify-writes of this word, so
+/// exactly one side sees the other.
+pub(crate) const HANDLE: usize = 1 << 5;
 
 /// Someone registered a waker in the task's `awaiter` slot. Set once, by the handle (or a
 /// combinator polling it); the loop wakes the slot on finishing only when this is set, which
 /// spares a task nobody waited on an atomic operation.
-pub(crate) const AWAITED: usize = 1 << 7;
+pub(crate) const AWAITED: usize = 1 << 6;
 
 /// One reference.
-pub(crate) const REF_ONE: usize = 1 << 8;
+pub(crate) const REF_ONE: usize = 1 << 7;
 
 /// Mask of the reference count.
 pub(crate) const REF_MASK: usize = !(REF_ONE - 1);
