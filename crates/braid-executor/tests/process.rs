@@ -1,30 +1,42 @@
 //! Child processes: pipes, exit statuses, kills, 200 children at once, and nothing left
 //! behind (no zombies, no descriptors), through both the pidfd and the SIGCHLD path.
 //!
-//! Every test takes `SERIAL` first: the descriptor and zombie checks look at the whole
+//! Every test takes `serial()` first: the descriptor and zombie checks look at the whole
 //! process, so no other test of this file may spawn or open anything meanwhile.
 
 mod common;
 
 use std::cell::Cell;
+use std::future::Future;
 use std::io;
 use std::os::unix::process::ExitStatusExt;
 use std::rc::Rc;
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use braid_executor::process::{Child, Command, Stdio};
 use braid_executor::{gather, run, sleep, spawn, timeout};
-use common::within;
+#[cfg(target_os = "linux")]
+use common::open_descriptors;
+use common::{serial, within};
 use futures::{AsyncReadExt, AsyncWriteExt};
 
-static SERIAL: Mutex<()> = Mutex::new(());
+const HANG_GUARD: Duration = Duration::from_secs(60);
 
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
+/// Runs the future `test` makes in a fresh loop on a thread of its own, with no other test
+/// of this file running, and fails if it hangs.
+fn run_alone<Fut: Future<Output = ()>>(test: impl FnOnce() -> Fut + Send + 'static) {
+    let _serial = serial();
+    within(HANG_GUARD, || run(test()));
 }
 
-const HANG_GUARD: Duration = Duration::from_secs(60);
+/// [`run_alone`], running `test` once for each way of watching exits, in the same loop.
+fn run_alone_both_ways<Fut: Future<Output = ()>>(test: impl Fn(Watch) -> Fut + Send + 'static) {
+    run_alone(move || async move {
+        for watch in BOTH {
+            test(watch).await;
+        }
+    });
+}
 
 /// Which way children's exits are watched.
 #[derive(Debug, Clone, Copy)]
@@ -116,134 +128,115 @@ async fn until_reaped(pid: u32) {
 
 #[test]
 fn two_hundred_cats_at_once_each_echo_their_own_message() {
-    let _serial = serial();
     let soft = raise_fd_limit();
     // Four descriptors a child (three pipes and a pidfd) and some to spare.
     assert!(
         soft >= 1024,
         "the descriptor limit {soft} is too low for this test"
     );
-    within(HANG_GUARD, || {
-        run(async {
-            let echoed = gather((0..200).map(|i| async move {
-                // Half watch the exit through SIGCHLD, so both paths carry many children.
-                let watch = BOTH[i % 2];
-                let mut child = command(watch, "cat")
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()?;
-                let message = format!("message {i} for cat number {i}\n");
-                let mut stdin = child.stdin.take().unwrap();
-                stdin.write_all(message.as_bytes()).await?;
-                stdin.close().await?;
-                let mut reply = String::new();
-                child
-                    .stdout
-                    .take()
-                    .unwrap()
-                    .read_to_string(&mut reply)
-                    .await?;
-                let status = child.wait().await?;
-                io::Result::Ok((message, reply, status))
-            }))
-            .await;
-            for result in echoed {
-                let (message, reply, status) = result.unwrap();
-                assert_eq!(reply, message);
-                assert!(status.success(), "{status}");
-            }
-        });
+    run_alone(|| async {
+        let echoed = gather((0..200).map(|i| async move {
+            // Half watch the exit through SIGCHLD, so both paths carry many children.
+            let watch = BOTH[i % 2];
+            let mut child = command(watch, "cat")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()?;
+            let message = format!("message {i} for cat number {i}\n");
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(message.as_bytes()).await?;
+            stdin.close().await?;
+            let mut reply = String::new();
+            child
+                .stdout
+                .take()
+                .unwrap()
+                .read_to_string(&mut reply)
+                .await?;
+            let status = child.wait().await?;
+            io::Result::Ok((message, reply, status))
+        }))
+        .await;
+        for result in echoed {
+            let (message, reply, status) = result.unwrap();
+            assert_eq!(reply, message);
+            assert!(status.success(), "{status}");
+        }
     });
 }
 
 #[test]
 fn large_stdout_and_stderr_at_once_do_not_deadlock() {
     const SIZE: usize = 4_000_000;
-    let _serial = serial();
-    within(HANG_GUARD, || {
-        run(async {
-            // The child fills stdout before it writes a byte of stderr: reading only one pipe
-            // at a time would leave it blocked, or leave us waiting for it.
-            for watch in BOTH {
-                let output = sh(
-                    watch,
-                    "head -c 4000000 /dev/zero; head -c 4000000 /dev/zero >&2; echo done >&2",
-                )
-                .output()
-                .await
-                .unwrap();
-                assert!(output.status.success(), "{}", output.status);
-                assert_eq!(output.stdout.len(), SIZE);
-                assert!(output.stdout.iter().all(|&byte| byte == 0));
-                assert_eq!(output.stderr.len(), SIZE + 5);
-                assert!(output.stderr.ends_with(b"done\n"));
-            }
-        });
+    // The child fills stdout before it writes a byte of stderr: reading only one pipe at a
+    // time would leave it blocked, or leave us waiting for it.
+    run_alone_both_ways(|watch| async move {
+        let output = sh(
+            watch,
+            "head -c 4000000 /dev/zero; head -c 4000000 /dev/zero >&2; echo done >&2",
+        )
+        .output()
+        .await
+        .unwrap();
+        assert!(output.status.success(), "{}", output.status);
+        assert_eq!(output.stdout.len(), SIZE);
+        assert!(output.stdout.iter().all(|&byte| byte == 0));
+        assert_eq!(output.stderr.len(), SIZE + 5);
+        assert!(output.stderr.ends_with(b"done\n"));
     });
 }
 
 #[test]
 fn a_child_killed_mid_write_reports_sigkill_and_its_stdout_ends() {
-    let _serial = serial();
-    within(HANG_GUARD, || {
-        run(async {
-            for watch in BOTH {
-                let mut child = command(watch, "yes")
-                    .stdout(Stdio::piped())
-                    .spawn()
-                    .unwrap();
-                let mut stdout = child.stdout.take().unwrap();
-                let mut first = [0; 4096];
-                stdout.read_exact(&mut first).await.unwrap();
-                assert!(first.starts_with(b"y\ny\n"));
+    run_alone_both_ways(|watch| async move {
+        let mut child = command(watch, "yes")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let mut first = [0; 4096];
+        stdout.read_exact(&mut first).await.unwrap();
+        assert!(first.starts_with(b"y\ny\n"));
 
-                child.start_kill().unwrap();
-                let status = child.wait().await.unwrap();
-                assert_eq!(status.signal(), Some(libc::SIGKILL), "{status}");
-                assert_eq!(status.code(), None);
-                // Whatever was left in the pipe, then end-of-file: the read does not hang.
-                let mut rest = Vec::new();
-                stdout.read_to_end(&mut rest).await.unwrap();
-                assert!(rest.iter().all(|&byte| byte == b'y' || byte == b'\n'));
+        child.start_kill().unwrap();
+        let status = child.wait().await.unwrap();
+        assert_eq!(status.signal(), Some(libc::SIGKILL), "{status}");
+        assert_eq!(status.code(), None);
+        // Whatever was left in the pipe, then end-of-file: the read does not hang.
+        let mut rest = Vec::new();
+        stdout.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.iter().all(|&byte| byte == b'y' || byte == b'\n'));
 
-                // Killing a reaped child is a no-op, never a signal to a recycled pid.
-                assert_eq!(child.id(), None);
-                child.start_kill().unwrap();
-                child.kill().await.unwrap();
-            }
-        });
+        // Killing a reaped child is a no-op, never a signal to a recycled pid.
+        assert_eq!(child.id(), None);
+        child.start_kill().unwrap();
+        child.kill().await.unwrap();
     });
 }
 
 #[test]
 fn kill_waits_and_a_cancelled_wait_can_be_repeated() {
-    let _serial = serial();
-    within(HANG_GUARD, || {
-        run(async {
-            for watch in BOTH {
-                let mut child = command(watch, "sleep").arg("1000").spawn().unwrap();
-                let pid = child.id().unwrap();
-                // A wait dropped by a timeout leaves the child as it was.
-                let waited = timeout(Duration::from_millis(20), child.wait()).await;
-                assert!(waited.is_err(), "sleep 1000 ended early: {waited:?}");
-                assert_eq!(child.try_wait().unwrap(), None);
-                assert_eq!(child.id(), Some(pid));
+    run_alone_both_ways(|watch| async move {
+        let mut child = command(watch, "sleep").arg("1000").spawn().unwrap();
+        let pid = child.id().unwrap();
+        // A wait dropped by a timeout leaves the child as it was.
+        let waited = timeout(Duration::from_millis(20), child.wait()).await;
+        assert!(waited.is_err(), "sleep 1000 ended early: {waited:?}");
+        assert_eq!(child.try_wait().unwrap(), None);
+        assert_eq!(child.id(), Some(pid));
 
-                child.kill().await.unwrap();
-                assert_eq!(child.id(), None);
-                assert_eq!(child_state(pid), ChildState::Gone);
-                let status = child.try_wait().unwrap().unwrap();
-                assert_eq!(status.signal(), Some(libc::SIGKILL));
-            }
-        });
+        child.kill().await.unwrap();
+        assert_eq!(child.id(), None);
+        assert_eq!(child_state(pid), ChildState::Gone);
+        let status = child.try_wait().unwrap().unwrap();
+        assert_eq!(status.signal(), Some(libc::SIGKILL));
     });
 }
 
 #[test]
 fn a_missing_program_is_not_found_and_names_the_program() {
-    let _serial = serial();
-    run(async {
+    run_alone(|| async {
         for watch in BOTH {
             let error = command(watch, "braid-no-such-program").spawn().unwrap_err();
             assert_eq!(error.kind(), io::ErrorKind::NotFound, "{error}");
@@ -265,41 +258,35 @@ fn a_missing_program_is_not_found_and_names_the_program() {
 
 #[test]
 fn exit_codes_propagate() {
-    let _serial = serial();
-    within(HANG_GUARD, || {
-        run(async {
-            for watch in BOTH {
-                let status = sh(watch, "exit 3").status().await.unwrap();
-                assert_eq!(status.code(), Some(3));
-                assert!(!status.success());
+    run_alone_both_ways(|watch| async move {
+        let status = sh(watch, "exit 3").status().await.unwrap();
+        assert_eq!(status.code(), Some(3));
+        assert!(!status.success());
 
-                let mut child = sh(watch, "exit 42").spawn().unwrap();
-                assert!(child.id().is_some());
-                assert_eq!(child.wait().await.unwrap().code(), Some(42));
-                assert_eq!(child.id(), None);
-                // The status is kept: asking again gives the same answer at once.
-                assert_eq!(child.wait().await.unwrap().code(), Some(42));
-                assert_eq!(child.try_wait().unwrap().unwrap().code(), Some(42));
+        let mut child = sh(watch, "exit 42").spawn().unwrap();
+        assert!(child.id().is_some());
+        assert_eq!(child.wait().await.unwrap().code(), Some(42));
+        assert_eq!(child.id(), None);
+        // The status is kept: asking again gives the same answer at once.
+        assert_eq!(child.wait().await.unwrap().code(), Some(42));
+        assert_eq!(child.try_wait().unwrap().unwrap().code(), Some(42));
 
-                let output = sh(watch, "echo out; echo err >&2; exit 7")
-                    .output()
-                    .await
-                    .unwrap();
-                assert_eq!(output.status.code(), Some(7));
-                assert_eq!(output.stdout, b"out\n");
-                assert_eq!(output.stderr, b"err\n");
+        let output = sh(watch, "echo out; echo err >&2; exit 7")
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(output.status.code(), Some(7));
+        assert_eq!(output.stdout, b"out\n");
+        assert_eq!(output.stderr, b"err\n");
 
-                let status = sh(watch, "kill -TERM $$").status().await.unwrap();
-                assert_eq!(status.signal(), Some(libc::SIGTERM));
-            }
-        });
+        let status = sh(watch, "kill -TERM $$").status().await.unwrap();
+        assert_eq!(status.signal(), Some(libc::SIGTERM));
     });
 }
 
 #[test]
 fn output_pipes_stdout_and_stderr_but_leaves_explicit_settings_and_spawn_alone() {
-    let _serial = serial();
-    run(async {
+    run_alone(|| async {
         let mut command = sh(Watch::Default, "echo out; echo err >&2; cat");
         // stdin is /dev/null by default in output(), so cat ends at once.
         let output = command.output().await.unwrap();
@@ -328,8 +315,7 @@ fn output_pipes_stdout_and_stderr_but_leaves_explicit_settings_and_spawn_alone()
 
 #[test]
 fn the_environment_and_directory_reach_the_child() {
-    let _serial = serial();
-    run(async {
+    run_alone(|| async {
         let output = sh(Watch::Default, "echo \"$A-$B-${HOME:-unset}\"; pwd")
             .env_clear()
             .envs([("A", "1"), ("B", "2")])
@@ -345,126 +331,125 @@ fn the_environment_and_directory_reach_the_child() {
 
 #[test]
 fn closing_stdin_lets_cat_finish_and_writing_after_is_an_error() {
-    let _serial = serial();
-    within(HANG_GUARD, || {
-        run(async {
-            for watch in BOTH {
-                let mut child = command(watch, "cat")
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .spawn()
-                    .unwrap();
-                let mut stdin = child.stdin.take().unwrap();
-                stdin.write_all(b"before close").await.unwrap();
-                stdin.close().await.unwrap();
-                let error = stdin.write_all(b"after").await.unwrap_err();
-                assert_eq!(error.kind(), io::ErrorKind::BrokenPipe);
-                stdin.close().await.unwrap();
+    run_alone_both_ways(|watch| async move {
+        let mut child = command(watch, "cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"before close").await.unwrap();
+        stdin.close().await.unwrap();
+        let error = stdin.write_all(b"after").await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::BrokenPipe);
+        stdin.close().await.unwrap();
 
-                let mut echoed = Vec::new();
-                let mut stdout = child.stdout.take().unwrap();
-                stdout.read_to_end(&mut echoed).await.unwrap();
-                assert_eq!(echoed, b"before close");
-                assert!(child.wait().await.unwrap().success());
+        let mut echoed = Vec::new();
+        let mut stdout = child.stdout.take().unwrap();
+        stdout.read_to_end(&mut echoed).await.unwrap();
+        assert_eq!(echoed, b"before close");
+        assert!(child.wait().await.unwrap().success());
 
-                // Dropping stdin closes it as well.
-                let mut child = command(watch, "cat")
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::null())
-                    .spawn()
-                    .unwrap();
-                drop(child.stdin.take());
-                assert!(child.wait().await.unwrap().success());
-            }
-        });
+        // Dropping stdin closes it as well.
+        let mut child = command(watch, "cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        drop(child.stdin.take());
+        assert!(child.wait().await.unwrap().success());
     });
 }
 
 #[test]
 fn wait_closes_stdin_so_a_reader_finishes() {
-    let _serial = serial();
-    within(HANG_GUARD, || {
-        run(async {
-            for watch in BOTH {
-                let mut child = command(watch, "cat")
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::null())
-                    .spawn()
-                    .unwrap();
-                assert!(child.stdin.is_some());
-                assert!(child.wait().await.unwrap().success());
-                assert!(child.stdin.is_none());
-            }
-        });
+    run_alone_both_ways(|watch| async move {
+        let mut child = command(watch, "cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        assert!(child.stdin.is_some());
+        assert!(child.wait().await.unwrap().success());
+        assert!(child.stdin.is_none());
     });
 }
 
 #[test]
 fn writing_to_a_child_that_exited_is_broken_pipe_not_a_hang() {
-    let _serial = serial();
-    within(HANG_GUARD, || {
-        run(async {
-            let mut child = sh(Watch::Default, "exit 0")
-                .stdin(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let mut stdin = child.stdin.take().unwrap();
-            assert!(child.wait().await.unwrap().success());
-            // More than a pipe holds, so the write cannot just sit in the buffer.
-            let error = stdin.write_all(&vec![0; 1 << 20]).await.unwrap_err();
-            assert_eq!(error.kind(), io::ErrorKind::BrokenPipe, "{error}");
-        });
+    run_alone(|| async {
+        let mut child = sh(Watch::Default, "exit 0")
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        assert!(child.wait().await.unwrap().success());
+        // More than a pipe holds, so the write cannot just sit in the buffer.
+        let error = stdin.write_all(&vec![0; 1 << 20]).await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::BrokenPipe, "{error}");
     });
 }
 
 #[test]
 fn dropped_children_are_reaped_not_left_as_zombies() {
-    let _serial = serial();
-    within(HANG_GUARD, || {
-        run(async {
-            for watch in BOTH {
-                let mut pids = Vec::new();
-                for _ in 0..10 {
-                    // Running when dropped; exits when its stdin (dropped with it) closes.
-                    let child = command(watch, "cat")
-                        .stdin(Stdio::piped())
-                        .stdout(Stdio::null())
-                        .spawn()
-                        .unwrap();
-                    pids.push(child.id().unwrap());
-                    drop(child);
-                }
-                // Killed when dropped.
-                let child = command(watch, "sleep")
-                    .arg("1000")
-                    .kill_on_drop(true)
-                    .spawn()
-                    .unwrap();
-                pids.push(child.id().unwrap());
-                drop(child);
-                // Exited, not yet reaped, when dropped: the drop reaps it at once.
-                let child = command(watch, "true").spawn().unwrap();
-                let pid = child.id().unwrap();
-                while child_state(pid) == ChildState::Running {
-                    sleep(Duration::from_millis(1)).await;
-                }
-                assert_eq!(child_state(pid), ChildState::Exited);
-                drop(child);
-                assert_eq!(child_state(pid), ChildState::Gone);
-                for pid in pids {
-                    until_reaped(pid).await;
-                }
-                // The last one: no later spawn or drop sweeps it up, the loop must reap it.
-                let child = command(watch, "cat")
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::null())
-                    .spawn()
-                    .unwrap();
-                let pid = child.id().unwrap();
-                drop(child);
-                until_reaped(pid).await;
-            }
-        });
+    run_alone_both_ways(|watch| async move {
+        let mut pids = Vec::new();
+        for _ in 0..10 {
+            // Running when dropped; exits when its stdin (dropped with it) closes.
+            let child = command(watch, "cat")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap();
+            pids.push(child.id().unwrap());
+            drop(child);
+        }
+        // Killed when dropped.
+        let child = command(watch, "sleep")
+            .arg("1000")
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        pids.push(child.id().unwrap());
+        drop(child);
+        // Exited, not yet reaped, when dropped: the drop reaps it at once.
+        let child = command(watch, "true").spawn().unwrap();
+        let pid = child.id().unwrap();
+        while child_state(pid) == ChildState::Running {
+            sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(child_state(pid), ChildState::Exited);
+        drop(child);
+        assert_eq!(child_state(pid), ChildState::Gone);
+        for pid in pids {
+            until_reaped(pid).await;
+        }
+        // The last one: no later spawn or drop sweeps it up, the loop must reap it.
+        let child = command(watch, "cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = child.id().unwrap();
+        drop(child);
+        until_reaped(pid).await;
+    });
+}
+
+#[test]
+fn a_child_reaped_by_other_code_is_an_error_for_wait_not_a_hang() {
+    run_alone_both_ways(|watch| async move {
+        let mut child = command(watch, "true").spawn().unwrap();
+        let pid = child.id().unwrap();
+        // Other code reaps it first, as a `waitpid(-1)` elsewhere in the program would.
+        let mut status = 0;
+        // SAFETY: waitpid on this process's own child, with a valid place for the status;
+        // it blocks only until `true` exits.
+        let reaped = unsafe { libc::waitpid(pid as libc::pid_t, &mut status, 0) };
+        assert_eq!(reaped, pid as libc::pid_t);
+        let error = child.wait().await.unwrap_err();
+        assert_eq!(error.raw_os_error(), Some(libc::ECHILD), "{error}");
+        assert!(child.try_wait().is_err());
     });
 }
 
@@ -595,47 +580,39 @@ fn reading_a_pipe_outside_the_loop_panics_with_a_message_that_says_so() {
 }
 
 #[cfg(target_os = "linux")]
-fn open_descriptors() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
-#[cfg(target_os = "linux")]
 #[test]
 fn fifty_spawns_leak_no_descriptors() {
-    let _serial = serial();
-    within(HANG_GUARD, || {
-        run(async {
-            async fn cycle(watch: Watch) {
-                let mut child = command(watch, "cat")
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .unwrap();
-                let mut stdin = child.stdin.take().unwrap();
-                stdin.write_all(b"x").await.unwrap();
-                drop(stdin);
-                let output = child.wait_with_output().await.unwrap();
-                assert_eq!(output.stdout, b"x");
-                // And one dropped without a wait, reaped by the loop.
-                let child = command(watch, "true")
-                    .stdin(Stdio::piped())
-                    .spawn()
-                    .unwrap();
-                let pid = child.id().unwrap();
-                drop(child);
-                until_reaped(pid).await;
-                command(watch, "braid-no-such-program").spawn().unwrap_err();
-            }
-            // Whatever the loop sets up once (the SIGCHLD wake-up socket) is made here.
-            cycle(Watch::Default).await;
-            cycle(Watch::Sigchld).await;
-            let before = open_descriptors();
-            for i in 0..50 {
-                cycle(BOTH[i % 2]).await;
-            }
-            assert_eq!(open_descriptors(), before);
-        });
+    run_alone(|| async {
+        async fn cycle(watch: Watch) {
+            let mut child = command(watch, "cat")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(b"x").await.unwrap();
+            drop(stdin);
+            let output = child.wait_with_output().await.unwrap();
+            assert_eq!(output.stdout, b"x");
+            // And one dropped without a wait, reaped by the loop.
+            let child = command(watch, "true")
+                .stdin(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let pid = child.id().unwrap();
+            drop(child);
+            until_reaped(pid).await;
+            command(watch, "braid-no-such-program").spawn().unwrap_err();
+        }
+        // Whatever the loop sets up once (the SIGCHLD wake-up socket) is made here.
+        cycle(Watch::Default).await;
+        cycle(Watch::Sigchld).await;
+        let before = open_descriptors();
+        for i in 0..50 {
+            cycle(BOTH[i % 2]).await;
+        }
+        assert_eq!(open_descriptors(), before);
     });
 }
 
@@ -663,16 +640,15 @@ fn sigchld_is_caught() -> bool {
 #[cfg(target_os = "linux")]
 #[test]
 fn each_path_is_the_one_in_use() {
-    let _serial = serial();
-    // SAFETY: pidfd_open of our own pid only returns a new descriptor (closed below).
-    let probe = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) };
-    let kernel_has_pidfds = probe >= 0;
-    if kernel_has_pidfds {
-        // SAFETY: `probe` is the descriptor just opened, owned by nothing else.
-        unsafe { libc::close(probe as libc::c_int) };
-    }
-    within(HANG_GUARD, move || {
-        run(async move {
+    run_alone(|| {
+        // SAFETY: pidfd_open of our own pid only returns a new descriptor (closed below).
+        let probe = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) };
+        let kernel_has_pidfds = probe >= 0;
+        if kernel_has_pidfds {
+            // SAFETY: `probe` is the descriptor just opened, owned by nothing else.
+            unsafe { libc::close(probe as libc::c_int) };
+        }
+        async move {
             assert!(!sigchld_is_caught());
             let pidfds = open_pidfds();
             let mut child = command(Watch::Default, "cat")
@@ -697,6 +673,6 @@ fn each_path_is_the_one_in_use() {
                 !sigchld_is_caught(),
                 "the SIGCHLD listener outlived the wait"
             );
-        });
+        }
     });
 }

@@ -26,6 +26,14 @@ fn two_loops() -> Runtime {
     Runtime::builder().loops(2).build().unwrap()
 }
 
+fn two_loops_balanced(balance: Balance) -> Runtime {
+    Runtime::builder()
+        .loops(2)
+        .balance(balance)
+        .build()
+        .unwrap()
+}
+
 #[test]
 fn spawn_on_runs_each_future_on_the_thread_of_its_loop() {
     within(GUARD, || {
@@ -151,6 +159,32 @@ fn block_on_runs_on_the_calling_thread_with_a_loop_of_its_own() {
         });
         assert_eq!(ran_on, caller);
         assert_eq!(local.get(), 2);
+    });
+}
+
+#[test]
+fn block_on_from_a_task_panics_instead_of_stalling_the_loop() {
+    within(GUARD, || {
+        let rt = Arc::new(two_loops());
+        let nested = rt
+            .spawn_on(0, {
+                let rt = rt.clone();
+                move || async move { rt.block_on(async {}) }
+            })
+            .unwrap();
+        let panic = rt.block_on(nested).unwrap_err().into_panic();
+        let message = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        assert!(
+            message.contains("inside a running braid event loop"),
+            "{message}"
+        );
+        // The loop serves on.
+        let later = rt.spawn_on(0, || async { loop_index() }).unwrap();
+        assert_eq!(rt.block_on(later).unwrap(), Some(0));
     });
 }
 
@@ -381,26 +415,31 @@ impl Wake for PanickingWaker {
     }
 }
 
+/// Ends the thread of loop `index` and waits until it is gone.
+fn kill_loop(rt: &Runtime, index: usize) {
+    // A timer whose waker panics: the loop thread calls it outside any task and dies.
+    rt.spawn_on(index, || async {
+        let mut timer = pin!(sleep(Duration::from_millis(1)));
+        let waker = Waker::from(Arc::new(PanickingWaker));
+        assert!(timer
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+        std::future::pending::<()>().await;
+    })
+    .unwrap()
+    .detach();
+    let handle = rt.handle(index).unwrap();
+    while !handle.is_closed() {
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
 #[test]
 fn a_dead_loop_thread_gives_errors_not_hangs() {
     within(GUARD, || {
         let rt = two_loops();
-        // A timer whose waker panics: the loop thread calls it outside any task and dies.
-        rt.spawn_on(1, || async {
-            let mut timer = pin!(sleep(Duration::from_millis(1)));
-            let waker = Waker::from(Arc::new(PanickingWaker));
-            assert!(timer
-                .as_mut()
-                .poll(&mut Context::from_waker(&waker))
-                .is_pending());
-            std::future::pending::<()>().await;
-        })
-        .unwrap()
-        .detach();
-        let handle = rt.handle(1).unwrap();
-        while !handle.is_closed() {
-            thread::sleep(Duration::from_millis(5));
-        }
+        kill_loop(&rt, 1);
         assert_eq!(
             rt.spawn_on(1, || async {}).unwrap_err(),
             SpawnOnError::LoopEnded { index: 1 }
@@ -473,11 +512,7 @@ fn serve_echoes_for_200_clients_with_the_default_balance() {
 #[test]
 fn serve_round_robin_deals_connections_evenly() {
     within(Duration::from_secs(60), || {
-        let rt = Runtime::builder()
-            .loops(2)
-            .balance(Balance::RoundRobin)
-            .build()
-            .unwrap();
+        let rt = two_loops_balanced(Balance::RoundRobin);
         let served = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
         let server = echo_server(&rt, &served);
         echo_clients(server.local_addr(), 200);
@@ -490,11 +525,7 @@ fn serve_round_robin_deals_connections_evenly() {
 fn a_panicking_connection_handler_ends_only_its_connection() {
     for balance in [Balance::default(), Balance::RoundRobin] {
         within(GUARD, move || {
-            let rt = Runtime::builder()
-                .loops(2)
-                .balance(balance)
-                .build()
-                .unwrap();
+            let rt = two_loops_balanced(balance);
             let server = rt
                 .serve("127.0.0.1:0", |stream: TcpStream| async move {
                     let mut byte = [0];
@@ -522,11 +553,7 @@ fn a_panicking_connection_handler_ends_only_its_connection() {
 fn a_stopped_server_refuses_connections_and_its_connections_carry_on() {
     for balance in [Balance::default(), Balance::RoundRobin] {
         within(GUARD, move || {
-            let rt = Runtime::builder()
-                .loops(2)
-                .balance(balance)
-                .build()
-                .unwrap();
+            let rt = two_loops_balanced(balance);
             let server = rt
                 .serve("127.0.0.1:0", |stream: TcpStream| async move {
                     let mut buf = [0; 16];
@@ -560,11 +587,7 @@ fn serve_on_a_taken_port_is_addr_in_use() {
     within(GUARD, || {
         let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         for balance in [Balance::default(), Balance::RoundRobin] {
-            let rt = Runtime::builder()
-                .loops(2)
-                .balance(balance)
-                .build()
-                .unwrap();
+            let rt = two_loops_balanced(balance);
             let error = rt
                 .serve(taken.local_addr().unwrap(), |_stream| async {})
                 .unwrap_err();
@@ -588,4 +611,26 @@ fn a_server_stopped_from_a_task_stops_without_deadlock() {
             thread::sleep(Duration::from_millis(5));
         }
     });
+}
+
+#[test]
+fn a_server_keeps_serving_every_client_when_a_loop_dies() {
+    for balance in [Balance::default(), Balance::RoundRobin] {
+        for die_after_serve in [false, true] {
+            within(GUARD, move || {
+                let rt = two_loops_balanced(balance);
+                if !die_after_serve {
+                    kill_loop(&rt, 1);
+                }
+                let served = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+                let server = echo_server(&rt, &served);
+                if die_after_serve {
+                    kill_loop(&rt, 1);
+                }
+                // None is dealt to the dead loop and dropped there.
+                echo_clients(server.local_addr(), 20);
+                assert_eq!(served[0].load(Ordering::SeqCst), 20, "{balance:?}");
+            });
+        }
+    }
 }

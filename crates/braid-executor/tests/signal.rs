@@ -1,16 +1,18 @@
 //! Unix signals delivered to event loops.
 //!
 //! Signals and their handlers belong to the whole process, and the descriptor count is
-//! process-wide too, so every test here takes `SERIAL` first; each also uses its own signal.
+//! process-wide too, so every test here takes `serial()` first; each also uses its own signal.
 //! A signal is raised only while a listener exists, so its default action (often ending the
 //! process) never runs.
+
+mod common;
 
 use std::future::Future;
 use std::io;
 use std::mem::MaybeUninit;
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Barrier, Mutex, MutexGuard};
+use std::sync::{mpsc, Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
@@ -18,14 +20,9 @@ use braid_executor::signal::{ctrl_c, signal, Signal};
 use braid_executor::{run, spawn, timeout, EventLoop};
 use futures::{poll, StreamExt};
 
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    // A test that failed while holding the lock leaves nothing behind that matters here.
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+#[cfg(target_os = "linux")]
+use common::open_descriptors;
+use common::serial;
 
 /// Long enough that only a hang reaches it.
 const HANG_GUARD: Duration = Duration::from_secs(30);
@@ -465,11 +462,6 @@ fn a_listener_polled_in_another_loop_panics() {
     run(async move {
         listener.recv().await;
     });
-}
-
-#[cfg(target_os = "linux")]
-fn open_descriptors() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
 #[cfg(target_os = "linux")]

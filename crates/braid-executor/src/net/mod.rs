@@ -25,6 +25,7 @@ mod unix;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 
+pub(crate) use tcp::bind_std;
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};
@@ -33,7 +34,7 @@ pub use unix::{UnixListener, UnixStream};
 const LISTEN_BACKLOG: i32 = 1024;
 
 /// Runs `f` on each address `addr` resolves to until one succeeds; the last error otherwise.
-fn each_addr<T>(
+pub(crate) fn each_addr<T>(
     addr: impl ToSocketAddrs,
     mut f: impl FnMut(SocketAddr) -> io::Result<T>,
 ) -> io::Result<T> {

@@ -56,14 +56,7 @@ impl TcpListener {
     ///
     /// Outside a running braid event loop.
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
-        let listener = each_addr(addr, |addr| {
-            let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-            socket.set_reuse_address(true)?;
-            socket.set_nonblocking(true)?;
-            socket.bind(&SockAddr::from(addr))?;
-            socket.listen(LISTEN_BACKLOG)?;
-            Ok(std::net::TcpListener::from(socket))
-        })?;
+        let listener = each_addr(addr, |addr| bind_std(addr, false))?;
         Ok(TcpListener {
             source: Source::new(listener)?,
         })
@@ -323,4 +316,32 @@ impl fmt::Debug for TcpStream {
             .field("peer_addr", &self.peer_addr().ok())
             .finish()
     }
+}
+
+/// A non-blocking listening socket bound to `addr` with `SO_REUSEADDR`, and with
+/// `SO_REUSEPORT` when `reuse_port` is set (Linux only: elsewhere the kernel does not spread
+/// connections over the sockets, so it is refused as `Unsupported`).
+pub(crate) fn bind_std(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if reuse_port {
+        set_reuse_port(&socket)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&SockAddr::from(addr))?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
+}
+
+#[cfg(target_os = "linux")]
+fn set_reuse_port(socket: &Socket) -> io::Result<()> {
+    socket.set_reuse_port(true)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_reuse_port(_socket: &Socket) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "SO_REUSEPORT spreads connections only on Linux",
+    ))
 }

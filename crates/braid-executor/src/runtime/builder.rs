@@ -34,7 +34,8 @@ pub enum Balance {
     /// `AddrInUse`: it joins, and takes a share of the connections.
     ReusePort,
     /// Loop 0 accepts every connection and deals them to the loops in turn (0, 1, 2, ...
-    /// then 0 again): an exact spread, for one hand-off between threads per connection.
+    /// then 0 again), skipping a loop whose thread has died: an exact spread, for one
+    /// hand-off between threads per connection.
     /// The default where `ReusePort` is not available.
     RoundRobin,
 }

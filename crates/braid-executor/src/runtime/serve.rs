@@ -9,17 +9,11 @@ use std::task::{Context, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::Duration;
 
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-
 use super::spawn_on::BuiltOnLoop;
 use super::{Balance, Runtime};
 use crate::event_loop::context;
-use crate::net::{TcpListener, TcpStream};
+use crate::net::{bind_std, each_addr, TcpListener, TcpStream};
 use crate::{Handle, Task};
-
-/// How many connections may wait to be accepted, per listening socket (as for
-/// [`net::TcpListener`](crate::net::TcpListener)).
-const LISTEN_BACKLOG: i32 = 1024;
 
 /// How long a loop waits before accepting again after an error such as running out of file
 /// descriptors, which retrying at once would only repeat.
@@ -133,71 +127,16 @@ fn bind_listeners(
     addr: impl ToSocketAddrs,
     count: usize,
 ) -> io::Result<Vec<std::net::TcpListener>> {
-    let mut last_error = None;
-    for addr in addr.to_socket_addrs()? {
-        let bound = bind_one(addr, count > 1).and_then(|first| {
-            let addr = first.local_addr()?;
-            let mut listeners = Vec::with_capacity(count);
-            listeners.push(first);
-            for _ in 1..count {
-                listeners.push(bind_one(addr, true)?);
-            }
-            Ok(listeners)
-        });
-        match bound {
-            Ok(listeners) => return Ok(listeners),
-            Err(error) => last_error = Some(error),
+    each_addr(addr, |addr| {
+        let first = bind_std(addr, count > 1)?;
+        let addr = first.local_addr()?;
+        let mut listeners = Vec::with_capacity(count);
+        listeners.push(first);
+        for _ in 1..count {
+            listeners.push(bind_std(addr, true)?);
         }
-    }
-    Err(last_error.unwrap_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "the address resolved to nothing",
-        )
-    }))
-}
-
-fn bind_one(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::TcpListener> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_reuse_address(true)?;
-    if reuse_port {
-        set_reuse_port(&socket)?;
-    }
-    socket.set_nonblocking(true)?;
-    socket.bind(&SockAddr::from(addr))?;
-    socket.listen(LISTEN_BACKLOG)?;
-    Ok(socket.into())
-}
-
-#[cfg(target_os = "linux")]
-fn set_reuse_port(socket: &Socket) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-
-    let on: libc::c_int = 1;
-    // SAFETY: the descriptor is an open socket owned by `socket`, and the option value
-    // points to a `c_int` that lives through the call, with its size passed alongside.
-    let result = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_REUSEPORT,
-            (&on as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if result == -1 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// Never called: the builder refuses [`Balance::ReusePort`] off Linux.
-#[cfg(not(target_os = "linux"))]
-fn set_reuse_port(_socket: &Socket) -> io::Result<()> {
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        "SO_REUSEPORT spreads connections only on Linux",
-    ))
+        Ok(listeners)
+    })
 }
 
 /// Accepts on this loop and runs each connection here.
@@ -245,8 +184,7 @@ where
                 continue;
             }
         };
-        let target = next;
-        next = (next + 1) % loops.len();
+        let target = next_open_loop(&loops, &mut next);
         if target == 0 {
             match TcpStream::from_std(stream) {
                 Ok(stream) => crate::spawn(handler(stream)).detach(),
@@ -268,6 +206,20 @@ where
             }
         }
     }
+}
+
+/// The loop at `next` or after it (cyclically) whose thread still runs, and moves `next`
+/// past it; loop 0, which runs the caller, if none of the others does. A connection dealt to
+/// a loop that has died would only be dropped there.
+fn next_open_loop(loops: &[Handle], next: &mut usize) -> usize {
+    for _ in 0..loops.len() {
+        let index = *next;
+        *next = (index + 1) % loops.len();
+        if index == 0 || !loops[index].is_closed() {
+            return index;
+        }
+    }
+    0
 }
 
 async fn pause_after(error: io::Error) {

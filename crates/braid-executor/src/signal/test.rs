@@ -2,15 +2,23 @@ use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 
-use super::handler::{self, SIGNAL_LIMIT};
+use super::handler::{self, SIGNAL_LIMIT, WAKE_SLOT_LIMIT};
 use super::registry;
 
 /// A number no system delivers on its own and no other test uses: the handler is called
 /// directly here, never through the operating system.
 const UNDELIVERED: usize = 100;
+
+/// Held by every test that takes a wake-up slot (directly or through a listener), so the
+/// test that takes them all leaves no other without one.
+static SLOTS: Mutex<()> = Mutex::new(());
+
+fn slots() -> MutexGuard<'static, ()> {
+    SLOTS.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 fn read_all(reader: &UnixStream) -> usize {
     let mut total = 0;
@@ -62,6 +70,7 @@ fn validate_refuses_what_cannot_be_listened_for() {
 
 #[test]
 fn the_handler_counts_and_writes_only_to_interested_open_slots() {
+    let _slots = slots();
     let (reader, writer) = UnixStream::pair().unwrap();
     reader.set_nonblocking(true).unwrap();
     writer.set_nonblocking(true).unwrap();
@@ -96,6 +105,7 @@ fn the_handler_counts_and_writes_only_to_interested_open_slots() {
 
 #[test]
 fn a_full_wake_up_socket_does_not_block_the_handler() {
+    let _slots = slots();
     let (reader, writer) = UnixStream::pair().unwrap();
     reader.set_nonblocking(true).unwrap();
     writer.set_nonblocking(true).unwrap();
@@ -111,6 +121,7 @@ fn a_full_wake_up_socket_does_not_block_the_handler() {
 
 #[test]
 fn the_handler_keeps_errno() {
+    let _slots = slots();
     // The handler's write to a socket whose peer is closed fails with EPIPE (the Rust
     // runtime ignores SIGPIPE), which must not leak into the interrupted code's errno.
     let (reader, writer) = UnixStream::pair().unwrap();
@@ -135,6 +146,7 @@ impl Wake for CountingWaker {
 
 #[test]
 fn an_event_wakes_every_waiting_listener_once() {
+    let _slots = slots();
     crate::run(async {
         let mut first = super::signal(libc::SIGPROF).unwrap();
         let mut second = super::signal(libc::SIGPROF).unwrap();
@@ -167,6 +179,7 @@ fn an_event_wakes_every_waiting_listener_once() {
 
 #[test]
 fn bytes_read_while_waiting_wake_only_the_listeners_whose_signal_came() {
+    let _slots = slots();
     // The handler is called directly: the operating system never sends these two here.
     let (profile, file_size) = (libc::SIGPROF, libc::SIGXFSZ);
     crate::run(async move {
@@ -212,4 +225,34 @@ fn bytes_read_while_waiting_wake_only_the_listeners_whose_signal_came() {
         );
         assert_eq!(other.poll_recv(&mut cx), Poll::Ready(Some(())));
     });
+}
+
+#[test]
+fn running_out_of_wake_up_slots_is_a_clear_error_and_slots_come_back() {
+    let _slots = slots();
+    let (_reader, writer) = UnixStream::pair().unwrap();
+    let mut taken = Vec::new();
+    let error = loop {
+        match registry::take_wake_slot(writer.as_raw_fd()) {
+            Ok(slot) => taken.push(slot),
+            Err(error) => break error,
+        }
+    };
+    assert_eq!(taken.len(), WAKE_SLOT_LIMIT);
+    assert_eq!(error.kind(), std::io::ErrorKind::OutOfMemory);
+    assert!(
+        error.to_string().contains(&WAKE_SLOT_LIMIT.to_string()),
+        "the message names the limit: {error}"
+    );
+    crate::run(async {
+        // A loop that cannot get a slot refuses the listener, and keeps no half-made pipe.
+        let refused = super::signal(libc::SIGWINCH).unwrap_err();
+        assert_eq!(refused.kind(), std::io::ErrorKind::OutOfMemory);
+        let last = taken.pop().unwrap();
+        registry::give_back_wake_slot(last);
+        drop(super::signal(libc::SIGWINCH).unwrap());
+    });
+    for slot in taken {
+        registry::give_back_wake_slot(slot);
+    }
 }

@@ -57,3 +57,19 @@ pub fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send +
         }
     }
 }
+
+/// Serialises the tests of one test binary that look at the whole process (its descriptors,
+/// its children, its signal dispositions). A test that failed while holding the lock leaves
+/// nothing behind that matters, so a poisoned lock is taken as it is.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// How many descriptors the process has open.
+#[cfg(target_os = "linux")]
+pub fn open_descriptors() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
