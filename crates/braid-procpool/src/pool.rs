@@ -11,7 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use braid_poller::Poller;
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -137,7 +137,7 @@ const DIRECT_MAX: usize = 512;
 
 impl Shared {
     /// Queues a job, or fails it at once if the pool accepts no more work.
-    pub(crate) fn push(&self, mut job: Job) {
+    pub(crate) fn push(&self, job: Job) {
         let mut queue = self.queue.lock();
         let refusal = if queue.closing.is_some() {
             Some(TaskError::ShutDown)
@@ -147,55 +147,54 @@ impl Shared {
                 .as_ref()
                 .map(|reason| TaskError::WorkerStart(reason.clone()))
         };
-        match refusal {
-            Some(error) => {
-                drop(queue);
-                job.sink.fail(error);
-            }
-            None => {
-                if job.message.len() <= DIRECT_MAX && queue.jobs.is_empty() {
-                    if let Some(idle) = queue.idle.pop() {
-                        // A fresh job cannot have been cancelled yet, but be sure.
-                        if !job.sink.start() {
-                            queue.idle.push(idle);
-                            return;
-                        }
-                        job.claimed = true;
-                        if let Ok(n) = sys::write(idle.tasks, &job.message) {
-                            if n == job.message.len() {
-                                let timed = job.timeout.is_some();
-                                let started = Instant::now();
-                                queue.handed.push(Handoff {
-                                    slot: idle.slot,
-                                    serial: idle.serial,
-                                    job,
-                                    started,
-                                });
-                                drop(queue);
-                                if timed {
-                                    // The supervisor must learn the deadline.
-                                    let _ = self.poller.notify();
-                                }
-                                return;
-                            }
-                        }
-                        // The worker is dying (its pipe has no reader): the supervisor, about
-                        // to see the death, gives the job to another worker.
-                        queue.jobs.push_front(job);
-                        drop(queue);
-                        let _ = self.poller.notify();
-                        return;
-                    }
-                }
-                let idle = !queue.idle.is_empty();
-                queue.jobs.push_back(job);
-                drop(queue);
-                if idle {
-                    // A failed wake-up leaves the job for the supervisor's next turn.
-                    let _ = self.poller.notify();
-                }
+        if let Some(error) = refusal {
+            drop(queue);
+            job.sink.fail(error);
+            return;
+        }
+        if job.message.len() <= DIRECT_MAX && queue.jobs.is_empty() {
+            if let Some(idle) = queue.idle.pop() {
+                return self.hand_over(queue, idle, job);
             }
         }
+        let idle = !queue.idle.is_empty();
+        queue.jobs.push_back(job);
+        drop(queue);
+        if idle {
+            // A failed wake-up leaves the job for the supervisor's next turn.
+            let _ = self.poller.notify();
+        }
+    }
+
+    /// Writes a small job straight to an idle worker's pipe, which the held queue lock keeps
+    /// open, and leaves a note for the supervisor.
+    fn hand_over(&self, mut queue: MutexGuard<'_, Queue>, idle: IdleWorker, mut job: Job) {
+        // A fresh job cannot have been cancelled yet, but be sure.
+        if !job.sink.start() {
+            queue.idle.push(idle);
+            return;
+        }
+        job.claimed = true;
+        if sys::write(idle.tasks, &job.message).is_ok_and(|n| n == job.message.len()) {
+            let timed = job.timeout.is_some();
+            queue.handed.push(Handoff {
+                slot: idle.slot,
+                serial: idle.serial,
+                job,
+                started: Instant::now(),
+            });
+            drop(queue);
+            if timed {
+                // The supervisor must learn the deadline.
+                let _ = self.poller.notify();
+            }
+            return;
+        }
+        // The worker is dying (its pipe has no reader): the supervisor, about to see the
+        // death, gives the job to another worker.
+        queue.jobs.push_front(job);
+        drop(queue);
+        let _ = self.poller.notify();
     }
 
     pub(crate) fn mark_finished(&self) {

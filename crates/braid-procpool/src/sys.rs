@@ -1,5 +1,6 @@
 //! The few Unix calls the pool makes, each turned into an `io::Result` in one place.
 
+use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
@@ -95,34 +96,37 @@ pub(crate) fn grow_pipe(fd: &OwnedFd) {
 #[cfg(not(target_os = "linux"))]
 pub(crate) fn grow_pipe(_fd: &OwnedFd) {}
 
-/// Reads into `buf`, retrying `EINTR`. `Ok(0)` is end of file.
-pub(crate) fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+/// Runs `call` again for as long as a signal interrupts it (`EINTR`).
+pub(crate) fn retry<T>(mut call: impl FnMut() -> io::Result<T>) -> io::Result<T> {
     loop {
-        // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
-        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
+        match call() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            done => return done,
         }
     }
 }
 
+/// Reads into `buf`, retrying `EINTR`. `Ok(0)` is end of file.
+pub(crate) fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // `buf` is valid for writes of `buf.len()` bytes.
+    retry(|| syscall!(read(fd, buf.as_mut_ptr().cast(), buf.len()))).map(|n| n as usize)
+}
+
+/// Reads into the spare capacity of `buf` and extends it by what was read, retrying
+/// `EINTR`. `Ok(0)` is end of file (or no spare capacity).
+pub(crate) fn read_to_spare(fd: RawFd, buf: &mut Vec<u8>) -> io::Result<usize> {
+    let spare = buf.spare_capacity_mut();
+    // `spare` is writable memory of `spare.len()` bytes owned by `buf`.
+    let n = retry(|| syscall!(read(fd, spare.as_mut_ptr().cast(), spare.len())))? as usize;
+    // SAFETY: read(2) initialised the first `n` bytes of the spare capacity.
+    unsafe { buf.set_len(buf.len() + n) };
+    Ok(n)
+}
+
 /// Writes from `buf`, retrying `EINTR`; may write less than all of it.
 pub(crate) fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
-    loop {
-        // SAFETY: `buf` is valid for reads of `buf.len()` bytes.
-        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
-        }
-    }
+    // `buf` is valid for reads of `buf.len()` bytes.
+    retry(|| syscall!(write(fd, buf.as_ptr().cast(), buf.len()))).map(|n| n as usize)
 }
 
 /// Writes all of `buf` to a blocking descriptor.
@@ -160,6 +164,12 @@ pub(crate) struct ExitStatus {
 }
 
 impl ExitStatus {
+    /// A process that ended in a way nobody could learn (it was reaped elsewhere).
+    pub(crate) const UNKNOWN: ExitStatus = ExitStatus {
+        code: None,
+        signal: None,
+    };
+
     pub(crate) fn from_raw(status: libc::c_int) -> ExitStatus {
         if libc::WIFEXITED(status) {
             ExitStatus {
@@ -172,10 +182,7 @@ impl ExitStatus {
                 signal: Some(libc::WTERMSIG(status)),
             }
         } else {
-            ExitStatus {
-                code: None,
-                signal: None,
-            }
+            ExitStatus::UNKNOWN
         }
     }
 
@@ -198,32 +205,38 @@ impl ExitStatus {
                 code: None,
                 signal: Some(raw & 0xff),
             },
-            _ => ExitStatus {
-                code: None,
-                signal: None,
-            },
+            _ => ExitStatus::UNKNOWN,
+        }
+    }
+}
+
+impl fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.code, self.signal) {
+            (Some(code), _) => write!(f, "exit code {code}"),
+            (None, Some(signal)) => write!(f, "signal {signal}"),
+            _ => f.write_str("unknown status"),
         }
     }
 }
 
 /// Waits for a child to end; `Ok(None)` when `block` is false and it has not ended yet.
 pub(crate) fn wait_pid(pid: u32, block: bool) -> io::Result<Option<ExitStatus>> {
+    Ok(wait(pid as libc::pid_t, block)?.map(|(_, status)| status))
+}
+
+/// Waits for any child to end: its pid and how it ended; `Ok(None)` when `block` is false
+/// and none has ended yet, and an error (`ECHILD`) when there is no child left.
+pub(crate) fn wait_any(block: bool) -> io::Result<Option<(u32, ExitStatus)>> {
+    wait(-1, block)
+}
+
+fn wait(pid: libc::pid_t, block: bool) -> io::Result<Option<(u32, ExitStatus)>> {
     let flags = if block { 0 } else { libc::WNOHANG };
     let mut status = 0;
-    loop {
-        // SAFETY: `status` is a valid out-pointer.
-        let res = unsafe { libc::waitpid(pid as libc::pid_t, &mut status, flags) };
-        if res == 0 {
-            return Ok(None);
-        }
-        if res > 0 {
-            return Ok(Some(ExitStatus::from_raw(status)));
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
-        }
-    }
+    // `status` is a valid out-pointer.
+    let ended = retry(|| syscall!(waitpid(pid, &mut status, flags)))?;
+    Ok((ended > 0).then(|| (ended as u32, ExitStatus::from_raw(status))))
 }
 
 /// Sends `SIGKILL`. A process that is already gone is not an error.

@@ -44,7 +44,7 @@ pub fn init() {
             eprintln!("braid-procpool: malformed {WORKER_ENV}; exiting");
             std::process::exit(101);
         };
-        become_worker(task as RawFd, result as RawFd, parent as u32);
+        become_pool_child(parent as u32, &[task as RawFd, result as RawFd]);
         let code = serve(task as RawFd, result as RawFd);
         std::process::exit(code);
     }
@@ -81,11 +81,11 @@ fn parse_spec<const N: usize>(spec: &OsString) -> Option<[i64; N]> {
     parts.next().is_none().then_some(out)
 }
 
-/// Makes a freshly started process a well-behaved worker: it dies with its parent and holds
-/// no descriptor but its standard streams and its two pipes.
+/// Makes a freshly started worker or fork server a well-behaved child of the pool: it dies
+/// with its parent and holds no descriptor but its standard streams and `keep`.
 ///
 /// Runs while the process has a single thread (right after `exec` or `fork`).
-pub(crate) fn become_worker(task: RawFd, result: RawFd, parent: u32) {
+pub(crate) fn become_pool_child(parent: u32, keep: &[RawFd]) {
     sys::die_with_parent();
     // SAFETY: getppid has no preconditions.
     if unsafe { libc::getppid() } as u32 != parent {
@@ -93,10 +93,11 @@ pub(crate) fn become_worker(task: RawFd, result: RawFd, parent: u32) {
         // SAFETY: _exit ends the process without running the parent's exit handlers.
         unsafe { libc::_exit(1) };
     }
-    sys::close_other_fds(&[task, result]);
-    // Programs a task starts must not hold the worker's pipes open.
-    let _ = sys::set_cloexec(task, true);
-    let _ = sys::set_cloexec(result, true);
+    sys::close_other_fds(keep);
+    // Programs a task starts must not hold the pool's descriptors open.
+    for &fd in keep {
+        let _ = sys::set_cloexec(fd, true);
+    }
 }
 
 /// Serves tasks until the task pipe closes; returns the process exit code.

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use braid_procpool::{JoinHandle, ProcessPool, StartMethod, TaskError};
-use common::{double, eventually, Checks, METHODS};
+use common::{double, eventually, pool, Checks, METHODS};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 fn panics(x: u64) -> u64 {
@@ -152,11 +152,7 @@ const FAILURES: &[Failure] = &[
 ];
 
 fn check_failure(method: StartMethod, failure: &Failure) {
-    let pool = ProcessPool::builder()
-        .workers(2)
-        .start_method(method)
-        .build()
-        .expect("pool starts");
+    let pool = pool(method, 2);
     let before = pool.metrics();
     // A task on the other worker while the failure happens.
     let other = pool.submit(common::sleep_then_pid, 150);
@@ -208,11 +204,7 @@ fn check_failure(method: StartMethod, failure: &Failure) {
 
 /// A worker that dies while it holds no task costs no task: the next one goes elsewhere.
 fn idle_worker_killed(method: StartMethod) {
-    let pool = ProcessPool::builder()
-        .workers(1)
-        .start_method(method)
-        .build()
-        .unwrap();
+    let pool = pool(method, 1);
     let pid = pool.submit(common::pid, ()).join().unwrap();
     // SAFETY: kill has no memory-safety preconditions; `pid` is this pool's worker.
     unsafe {
@@ -238,6 +230,27 @@ fn idle_worker_killed(method: StartMethod) {
     assert_ne!(pool.submit(common::pid, ()).join().unwrap(), pid);
 }
 
+fn byte_sum(bytes: Vec<u8>) -> u64 {
+    bytes.iter().map(|&b| u64::from(b)).sum()
+}
+
+/// A task message several times a pipe's size, taken by a worker as its next task while it
+/// runs one that times out, is sent whole to the replacement: the kill catches it half
+/// written, and none of it may be lost or sent twice.
+fn big_task_behind_a_timeout(method: StartMethod) {
+    let pool = pool(method, 1);
+    // Both tasks below are queued while this one runs, so that the worker takes the hung
+    // task and the big one in the same turn.
+    let first = pool.submit(common::sleep_then_pid, 400);
+    let hung = pool.submit_with_timeout(loops_forever, 0, Duration::from_millis(300));
+    let big = pool.submit(byte_sum, vec![3u8; 4 << 20]);
+    assert!(first.join().is_ok());
+    assert_eq!(hung.join(), Err(TaskError::TimedOut));
+    assert_eq!(big.join(), Ok(3 * (4 << 20)));
+    assert_eq!(pool.metrics().timeouts, 1);
+    assert_eq!(pool.metrics().worker_deaths, 0);
+}
+
 fn main() {
     braid_procpool::init();
     let mut checks = Checks::new();
@@ -252,13 +265,13 @@ fn main() {
             || idle_worker_killed(method),
         );
         checks.run(
+            &format!("{method:?}: a big task behind a timeout is sent again whole"),
+            || big_task_behind_a_timeout(method),
+        );
+        checks.run(
             &format!("{method:?}: a crash in a map chunk fails only that chunk"),
             || {
-                let pool = ProcessPool::builder()
-                    .workers(2)
-                    .start_method(method)
-                    .build()
-                    .unwrap();
+                let pool = pool(method, 2);
                 fn crash_on_13(x: u64) -> u64 {
                     if x == 13 {
                         std::process::exit(3);

@@ -14,19 +14,11 @@ use std::time::Duration;
 
 use braid_procpool::{ProcessPool, Shutdown, StartMethod, TaskError};
 use common::{
-    double, eventually, mark_then_sleep, marker_path, pid, wait_for_marker, Checks, METHODS,
+    double, eventually, mark_then_sleep, marker_path, pid, pool, wait_for_marker, Checks, METHODS,
 };
 
 fn failing_initializer() {
     panic!("the initializer cannot find its config")
-}
-
-fn pool(method: StartMethod, workers: usize) -> ProcessPool {
-    ProcessPool::builder()
-        .workers(workers)
-        .start_method(method)
-        .build()
-        .expect("pool starts")
 }
 
 fn initializer_failure(method: StartMethod) {
@@ -41,6 +33,26 @@ fn initializer_failure(method: StartMethod) {
             .contains("the initializer cannot find its config"),
         "{err}"
     );
+}
+
+fn exiting_initializer() {
+    std::process::exit(5)
+}
+
+/// A worker that dies before it is ready: build names how it ended and the likely cause.
+fn initializer_exits(method: StartMethod) {
+    let err = ProcessPool::builder()
+        .workers(1)
+        .start_method(method)
+        .initializer(exiting_initializer)
+        .build()
+        .expect_err("a worker that exits while starting must fail build");
+    let message = err.to_string();
+    assert!(
+        message.contains("ended (exit code 5) before it was ready"),
+        "{message}"
+    );
+    assert!(message.contains("braid_procpool::init()"), "{message}");
 }
 
 static INITIALIZED: AtomicUsize = AtomicUsize::new(0);
@@ -191,6 +203,48 @@ fn maps(method: StartMethod) {
         .collect();
     assert_eq!(first.len(), 100);
     assert_eq!(first[99], 198);
+}
+
+fn reversed(mut bytes: Vec<u8>) -> Vec<u8> {
+    bytes.reverse();
+    bytes
+}
+
+/// An argument and a result several times the size of a pipe's buffer arrive whole: the
+/// supervisor finishes writing the one as the pipe drains and gathers the other over many
+/// reads.
+fn values_bigger_than_a_pipe(method: StartMethod) {
+    let pool = pool(method, 2);
+    let bytes: Vec<u8> = (0..3u32 << 20).map(|i| (i % 251) as u8).collect();
+    let handles: Vec<_> = (0..3)
+        .map(|_| pool.submit(reversed, bytes.clone()))
+        .collect();
+    let mut expected = bytes;
+    expected.reverse();
+    for handle in handles {
+        assert!(
+            handle.join().as_ref() == Ok(&expected),
+            "a value was garbled"
+        );
+    }
+    assert_eq!(pool.submit(double, 4).join(), Ok(8));
+}
+
+/// Dropping a map part-way stops its input there, leaves no handle or worker waiting on it,
+/// and the pool keeps serving.
+fn dropped_map(method: StartMethod) {
+    let pool = pool(method, 1);
+    let items = 200;
+    let mut results = pool.map(common::sleep_then_pid, std::iter::repeat(5).take(items), 1);
+    assert!(results.next().expect("a first result").is_ok());
+    drop(results);
+    assert_eq!(pool.submit(double, 4).join(), Ok(8));
+    pool.shutdown(Shutdown::Wait);
+    let done = pool.metrics().tasks_done;
+    assert!(
+        done < items as u64,
+        "{done} tasks ran: the dropped map kept sending its input"
+    );
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -448,6 +502,10 @@ fn main() {
         checks.run(&name("a failing initializer fails build"), || {
             initializer_failure(method)
         });
+        checks.run(
+            &name("a worker that exits while starting fails build"),
+            || initializer_exits(method),
+        );
         checks.run(&name("the initializer runs in each worker"), || {
             initializer_runs(method)
         });
@@ -461,6 +519,12 @@ fn main() {
         });
         checks.run(&name("shutdown Kill"), || shutdown_kill(method));
         checks.run(&name("map and imap_unordered"), || maps(method));
+        checks.run(&name("values bigger than a pipe arrive whole"), || {
+            values_bigger_than_a_pipe(method)
+        });
+        checks.run(&name("a dropped map leaves the pool serving"), || {
+            dropped_map(method)
+        });
         checks.run(&name("map item that fails to encode"), || {
             map_encode_failure(method)
         });

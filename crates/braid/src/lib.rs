@@ -84,6 +84,13 @@ pub use braid_procpool::ProcessPool;
 /// #[braid::main]
 /// fn main() {}
 /// ```
+///
+/// and so is any argument, since it takes none:
+///
+/// ```compile_fail
+/// #[braid::main(threads = 4)]
+/// async fn main() {}
+/// ```
 #[cfg(feature = "executor")]
 #[cfg_attr(docsrs, doc(cfg(feature = "executor")))]
 pub use braid_macros::main;

@@ -10,9 +10,7 @@
 use std::io;
 use std::mem;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use super::ServerEvent;
@@ -36,26 +34,17 @@ impl Client {
     pub(crate) fn start(exe: &Path) -> io::Result<Client> {
         let (control, server_end) = sys::socket_pair()?;
         let server_fd = server_end.as_raw_fd();
-        let mut command = Command::new(exe);
-        command
-            .env(
-                worker::FORK_SERVER_ENV,
-                format!("{server_fd}:{}", std::process::id()),
-            )
-            .stdin(Stdio::null());
-        if let Some(name) = std::env::args_os().next() {
-            command.arg0(name);
-        }
-        // SAFETY: the closure only calls fcntl, which is async-signal-safe.
-        unsafe {
-            command.pre_exec(move || sys::set_cloexec(server_fd, false));
-        }
-        let child = command.spawn()?;
+        let pid = super::run_again(
+            exe,
+            worker::FORK_SERVER_ENV,
+            format!("{server_fd}:{}", std::process::id()),
+            [server_fd],
+        )?;
         drop(server_end);
         sys::set_nonblocking(&control)?;
         Ok(Client {
             control,
-            pid: child.id(),
+            pid,
             buf: Vec::new(),
         })
     }
@@ -147,17 +136,9 @@ fn send_fds(socket: RawFd, fds: &[RawFd; 2]) -> io::Result<()> {
         (*header).cmsg_len = libc::CMSG_LEN(mem::size_of_val(fds) as u32) as _;
         std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(header).cast::<RawFd>(), 2);
     }
-    loop {
-        // SAFETY: `msg` and every buffer it points to live across the call.
-        let n = unsafe { libc::sendmsg(socket, &msg, 0) };
-        if n >= 0 {
-            return Ok(());
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
-        }
-    }
+    // `msg` and every buffer it points to live across the call.
+    sys::retry(|| sys::syscall!(sendmsg(socket, &msg, 0)))?;
+    Ok(())
 }
 
 /// Receives one byte and the two descriptors attached to it; `Ok(None)` at end of stream.
@@ -178,18 +159,8 @@ fn recv_fds(socket: RawFd) -> io::Result<Option<[OwnedFd; 2]>> {
     let flags = libc::MSG_CMSG_CLOEXEC;
     #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
     let flags = 0;
-    let n = loop {
-        // SAFETY: `msg` and every buffer it points to live across the call.
-        let n = unsafe { libc::recvmsg(socket, &mut msg, flags) };
-        if n >= 0 {
-            break n;
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
-        }
-    };
-    if n == 0 {
+    // `msg` and every buffer it points to live across the call.
+    if sys::retry(|| sys::syscall!(recvmsg(socket, &mut msg, flags)))? == 0 {
         return Ok(None);
     }
     // SAFETY: the kernel filled `msg`; CMSG_FIRSTHDR returns null or a header inside the
@@ -248,13 +219,7 @@ extern "C" fn on_child_signal(_: libc::c_int) {
 
 /// The fork server's main loop; never returns.
 pub(crate) fn serve(control: RawFd, parent: u32) -> ! {
-    sys::die_with_parent();
-    // SAFETY: getppid has no preconditions.
-    if unsafe { libc::getppid() } as u32 != parent {
-        std::process::exit(1);
-    }
-    sys::close_other_fds(&[control]);
-    let _ = sys::set_cloexec(control, true);
+    worker::become_pool_child(parent, &[control]);
     let code = match run_server(control) {
         Ok(()) => 0,
         Err(e) => {
@@ -286,14 +251,8 @@ fn run_server(control: RawFd) -> io::Result<()> {
                 revents: 0,
             },
         ];
-        // SAFETY: `fds` is a valid array of two pollfd.
-        if unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) } < 0 {
-            let err = io::Error::last_os_error();
-            if err.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(err);
-        }
+        // `fds` is a valid array of two pollfd.
+        sys::retry(|| sys::syscall!(poll(fds.as_mut_ptr(), 2, -1)))?;
         if fds[1].revents != 0 {
             let mut sink = [0u8; 64];
             while matches!(sys::read(signal_read.as_raw_fd(), &mut sink), Ok(n) if n > 0) {}
@@ -332,24 +291,8 @@ fn install_child_handler(handler: libc::sighandler_t) -> io::Result<()> {
 
 /// Reaps ended workers and reports them; with `block`, until no child is left.
 fn reap(control: RawFd, block: bool) {
-    let flags = if block { 0 } else { libc::WNOHANG };
-    loop {
-        let mut status = 0;
-        // SAFETY: `status` is a valid out-pointer.
-        let pid = unsafe { libc::waitpid(-1, &mut status, flags) };
-        if pid > 0 {
-            report(
-                control,
-                EXITED,
-                pid as u32,
-                ExitStatus::from_raw(status).to_wire(),
-            );
-            continue;
-        }
-        if pid < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-            continue;
-        }
-        return;
+    while let Ok(Some((pid, status))) = sys::wait_any(block) {
+        report(control, EXITED, pid, status.to_wire());
     }
 }
 

@@ -3,7 +3,7 @@
 pub(crate) mod fork_server;
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -111,13 +111,21 @@ impl Launcher {
 /// Runs this executable again as a worker.
 fn spawn(exe: &Path, task: &OwnedFd, result: &OwnedFd) -> io::Result<u32> {
     let (task, result) = (task.as_raw_fd(), result.as_raw_fd());
+    let spec = format!("{task}:{result}:{}", std::process::id());
+    run_again(exe, worker::WORKER_ENV, spec, [task, result])
+}
+
+/// Runs this program's executable with `var` set to `value`, the descriptors in `inherit`
+/// kept open across `exec`, and no standard input; returns its pid. The caller reaps it:
+/// `Child` neither waits nor kills on drop.
+pub(crate) fn run_again<const N: usize>(
+    exe: &Path,
+    var: &str,
+    value: String,
+    inherit: [RawFd; N],
+) -> io::Result<u32> {
     let mut command = Command::new(exe);
-    command
-        .env(
-            worker::WORKER_ENV,
-            format!("{task}:{result}:{}", std::process::id()),
-        )
-        .stdin(Stdio::null());
+    command.env(var, value).stdin(Stdio::null());
     if let Some(name) = std::env::args_os().next() {
         command.arg0(name);
     }
@@ -125,13 +133,12 @@ fn spawn(exe: &Path, task: &OwnedFd, result: &OwnedFd) -> io::Result<u32> {
     // child between fork and exec.
     unsafe {
         command.pre_exec(move || {
-            sys::set_cloexec(task, false)?;
-            sys::set_cloexec(result, false)
+            inherit
+                .iter()
+                .try_for_each(|&fd| sys::set_cloexec(fd, false))
         });
     }
-    let child = command.spawn()?;
-    // The supervisor reaps the worker itself; `Child` neither waits nor kills on drop.
-    Ok(child.id())
+    Ok(command.spawn()?.id())
 }
 
 /// Forks this process; the child becomes a worker and never returns.
@@ -156,7 +163,7 @@ pub(crate) fn run_forked_worker(task: i32, result: i32, parent: u32) -> ! {
             libc::close(null);
         }
     }
-    worker::become_worker(task, result, parent);
+    worker::become_pool_child(parent, &[task, result]);
     let code = worker::serve(task, result);
     // `_exit`, not `exit`: the parent's exit handlers and buffered output are not ours.
     // SAFETY: _exit has no preconditions.

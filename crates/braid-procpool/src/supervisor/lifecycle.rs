@@ -10,14 +10,11 @@ use std::time::Instant;
 
 use braid_poller::{Interest, Mode};
 
-use super::worker::{
-    absorb_handoffs, describe, read_available, retire, send, KillReason, Phase, Worker,
-};
+use super::worker::{absorb_handoffs, read_available, retire, send, KillReason, Phase, Worker};
 use super::{
     fail_queue, Supervisor, EXIT_KEY, KEYS_PER_SLOT, MAX_START_FAILURES, RESULTS_KEY, START_TIMEOUT,
 };
 use crate::error::TaskError;
-use crate::job::Job;
 use crate::launch::{Launched, ServerEvent};
 use crate::pool::Shutdown;
 use crate::protocol;
@@ -31,9 +28,12 @@ impl Supervisor {
             Some(Shutdown::Kill) => true,
             Some(_) => self.shared.queue.lock().jobs.is_empty(),
         };
+        if stopping {
+            return;
+        }
         for index in 0..self.slots.len() {
             let slot = &self.slots[index];
-            if !slot.wanted || slot.worker.is_some() || slot.given_up || stopping {
+            if !slot.wanted || slot.worker.is_some() || slot.given_up {
                 continue;
             }
             self.slots[index].wanted = false;
@@ -54,7 +54,7 @@ impl Supervisor {
         }
     }
 
-    pub(super) fn start_worker(&mut self, index: usize) -> io::Result<()> {
+    fn start_worker(&mut self, index: usize) -> io::Result<()> {
         let Launched {
             pid,
             tasks,
@@ -125,8 +125,7 @@ impl Supervisor {
     /// Closes the task pipe of idle workers the pool no longer needs, so they exit.
     pub(super) fn begin_exits(&mut self) {
         let Some(how) = self.shutdown else { return };
-        let shared = self.shared.clone();
-        let mut queue = shared.queue.lock();
+        let mut queue = self.shared.queue.lock();
         if how != Shutdown::Kill && !queue.jobs.is_empty() {
             return;
         }
@@ -134,7 +133,7 @@ impl Supervisor {
         for index in 0..self.slots.len() {
             if let Some(worker) = &mut self.slots[index].worker {
                 if matches!(worker.phase, Phase::Idle | Phase::Starting) && worker.tasks.is_some() {
-                    retire(worker, index, &shared, &mut queue);
+                    retire(worker, index, &self.shared, &mut queue);
                 }
             }
         }
@@ -151,15 +150,8 @@ impl Supervisor {
         if worker.pidfd.is_none() && !self.launcher.reports_exits() {
             // Without a pidfd the closed pipe is the sign of the end: the process is exiting.
             if let Some(pid) = worker.pid {
-                match sys::wait_pid(pid, true) {
-                    Ok(Some(status)) => worker.exit = Some(status),
-                    _ => {
-                        worker.exit = Some(ExitStatus {
-                            code: None,
-                            signal: None,
-                        })
-                    }
-                }
+                let status = sys::wait_pid(pid, true).ok().flatten();
+                worker.exit = Some(status.unwrap_or(ExitStatus::UNKNOWN));
             }
         }
         self.finish_if_exited(index);
@@ -176,12 +168,7 @@ impl Supervisor {
                 Ok(None) => {}
                 // Reaped elsewhere (a program that ignores SIGCHLD, or calls `waitpid(-1)`):
                 // the process is gone, its status unknown.
-                Err(_) => {
-                    worker.exit = Some(ExitStatus {
-                        code: None,
-                        signal: None,
-                    })
-                }
+                Err(_) => worker.exit = Some(ExitStatus::UNKNOWN),
             }
         }
         self.finish_if_exited(index);
@@ -236,10 +223,7 @@ impl Supervisor {
             self.absorb_shutdown();
             for slot in &mut self.slots {
                 if let Some(worker) = &mut slot.worker {
-                    worker.exit.get_or_insert(ExitStatus {
-                        code: None,
-                        signal: None,
-                    });
+                    worker.exit.get_or_insert(ExitStatus::UNKNOWN);
                 }
             }
             for index in 0..self.slots.len() {
@@ -250,7 +234,7 @@ impl Supervisor {
 
     /// Finishes a worker whose process has ended: reads what it left in its pipe, settles
     /// its task, and frees its slot.
-    pub(super) fn finish_if_exited(&mut self, index: usize) {
+    fn finish_if_exited(&mut self, index: usize) {
         let Some(worker) = &mut self.slots[index].worker else {
             return;
         };
@@ -260,8 +244,7 @@ impl Supervisor {
             self.process_inbox(index);
         }
         {
-            let shared = self.shared.clone();
-            let mut queue = shared.queue.lock();
+            let mut queue = self.shared.queue.lock();
             absorb_handoffs(&mut self.slots, &mut queue);
             if let Some(worker) = &self.slots[index].worker {
                 // Off the idle list before its pipe closes; the phase stays for the verdict.
@@ -321,12 +304,7 @@ impl Supervisor {
             } else {
                 let mut queue = self.shared.queue.lock();
                 for waiting in running.into_iter().rev() {
-                    queue.jobs.push_front(Job {
-                        message: waiting.message,
-                        timeout: waiting.timeout,
-                        sink: waiting.sink,
-                        claimed: true,
-                    });
+                    queue.jobs.push_front(waiting.into_job());
                 }
             }
         }
@@ -347,9 +325,8 @@ impl Supervisor {
             (None, _) if worker.phase == Phase::Starting => {
                 let reason = worker.start_error.unwrap_or_else(|| {
                     format!(
-                        "worker process {pid} ended ({}) before it was ready; does the program's \
-                         main() call braid_procpool::init() first?",
-                        describe(status)
+                        "worker process {pid} ended ({status}) before it was ready; does the \
+                         program's main() call braid_procpool::init() first?"
                     )
                 });
                 if worker.killed != Some(KillReason::Shutdown) {
@@ -366,7 +343,7 @@ impl Supervisor {
     }
 
     /// A worker of slot `index` did not come up.
-    pub(super) fn start_failed(&mut self, index: usize, reason: String) {
+    fn start_failed(&mut self, index: usize, reason: String) {
         if self.startup.is_some() {
             self.fail_start(io::Error::other(format!(
                 "a worker failed to start: {reason}"

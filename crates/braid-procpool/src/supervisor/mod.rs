@@ -21,8 +21,9 @@
 //! `Busy` (holding task messages) → `Retiring` (task pipe closed: it exits on its own) → gone.
 //! Any phase may end in death; the slot is then refilled unless the pool is stopping.
 //!
-//! This file holds the loop itself; [`lifecycle`] starts, reaps and replaces workers, and
-//! [`work`] moves jobs out, results in, and enforces deadlines.
+//! This file holds the loop itself; [`lifecycle`] starts, reaps and replaces workers,
+//! [`work`] moves jobs out, results in, and enforces deadlines, and [`worker`] is one
+//! worker's state and the pipe work done on it.
 
 use std::collections::VecDeque;
 use std::io;

@@ -23,8 +23,7 @@ impl Supervisor {
             return;
         }
         let max_tasks = self.config.max_tasks_per_child;
-        let shared = self.shared.clone();
-        let mut queue = shared.queue.lock();
+        let mut queue = self.shared.queue.lock();
         absorb_handoffs(&mut self.slots, &mut queue);
         for pass in 0..2 {
             for index in 0..self.slots.len() {
@@ -77,12 +76,7 @@ impl Supervisor {
                     // A job waiting behind a running one: the death settles the running one
                     // and queues this one again.
                 }
-                let mut running = Running {
-                    sink: job.sink,
-                    message: job.message,
-                    timeout: job.timeout,
-                    deadline: None,
-                };
+                let mut running = Running::new(job);
                 if worker.running.is_empty() {
                     running.start_clock(Instant::now());
                 }
@@ -137,7 +131,7 @@ impl Supervisor {
         }
     }
 
-    pub(super) fn on_message(&mut self, index: usize, body: &[u8]) {
+    fn on_message(&mut self, index: usize, body: &[u8]) {
         let max_tasks = self.config.max_tasks_per_child;
         let Some(worker) = &mut self.slots[index].worker else {
             return;
@@ -216,7 +210,7 @@ impl Supervisor {
     }
 
     /// A worker that breaks the protocol cannot be trusted with more work.
-    pub(super) fn protocol_error(&mut self, index: usize, reason: String) {
+    fn protocol_error(&mut self, index: usize, reason: String) {
         let Some(worker) = &mut self.slots[index].worker else {
             return;
         };

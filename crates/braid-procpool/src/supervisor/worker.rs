@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use braid_poller::{Interest, Mode};
 
 use super::TASKS_KEY;
-use crate::job::Settle;
+use crate::job::{Job, Settle};
 use crate::pool::{Handoff, IdleWorker, Queue, Shared};
 use crate::sys::{self, ExitStatus};
 
@@ -38,6 +38,26 @@ pub(super) struct Running {
 }
 
 impl Running {
+    /// The job a worker took; its clock starts once it is the one running.
+    pub(super) fn new(job: Job) -> Running {
+        Running {
+            sink: job.sink,
+            message: job.message,
+            timeout: job.timeout,
+            deadline: None,
+        }
+    }
+
+    /// The job again, for the queue: it keeps its claim, so a cancel cannot take it.
+    pub(super) fn into_job(self) -> Job {
+        Job {
+            message: self.message,
+            timeout: self.timeout,
+            sink: self.sink,
+            claimed: true,
+        }
+    }
+
     pub(super) fn start_clock(&mut self, now: Instant) {
         self.deadline = self.timeout.and_then(|t| now.checked_add(t));
     }
@@ -110,12 +130,7 @@ pub(super) fn absorb_handoffs(slots: &mut [Slot], queue: &mut Queue) {
             .filter(|w| w.serial == serial)
         {
             Some(worker) => {
-                let mut running = Running {
-                    sink: job.sink,
-                    message: job.message,
-                    timeout: job.timeout,
-                    deadline: None,
-                };
+                let mut running = Running::new(job);
                 running.start_clock(started);
                 worker.running.push_back(running);
                 // The submitter already took the worker off the idle list.
@@ -181,35 +196,14 @@ pub(super) fn read_available(worker: &mut Worker) -> io::Result<bool> {
         if inbox.capacity() - inbox.len() < 16 * 1024 {
             inbox.reserve(64 * 1024);
         }
-        let spare = inbox.spare_capacity_mut();
-        let room = spare.len();
-        // SAFETY: `spare` is writable memory of `room` bytes owned by `inbox`; read(2) writes
-        // at most that many bytes into it.
-        let n = unsafe { libc::read(fd, spare.as_mut_ptr().cast(), room) };
-        if n < 0 {
-            let err = io::Error::last_os_error();
-            match err.kind() {
-                io::ErrorKind::Interrupted => continue,
-                io::ErrorKind::WouldBlock => return Ok(false),
-                _ => return Err(err),
-            }
-        }
-        if n == 0 {
-            return Ok(true);
-        }
-        // SAFETY: read(2) initialised the first `n` bytes of the spare capacity.
-        unsafe { inbox.set_len(inbox.len() + n as usize) };
-        if (n as usize) < room {
+        let room = inbox.capacity() - inbox.len();
+        match sys::read_to_spare(fd, inbox) {
+            Ok(0) => return Ok(true),
             // The pipe is drained; another read would only say so.
-            return Ok(false);
+            Ok(n) if n < room => return Ok(false),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) => return Err(e),
         }
-    }
-}
-
-pub(super) fn describe(status: ExitStatus) -> String {
-    match (status.code, status.signal) {
-        (Some(code), _) => format!("exit code {code}"),
-        (None, Some(signal)) => format!("signal {signal}"),
-        _ => "unknown status".into(),
     }
 }

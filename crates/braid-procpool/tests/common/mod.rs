@@ -7,13 +7,22 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use braid_procpool::StartMethod;
+use braid_procpool::{ProcessPool, StartMethod};
 
 pub const METHODS: [StartMethod; 3] = [
     StartMethod::Spawn,
     StartMethod::Fork,
     StartMethod::ForkServer,
 ];
+
+/// A pool of `workers` started with `method`.
+pub fn pool(method: StartMethod, workers: usize) -> ProcessPool {
+    ProcessPool::builder()
+        .workers(workers)
+        .start_method(method)
+        .build()
+        .expect("pool starts")
+}
 
 /// Runs named checks, prints one line each and a final `N passed, M failed`, and exits
 /// non-zero on any failure.
