@@ -23,7 +23,7 @@ use braid::executor::{gather, run};
 use braid::procpool::ProcessPool;
 use braid::threadpool::ThreadPool;
 use examples::cli::Args;
-use examples::http::{self, Page, Url};
+use examples::http::{self, Url};
 use examples::page_server::PageServer;
 use examples::primes::{count_primes, ranges};
 
@@ -110,7 +110,7 @@ fn main() -> Result<(), BoxError> {
     ));
     drop(server);
     for (model, fetched) in [("thread pool", &pooled), ("event loop", &on_loop)] {
-        if !same_pages(&sequential, fetched) {
+        if sequential != *fetched {
             return Err(format!("the {model} fetched different pages than one by one").into());
         }
     }
@@ -171,10 +171,6 @@ fn row(workload: &'static str, model: &str, time: Duration) -> Row {
         model: model.to_string(),
         time,
     }
-}
-
-fn same_pages(a: &[Page], b: &[Page]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(a, b)| a == b)
 }
 
 fn seconds(time: Duration) -> String {

@@ -170,20 +170,7 @@ impl MultiServer {
     /// When the loops cannot start or no listener can be bound on 127.0.0.1.
     pub fn braid(loops: usize) -> io::Result<MultiServer> {
         let runtime = braid_executor::Runtime::builder().loops(loops).build()?;
-        let server = runtime.serve(
-            "127.0.0.1:0",
-            |stream: braid_executor::net::TcpStream| async move {
-                stream.set_nodelay(true)?;
-                let mut buf = [0; 4096];
-                loop {
-                    let n = stream.recv(&mut buf).await?;
-                    if n == 0 {
-                        return io::Result::Ok(());
-                    }
-                    stream.send_all(&buf[..n]).await?;
-                }
-            },
-        )?;
+        let server = runtime.serve("127.0.0.1:0", echo_braid)?;
         Ok(MultiServer::Braid { server, runtime })
     }
 
@@ -193,7 +180,6 @@ impl MultiServer {
     ///
     /// When the runtime cannot start or no listener can be bound on 127.0.0.1.
     pub fn tokio(workers: usize) -> io::Result<MultiServer> {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(workers)
             .enable_all()
@@ -206,23 +192,8 @@ impl MultiServer {
             tokio::net::TcpListener::from_std(listener)?
         };
         runtime.spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
-                if stream.set_nodelay(true).is_err() {
-                    continue;
-                }
-                tokio::spawn(async move {
-                    let mut buf = [0; 4096];
-                    loop {
-                        match stream.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => {
-                                if stream.write_all(&buf[..n]).await.is_err() {
-                                    return;
-                                }
-                            }
-                        }
-                    }
-                });
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(echo_tokio(stream));
             }
         });
         Ok(MultiServer::Tokio { addr, runtime })
@@ -328,27 +299,12 @@ fn serve_braid(listener: TcpListener, stop: Arc<AtomicBool>) -> io::Result<()> {
             if stop.load(Ordering::SeqCst) {
                 return Ok(());
             }
-            stream.set_nodelay(true)?;
-            braid_executor::spawn(async move {
-                let mut buf = [0; 4096];
-                loop {
-                    match stream.recv(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => {
-                            if stream.send_all(&buf[..n]).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                }
-            })
-            .detach();
+            braid_executor::spawn(echo_braid(stream)).detach();
         }
     })
 }
 
 fn serve_tokio(listener: TcpListener, stop: Arc<AtomicBool>) -> io::Result<()> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -356,26 +312,41 @@ fn serve_tokio(listener: TcpListener, stop: Arc<AtomicBool>) -> io::Result<()> {
     local.block_on(&runtime, async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
         loop {
-            let (mut stream, _) = listener.accept().await?;
+            let (stream, _) = listener.accept().await?;
             if stop.load(Ordering::SeqCst) {
                 return Ok(());
             }
-            stream.set_nodelay(true)?;
-            tokio::task::spawn_local(async move {
-                let mut buf = [0; 4096];
-                loop {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => {
-                            if stream.write_all(&buf[..n]).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                }
-            });
+            tokio::task::spawn_local(echo_tokio(stream));
         }
     })
+}
+
+/// braid's side of one connection, on every braid server: sends back what arrives until the
+/// client closes or the socket fails.
+async fn echo_braid(stream: braid_executor::net::TcpStream) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    let mut buf = [0; 4096];
+    loop {
+        let n = stream.recv(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        stream.send_all(&buf[..n]).await?;
+    }
+}
+
+/// [`echo_braid`] for every tokio server.
+async fn echo_tokio(mut stream: tokio::net::TcpStream) -> io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.set_nodelay(true)?;
+    let mut buf = [0; 4096];
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        stream.write_all(&buf[..n]).await?;
+    }
 }
 
 struct Connection {
@@ -508,6 +479,49 @@ mod tests {
             // Both stop listening when dropped.
             assert!(std::net::TcpStream::connect(addr).is_err());
         }
+    }
+
+    /// A server for one connection, on a thread: it reads each 64-byte message and answers
+    /// it with `answer`, until the client goes.
+    fn one_connection_server(
+        answer: fn(&mut std::net::TcpStream, &[u8]) -> io::Result<()>,
+    ) -> (SocketAddr, thread::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            stream.set_nodelay(true).unwrap();
+            let mut message = [0u8; MESSAGE];
+            while stream.read_exact(&mut message).is_ok() && answer(&mut stream, &message).is_ok() {
+            }
+        });
+        (addr, server)
+    }
+
+    #[test]
+    fn the_client_puts_together_replies_that_arrive_in_pieces() {
+        // Each piece is a short read; the client must still hear of the piece after it.
+        let (addr, server) = one_connection_server(|stream, message| {
+            stream.write_all(&message[..10])?;
+            thread::sleep(Duration::from_millis(1));
+            stream.write_all(&message[10..])
+        });
+        drive(addr, 1, 20).unwrap();
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn the_client_reports_a_server_that_echoes_too_much() {
+        let (addr, server) = one_connection_server(|stream, message| {
+            stream.write_all(message)?;
+            stream.write_all(b"!")
+        });
+        let error = drive(addr, 1, 20).unwrap_err();
+        server.join().unwrap();
+        assert!(
+            error.to_string().contains("more than it was sent"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -339,34 +339,28 @@ pub fn socket_rounds_polling(rounds: u64) -> io::Result<Duration> {
     let mut events =
         polling::Events::with_capacity(std::num::NonZeroUsize::new(1024).expect("not zero"));
     let mut generator = Rounds(1);
-    let start = Instant::now();
-    let mut outcome = Ok(());
-    'rounds: for _ in 0..rounds {
-        if let Err(e) = write_ready(&pairs, &mut generator) {
-            outcome = Err(e);
-            break;
-        }
-        let mut seen = 0;
-        while seen < READY_PER_ROUND {
-            events.clear();
-            if let Err(e) = poller.wait(&mut events, None) {
-                outcome = Err(e);
-                break 'rounds;
-            }
-            for event in events.iter() {
-                if let Err(e) = drain(&pairs[event.key].1) {
-                    outcome = Err(e);
-                    break 'rounds;
+    // Run as a closure so that an error still reaches the deletes below.
+    let mut timed = || -> io::Result<Duration> {
+        let start = Instant::now();
+        for _ in 0..rounds {
+            write_ready(&pairs, &mut generator)?;
+            let mut seen = 0;
+            while seen < READY_PER_ROUND {
+                events.clear();
+                poller.wait(&mut events, None)?;
+                for event in events.iter() {
+                    drain(&pairs[event.key].1)?;
+                    seen += 1;
                 }
-                seen += 1;
             }
         }
-    }
-    let elapsed = start.elapsed();
+        Ok(start.elapsed())
+    };
+    let outcome = timed();
     for (_, r) in &pairs {
         poller.delete(r)?;
     }
-    outcome.map(|()| elapsed)
+    outcome
 }
 
 /// [`socket_rounds_braid`] with `mio`.

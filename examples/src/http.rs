@@ -386,3 +386,76 @@ pub async fn get(url: &Url) -> io::Result<Page> {
     stream.read_to_end(&mut response).await?;
     Ok(parse_response(&response)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request_error(buf: &[u8]) -> String {
+        parse_request(buf).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_head_past_the_limit_is_an_error_and_a_shorter_one_waits() {
+        let mut buf = b"GET / HTTP/1.1\r\n".to_vec();
+        while buf.len() <= MAX_HEAD {
+            assert_eq!(parse_request(&buf), Ok(None));
+            buf.extend_from_slice(b"X-Padding: 0123456789\r\n");
+        }
+        assert!(request_error(&buf).contains("longer than"));
+    }
+
+    #[test]
+    fn requests_that_break_the_protocol_are_errors() {
+        assert!(request_error(b"GET /\r\n\r\n").contains("bad request line"));
+        assert!(request_error(b"GET / HTTP/1.1 x\r\n\r\n").contains("bad request line"));
+        assert!(request_error(b"GET / HTTP/2\r\n\r\n").contains("unsupported version"));
+        assert!(request_error(b"GET / HTTP/1.1\r\nHost\r\n\r\n").contains("without a colon"));
+        let bad_length = b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n";
+        assert!(request_error(bad_length).contains("Content-Length"));
+        assert!(request_error(b"GET / HTTP/1.1\r\nX: \xff\r\n\r\n").contains("UTF-8"));
+    }
+
+    #[test]
+    fn a_request_waits_for_its_whole_body_and_skips_it() {
+        let buf = b"POST /f HTTP/1.0\r\nConnection: Keep-Alive\r\ncontent-length: 3\r\n\r\nabcGET";
+        let head = buf.len() - 6;
+        for cut in head..head + 3 {
+            assert_eq!(parse_request(&buf[..cut]), Ok(None), "cut at {cut}");
+        }
+        let (request, used) = parse_request(buf).unwrap().unwrap();
+        assert_eq!(used, head + 3);
+        assert_eq!(request.method, "POST");
+        assert!(request.keep_alive, "HTTP/1.0 with keep-alive stays open");
+        let (plain_1_0, _) = parse_request(b"GET / HTTP/1.0\r\n\r\n").unwrap().unwrap();
+        assert!(!plain_1_0.keep_alive);
+    }
+
+    #[test]
+    fn responses_that_break_the_protocol_are_errors() {
+        let error = |buf: &[u8]| parse_response(buf).unwrap_err().to_string();
+        assert!(error(b"HTTP/1.1 200 OK\r\n").contains("inside its head"));
+        assert!(error(b"HTTP/1.1 OK\r\n\r\n").contains("bad status line"));
+        let cut = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nabc";
+        assert!(error(cut).contains("cut short: 3 of 5 bytes"));
+        // Without a length the body runs to the end of the stream.
+        let page = parse_response(b"HTTP/1.0 404 Not Found\r\n\r\ngone").unwrap();
+        assert_eq!((page.status, page.body.as_slice()), (404, &b"gone"[..]));
+    }
+
+    #[test]
+    fn urls_default_their_port_and_path_and_reject_nonsense() {
+        let url: Url = "http://example.com".parse().unwrap();
+        assert_eq!((url.port, url.path.as_str()), (80, "/"));
+        assert_eq!(url.to_string(), "http://example.com:80/");
+        for bad in ["http://host:http/", "http://:8080/", "ftp://host/"] {
+            assert!(bad.parse::<Url>().is_err(), "{bad} parsed");
+        }
+    }
+
+    #[test]
+    fn a_malformed_message_is_invalid_data() {
+        let error: io::Error = malformed("x").into();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+    }
+}
