@@ -374,6 +374,47 @@ fn wakes_from_other_threads_reach_the_loop() {
     });
 }
 
+/// Asks the answering thread `rounds` times, waiting for each answer before the next
+/// question; returns the sum of the answers.
+async fn ask(
+    questions: std::sync::mpsc::Sender<futures::channel::oneshot::Sender<u32>>,
+    rounds: u32,
+) -> u32 {
+    let mut sum = 0;
+    for _ in 0..rounds {
+        let (answer, answered) = futures::channel::oneshot::channel();
+        questions.send(answer).unwrap();
+        sum += answered.await.unwrap();
+    }
+    sum
+}
+
+#[test]
+fn wakes_racing_the_loop_into_its_sleep_are_never_lost() {
+    // Each round the loop runs out of work while the other thread answers, so the answer's
+    // wake lands at every step of the loop's way into the poller: before it yields its core,
+    // during its look without waiting, or once it sleeps. A lost wake hangs the loop and the
+    // guard fails the test.
+    within(Duration::from_secs(60), || {
+        let (questions, asked) =
+            std::sync::mpsc::channel::<futures::channel::oneshot::Sender<u32>>();
+        let answerer = std::thread::spawn(move || {
+            for answer in asked {
+                answer.send(1).unwrap();
+            }
+        });
+        let sums = run(async move {
+            // The future given to `run` is woken through its own flag, a task through the
+            // remote queue: both ways are raced.
+            let task = spawn(ask(questions.clone(), 10_000));
+            let main = ask(questions, 10_000).await;
+            (main, task.await.unwrap())
+        });
+        assert_eq!(sums, (10_000, 10_000));
+        answerer.join().unwrap();
+    });
+}
+
 #[test]
 fn handle_spawns_from_other_threads_and_fails_after_the_loop_ends() {
     within(Duration::from_secs(30), || {

@@ -274,33 +274,61 @@ impl Core {
             }
         }
         self.shared.take_remote(&mut *self.queue.borrow_mut());
-        let busy = !self.queue.borrow().is_empty()
-            || self.shared.main_woken.load(Ordering::Acquire)
-            || self.shared.has_remote();
-        let timeout = if busy {
-            Some(Duration::ZERO)
+        if self.has_work() {
+            // With no socket registered there is nothing to look for: skip the system call.
+            // Remote wakes are seen through `remote_pending` either way.
+            if !self.reactor.borrow().is_empty() {
+                self.poll_io(Some(Duration::ZERO));
+            }
         } else {
-            self.timers
-                .borrow_mut()
-                .next_deadline()
-                .map(|deadline| deadline.saturating_duration_since(Instant::now()))
-        };
-        // With work waiting and no socket registered there is nothing to look for: skip the
-        // system call. Remote wakes are seen through `remote_pending` either way.
-        if timeout != Some(Duration::ZERO) || !self.reactor.borrow().is_empty() {
-            self.poll_io(timeout);
+            self.park();
         }
         self.fire_timers();
     }
 
-    fn poll_io(&self, timeout: Option<Duration>) {
+    /// Whether a task is queued, or a wake from another thread is waiting to be taken.
+    fn has_work(&self) -> bool {
+        !self.queue.borrow().is_empty()
+            || self.shared.main_woken.load(Ordering::Acquire)
+            || self.shared.has_remote()
+    }
+
+    /// Waits in the poller for I/O, a wake from another thread or the next timer.
+    ///
+    /// Before it sleeps, the loop gives its core away once and then looks without waiting.
+    /// When other threads share the core (peers of this process, or the programs it talks
+    /// to), the events they cause meanwhile are then taken in one batch, rather than each
+    /// costing the loop a sleep and a wake-up. On an idle core the yield returns at once and
+    /// the look costs one system call.
+    fn park(&self) {
+        let next = self.timers.borrow_mut().next_deadline();
+        if next.is_some_and(|deadline| deadline <= Instant::now()) {
+            // A timer is due: no waiting, only a look at the sockets.
+            if !self.reactor.borrow().is_empty() {
+                self.poll_io(Some(Duration::ZERO));
+            }
+            return;
+        }
+        std::thread::yield_now();
+        // The look may take a pending notify, whose cause `has_work` sees instead.
+        if self.poll_io(Some(Duration::ZERO)) > 0 || self.has_work() {
+            return;
+        }
+        // Measured after the yield, which may have lasted a while.
+        let timeout = next.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+        self.poll_io(timeout);
+    }
+
+    /// Takes I/O events, waiting up to `timeout` for one, and wakes their tasks; returns how
+    /// many events came.
+    fn poll_io(&self, timeout: Option<Duration>) -> usize {
         let mut wakers = std::mem::take(&mut *self.wakers.borrow_mut());
-        {
+        let count = {
             let mut events = self.events.borrow_mut();
             if let Err(error) = self.shared.poller.wait(&mut events, timeout) {
                 // Only a broken poller fails here; say so and go on, rather than spin silently.
                 tracing::error!("braid event loop: waiting for I/O failed: {error}");
-                return;
+                return 0;
             }
             if !events.is_empty() {
                 bump(&self.counters.io_events, events.len() as u64);
@@ -309,11 +337,13 @@ impl Core {
                     reactor.dispatch(event, &mut wakers);
                 }
             }
-        }
+            events.len()
+        };
         for waker in wakers.drain(..) {
             waker.wake();
         }
         *self.wakers.borrow_mut() = wakers;
+        count
     }
 
     fn fire_timers(&self) {
