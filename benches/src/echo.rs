@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use crate::measurement::{Cell, LayerReport, Peer, Unit};
 use crate::python::{Python, PythonServer};
 use crate::report::thousands;
-use crate::settings::{Contender, Settings};
+use crate::settings::{in_unit, Contender, Settings};
 use crate::WORKERS;
 
 /// The layer's name.
@@ -61,10 +61,11 @@ pub fn measure(settings: &Settings) -> LayerReport {
             (Err(why.clone()), Err(why.clone()))
         }
     };
-    let client = |addr: Result<SocketAddr, String>| match addr {
-        Ok(addr) => Contender::runs(move || drive(addr, CONNECTIONS, trips)),
-        Err(why) => Cell::Missing(why).into(),
-    };
+    // Each contender's run also reads how much CPU time its server spent, for the second
+    // row. A Rust server is every thread of this process but the client's; a Python server
+    // is its own process.
+    let cpu: Vec<ServerCpu> = (0..4).map(|_| ServerCpu::new(settings.warmups)).collect();
+    let client = |addr, whose, cpu| timed_with_cpu(addr, whose, cpu, trips);
     let rust = |server: &io::Result<EchoServer>| {
         server
             .as_ref()
@@ -77,27 +78,39 @@ pub fn measure(settings: &Settings) -> LayerReport {
             .map(PythonServer::addr)
             .map_err(Clone::clone)
     };
+    let process = |server: &Result<PythonServer, String>| {
+        Whose::Process(server.as_ref().map_or(0, PythonServer::id))
+    };
     let (braid_cell, peers) = settings.side_by_side(
         Unit::KOpsPerSec,
         total,
-        client(rust(&braid)),
+        client(rust(&braid), Whose::ThisProcess, &cpu[0]),
         vec![
-            client(rust(&tokio)),
-            client(python(&asyncio)),
-            client(python(&uvloop)),
+            client(rust(&tokio), Whose::ThisProcess, &cpu[1]),
+            client(python(&asyncio), process(&asyncio), &cpu[2]),
+            client(python(&uvloop), process(&uvloop), &cpu[3]),
         ],
     );
     drop((braid, tokio, asyncio, uvloop));
+    let workload = format!(
+        "{CONNECTIONS} connections x {} round trips of 64 B",
+        thousands(trips)
+    );
+    let mut cpu_cells = cpu
+        .iter()
+        .zip(std::iter::once(&braid_cell).chain(&peers))
+        .map(|(cpu, wall)| cpu.cell(wall, total));
+    let braid_cpu = cpu_cells.next().expect("braid's cell");
+    let peers_cpu = cpu_cells.collect();
+    layer.push(workload, Unit::KOpsPerSec, braid_cell, peers);
     layer.push(
-        format!(
-            "{CONNECTIONS} connections x {} round trips of 64 B",
-            thousands(trips)
-        ),
-        Unit::KOpsPerSec,
-        braid_cell,
-        peers,
+        "server CPU time per round trip (same runs)",
+        Unit::UsPerOp,
+        braid_cpu,
+        peers_cpu,
     );
     layer.note("echo is thousands of round trips per second, all connections together; one client thread drives every server, one server after another in each round");
+    layer.note("server CPU is user and kernel time together, from /proc; most of it is the kernel's loopback TCP, which every server pays alike");
     layer
 }
 
@@ -349,6 +362,128 @@ async fn echo_tokio(mut stream: tokio::net::TcpStream) -> io::Result<()> {
     }
 }
 
+/// A contender that runs the client against `addr` and also puts down the CPU time
+/// `whose` server spent in each run.
+fn timed_with_cpu(
+    addr: Result<SocketAddr, String>,
+    whose: Whose,
+    cpu: &ServerCpu,
+    trips: u64,
+) -> Contender<'_> {
+    match addr {
+        Ok(addr) => Contender::runs(move || {
+            let before = whose.cpu_time();
+            let elapsed = drive(addr, CONNECTIONS, trips)?;
+            cpu.record(before, whose.cpu_time());
+            Ok(elapsed)
+        }),
+        Err(why) => Cell::Missing(why).into(),
+    }
+}
+
+/// Whose CPU time a server's is.
+#[derive(Clone, Copy, Debug)]
+enum Whose {
+    /// Every thread of this process but the calling one (the client).
+    ThisProcess,
+    /// Every thread of another process.
+    Process(u32),
+}
+
+impl Whose {
+    /// CPU time spent so far, user and kernel together; `None` where it cannot be read.
+    fn cpu_time(self) -> Option<Duration> {
+        match self {
+            Whose::ThisProcess => {
+                // `getrusage` keeps the time of threads that have ended; `/proc` would not.
+                let all = rusage_time(libc::RUSAGE_SELF)?;
+                Some(all.saturating_sub(rusage_time(libc::RUSAGE_THREAD)?))
+            }
+            Whose::Process(pid) => process_cpu_time(pid),
+        }
+    }
+}
+
+/// User and kernel time of this process (`RUSAGE_SELF`) or of the calling thread
+/// (`RUSAGE_THREAD`).
+#[cfg(target_os = "linux")]
+fn rusage_time(who: libc::c_int) -> Option<Duration> {
+    // SAFETY: `rusage` is plain old data for which all zeroes is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid, writable `rusage` for the call to fill.
+    if unsafe { libc::getrusage(who, &mut usage) } != 0 {
+        return None;
+    }
+    let time = |t: libc::timeval| {
+        Duration::from_secs(u64::try_from(t.tv_sec).ok()?)
+            .checked_add(Duration::from_micros(u64::try_from(t.tv_usec).ok()?))
+    };
+    time(usage.ru_utime)?.checked_add(time(usage.ru_stime)?)
+}
+
+/// Per-thread usage is Linux's alone.
+#[cfg(not(target_os = "linux"))]
+fn rusage_time(_who: libc::c_int) -> Option<Duration> {
+    None
+}
+
+/// The CPU time of every thread of process `pid`, from `/proc`.
+fn process_cpu_time(pid: u32) -> Option<Duration> {
+    let mut total = Duration::ZERO;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        // The first field of `schedstat` is nanoseconds on a CPU. A thread that ends takes
+        // its time along, but a server's threads last as long as it does.
+        let text = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total += Duration::from_nanos(text.split_whitespace().next()?.parse().ok()?);
+    }
+    Some(total)
+}
+
+/// A server's CPU time in each timed run of one contender.
+struct ServerCpu {
+    /// Runs still to skip: the warm-ups.
+    skip: std::cell::Cell<u32>,
+    /// One entry per timed run; `None` where the time could not be read.
+    samples: std::cell::RefCell<Vec<Option<Duration>>>,
+}
+
+impl ServerCpu {
+    fn new(warmups: u32) -> ServerCpu {
+        ServerCpu {
+            skip: std::cell::Cell::new(warmups),
+            samples: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+
+    fn record(&self, before: Option<Duration>, after: Option<Duration>) {
+        if self.skip.get() > 0 {
+            self.skip.set(self.skip.get() - 1);
+            return;
+        }
+        let spent = before
+            .zip(after)
+            .map(|(before, after)| after.saturating_sub(before));
+        self.samples.borrow_mut().push(spent);
+    }
+
+    /// The median CPU time per round trip, as a cell of its row; a contender whose
+    /// throughput has no value has none here either.
+    fn cell(&self, wall: &Cell, round_trips: u64) -> Cell {
+        if !matches!(wall, Cell::Value(_)) {
+            return wall.clone();
+        }
+        let samples = self.samples.borrow();
+        let Some(mut times) = samples.iter().copied().collect::<Option<Vec<_>>>() else {
+            return Cell::Missing("no /proc to read CPU time from".into());
+        };
+        if times.is_empty() {
+            return Cell::Missing("no timed run".into());
+        }
+        times.sort_unstable();
+        Cell::Value(in_unit(times[times.len() / 2], round_trips, Unit::UsPerOp))
+    }
+}
+
 struct Connection {
     stream: mio::net::TcpStream,
     /// Bytes of the current reply received so far.
@@ -456,6 +591,76 @@ pub fn drive(addr: SocketAddr, connections: u64, trips: u64) -> io::Result<Durat
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_cpu_skips_warm_ups_and_takes_the_median_per_round_trip() {
+        let cpu = ServerCpu::new(1);
+        let ms = |n| Some(Duration::from_millis(n));
+        // The warm-up is left out however long it took.
+        cpu.record(ms(0), ms(1_000));
+        for spent in [30, 10, 20] {
+            cpu.record(ms(100), ms(100 + spent));
+        }
+        // The median is 20 ms over 1,000 round trips: 20 µs each.
+        assert_eq!(cpu.cell(&Cell::Value(1.0), 1_000), Cell::Value(20.0));
+    }
+
+    #[test]
+    fn server_cpu_has_no_value_without_a_throughput_or_a_reading() {
+        let cpu = ServerCpu::new(0);
+        cpu.record(Some(Duration::ZERO), Some(Duration::from_millis(5)));
+        let missing = Cell::Missing("the server did not start".into());
+        assert_eq!(cpu.cell(&missing, 10), missing);
+        assert_eq!(cpu.cell(&Cell::NotApplicable, 10), Cell::NotApplicable);
+        cpu.record(None, Some(Duration::from_millis(5)));
+        assert!(matches!(cpu.cell(&Cell::Value(1.0), 10), Cell::Missing(_)));
+        assert!(matches!(
+            ServerCpu::new(0).cell(&Cell::Value(1.0), 10),
+            Cell::Missing(_)
+        ));
+    }
+
+    /// Spins until the calling thread has used `cpu` of CPU time.
+    #[cfg(target_os = "linux")]
+    fn spin_for(cpu: Duration) {
+        let start = rusage_time(libc::RUSAGE_THREAD).unwrap();
+        while rusage_time(libc::RUSAGE_THREAD).unwrap() - start < cpu {
+            std::hint::black_box(0);
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn this_process_cpu_time_counts_other_threads_even_ended_ones() {
+        let before = Whose::ThisProcess.cpu_time().unwrap();
+        // A thread that has ended still counts.
+        thread::spawn(|| spin_for(Duration::from_millis(50)))
+            .join()
+            .unwrap();
+        let after = Whose::ThisProcess.cpu_time().unwrap();
+        assert!(after.saturating_sub(before) >= Duration::from_millis(50));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn another_process_cpu_time_grows_while_it_works() {
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "while :; do :; done"])
+            .spawn()
+            .unwrap();
+        let whose = Whose::Process(child.id());
+        let start = Instant::now();
+        let mut spent = Duration::ZERO;
+        while spent < Duration::from_millis(30) && start.elapsed() < STALL {
+            thread::sleep(Duration::from_millis(5));
+            spent = whose.cpu_time().unwrap();
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(spent >= Duration::from_millis(30), "{spent:?}");
+        // Gone, it has no time to read.
+        assert_eq!(whose.cpu_time(), None);
+    }
 
     #[test]
     fn the_client_drives_both_rust_servers_and_they_stop() {

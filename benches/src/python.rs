@@ -197,6 +197,11 @@ impl PythonServer {
         self.addr
     }
 
+    /// The server's process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     fn stop(&mut self) {
         // Closing stdin alone would do, but a kill does not depend on the script's manners.
         let _ = self.child.kill();
