@@ -392,9 +392,9 @@ async fn ask(
 #[test]
 fn wakes_racing_the_loop_into_its_sleep_are_never_lost() {
     // Each round the loop runs out of work while the other thread answers, so the answer's
-    // wake lands at every step of the loop's way into the poller: before it yields its core,
-    // during its look without waiting, or once it sleeps. A lost wake hangs the loop and the
-    // guard fails the test.
+    // wake lands at every step of the loop's way into the poller: before it looks at its
+    // flags, between that and its wait, or once it sleeps. A lost wake hangs the loop and
+    // the guard fails the test.
     within(Duration::from_secs(60), || {
         let (questions, asked) =
             std::sync::mpsc::channel::<futures::channel::oneshot::Sender<u32>>();
