@@ -14,9 +14,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::measurement::{Cell, LayerReport, Peer, Unit};
+use crate::probe::rusage;
 use crate::python::{Python, PythonServer};
 use crate::report::thousands;
-use crate::settings::{in_unit, Contender, Settings};
+use crate::settings::{in_unit, median, Contender, Settings};
 use crate::WORKERS;
 
 /// The layer's name.
@@ -65,30 +66,27 @@ pub fn measure(settings: &Settings) -> LayerReport {
     // row. A Rust server is every thread of this process but the client's; a Python server
     // is its own process.
     let cpu: Vec<ServerCpu> = (0..4).map(|_| ServerCpu::new(settings.warmups)).collect();
-    let client = |addr, whose, cpu| timed_with_cpu(addr, whose, cpu, trips);
+    let client = |server, cpu| timed_with_cpu(server, cpu, trips);
     let rust = |server: &io::Result<EchoServer>| {
         server
             .as_ref()
-            .map(EchoServer::addr)
+            .map(|server| (server.addr(), Whose::ThisProcess))
             .map_err(|e| format!("the server did not start: {e}"))
     };
     let python = |server: &Result<PythonServer, String>| {
         server
             .as_ref()
-            .map(PythonServer::addr)
+            .map(|server| (server.addr(), Whose::Process(server.id())))
             .map_err(Clone::clone)
-    };
-    let process = |server: &Result<PythonServer, String>| {
-        Whose::Process(server.as_ref().map_or(0, PythonServer::id))
     };
     let (braid_cell, peers) = settings.side_by_side(
         Unit::KOpsPerSec,
         total,
-        client(rust(&braid), Whose::ThisProcess, &cpu[0]),
+        client(rust(&braid), &cpu[0]),
         vec![
-            client(rust(&tokio), Whose::ThisProcess, &cpu[1]),
-            client(python(&asyncio), process(&asyncio), &cpu[2]),
-            client(python(&uvloop), process(&uvloop), &cpu[3]),
+            client(rust(&tokio), &cpu[1]),
+            client(python(&asyncio), &cpu[2]),
+            client(python(&uvloop), &cpu[3]),
         ],
     );
     drop((braid, tokio, asyncio, uvloop));
@@ -110,7 +108,7 @@ pub fn measure(settings: &Settings) -> LayerReport {
         peers_cpu,
     );
     layer.note("echo is thousands of round trips per second, all connections together; one client thread drives every server, one server after another in each round");
-    layer.note("server CPU is user and kernel time together, from /proc; most of it is the kernel's loopback TCP, which every server pays alike");
+    layer.note("server CPU is user and kernel time together (getrusage for the Rust servers, /proc for the Python ones); most of it is the kernel's loopback TCP, which every server pays alike");
     layer
 }
 
@@ -362,16 +360,15 @@ async fn echo_tokio(mut stream: tokio::net::TcpStream) -> io::Result<()> {
     }
 }
 
-/// A contender that runs the client against `addr` and also puts down the CPU time
-/// `whose` server spent in each run.
+/// A contender that runs the client against a server, given as its address and whose CPU
+/// time it spends, and also puts down that CPU time in each run.
 fn timed_with_cpu(
-    addr: Result<SocketAddr, String>,
-    whose: Whose,
+    server: Result<(SocketAddr, Whose), String>,
     cpu: &ServerCpu,
     trips: u64,
 ) -> Contender<'_> {
-    match addr {
-        Ok(addr) => Contender::runs(move || {
+    match server {
+        Ok((addr, whose)) => Contender::runs(move || {
             let before = whose.cpu_time();
             let elapsed = drive(addr, CONNECTIONS, trips)?;
             cpu.record(before, whose.cpu_time());
@@ -394,37 +391,35 @@ impl Whose {
     /// CPU time spent so far, user and kernel together; `None` where it cannot be read.
     fn cpu_time(self) -> Option<Duration> {
         match self {
-            Whose::ThisProcess => {
-                // `getrusage` keeps the time of threads that have ended; `/proc` would not.
-                let all = rusage_time(libc::RUSAGE_SELF)?;
-                Some(all.saturating_sub(rusage_time(libc::RUSAGE_THREAD)?))
-            }
+            Whose::ThisProcess => others_cpu_time(),
             Whose::Process(pid) => process_cpu_time(pid),
         }
     }
 }
 
+/// The CPU time of every thread of this process but the calling one.
+#[cfg(target_os = "linux")]
+fn others_cpu_time() -> Option<Duration> {
+    // `getrusage` keeps the time of threads that have ended; `/proc` would not.
+    let all = rusage_time(libc::RUSAGE_SELF)?;
+    Some(all.saturating_sub(rusage_time(libc::RUSAGE_THREAD)?))
+}
+
+/// Per-thread usage is Linux's alone.
+#[cfg(not(target_os = "linux"))]
+fn others_cpu_time() -> Option<Duration> {
+    None
+}
+
 /// User and kernel time of this process (`RUSAGE_SELF`) or of the calling thread
 /// (`RUSAGE_THREAD`).
-#[cfg(target_os = "linux")]
 fn rusage_time(who: libc::c_int) -> Option<Duration> {
-    // SAFETY: `rusage` is plain old data for which all zeroes is a valid value.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `usage` is a valid, writable `rusage` for the call to fill.
-    if unsafe { libc::getrusage(who, &mut usage) } != 0 {
-        return None;
-    }
+    let usage = rusage(who).ok()?;
     let time = |t: libc::timeval| {
         Duration::from_secs(u64::try_from(t.tv_sec).ok()?)
             .checked_add(Duration::from_micros(u64::try_from(t.tv_usec).ok()?))
     };
     time(usage.ru_utime)?.checked_add(time(usage.ru_stime)?)
-}
-
-/// Per-thread usage is Linux's alone.
-#[cfg(not(target_os = "linux"))]
-fn rusage_time(_who: libc::c_int) -> Option<Duration> {
-    None
 }
 
 /// The CPU time of every thread of process `pid`, from `/proc`.
@@ -474,13 +469,12 @@ impl ServerCpu {
         }
         let samples = self.samples.borrow();
         let Some(mut times) = samples.iter().copied().collect::<Option<Vec<_>>>() else {
-            return Cell::Missing("no /proc to read CPU time from".into());
+            return Cell::Missing("the server's CPU time cannot be read here".into());
         };
         if times.is_empty() {
             return Cell::Missing("no timed run".into());
         }
-        times.sort_unstable();
-        Cell::Value(in_unit(times[times.len() / 2], round_trips, Unit::UsPerOp))
+        Cell::Value(in_unit(median(&mut times), round_trips, Unit::UsPerOp))
     }
 }
 

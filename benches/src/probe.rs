@@ -73,12 +73,7 @@ pub fn peak_rss() -> io::Result<u64> {
 /// When `getrusage` fails.
 #[cfg(not(target_os = "linux"))]
 pub fn peak_rss() -> io::Result<u64> {
-    // SAFETY: `rusage` is plain old data for which all zeroes is a valid value.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `usage` is a valid, writable `rusage` for the call to fill.
-    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let usage = rusage(libc::RUSAGE_SELF)?;
     let max = u64::try_from(usage.ru_maxrss).unwrap_or(0);
     // macOS counts bytes; the BSDs count kibibytes.
     Ok(if cfg!(target_os = "macos") {
@@ -86,6 +81,22 @@ pub fn peak_rss() -> io::Result<u64> {
     } else {
         max * 1024
     })
+}
+
+/// `getrusage(who)`: the resources this process (`RUSAGE_SELF`) or, on Linux, the calling
+/// thread (`RUSAGE_THREAD`) has used.
+///
+/// # Errors
+///
+/// When `getrusage` fails.
+pub(crate) fn rusage(who: libc::c_int) -> io::Result<libc::rusage> {
+    // SAFETY: `rusage` is plain old data for which all zeroes is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid, writable `rusage` for the call to fill.
+    if unsafe { libc::getrusage(who, &mut usage) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(usage)
 }
 
 #[cfg(test)]

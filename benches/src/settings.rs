@@ -187,13 +187,23 @@ impl Settings {
             .into_iter()
             .map(|p| match p {
                 Progress::Running { mut times, .. } => {
-                    times.sort_unstable();
-                    Cell::Value(in_unit(times[times.len() / 2], ops, unit))
+                    Cell::Value(in_unit(median(&mut times), ops, unit))
                 }
                 Progress::Finished(cell) => cell,
             })
             .collect()
     }
+}
+
+/// The median of `times`, which it sorts; the upper one of the middle two for an even
+/// count.
+///
+/// # Panics
+///
+/// Panics when `times` is empty.
+pub(crate) fn median(times: &mut [Duration]) -> Duration {
+    times.sort_unstable();
+    times[times.len() / 2]
 }
 
 /// One run of `sample`, with an error or a panic turned into the text a missing cell shows.
