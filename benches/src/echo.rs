@@ -122,8 +122,6 @@ pub fn measure_cores(settings: &Settings) -> LayerReport {
     let mut layer = LayerReport::new(CORES_LAYER, vec![Peer::rival("tokio multi-thread")]);
     let trips = settings.pick(2_000, 400);
     let total = CONNECTIONS * trips;
-    let braid = MultiServer::braid(WORKERS);
-    let tokio = MultiServer::tokio(WORKERS);
     let client = |server: &io::Result<MultiServer>| match server {
         Ok(server) => {
             let addr = server.addr();
@@ -131,25 +129,35 @@ pub fn measure_cores(settings: &Settings) -> LayerReport {
         }
         Err(e) => Cell::Missing(format!("the server did not start: {e}")).into(),
     };
-    let (braid_cell, peers) = settings.side_by_side(
-        Unit::KOpsPerSec,
-        total,
-        client(&braid),
-        vec![client(&tokio)],
-    );
-    drop((braid, tokio));
-    layer.push(
-        format!(
-            "{CONNECTIONS} connections x {} round trips, {WORKERS} threads",
-            thousands(trips)
+    let rows = [
+        (
+            false,
+            format!(
+                "{CONNECTIONS} connections x {} round trips, {WORKERS} threads",
+                thousands(trips)
+            ),
         ),
-        Unit::KOpsPerSec,
-        braid_cell,
-        peers,
-    );
+        (
+            true,
+            "the same, braid's loops yield before sleeping".to_owned(),
+        ),
+    ];
+    for (yield_before_sleep, workload) in rows {
+        let braid = MultiServer::braid(WORKERS, yield_before_sleep);
+        let tokio = MultiServer::tokio(WORKERS);
+        let (braid_cell, peers) = settings.side_by_side(
+            Unit::KOpsPerSec,
+            total,
+            client(&braid),
+            vec![client(&tokio)],
+        );
+        drop((braid, tokio));
+        layer.push(workload, Unit::KOpsPerSec, braid_cell, peers);
+    }
     layer.note(format!(
-        "loop per core: braid's Runtime with {WORKERS} loops (SO_REUSEPORT on Linux) vs tokio's multi-thread runtime with {WORKERS} workers; the client thread shares the cores"
+        "loop per core: braid's Runtime with {WORKERS} loops (SO_REUSEPORT on Linux) vs tokio's multi-thread runtime with {WORKERS} workers, both with default settings; the client thread shares the cores"
     ));
+    layer.note("loops that yield before sleeping: the Runtime built with yield_before_sleep(true), off by default because a thread that never blocks on the same core gets a whole scheduler slice from each yield; tokio has no such setting");
     layer
 }
 
@@ -174,13 +182,17 @@ pub enum MultiServer {
 
 impl MultiServer {
     /// Starts braid's echo server on a [`Runtime`](braid_executor::Runtime) of `loops`
-    /// loops.
+    /// loops, which [yield before sleeping](braid_executor::runtime::Builder::yield_before_sleep)
+    /// if asked to.
     ///
     /// # Errors
     ///
     /// When the loops cannot start or no listener can be bound on 127.0.0.1.
-    pub fn braid(loops: usize) -> io::Result<MultiServer> {
-        let runtime = braid_executor::Runtime::builder().loops(loops).build()?;
+    pub fn braid(loops: usize, yield_before_sleep: bool) -> io::Result<MultiServer> {
+        let runtime = braid_executor::Runtime::builder()
+            .loops(loops)
+            .yield_before_sleep(yield_before_sleep)
+            .build()?;
         let server = runtime.serve("127.0.0.1:0", echo_braid)?;
         Ok(MultiServer::Braid { server, runtime })
     }
@@ -670,7 +682,11 @@ mod tests {
 
     #[test]
     fn the_client_drives_both_multi_thread_servers_and_they_stop() {
-        for server in [MultiServer::braid(2), MultiServer::tokio(2)] {
+        for server in [
+            MultiServer::braid(2, false),
+            MultiServer::braid(2, true),
+            MultiServer::tokio(2),
+        ] {
             let server = server.unwrap();
             let addr = server.addr();
             drive(addr, 8, 20).unwrap();

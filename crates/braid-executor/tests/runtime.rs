@@ -510,6 +510,34 @@ fn serve_echoes_for_200_clients_with_the_default_balance() {
 }
 
 #[test]
+fn loops_that_yield_before_sleeping_serve_200_clients_and_fire_timers() {
+    within(Duration::from_secs(60), || {
+        let rt = Runtime::builder()
+            .loops(2)
+            .balance(Balance::RoundRobin)
+            .yield_before_sleep(true)
+            .build()
+            .unwrap();
+        let served = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+        let server = echo_server(&rt, &served);
+        echo_clients(server.local_addr(), 200);
+        assert_eq!(served[0].load(Ordering::SeqCst), 100);
+        assert_eq!(served[1].load(Ordering::SeqCst), 100);
+        // With no socket busy, a loop that yields still sleeps until its timer is due.
+        let slept = rt
+            .spawn_on(1, || async {
+                let start = std::time::Instant::now();
+                braid_executor::sleep(Duration::from_millis(20)).await;
+                start.elapsed()
+            })
+            .unwrap();
+        assert!(rt.block_on(slept).unwrap() >= Duration::from_millis(20));
+        server.stop();
+        rt.shutdown();
+    });
+}
+
+#[test]
 fn serve_round_robin_deals_connections_evenly() {
     within(Duration::from_secs(60), || {
         let rt = two_loops_balanced(Balance::RoundRobin);

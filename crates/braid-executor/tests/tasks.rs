@@ -391,11 +391,21 @@ async fn ask(
 
 #[test]
 fn wakes_racing_the_loop_into_its_sleep_are_never_lost() {
-    // Each round the loop runs out of work while the other thread answers, so the answer's
-    // wake lands at every step of the loop's way into the poller: before it looks at its
-    // flags, between that and its wait, or once it sleeps. A lost wake hangs the loop and
-    // the guard fails the test.
-    within(Duration::from_secs(60), || {
+    race_wakes_against_sleep(false);
+}
+
+#[test]
+fn wakes_racing_a_loop_that_yields_before_sleeping_are_never_lost() {
+    race_wakes_against_sleep(true);
+}
+
+/// Each round the loop runs out of work while the other thread answers, so the answer's
+/// wake lands at every step of the loop's way into the poller: before it looks at its
+/// flags, between that and its wait (and around the yield and the look that follows it, with
+/// `yield_before_sleep`), or once it sleeps. A lost wake hangs the loop and the guard fails
+/// the test.
+fn race_wakes_against_sleep(yield_before_sleep: bool) {
+    within(Duration::from_secs(60), move || {
         let (questions, asked) =
             std::sync::mpsc::channel::<futures::channel::oneshot::Sender<u32>>();
         let answerer = std::thread::spawn(move || {
@@ -403,9 +413,13 @@ fn wakes_racing_the_loop_into_its_sleep_are_never_lost() {
                 answer.send(1).unwrap();
             }
         });
-        let sums = run(async move {
-            // The future given to `run` is woken through its own flag, a task through the
-            // remote queue: both ways are raced.
+        let event_loop = EventLoop::builder()
+            .yield_before_sleep(yield_before_sleep)
+            .build()
+            .unwrap();
+        let sums = event_loop.block_on(async move {
+            // The future given to `block_on` is woken through its own flag, a task through
+            // the remote queue: both ways are raced.
             let task = spawn(ask(questions.clone(), 10_000));
             let main = ask(questions, 10_000).await;
             (main, task.await.unwrap())

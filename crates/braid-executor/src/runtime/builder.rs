@@ -78,6 +78,7 @@ pub struct Builder {
     pub(super) slow_poll_threshold: Duration,
     pub(super) blocking_threads: Option<usize>,
     pub(super) balance: Balance,
+    pub(super) yield_before_sleep: bool,
 }
 
 impl Builder {
@@ -88,6 +89,7 @@ impl Builder {
             slow_poll_threshold: DEFAULT_SLOW_POLL_THRESHOLD,
             blocking_threads: None,
             balance: Balance::default(),
+            yield_before_sleep: false,
         }
     }
 
@@ -116,6 +118,15 @@ impl Builder {
     /// least 2.
     pub fn blocking_threads(mut self, threads: usize) -> Builder {
         self.blocking_threads = Some(threads);
+        self
+    }
+
+    /// Whether each loop yields its core once before sleeping, as
+    /// [`EventLoop`'s](crate::Builder::yield_before_sleep). Default: `false`. Worth it where
+    /// the loops share their cores with the threads that feed them (a client on the same
+    /// machine, more loops than cores), harmful where CPU-bound threads share them.
+    pub fn yield_before_sleep(mut self, yield_first: bool) -> Builder {
+        self.yield_before_sleep = yield_first;
         self
     }
 

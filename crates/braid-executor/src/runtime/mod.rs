@@ -178,6 +178,7 @@ impl Runtime {
             let ready = ready_tx.clone();
             let loop_builder = EventLoop::builder()
                 .slow_poll_threshold(builder.slow_poll_threshold)
+                .yield_before_sleep(builder.yield_before_sleep)
                 .share_blocking_pool(blocking_pool.clone());
             let spawned = thread::Builder::new()
                 .name(format!("{}-{index}", builder.thread_name))
