@@ -230,6 +230,28 @@ fn idle_worker_killed(method: StartMethod) {
     assert_ne!(pool.submit(common::pid, ()).join().unwrap(), pid);
 }
 
+/// A task message several times a pipe's size, sent to an idle worker that dies before
+/// reading it, goes whole to the replacement: the start of it sits unread in the dead
+/// worker's pipe and the rest was never written, and neither part may be lost.
+fn big_task_to_an_idle_worker_that_dies(method: StartMethod) {
+    let pool = pool(method, 1);
+    for round in 0..3 {
+        let pid = pool.submit(common::pid, ()).join().unwrap() as libc::pid_t;
+        // Stopped, the idle worker reads nothing: the pipe fills with the start of the task
+        // and the rest waits in the pool. Then it dies without having read a byte.
+        // SAFETY: kill has no memory-safety preconditions; `pid` is this pool's worker.
+        unsafe { libc::kill(pid, libc::SIGSTOP) };
+        let big = pool.submit(byte_sum, vec![3u8; 4 << 20]);
+        std::thread::sleep(Duration::from_millis(100));
+        // SAFETY: as above.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        assert_eq!(big.join(), Ok(3 * (4 << 20)), "round {round}");
+    }
+    eventually("the deaths to be counted", || {
+        pool.metrics().worker_deaths == 3
+    });
+}
+
 fn byte_sum(bytes: Vec<u8>) -> u64 {
     bytes.iter().map(|&b| u64::from(b)).sum()
 }
@@ -264,6 +286,13 @@ fn main() {
             &format!("{method:?}: an idle worker killed from outside"),
             || idle_worker_killed(method),
         );
+        // Only Linux tells the pool how much of a dead worker's pipe went unread.
+        if cfg!(target_os = "linux") {
+            checks.run(
+                &format!("{method:?}: a big task for an idle worker that dies is sent again whole"),
+                || big_task_to_an_idle_worker_that_dies(method),
+            );
+        }
         checks.run(
             &format!("{method:?}: a big task behind a timeout is sent again whole"),
             || big_task_behind_a_timeout(method),

@@ -242,9 +242,10 @@ impl Supervisor {
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(_) => {
-                // The worker is gone; its exit will be seen on the other descriptors.
+                // The worker is gone; its exit will be seen on the other descriptors. The
+                // unsent bytes stay, uncounted as sent, so that the exit can tell that the
+                // job they belong to never reached the worker.
                 let _ = poller.delete(tasks.as_fd());
-                worker.outbox.clear();
             }
         }
     }

@@ -70,7 +70,8 @@ pub(super) struct Worker {
     pub(super) pidfd: Option<OwnedFd>,
     pub(super) phase: Phase,
     pub(super) inbox: Vec<u8>,
-    /// The unsent tail of a task message too big for the pipe at once.
+    /// The unsent tail of a task message too big for the pipe at once. Kept when the pipe
+    /// turns out broken, until the worker's exit is handled: it counts as never received.
     pub(super) outbox: Vec<u8>,
     /// At most two: the running job, and the next one already in the pipe so that the worker
     /// need not wait for the supervisor between short tasks.
