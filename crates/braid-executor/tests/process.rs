@@ -362,6 +362,55 @@ fn closing_stdin_lets_cat_finish_and_writing_after_is_an_error() {
 }
 
 #[test]
+fn a_childs_stdout_becomes_the_next_childs_blocking_stdin() {
+    run_alone_both_ways(|watch| async move {
+        let fds_before = open_descriptors();
+        // The writer pauses between its two halves, so the reader meets an empty pipe: had
+        // the pipe stayed non-blocking, cat's read would fail instead of waiting.
+        let mut writer = sh(watch, "printf 'first '; sleep 0.2; printf second")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pipe = Stdio::try_from(writer.stdout.take().unwrap()).unwrap();
+        let output = command(watch, "cat").stdin(pipe).output().await.unwrap();
+        assert!(output.status.success(), "{output:?}");
+        assert_eq!(output.stdout, b"first second");
+        assert!(writer.wait().await.unwrap().success());
+
+        // The other way round: a child's stdin becomes the stdout of one started after it.
+        let mut reader = command(watch, "cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pipe = Stdio::try_from(reader.stdin.take().unwrap()).unwrap();
+        let status = sh(watch, "printf 'one '; sleep 0.2; printf two")
+            .stdout(pipe)
+            .status()
+            .await
+            .unwrap();
+        assert!(status.success());
+        let output = reader.wait_with_output().await.unwrap();
+        assert!(output.status.success());
+        assert_eq!(output.stdout, b"one two");
+
+        // A closed stdin has nothing to pass on.
+        let mut child = command(watch, "cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.close().await.unwrap();
+        let error = Stdio::try_from(stdin).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::BrokenPipe);
+        assert!(child.wait().await.unwrap().success());
+        // Every pipe end was closed on the way.
+        assert_eq!(open_descriptors(), fds_before);
+    });
+}
+
+#[test]
 fn wait_closes_stdin_so_a_reader_finishes() {
     run_alone_both_ways(|watch| async move {
         let mut child = command(watch, "cat")

@@ -10,6 +10,7 @@ use std::fs::File;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::pin::Pin;
+use std::process::Stdio;
 use std::task::{Context, Poll};
 
 use futures::io::{AsyncRead, AsyncWrite};
@@ -30,6 +31,27 @@ fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// A blocking copy of a registered pipe end, for another child to use as one of its
+/// standard streams; the caller then drops the original, which leaves the loop's poller and
+/// closes.
+///
+/// The copy shares the open file, and with it the non-blocking flag, which is cleared here:
+/// programs expect their standard streams to block, and `cat` reading a non-blocking empty
+/// pipe would fail with "Resource temporarily unavailable".
+fn blocking_copy(file: &File) -> io::Result<OwnedFd> {
+    let copy = file.as_fd().try_clone_to_owned()?;
+    // SAFETY: F_GETFL reads the status flags of a descriptor we own.
+    let flags = unsafe { libc::fcntl(copy.as_raw_fd(), libc::F_GETFL) };
+    if flags == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: F_SETFL on a descriptor we own changes only its status flags.
+    if unsafe { libc::fcntl(copy.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(copy)
 }
 
 #[cold]
@@ -73,6 +95,30 @@ impl ChildStdin {
                 "the child's stdin was already closed",
             )),
         }
+    }
+}
+
+/// Passes the pipe on to another child, as its standard output or error, so that what that
+/// child writes goes to this child's standard input (a shell's `a | b` with `b` started
+/// first). The pipe leaves the loop and turns blocking again, as the other child expects.
+///
+/// # Errors
+///
+/// `BrokenPipe` if this end was already closed; otherwise what copying the descriptor
+/// reports, typically running out of descriptors.
+impl TryFrom<ChildStdin> for Stdio {
+    type Error = io::Error;
+
+    fn try_from(stdin: ChildStdin) -> io::Result<Stdio> {
+        let Some(source) = &stdin.source else {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the child's stdin was already closed",
+            ));
+        };
+        let copy = blocking_copy(source.get_ref())?;
+        drop(stdin);
+        Ok(Stdio::from(copy))
     }
 }
 
@@ -152,6 +198,22 @@ macro_rules! read_pipe {
                 bufs: &mut [IoSliceMut<'_>],
             ) -> Poll<io::Result<usize>> {
                 self.source().poll_read_vectored(cx, bufs)
+            }
+        }
+
+        /// Passes the pipe on to another child, as its standard input: a shell's `a | b`.
+        /// The pipe leaves the loop and turns blocking again, as the other child expects.
+        ///
+        /// # Errors
+        ///
+        /// What copying the descriptor reports, typically running out of descriptors.
+        impl TryFrom<$name> for Stdio {
+            type Error = io::Error;
+
+            fn try_from(pipe: $name) -> io::Result<Stdio> {
+                let copy = blocking_copy(pipe.source.get_ref())?;
+                drop(pipe);
+                Ok(Stdio::from(copy))
             }
         }
 
