@@ -216,6 +216,40 @@ fn a_child_killed_mid_write_reports_sigkill_and_its_stdout_ends() {
 }
 
 #[test]
+fn terminate_and_send_signal_reach_the_child_and_stop_once_it_is_reaped() {
+    run_alone_both_ways(|watch| async move {
+        let mut child = command(watch, "sleep").arg("1000").spawn().unwrap();
+        child.terminate().unwrap();
+        assert_eq!(child.wait().await.unwrap().signal(), Some(libc::SIGTERM));
+        // Reaped: nothing is sent, and nothing fails.
+        child.terminate().unwrap();
+        child.send_signal(libc::SIGKILL).unwrap();
+
+        // A child that handles the signal: it says when its handler is in place.
+        let mut child = sh(
+            watch,
+            "trap 'exit 7' USR1; echo ready; while :; do sleep 0.05; done",
+        )
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let mut ready = [0u8; 6];
+        stdout.read_exact(&mut ready).await.unwrap();
+        assert_eq!(&ready, b"ready\n");
+        child.send_signal(libc::SIGUSR1).unwrap();
+        assert_eq!(child.wait().await.unwrap().code(), Some(7));
+
+        // A number that is no signal is refused, and the child runs on.
+        let mut child = command(watch, "sleep").arg("1000").spawn().unwrap();
+        let error = child.send_signal(1000).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput, "{error}");
+        assert_eq!(child.try_wait().unwrap(), None);
+        child.kill().await.unwrap();
+    });
+}
+
+#[test]
 fn kill_waits_and_a_cancelled_wait_can_be_repeated() {
     run_alone_both_ways(|watch| async move {
         let mut child = command(watch, "sleep").arg("1000").spawn().unwrap();

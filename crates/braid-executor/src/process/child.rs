@@ -194,8 +194,46 @@ impl Child {
     ///
     /// What `kill` reports, such as `PermissionDenied` for a child that changed its user.
     pub fn start_kill(&mut self) -> io::Result<()> {
+        self.send_signal(libc::SIGKILL)
+    }
+
+    /// Sends the child `SIGTERM`, asking it to stop (Python's `Process.terminate`); follow
+    /// with [`wait`](Child::wait) to learn how it ended.
+    ///
+    /// # Errors
+    ///
+    /// As [`send_signal`](Child::send_signal).
+    pub fn terminate(&mut self) -> io::Result<()> {
+        self.send_signal(libc::SIGTERM)
+    }
+
+    /// Sends the child `signal`, such as `libc::SIGUSR1` (Python's `Process.send_signal`).
+    ///
+    /// Does nothing once the child has been reaped, so it never signals a process that
+    /// took over the pid. On Linux the signal goes through the child's pidfd.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a number that is no signal; otherwise what `kill` reports, such
+    /// as `PermissionDenied` for a child that changed its user.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::unix::process::ExitStatusExt;
+    /// use braid_executor::process::Command;
+    ///
+    /// braid_executor::run(async {
+    ///     let mut child = Command::new("sleep").arg("1000").spawn()?;
+    ///     child.send_signal(libc::SIGUSR1)?;
+    ///     assert_eq!(child.wait().await?.signal(), Some(libc::SIGUSR1));
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn send_signal(&mut self, signal: i32) -> io::Result<()> {
         match (&self.status, &self.watch) {
-            (None, Some(watch)) => watch.kill(&mut self.process),
+            (None, Some(watch)) => watch.send_signal(&mut self.process, signal),
             _ => Ok(()),
         }
     }

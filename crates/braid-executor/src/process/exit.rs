@@ -112,10 +112,14 @@ impl ExitWatch {
         }
     }
 
-    /// Sends `SIGKILL` to the watched child, which must not have been reaped yet.
-    /// Through the pidfd where there is one, so the signal cannot reach a recycled pid even
-    /// if some other code reaped the child.
-    pub(super) fn kill(&self, process: &mut std::process::Child) -> io::Result<()> {
+    /// Sends `signal` to the watched child, which must not have been reaped yet. Through
+    /// the pidfd where there is one, so the signal cannot reach a recycled pid even if some
+    /// other code reaped the child.
+    pub(super) fn send_signal(
+        &self,
+        process: &mut std::process::Child,
+        signal: libc::c_int,
+    ) -> io::Result<()> {
         match self {
             #[cfg(target_os = "linux")]
             ExitWatch::Pidfd(pidfd) => {
@@ -126,7 +130,7 @@ impl ExitWatch {
                     libc::syscall(
                         libc::SYS_pidfd_send_signal,
                         fd,
-                        libc::SIGKILL,
+                        signal,
                         std::ptr::null::<libc::siginfo_t>(),
                         0,
                     )
@@ -141,7 +145,17 @@ impl ExitWatch {
                 }
                 Err(error)
             }
-            ExitWatch::Sigchld(_) => process.kill(),
+            ExitWatch::Sigchld(_) if signal == libc::SIGKILL => process.kill(),
+            ExitWatch::Sigchld(_) => {
+                let pid = libc::pid_t::try_from(process.id())
+                    .map_err(|_| io::Error::other("the child's pid does not fit a pid_t"))?;
+                // SAFETY: kill has no memory-safety preconditions; the child is not reaped,
+                // so `pid` is still ours.
+                if unsafe { libc::kill(pid, signal) } == -1 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            }
         }
     }
 }
