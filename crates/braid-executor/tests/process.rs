@@ -398,6 +398,7 @@ fn closing_stdin_lets_cat_finish_and_writing_after_is_an_error() {
 #[test]
 fn a_childs_stdout_becomes_the_next_childs_blocking_stdin() {
     run_alone_both_ways(|watch| async move {
+        #[cfg(target_os = "linux")]
         let fds_before = open_descriptors();
         // The writer pauses between its two halves, so the reader meets an empty pipe: had
         // the pipe stayed non-blocking, cat's read would fail instead of waiting.
@@ -440,6 +441,7 @@ fn a_childs_stdout_becomes_the_next_childs_blocking_stdin() {
         assert_eq!(error.kind(), io::ErrorKind::BrokenPipe);
         assert!(child.wait().await.unwrap().success());
         // Every pipe end was closed on the way.
+        #[cfg(target_os = "linux")]
         assert_eq!(open_descriptors(), fds_before);
     });
 }
