@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use braid_executor::net::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
 use braid_executor::{run, sleep, spawn, EventLoop};
-use common::within;
+use common::{raise_fd_limit, within};
 use futures::{AsyncReadExt, AsyncWriteExt};
 
 #[test]
@@ -310,27 +310,6 @@ fn a_socket_used_after_its_loop_ended_panics() {
 
 const CONNECTIONS: usize = 10_000;
 const CLIENT_ENV: &str = "BRAID_EXECUTOR_TEST_CLIENT_OF";
-
-/// Raises the soft descriptor limit to the hard one; returns the new soft limit.
-fn raise_fd_limit() -> u64 {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `limit` is a valid rlimit for getrlimit to fill.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return 0;
-    }
-    limit.rlim_cur = limit.rlim_max;
-    // SAFETY: setting the soft limit to the hard one is always allowed.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
-        return 0;
-    }
-    // `rlim_t` is not `u64` on every platform.
-    #[allow(clippy::unnecessary_cast)]
-    let soft = limit.rlim_cur as u64;
-    soft
-}
 
 /// The client half, run in a child process so that each process needs only 10,000
 /// descriptors: connects in waves, keeps every connection open until all have echoed.

@@ -17,7 +17,7 @@ use braid_executor::process::{Child, Command, Stdio};
 use braid_executor::{gather, run, sleep, spawn, timeout};
 #[cfg(target_os = "linux")]
 use common::open_descriptors;
-use common::{serial, within};
+use common::{raise_fd_limit, serial, within};
 use futures::{AsyncReadExt, AsyncWriteExt};
 
 const HANG_GUARD: Duration = Duration::from_secs(60);
@@ -61,27 +61,6 @@ fn sh(watch: Watch, script: &str) -> Command {
     let mut command = command(watch, "sh");
     command.args(["-c", script]);
     command
-}
-
-/// Raises the soft descriptor limit to the hard one; returns the new soft limit.
-fn raise_fd_limit() -> u64 {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `limit` is a valid rlimit for getrlimit to fill.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return 0;
-    }
-    limit.rlim_cur = limit.rlim_max;
-    // SAFETY: setting the soft limit to the hard one is always allowed.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
-        return 0;
-    }
-    // `rlim_t` is not `u64` on every platform.
-    #[allow(clippy::unnecessary_cast)]
-    let soft = limit.rlim_cur as u64;
-    soft
 }
 
 /// What `waitid(WNOWAIT)` says about `pid`, without reaping it.

@@ -233,7 +233,7 @@ impl Child {
     /// ```
     pub fn send_signal(&mut self, signal: i32) -> io::Result<()> {
         match (&self.status, &self.watch) {
-            (None, Some(watch)) => watch.send_signal(&mut self.process, signal),
+            (None, Some(watch)) => watch.send_signal(&self.process, signal),
             _ => Ok(()),
         }
     }

@@ -117,7 +117,7 @@ impl ExitWatch {
     /// other code reaped the child.
     pub(super) fn send_signal(
         &self,
-        process: &mut std::process::Child,
+        process: &std::process::Child,
         signal: libc::c_int,
     ) -> io::Result<()> {
         match self {
@@ -140,12 +140,11 @@ impl ExitWatch {
                 }
                 let error = io::Error::last_os_error();
                 if error.raw_os_error() == Some(libc::ESRCH) {
-                    // Exited and reaped by someone else: there is nothing left to kill.
+                    // Exited and reaped by someone else: there is nothing left to signal.
                     return Ok(());
                 }
                 Err(error)
             }
-            ExitWatch::Sigchld(_) if signal == libc::SIGKILL => process.kill(),
             ExitWatch::Sigchld(_) => {
                 let pid = libc::pid_t::try_from(process.id())
                     .map_err(|_| io::Error::other("the child's pid does not fit a pid_t"))?;

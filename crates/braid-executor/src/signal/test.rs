@@ -144,20 +144,47 @@ impl Wake for CountingWaker {
     }
 }
 
+/// Two listeners for one signal and one for another, each already polled once (and
+/// pending) with `waker`, which counts its wakes in `wakes`.
+struct Waiting {
+    first: super::Signal,
+    second: super::Signal,
+    other: super::Signal,
+    wakes: Arc<CountingWaker>,
+    waker: Waker,
+}
+
+/// [`Waiting`] listeners for `shared` and `other`; call on a running loop.
+fn three_waiting(shared: libc::c_int, other: libc::c_int) -> Waiting {
+    let wakes = Arc::new(CountingWaker(AtomicUsize::new(0)));
+    let mut waiting = Waiting {
+        first: super::signal(shared).unwrap(),
+        second: super::signal(shared).unwrap(),
+        other: super::signal(other).unwrap(),
+        waker: Waker::from(wakes.clone()),
+        wakes,
+    };
+    let mut cx = Context::from_waker(&waiting.waker);
+    for listener in [&mut waiting.first, &mut waiting.second, &mut waiting.other] {
+        assert_eq!(listener.poll_recv(&mut cx), Poll::Pending);
+    }
+    waiting
+}
+
 #[test]
 fn an_event_wakes_every_waiting_listener_once() {
     let _slots = slots();
     crate::run(async {
-        let mut first = super::signal(libc::SIGPROF).unwrap();
-        let mut second = super::signal(libc::SIGPROF).unwrap();
-        let mut other = super::signal(libc::SIGXFSZ).unwrap();
-        let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
-        let woken = || counter.0.load(Ordering::SeqCst);
-        let waker = Waker::from(counter.clone());
+        // The other two stay alive, waiting, until the end.
+        let Waiting {
+            mut first,
+            second: _second,
+            other: _other,
+            wakes,
+            waker,
+        } = three_waiting(libc::SIGPROF, libc::SIGXFSZ);
+        let woken = || wakes.0.load(Ordering::SeqCst);
         let mut cx = Context::from_waker(&waker);
-        for listener in [&mut first, &mut second, &mut other] {
-            assert_eq!(listener.poll_recv(&mut cx), Poll::Pending);
-        }
         let pipe = first.pipe.clone();
 
         // The reactor forgets the fan-out once it woke it, so nobody may stay asleep.
@@ -183,16 +210,15 @@ fn bytes_read_while_waiting_wake_only_the_listeners_whose_signal_came() {
     // The handler is called directly: the operating system never sends these two here.
     let (profile, file_size) = (libc::SIGPROF, libc::SIGXFSZ);
     crate::run(async move {
-        let mut first = super::signal(profile).unwrap();
-        let mut second = super::signal(profile).unwrap();
-        let mut other = super::signal(file_size).unwrap();
-        let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
-        let woken = || counter.0.load(Ordering::SeqCst);
-        let waker = Waker::from(counter.clone());
+        let Waiting {
+            mut first,
+            mut second,
+            mut other,
+            wakes,
+            waker,
+        } = three_waiting(profile, file_size);
+        let woken = || wakes.0.load(Ordering::SeqCst);
         let mut cx = Context::from_waker(&waker);
-        for listener in [&mut first, &mut second, &mut other] {
-            assert_eq!(listener.poll_recv(&mut cx), Poll::Pending);
-        }
         let pipe = first.pipe.clone();
 
         pipe.fanout_wake_delivered_for_test();

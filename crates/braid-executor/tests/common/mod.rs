@@ -1,4 +1,4 @@
-//! Shared by the integration tests: drop flags and a hang guard.
+//! Shared by the integration tests: drop flags, a hang guard, and process-wide helpers.
 
 #![allow(dead_code)]
 
@@ -72,4 +72,25 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
 #[cfg(target_os = "linux")]
 pub fn open_descriptors() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// Raises the soft descriptor limit to the hard one; returns the new soft limit.
+pub fn raise_fd_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid rlimit for getrlimit to fill.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return 0;
+    }
+    limit.rlim_cur = limit.rlim_max;
+    // SAFETY: setting the soft limit to the hard one is always allowed.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+        return 0;
+    }
+    // `rlim_t` is not `u64` on every platform.
+    #[allow(clippy::unnecessary_cast)]
+    let soft = limit.rlim_cur as u64;
+    soft
 }
