@@ -6,7 +6,9 @@
 
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use braid_sys::{fd, syscall};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -30,7 +32,8 @@ enum Wake {
 
 impl Selector {
     pub(crate) fn new() -> io::Result<Selector> {
-        let wake = match syscall!(eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK)) {
+        // SAFETY: eventfd takes a count and flags and returns a new descriptor or -1.
+        let wake = match unsafe { syscall!(eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK)) } {
             // SAFETY: eventfd just returned this descriptor and nothing else owns it.
             Ok(fd) => Wake::EventFd(unsafe { OwnedFd::from_raw_fd(fd) }),
             Err(_) => Wake::pipe()?,
@@ -47,7 +50,8 @@ impl Selector {
     }
 
     fn with_wake(wake: Wake) -> io::Result<Selector> {
-        let epoll = syscall!(epoll_create1(libc::EPOLL_CLOEXEC))?;
+        // SAFETY: epoll_create1 takes flags and returns a new descriptor or -1.
+        let epoll = unsafe { syscall!(epoll_create1(libc::EPOLL_CLOEXEC)) }?;
         // SAFETY: epoll_create1 just returned this descriptor and nothing else owns it.
         let epoll = unsafe { OwnedFd::from_raw_fd(epoll) };
         let selector = Selector {
@@ -92,7 +96,7 @@ impl Selector {
     fn ctl(&self, op: libc::c_int, fd: RawFd, events: u32, data: u64) -> io::Result<()> {
         let mut event = libc::epoll_event { events, u64: data };
         // SAFETY: `event` outlives the call and the epoll descriptor is owned by `self`.
-        syscall!(epoll_ctl(self.epoll.as_raw_fd(), op, fd, &mut event))
+        unsafe { syscall!(epoll_ctl(self.epoll.as_raw_fd(), op, fd, &mut event)) }
             .map(drop)
             .map_err(|e| {
                 if e.raw_os_error() == Some(libc::EPERM) {
@@ -145,15 +149,17 @@ impl Selector {
             .map_or(std::ptr::null(), |ts| ts as *const libc::timespec);
         // SAFETY: `raw` has room for `capacity` events, `ts_ptr` is null or points at `ts`,
         // which outlives the call, and a null signal mask leaves the mask alone.
-        let n = syscall!(syscall(
-            libc::SYS_epoll_pwait2,
-            self.epoll.as_raw_fd(),
-            raw.as_mut_ptr(),
-            capacity,
-            ts_ptr,
-            std::ptr::null::<libc::sigset_t>(),
-            0usize,
-        ))?;
+        let n = unsafe {
+            syscall!(syscall(
+                libc::SYS_epoll_pwait2,
+                self.epoll.as_raw_fd(),
+                raw.as_mut_ptr(),
+                capacity,
+                ts_ptr,
+                std::ptr::null::<libc::sigset_t>(),
+                0usize,
+            ))
+        }?;
         Ok(n as usize)
     }
 
@@ -170,12 +176,14 @@ impl Selector {
                 .min(libc::c_int::MAX as u128) as libc::c_int
         });
         // SAFETY: `raw` has room for `capacity` events.
-        let n = syscall!(epoll_wait(
-            self.epoll.as_raw_fd(),
-            raw.as_mut_ptr(),
-            capacity,
-            ms
-        ))?;
+        let n = unsafe {
+            syscall!(epoll_wait(
+                self.epoll.as_raw_fd(),
+                raw.as_mut_ptr(),
+                capacity,
+                ms
+            ))
+        }?;
         Ok(n as usize)
     }
 
@@ -183,23 +191,20 @@ impl Selector {
         match &self.wake {
             Wake::EventFd(fd) => {
                 let one = 1u64.to_ne_bytes();
-                // SAFETY: `one` is 8 readable bytes, as eventfd requires.
-                match syscall!(write(fd.as_raw_fd(), one.as_ptr().cast(), one.len())) {
+                // eventfd takes exactly 8 bytes: the amount to add to its counter.
+                match fd::write(fd.as_raw_fd(), &one) {
                     Ok(_) => Ok(()),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         // The counter is full (after ~2^64 writes): reset it and post again.
                         let mut buf = [0u8; 8];
-                        // SAFETY: `buf` is 8 writable bytes.
-                        syscall!(read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()))?;
-                        // SAFETY: as above.
-                        syscall!(write(fd.as_raw_fd(), one.as_ptr().cast(), one.len())).map(drop)
+                        fd::read(fd.as_raw_fd(), &mut buf)?;
+                        fd::write(fd.as_raw_fd(), &one).map(drop)
                     }
                     Err(e) => Err(e),
                 }
             }
             Wake::Pipe { write, .. } => {
-                // SAFETY: the one-byte buffer is readable for the call.
-                match syscall!(write(write.as_raw_fd(), [1u8].as_ptr().cast(), 1)) {
+                match fd::write(write.as_raw_fd(), &[1]) {
                     // A full pipe already holds a wake-up that has not been drained.
                     Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(e),
                     _ => Ok(()),
@@ -211,22 +216,17 @@ impl Selector {
     pub(crate) fn ack_notify(&self) {
         if let Wake::Pipe { read, .. } = &self.wake {
             let mut buf = [0u8; 64];
-            // SAFETY: `buf` is writable for its length; the pipe is non-blocking, so the loop
-            // ends at `WouldBlock` (or any other error).
-            while syscall!(read(read.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()))
-                .is_ok_and(|n| n > 0)
-            {}
+            // The pipe is non-blocking, so the loop ends at `WouldBlock` (or any other error).
+            while fd::read(read.as_raw_fd(), &mut buf).is_ok_and(|n| n > 0) {}
         }
     }
 }
 
 impl Wake {
     fn pipe() -> io::Result<Wake> {
-        let mut fds = [0; 2];
-        // SAFETY: `fds` has room for the two descriptors pipe2 writes.
-        syscall!(pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK))?;
-        // SAFETY: pipe2 just returned both descriptors and nothing else owns them.
-        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let (read, write) = fd::pipe()?;
+        fd::set_nonblocking(read.as_fd(), true)?;
+        fd::set_nonblocking(write.as_fd(), true)?;
         Ok(Wake::Pipe { read, write })
     }
 }

@@ -15,6 +15,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
 use std::time::Duration;
 
+use braid_sys::syscall;
+
 use crate::events::{ERROR, HANGUP, READABLE, WRITABLE};
 use crate::{Event, Interest, Mode, NOTIFY_KEY};
 
@@ -29,10 +31,11 @@ pub(crate) struct Selector {
 
 impl Selector {
     pub(crate) fn new() -> io::Result<Selector> {
-        let kq = syscall!(kqueue())?;
+        // SAFETY: kqueue takes nothing and returns a new descriptor or -1.
+        let kq = unsafe { syscall!(kqueue()) }?;
         // SAFETY: kqueue just returned this descriptor and nothing else owns it.
         let kqueue = unsafe { OwnedFd::from_raw_fd(kq) };
-        syscall!(fcntl(kqueue.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC))?;
+        braid_sys::fd::set_cloexec(kqueue.as_raw_fd(), true)?;
         let selector = Selector { kqueue };
         let wake = change(
             WAKE_IDENT,
@@ -110,14 +113,16 @@ impl Selector {
         let n = changes.len() as libc::c_int;
         // SAFETY: `changes` is valid for reads and writes of `n` entries for the whole call,
         // and a null timeout is allowed (EV_RECEIPT makes the call return at once).
-        syscall!(kevent(
-            self.kqueue.as_raw_fd(),
-            changes.as_ptr(),
-            n,
-            changes.as_mut_ptr(),
-            n,
-            ptr::null(),
-        ))?;
+        unsafe {
+            syscall!(kevent(
+                self.kqueue.as_raw_fd(),
+                changes.as_ptr(),
+                n,
+                changes.as_mut_ptr(),
+                n,
+                ptr::null(),
+            ))
+        }?;
         for c in changes.iter() {
             let errno = c.data as libc::c_int;
             if c.flags & libc::EV_ERROR != 0 && errno != 0 && !ignored.contains(&errno) {
@@ -142,14 +147,16 @@ impl Selector {
             .map_or(ptr::null(), |ts| ts as *const libc::timespec);
         // SAFETY: `raw` has room for `capacity` events and `ts_ptr` is null or points at
         // `ts`, which outlives the call.
-        let n = syscall!(kevent(
-            self.kqueue.as_raw_fd(),
-            ptr::null(),
-            0,
-            raw.as_mut_ptr(),
-            capacity,
-            ts_ptr,
-        ))?;
+        let n = unsafe {
+            syscall!(kevent(
+                self.kqueue.as_raw_fd(),
+                ptr::null(),
+                0,
+                raw.as_mut_ptr(),
+                capacity,
+                ts_ptr,
+            ))
+        }?;
         // SAFETY: the kernel initialised the first `n` entries, and `n <= capacity`.
         unsafe { raw.set_len(n as usize) };
         Ok(())

@@ -133,20 +133,6 @@
 //! With the `tracing` feature, registrations and waits emit `tracing` events at `trace` level.
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
-/// Runs a libc call and turns its `-1` return into the thread's `errno` as an `io::Error`.
-macro_rules! syscall {
-    ($fn: ident ( $($arg: expr),* $(,)? )) => {{
-        // SAFETY: each use passes arguments that the libc function documents as valid; the
-        // call sites say why their pointers and descriptors are live.
-        let res = unsafe { libc::$fn($($arg),*) };
-        if res == -1 {
-            Err(std::io::Error::last_os_error())
-        } else {
-            Ok(res)
-        }
-    }};
-}
-
 /// Emits a `tracing` event at trace level when the `tracing` feature is on, and nothing
 /// otherwise.
 macro_rules! trace {

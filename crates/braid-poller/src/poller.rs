@@ -128,9 +128,10 @@ impl Poller {
                 remaining
             };
             trace!(timeout = ?this_wait, "poller wait");
-            match self.selector.wait(&mut events.raw, this_wait) {
+            // An interrupted wait is an early return: the loop below recomputes the timeout.
+            match braid_sys::interrupted_is_spurious(self.selector.wait(&mut events.raw, this_wait))
+            {
                 Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     self.state.fetch_sub(WAITER, Ordering::SeqCst);
                     return Err(e);

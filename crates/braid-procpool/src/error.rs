@@ -79,7 +79,7 @@ impl fmt::Display for TaskError {
                 f,
                 "worker process {pid} was killed by signal {signal} ({}) while running the \
                  task; a new worker replaced it",
-                signal_name(*signal)
+                braid_sys::signal::name(*signal).unwrap_or("no common name")
             ),
             TaskError::WorkerDied { pid, .. } => write!(
                 f,
@@ -100,20 +100,6 @@ impl fmt::Display for TaskError {
 }
 
 impl Error for TaskError {}
-
-fn signal_name(signal: i32) -> &'static str {
-    match signal {
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGILL => "SIGILL",
-        libc::SIGFPE => "SIGFPE",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGINT => "SIGINT",
-        _ => "a signal",
-    }
-}
 
 #[cfg(test)]
 mod test {

@@ -115,7 +115,6 @@ mod map;
 mod pool;
 mod protocol;
 mod supervisor;
-mod sys;
 mod worker;
 
 pub use error::TaskError;

@@ -22,8 +22,8 @@ use crate::job::{Job, Settle};
 use crate::map::Map;
 use crate::protocol::TaskMessage;
 use crate::supervisor::{self, Config};
-use crate::sys;
 use crate::worker;
+use braid_sys::fd;
 
 /// How the pool makes worker processes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -175,7 +175,7 @@ impl Shared {
             return;
         }
         job.claimed = true;
-        if sys::write(idle.tasks, &job.message).is_ok_and(|n| n == job.message.len()) {
+        if fd::write(idle.tasks, &job.message).is_ok_and(|n| n == job.message.len()) {
             let timed = job.timeout.is_some();
             queue.handed.push(Handoff {
                 slot: idle.slot,

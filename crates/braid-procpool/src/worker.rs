@@ -7,7 +7,7 @@ use std::panic::{self, AssertUnwindSafe};
 
 use crate::function::{self, ItemFailure, Trampoline};
 use crate::protocol::{self, Cursor};
-use crate::sys;
+use braid_sys::{fd, process};
 
 /// Set by the parent in an exec'd worker's environment: `task fd:result fd:parent pid`.
 pub(crate) const WORKER_ENV: &str = "BRAID_PROCPOOL_WORKER";
@@ -86,17 +86,16 @@ fn parse_spec<const N: usize>(spec: &OsString) -> Option<[i64; N]> {
 ///
 /// Runs while the process has a single thread (right after `exec` or `fork`).
 pub(crate) fn become_pool_child(parent: u32, keep: &[RawFd]) {
-    sys::die_with_parent();
-    // SAFETY: getppid has no preconditions.
-    if unsafe { libc::getppid() } as u32 != parent {
-        // The parent died before the death signal was armed.
-        // SAFETY: _exit ends the process without running the parent's exit handlers.
-        unsafe { libc::_exit(1) };
+    process::die_with_parent();
+    if process::parent_id() != parent {
+        // The parent died before the death signal was armed. `_exit`: the parent's exit
+        // handlers are not this process's to run.
+        process::exit_now(1);
     }
-    sys::close_other_fds(keep);
+    fd::close_other_fds(keep);
     // Programs a task starts must not hold the pool's descriptors open.
     for &fd in keep {
-        let _ = sys::set_cloexec(fd, true);
+        let _ = fd::set_cloexec(fd, true);
     }
 }
 
@@ -117,17 +116,17 @@ pub(crate) fn serve(task: RawFd, result: RawFd) -> i32 {
                     let mut ready = Vec::with_capacity(12);
                     ready.extend_from_slice(&std::process::id().to_le_bytes());
                     ready.extend_from_slice(&function::build_fingerprint().to_le_bytes());
-                    sys::write_all(result, &protocol::frame(protocol::READY, &ready)).is_ok()
+                    fd::write_all(result, &protocol::frame(protocol::READY, &ready)).is_ok()
                 }
                 Err(message) => {
                     let frame = protocol::frame(protocol::INIT_FAILED, message.as_bytes());
-                    let _ = sys::write_all(result, &frame);
+                    let _ = fd::write_all(result, &frame);
                     return 1;
                 }
             },
             Some(protocol::TASK) => {
                 run_task(cursor, &mut out);
-                sys::write_all(result, &out).is_ok()
+                fd::write_all(result, &out).is_ok()
             }
             _ => return 2,
         };
@@ -253,7 +252,7 @@ impl FrameReader {
                     self.buf.resize(need, 0);
                 }
             }
-            let n = sys::read(self.fd, &mut self.buf[self.end..])?;
+            let n = fd::read(self.fd, &mut self.buf[self.end..])?;
             if n == 0 {
                 return if self.end == 0 {
                     Ok(None)

@@ -81,14 +81,13 @@ impl<T: AsFd> Source<T> {
                 .reactor
                 .borrow_mut()
                 .poll_ready(self.key, direction, cx));
-            match op(&self.io) {
+            match braid_sys::retry(|| op(&self.io)) {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                     self.core
                         .reactor
                         .borrow_mut()
                         .clear_ready(self.key, direction);
                 }
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 result => return Poll::Ready(result),
             }
         }

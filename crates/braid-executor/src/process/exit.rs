@@ -16,7 +16,9 @@ use crate::signal::{signal, Signal};
 #[cfg(target_os = "linux")]
 use crate::net::{reactor::Direction, source::Source};
 #[cfg(target_os = "linux")]
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
+
+use braid_sys::process;
 
 /// Set once `pidfd_open` said the kernel (or a sandbox) does not offer it, so later spawns
 /// go straight to `SIGCHLD` instead of failing the same system call again.
@@ -63,7 +65,7 @@ impl ExitPlan {
             return Ok(ExitWatch::Sigchld(sigchld));
         }
         #[cfg(target_os = "linux")]
-        match pidfd_open(pid) {
+        match process::pidfd_open(pid) {
             Ok(pidfd) => return Ok(ExitWatch::Pidfd(Source::new(pidfd)?)),
             Err(error) => {
                 if matches!(error.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) {
@@ -117,61 +119,22 @@ impl ExitWatch {
     /// other code reaped the child.
     pub(super) fn send_signal(
         &self,
-        process: &std::process::Child,
+        child: &std::process::Child,
         signal: libc::c_int,
     ) -> io::Result<()> {
         match self {
             #[cfg(target_os = "linux")]
             ExitWatch::Pidfd(pidfd) => {
-                let fd = pidfd.get_ref().as_raw_fd();
-                // SAFETY: pidfd_send_signal takes a descriptor, a signal number, a null
-                // siginfo pointer (allowed: the kernel fills one in) and flags.
-                let sent = unsafe {
-                    libc::syscall(
-                        libc::SYS_pidfd_send_signal,
-                        fd,
-                        signal,
-                        std::ptr::null::<libc::siginfo_t>(),
-                        0,
-                    )
-                };
-                if sent == 0 {
-                    return Ok(());
-                }
-                let error = io::Error::last_os_error();
-                if error.raw_os_error() == Some(libc::ESRCH) {
+                match process::pidfd_send_signal(pidfd.get_ref().as_fd(), signal) {
                     // Exited and reaped by someone else: there is nothing left to signal.
-                    return Ok(());
+                    Err(error) if error.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+                    sent => sent,
                 }
-                Err(error)
             }
-            ExitWatch::Sigchld(_) => {
-                let pid = libc::pid_t::try_from(process.id())
-                    .map_err(|_| io::Error::other("the child's pid does not fit a pid_t"))?;
-                // SAFETY: kill has no memory-safety preconditions; the child is not reaped,
-                // so `pid` is still ours.
-                if unsafe { libc::kill(pid, signal) } == -1 {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(())
-            }
+            // The child is not reaped, so its pid is still its own.
+            ExitWatch::Sigchld(_) => process::kill(child.id(), signal),
         }
     }
-}
-
-/// A descriptor that becomes readable when process `pid` exits (close-on-exec).
-#[cfg(target_os = "linux")]
-fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
-    let pid = libc::pid_t::try_from(pid)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "pid out of range"))?;
-    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the kernel just returned this descriptor and nothing else owns it; descriptors
-    // fit in a c_int.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
 }
 
 /// Reaps process `pid` if it has exited: `waitpid(pid, WNOHANG)`, never `-1`.
@@ -179,24 +142,14 @@ fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
 /// `Ok(true)` once reaped, and also when it is not (or no longer) this process's child, so
 /// there is nothing left to wait for; `Ok(false)` while it runs.
 pub(super) fn try_reap(pid: u32) -> io::Result<bool> {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return Ok(true);
-    };
-    let mut status = 0;
-    loop {
-        // SAFETY: `status` is a valid place for waitpid to write the exit status.
-        let reaped = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        match reaped {
-            0 => return Ok(false),
-            -1 => {
-                let error = io::Error::last_os_error();
-                match error.raw_os_error() {
-                    Some(libc::EINTR) => continue,
-                    Some(libc::ECHILD) => return Ok(true),
-                    _ => return Err(error),
-                }
-            }
-            _ => return Ok(true),
+    match process::wait_pid(pid, false) {
+        Ok(reaped) => Ok(reaped.is_some()),
+        Err(error)
+            if error.raw_os_error() == Some(libc::ECHILD)
+                || error.kind() == io::ErrorKind::InvalidInput =>
+        {
+            Ok(true)
         }
+        Err(error) => Err(error),
     }
 }

@@ -19,18 +19,8 @@ use crate::net::source::Source;
 
 /// Registers the parent's end of a pipe with the running loop.
 fn register(fd: OwnedFd) -> io::Result<Source<File>> {
-    set_nonblocking(&fd)?;
+    braid_sys::fd::set_nonblocking(fd.as_fd(), true)?;
     Source::new(File::from(fd))
-}
-
-fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
-    // A pipe std just made has no other file status flags to keep, so one F_SETFL does it
-    // (no F_GETFL first).
-    // SAFETY: F_SETFL on a descriptor we own changes only its status flags.
-    if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) } == -1 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
 }
 
 /// A blocking copy of a registered pipe end, for another child to use as one of its
@@ -42,15 +32,7 @@ fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
 /// pipe would fail with "Resource temporarily unavailable".
 fn blocking_copy(file: &File) -> io::Result<OwnedFd> {
     let copy = file.as_fd().try_clone_to_owned()?;
-    // SAFETY: F_GETFL reads the status flags of a descriptor we own.
-    let flags = unsafe { libc::fcntl(copy.as_raw_fd(), libc::F_GETFL) };
-    if flags == -1 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: F_SETFL on a descriptor we own changes only its status flags.
-    if unsafe { libc::fcntl(copy.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK) } == -1 {
-        return Err(io::Error::last_os_error());
-    }
+    braid_sys::fd::set_nonblocking(copy.as_fd(), false)?;
     Ok(copy)
 }
 

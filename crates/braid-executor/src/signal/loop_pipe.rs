@@ -7,18 +7,17 @@
 
 use std::cell::{Cell, RefCell};
 use std::io::{self, Read};
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::rc::{Rc, Weak};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 
-use super::handler::{self, SIGNAL_LIMIT};
-use super::registry;
 use crate::event_loop::context;
 use crate::event_loop::core::Core;
 use crate::net::reactor::Direction;
 use crate::net::source::Source;
+use braid_sys::signal::{self as sys_signal, WakeTarget, SIGNAL_LIMIT};
 
 thread_local! {
     /// The pipes of the loops on this thread that have signal listeners. A pipe holds its
@@ -29,9 +28,8 @@ thread_local! {
 pub(super) struct LoopPipe {
     /// The read end, registered with the loop.
     source: Source<UnixStream>,
-    /// The write end, published for the handler in `wake_slot`; kept only to stay open.
-    _writer: UnixStream,
-    wake_slot: usize,
+    /// The write end, where the handler writes for the signals this loop listens for.
+    wake: WakeTarget,
     core: Rc<Core>,
     /// This loop's listeners of each signal: the handler writes to this pipe only for
     /// signals with at least one.
@@ -62,19 +60,16 @@ impl LoopPipe {
     }
 
     fn open(core: &Rc<Core>) -> io::Result<LoopPipe> {
-        let (reader, writer) = UnixStream::pair()?;
-        reader.set_nonblocking(true)?;
-        // The handler must never block: a full buffer already means "wake up".
-        writer.set_nonblocking(true)?;
-        let source = Source::new(reader)?;
-        let wake_slot = registry::take_wake_slot(writer.as_raw_fd())?;
+        let (reader, writer) = braid_sys::fd::socket_pair()?;
+        braid_sys::fd::set_nonblocking(reader.as_fd(), true)?;
+        let source = Source::new(UnixStream::from(reader))?;
+        let wake = WakeTarget::new(writer)?;
         let fanout = Arc::new(Fanout {
             waiters: Mutex::new(Waiters::default()),
         });
         Ok(LoopPipe {
             source,
-            _writer: writer,
-            wake_slot,
+            wake,
             core: core.clone(),
             listening: [const { Cell::new(0) }; SIGNAL_LIMIT],
             fanout_waker: Waker::from(fanout.clone()),
@@ -91,7 +86,7 @@ impl LoopPipe {
     pub(super) fn listen(&self, signum: usize) -> usize {
         let listening = &self.listening[signum];
         if listening.get() == 0 {
-            handler::set_interest(self.wake_slot, signum, true);
+            self.wake.set_interest(signum, true);
         }
         listening.set(listening.get() + 1);
         self.fanout.waiters().insert()
@@ -102,7 +97,7 @@ impl LoopPipe {
         let listening = &self.listening[signum];
         listening.set(listening.get() - 1);
         if listening.get() == 0 {
-            handler::set_interest(self.wake_slot, signum, false);
+            self.wake.set_interest(signum, false);
         }
         let waiting = self.fanout.waiters().remove(waiter);
         // Outside the lock, like every waker's drop.
@@ -160,15 +155,6 @@ impl LoopPipe {
     }
 }
 
-impl Drop for LoopPipe {
-    fn drop(&mut self) {
-        // The handler must be done with the write end before either end closes: a write to a
-        // closed descriptor could reach a file that reused its number, and one to a socket
-        // whose peer is closed raises `SIGPIPE`.
-        registry::give_back_wake_slot(self.wake_slot);
-    }
-}
-
 /// Wakes the waiting listeners of one loop.
 ///
 /// As the reactor's waker it wakes them all. The reactor forgets a waker once it woke it,
@@ -189,7 +175,7 @@ struct Waiting {
 
 impl Waiting {
     fn delivered(&self) -> bool {
-        handler::deliveries(self.signum) != self.seen
+        sys_signal::deliveries(self.signum) != self.seen
     }
 }
 

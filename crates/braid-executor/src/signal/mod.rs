@@ -47,12 +47,11 @@
 //! signal's delivery counter (an atomic) and writes one byte to a non-blocking socket of
 //! each loop that listens for that signal. That socket's other end is registered with the
 //! loop's poller, so the loop wakes, and each listener compares the counter with the value
-//! it saw last. `src/signal/README.md` describes the protocol and why it is safe against a
+//! it saw last. The handler lives in `braid-sys` (`braid_sys::signal`); `src/signal/README.md`
+//! here and there describe the protocol and why it is safe against a
 //! handler running on another thread at any moment.
 
-mod handler;
 mod loop_pipe;
-mod registry;
 #[cfg(test)]
 mod test;
 
@@ -64,6 +63,8 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use futures::Stream;
+
+use braid_sys::signal as sys_signal;
 
 use self::loop_pipe::LoopPipe;
 use crate::event_loop::context;
@@ -106,20 +107,21 @@ use crate::event_loop::context;
 /// ```
 #[track_caller]
 pub fn signal(signum: i32) -> io::Result<Signal> {
-    let index = registry::validate(signum)?;
+    let index = sys_signal::validate(signum)?;
     let core =
         context::current_rc().unwrap_or_else(|| context::no_loop("braid_executor::signal::signal"));
     let pipe = LoopPipe::of(&core)?;
-    registry::subscribe(index)?;
+    let subscription = sys_signal::subscribe(signum)?;
     let waiter = pipe.listen(index);
     // Read after the handler was installed and told to wake this loop, so a delivery that
     // the count read here misses writes to this loop's pipe.
-    let seen = handler::deliveries(index);
+    let seen = sys_signal::deliveries(index);
     Ok(Signal {
         index,
         seen,
         waiter,
         pipe,
+        _subscription: subscription,
     })
 }
 
@@ -184,6 +186,8 @@ pub struct Signal {
     /// This listener's waker slot in the loop's fan-out.
     waiter: usize,
     pipe: Rc<LoopPipe>,
+    /// Keeps braid's handler installed for the signal.
+    _subscription: sys_signal::Subscription,
 }
 
 impl Signal {
@@ -249,7 +253,7 @@ impl Signal {
     }
 
     fn take_delivery(&mut self) -> bool {
-        let deliveries = handler::deliveries(self.index);
+        let deliveries = sys_signal::deliveries(self.index);
         if deliveries == self.seen {
             return false;
         }
@@ -269,7 +273,8 @@ impl Stream for Signal {
 impl Drop for Signal {
     fn drop(&mut self) {
         self.pipe.unlisten(self.index, self.waiter);
-        registry::unsubscribe(self.index);
+        // `_subscription` drops after this: the handler stays until this loop stopped
+        // listening.
     }
 }
 
@@ -277,43 +282,7 @@ impl fmt::Debug for Signal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Signal")
             .field("signum", &self.index)
-            .field("name", &name(self.signum()))
+            .field("name", &sys_signal::name(self.signum()))
             .finish_non_exhaustive()
-    }
-}
-
-/// The usual name of `signum`, for messages.
-fn name(signum: i32) -> &'static str {
-    match signum {
-        libc::SIGHUP => "SIGHUP",
-        libc::SIGINT => "SIGINT",
-        libc::SIGQUIT => "SIGQUIT",
-        libc::SIGILL => "SIGILL",
-        libc::SIGTRAP => "SIGTRAP",
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGFPE => "SIGFPE",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGUSR1 => "SIGUSR1",
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGUSR2 => "SIGUSR2",
-        libc::SIGPIPE => "SIGPIPE",
-        libc::SIGALRM => "SIGALRM",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGCHLD => "SIGCHLD",
-        libc::SIGCONT => "SIGCONT",
-        libc::SIGSTOP => "SIGSTOP",
-        libc::SIGTSTP => "SIGTSTP",
-        libc::SIGTTIN => "SIGTTIN",
-        libc::SIGTTOU => "SIGTTOU",
-        libc::SIGURG => "SIGURG",
-        libc::SIGXCPU => "SIGXCPU",
-        libc::SIGXFSZ => "SIGXFSZ",
-        libc::SIGVTALRM => "SIGVTALRM",
-        libc::SIGPROF => "SIGPROF",
-        libc::SIGWINCH => "SIGWINCH",
-        libc::SIGIO => "SIGIO",
-        libc::SIGSYS => "SIGSYS",
-        _ => "no common name",
     }
 }

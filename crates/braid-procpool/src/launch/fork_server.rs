@@ -11,10 +11,12 @@ use std::io;
 use std::mem;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
-use std::sync::atomic::{AtomicI32, Ordering};
+
+use braid_poller::{Events, Interest, Mode, Poller};
+use braid_sys::process::{self, ExitStatus};
+use braid_sys::{fd, retry, signal, syscall};
 
 use super::ServerEvent;
-use crate::sys::{self, ExitStatus};
 use crate::worker;
 
 const FORKED: u8 = b'F';
@@ -32,7 +34,7 @@ pub(crate) struct Client {
 impl Client {
     /// Runs this executable as a fork server.
     pub(crate) fn start(exe: &Path) -> io::Result<Client> {
-        let (control, server_end) = sys::socket_pair()?;
+        let (control, server_end) = fd::socket_pair()?;
         let server_fd = server_end.as_raw_fd();
         let pid = super::run_again(
             exe,
@@ -41,7 +43,7 @@ impl Client {
             [server_fd],
         )?;
         drop(server_end);
-        sys::set_nonblocking(&control)?;
+        fd::set_nonblocking(control.as_fd(), true)?;
         Ok(Client {
             control,
             pid,
@@ -77,7 +79,7 @@ impl Client {
         let mut open = true;
         let mut chunk = [0u8; 512];
         loop {
-            match sys::read(self.control.as_raw_fd(), &mut chunk) {
+            match fd::read(self.control.as_raw_fd(), &mut chunk) {
                 Ok(0) => {
                     open = false;
                     break;
@@ -109,7 +111,7 @@ impl Client {
     /// Closes the socket, which tells the server to finish, and reaps it.
     pub(crate) fn close(self) {
         drop(self.control);
-        let _ = sys::wait_pid(self.pid, true);
+        let _ = process::wait_pid(self.pid, true);
     }
 }
 
@@ -136,8 +138,8 @@ fn send_fds(socket: RawFd, fds: &[RawFd; 2]) -> io::Result<()> {
         (*header).cmsg_len = libc::CMSG_LEN(mem::size_of_val(fds) as u32) as _;
         std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(header).cast::<RawFd>(), 2);
     }
-    // `msg` and every buffer it points to live across the call.
-    sys::retry(|| sys::syscall!(sendmsg(socket, &msg, 0)))?;
+    // SAFETY: `msg` and every buffer it points to live across the call.
+    retry(|| unsafe { syscall!(sendmsg(socket, &msg, 0)) })?;
     Ok(())
 }
 
@@ -159,8 +161,8 @@ fn recv_fds(socket: RawFd) -> io::Result<Option<[OwnedFd; 2]>> {
     let flags = libc::MSG_CMSG_CLOEXEC;
     #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
     let flags = 0;
-    // `msg` and every buffer it points to live across the call.
-    if sys::retry(|| sys::syscall!(recvmsg(socket, &mut msg, flags)))? == 0 {
+    // SAFETY: `msg` and every buffer it points to live across the call.
+    if retry(|| unsafe { syscall!(recvmsg(socket, &mut msg, flags)) })? == 0 {
         return Ok(None);
     }
     // SAFETY: the kernel filled `msg`; CMSG_FIRSTHDR returns null or a header inside the
@@ -205,18 +207,6 @@ impl ControlBuffer {
     }
 }
 
-/// The write end of the server's SIGCHLD self-pipe, for the signal handler.
-static CHILD_SIGNAL_FD: AtomicI32 = AtomicI32::new(-1);
-
-extern "C" fn on_child_signal(_: libc::c_int) {
-    let fd = CHILD_SIGNAL_FD.load(Ordering::Relaxed);
-    let byte = 1u8;
-    // SAFETY: write is async-signal-safe; a full pipe already holds a pending wake-up.
-    unsafe {
-        libc::write(fd, (&byte as *const u8).cast(), 1);
-    }
-}
-
 /// The fork server's main loop; never returns.
 pub(crate) fn serve(control: RawFd, parent: u32) -> ! {
     worker::become_pool_child(parent, &[control]);
@@ -230,68 +220,67 @@ pub(crate) fn serve(control: RawFd, parent: u32) -> ! {
     std::process::exit(code)
 }
 
+/// The poller keys of the two descriptors the server watches.
+const CONTROL: usize = 0;
+const CHILD_EXITED: usize = 1;
+
 fn run_server(control: RawFd) -> io::Result<()> {
-    let (signal_read, signal_write) = sys::pipe()?;
-    sys::set_nonblocking(&signal_read)?;
-    sys::set_nonblocking(&signal_write)?;
-    CHILD_SIGNAL_FD.store(signal_write.as_raw_fd(), Ordering::Relaxed);
-    install_child_handler(on_child_signal as *const () as usize)?;
+    // A `SIGCHLD` writes a byte to `exits`: braid's one signal handler, the self-pipe trick.
+    let (exits, exits_write) = fd::pipe()?;
+    fd::set_nonblocking(exits.as_fd(), true)?;
+    let sigchld = signal::subscribe(libc::SIGCHLD)?;
+    let wake = signal::WakeTarget::new(exits_write)?;
+    wake.set_interest(sigchld.signum(), true);
+    let poller = Poller::new()?;
+    // SAFETY: `control` is open for as long as the server runs, longer than this borrow.
+    let control_fd = unsafe { BorrowedFd::borrow_raw(control) };
+    poller.add(control_fd, CONTROL, Interest::READABLE, Mode::Level)?;
+    poller.add(exits.as_fd(), CHILD_EXITED, Interest::READABLE, Mode::Level)?;
+    let mut events = Events::with_capacity(2);
     let me = std::process::id();
     let mut open = true;
     while open {
-        let mut fds = [
-            libc::pollfd {
-                fd: control,
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: signal_read.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        // `fds` is a valid array of two pollfd.
-        sys::retry(|| sys::syscall!(poll(fds.as_mut_ptr(), 2, -1)))?;
-        if fds[1].revents != 0 {
+        poller.wait(&mut events, None)?;
+        let ready = |key| events.iter().any(|event| event.key() == key);
+        let (exited, requested) = (ready(CHILD_EXITED), ready(CONTROL));
+        if exited {
             let mut sink = [0u8; 64];
-            while matches!(sys::read(signal_read.as_raw_fd(), &mut sink), Ok(n) if n > 0) {}
+            while matches!(fd::read(exits.as_raw_fd(), &mut sink), Ok(n) if n > 0) {}
             reap(control, false);
         }
-        if fds[0].revents != 0 {
+        if requested {
             match recv_fds(control)? {
                 None => open = false,
                 Some([task, result]) => {
-                    let pid = sys::syscall!(fork())?;
-                    if pid == 0 {
-                        // The worker must not keep the server's handler or pipes.
-                        let _ = install_child_handler(libc::SIG_DFL);
-                        super::run_forked_worker(task.as_raw_fd(), result.as_raw_fd(), me);
+                    // SAFETY: this process has a single thread, so the child finds no lock
+                    // held.
+                    match unsafe { process::fork() }? {
+                        None => {
+                            // The worker must not run the server's handler for its own
+                            // children, nor keep the server's pipes (it closes every other
+                            // descriptor as it starts).
+                            let _ = signal::set_default(libc::SIGCHLD);
+                            super::run_forked_worker(task.as_raw_fd(), result.as_raw_fd(), me);
+                        }
+                        Some(pid) => {
+                            drop((task, result));
+                            report(control, FORKED, pid, 0);
+                        }
                     }
-                    drop((task, result));
-                    report(control, FORKED, pid as u32, 0);
                 }
             }
         }
     }
+    drop(poller);
+    drop((wake, sigchld));
     // Workers end once the supervisor closes their task pipes; wait for each.
     reap(control, true);
     Ok(())
 }
 
-fn install_child_handler(handler: libc::sighandler_t) -> io::Result<()> {
-    // SAFETY: an all-zero sigaction is a valid value to fill in.
-    let mut action: libc::sigaction = unsafe { mem::zeroed() };
-    action.sa_sigaction = handler;
-    action.sa_flags = libc::SA_RESTART | libc::SA_NOCLDSTOP;
-    // SAFETY: `action` is initialised; the handler only calls async-signal-safe functions.
-    sys::syscall!(sigaction(libc::SIGCHLD, &action, std::ptr::null_mut()))?;
-    Ok(())
-}
-
 /// Reaps ended workers and reports them; with `block`, until no child is left.
 fn reap(control: RawFd, block: bool) {
-    while let Ok(Some((pid, status))) = sys::wait_any(block) {
+    while let Ok(Some((pid, status))) = process::wait_any(block) {
         report(control, EXITED, pid, status.to_wire());
     }
 }
@@ -302,7 +291,7 @@ fn report(control: RawFd, tag: u8, pid: u32, status: i32) {
     bytes[1..5].copy_from_slice(&pid.to_le_bytes());
     bytes[5..9].copy_from_slice(&status.to_le_bytes());
     // A supervisor that went away no longer needs reports.
-    let _ = sys::write_all(control, &bytes);
+    let _ = fd::write_all(control, &bytes);
 }
 
 #[cfg(test)]
@@ -311,13 +300,13 @@ mod test {
 
     #[test]
     fn descriptors_pass_through_the_socket() {
-        let (a, b) = sys::socket_pair().unwrap();
-        let (r, w) = sys::pipe().unwrap();
+        let (a, b) = fd::socket_pair().unwrap();
+        let (r, w) = fd::pipe().unwrap();
         send_fds(a.as_raw_fd(), &[r.as_raw_fd(), w.as_raw_fd()]).unwrap();
         let [r2, w2] = recv_fds(b.as_raw_fd()).unwrap().unwrap();
-        sys::write_all(w2.as_raw_fd(), b"x").unwrap();
+        fd::write_all(w2.as_raw_fd(), b"x").unwrap();
         let mut buf = [0u8; 1];
-        assert_eq!(sys::read(r.as_raw_fd(), &mut buf).unwrap(), 1);
+        assert_eq!(fd::read(r.as_raw_fd(), &mut buf).unwrap(), 1);
         drop((r2, w));
         drop(a);
         assert!(recv_fds(b.as_raw_fd()).unwrap().is_none());

@@ -3,14 +3,15 @@
 pub(crate) mod fork_server;
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::pool::StartMethod;
-use crate::sys::{self, ExitStatus};
 use crate::worker;
+use braid_sys::fd;
+use braid_sys::process::{self, ExitStatus};
 
 /// A new worker's parent-side pipe ends.
 #[derive(Debug)]
@@ -57,9 +58,9 @@ impl Launcher {
 
     /// Starts one worker.
     pub(crate) fn launch(&mut self) -> io::Result<Launched> {
-        let (task_read, task_write) = sys::pipe()?;
-        let (result_read, result_write) = sys::pipe()?;
-        sys::grow_pipe(&task_write);
+        let (task_read, task_write) = fd::pipe()?;
+        let (result_read, result_write) = fd::pipe()?;
+        fd::grow_pipe(task_write.as_fd());
         let pid = match self {
             Launcher::Spawn { exe } => Some(spawn(exe, &task_read, &result_write)?),
             Launcher::Fork => Some(fork(&task_read, &result_write)?),
@@ -70,8 +71,8 @@ impl Launcher {
         };
         // The child holds its own copies of its ends now.
         drop((task_read, result_write));
-        sys::set_nonblocking(&task_write)?;
-        sys::set_nonblocking(&result_read)?;
+        fd::set_nonblocking(task_write.as_fd(), true)?;
+        fd::set_nonblocking(result_read.as_fd(), true)?;
         Ok(Launched {
             pid,
             tasks: task_write,
@@ -135,7 +136,7 @@ pub(crate) fn run_again<const N: usize>(
         command.pre_exec(move || {
             inherit
                 .iter()
-                .try_for_each(|&fd| sys::set_cloexec(fd, false))
+                .try_for_each(|&fd| fd::set_cloexec(fd, false))
         });
     }
     Ok(command.spawn()?.id())
@@ -145,27 +146,20 @@ pub(crate) fn run_again<const N: usize>(
 fn fork(task: &OwnedFd, result: &OwnedFd) -> io::Result<u32> {
     let (task, result) = (task.as_raw_fd(), result.as_raw_fd());
     let parent = std::process::id();
-    let pid = sys::syscall!(fork())?;
-    if pid == 0 {
-        run_forked_worker(task, result, parent);
+    // SAFETY: the child only serves tasks. That it may find a lock another thread held at
+    // the fork is the Fork start method's documented hazard.
+    match unsafe { process::fork() }? {
+        Some(pid) => Ok(pid),
+        None => run_forked_worker(task, result, parent),
     }
-    Ok(pid as u32)
 }
 
 /// The body of a forked worker: it shares nothing with the parent but its two pipes.
 pub(crate) fn run_forked_worker(task: i32, result: i32, parent: u32) -> ! {
     // Like an exec'd worker, read nothing from the parent's terminal or input.
-    // SAFETY: open and dup2 are async-signal-safe; the path is a NUL-terminated literal.
-    unsafe {
-        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
-        if null > 0 {
-            libc::dup2(null, 0);
-            libc::close(null);
-        }
-    }
+    fd::stdin_from_null();
     worker::become_pool_child(parent, &[task, result]);
     let code = worker::serve(task, result);
     // `_exit`, not `exit`: the parent's exit handlers and buffered output are not ours.
-    // SAFETY: _exit has no preconditions.
-    unsafe { libc::_exit(code) }
+    process::exit_now(code)
 }

@@ -18,7 +18,8 @@ use crate::error::TaskError;
 use crate::launch::{Launched, ServerEvent};
 use crate::pool::Shutdown;
 use crate::protocol;
-use crate::sys::{self, ExitStatus};
+use braid_sys::fd;
+use braid_sys::process::{self, ExitStatus};
 
 impl Supervisor {
     /// Starts a worker in every slot that wants one.
@@ -61,7 +62,7 @@ impl Supervisor {
             results,
         } = self.launcher.launch()?;
         let pidfd = match (pid, self.launcher.reports_exits()) {
-            (Some(pid), false) => sys::pidfd_open(pid),
+            (Some(pid), false) => process::pidfd_open(pid).ok(),
             _ => None,
         };
         let poller = &self.shared.poller;
@@ -115,7 +116,7 @@ impl Supervisor {
             worker.start_error = Some(format!("could not talk to the new worker: {e}"));
             worker.killed = Some(KillReason::StartFailure);
             if let Some(pid) = worker.pid {
-                sys::kill(pid);
+                let _ = process::kill(pid, libc::SIGKILL);
             }
         }
         self.slots[index].worker = Some(worker);
@@ -150,7 +151,7 @@ impl Supervisor {
         if worker.pidfd.is_none() && !self.launcher.reports_exits() {
             // Without a pidfd the closed pipe is the sign of the end: the process is exiting.
             if let Some(pid) = worker.pid {
-                let status = sys::wait_pid(pid, true).ok().flatten();
+                let status = process::wait_pid(pid, true).ok().flatten();
                 worker.exit = Some(status.unwrap_or(ExitStatus::UNKNOWN));
             }
         }
@@ -163,7 +164,7 @@ impl Supervisor {
         };
         let Some(pid) = worker.pid else { return };
         if worker.exit.is_none() {
-            match sys::wait_pid(pid, false) {
+            match process::wait_pid(pid, false) {
                 Ok(Some(status)) => worker.exit = Some(status),
                 Ok(None) => {}
                 // Reaped elsewhere (a program that ignores SIGCHLD, or calls `waitpid(-1)`):
@@ -190,7 +191,7 @@ impl Supervisor {
                         if let Some(worker) = &mut self.slots[index].worker {
                             worker.pid = Some(pid);
                             if worker.killed.is_some() {
-                                sys::kill(pid);
+                                let _ = process::kill(pid, libc::SIGKILL);
                             }
                         }
                     }
@@ -285,7 +286,7 @@ impl Supervisor {
         let unread = worker
             .tasks
             .as_ref()
-            .and_then(|t| sys::unread_bytes(t.as_raw_fd()));
+            .and_then(|t| fd::unread_bytes(t.as_raw_fd()));
         let never_started = held > 0
             && worker.killed.is_none()
             && unread.is_some_and(|n| n + worker.outbox.len() >= held);
@@ -318,8 +319,8 @@ impl Supervisor {
                 counters.worker_deaths.fetch_add(1, Ordering::Relaxed);
                 running.sink.fail(TaskError::WorkerDied {
                     pid,
-                    exit_code: status.code,
-                    signal: status.signal,
+                    exit_code: status.code(),
+                    signal: status.signal(),
                 });
             }
             (None, _) if worker.phase == Phase::Starting => {

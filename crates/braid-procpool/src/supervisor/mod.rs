@@ -38,7 +38,7 @@ use crate::error::TaskError;
 use crate::function;
 use crate::launch::{Launcher, ServerEvent};
 use crate::pool::{Shared, Shutdown, StartMethod};
-use crate::sys;
+use braid_sys::process;
 
 mod lifecycle;
 mod work;
@@ -133,9 +133,9 @@ pub(crate) fn run(shared: Arc<Shared>, config: Config, startup: Sender<io::Resul
         for slot in &mut supervisor.slots {
             if let Some(worker) = slot.worker.take() {
                 if let Some(pid) = worker.pid {
-                    sys::kill(pid);
+                    let _ = process::kill(pid, libc::SIGKILL);
                     if own_children {
-                        let _ = sys::wait_pid(pid, true);
+                        let _ = process::wait_pid(pid, true);
                     }
                 }
                 // Dropping the worker settles its jobs with `ShutDown`.
@@ -228,7 +228,7 @@ impl Supervisor {
                 if let Some(worker) = &mut slot.worker {
                     worker.killed.get_or_insert(KillReason::Shutdown);
                     if let Some(pid) = worker.pid {
-                        sys::kill(pid);
+                        let _ = process::kill(pid, libc::SIGKILL);
                     }
                 }
                 slot.wanted = false;

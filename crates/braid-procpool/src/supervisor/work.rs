@@ -13,7 +13,7 @@ use super::{Supervisor, KEYS_PER_SLOT, START_TIMEOUT};
 use crate::job::Job;
 use crate::pool::Shutdown;
 use crate::protocol::{self, Cursor, Outcomes};
-use crate::sys;
+use braid_sys::{fd, process};
 
 impl Supervisor {
     /// Hands queued jobs to idle workers, then, while jobs remain, a second one to each busy
@@ -69,7 +69,7 @@ impl Supervisor {
                         });
                         if let Some(pid) = worker.pid {
                             // Should it still live, a worker that cannot take work must go.
-                            sys::kill(pid);
+                            let _ = process::kill(pid, libc::SIGKILL);
                         }
                         continue;
                     }
@@ -220,7 +220,7 @@ impl Supervisor {
             worker.killed.get_or_insert(KillReason::StartFailure);
         }
         if let Some(pid) = worker.pid {
-            sys::kill(pid);
+            let _ = process::kill(pid, libc::SIGKILL);
         }
     }
 
@@ -233,7 +233,7 @@ impl Supervisor {
         if worker.outbox.is_empty() {
             return;
         }
-        match sys::write(tasks.as_raw_fd(), &worker.outbox) {
+        match fd::write(tasks.as_raw_fd(), &worker.outbox) {
             Ok(n) => {
                 worker.outbox.drain(..n);
                 if worker.outbox.is_empty() {
@@ -291,7 +291,7 @@ impl Supervisor {
             };
             worker.killed = Some(reason);
             if let Some(pid) = worker.pid {
-                sys::kill(pid);
+                let _ = process::kill(pid, libc::SIGKILL);
             }
         }
     }

@@ -10,7 +10,8 @@ use braid_poller::{Interest, Mode};
 use super::TASKS_KEY;
 use crate::job::{Job, Settle};
 use crate::pool::{Handoff, IdleWorker, Queue, Shared};
-use crate::sys::{self, ExitStatus};
+use braid_sys::fd;
+use braid_sys::process::ExitStatus;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Phase {
@@ -167,7 +168,7 @@ pub(super) fn send(
         return Err(io::ErrorKind::BrokenPipe.into());
     };
     let written = if worker.outbox.is_empty() {
-        match sys::write(tasks.as_raw_fd(), message) {
+        match fd::write(tasks.as_raw_fd(), message) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
             Err(e) => return Err(e),
@@ -198,7 +199,7 @@ pub(super) fn read_available(worker: &mut Worker) -> io::Result<bool> {
             inbox.reserve(64 * 1024);
         }
         let room = inbox.capacity() - inbox.len();
-        match sys::read_to_spare(fd, inbox) {
+        match fd::read_to_spare(fd, inbox) {
             Ok(0) => return Ok(true),
             // The pipe is drained; another read would only say so.
             Ok(n) if n < room => return Ok(false),

@@ -12,10 +12,10 @@ use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering::SeqCst};
 
 /// Signal numbers `1..SIGNAL_LIMIT` can be listened for: Linux has 64, macOS 31, and
 /// FreeBSD's real-time signals end at 126.
-pub(super) const SIGNAL_LIMIT: usize = 128;
+pub const SIGNAL_LIMIT: usize = 128;
 
 /// How many loops can listen for signals at the same time.
-pub(super) const WAKE_SLOT_LIMIT: usize = 1024;
+pub const WAKE_SLOT_LIMIT: usize = 1024;
 
 /// How many times each signal was delivered since the process started. Listeners compare
 /// it with the count they last saw, so a burst of deliveries reads as (at least) one.
@@ -49,13 +49,13 @@ static WAKE_SLOTS: [WakeSlot; WAKE_SLOT_LIMIT] = [const { WakeSlot::free() }; WA
 static WAKE_SLOTS_USED: AtomicUsize = AtomicUsize::new(0);
 
 /// How many times `signum` has been delivered so far.
-pub(super) fn deliveries(signum: usize) -> u64 {
+pub(crate) fn deliveries(signum: usize) -> u64 {
     DELIVERIES[signum].load(SeqCst)
 }
 
 /// The signal handler: counts the delivery, then writes one byte to the wake-up descriptor
 /// of every loop that listens for `signum`.
-pub(super) extern "C" fn handle(signum: libc::c_int) {
+pub(crate) extern "C" fn handle(signum: libc::c_int) {
     let saved_errno = errno::get();
     let Some(count) = usize::try_from(signum)
         .ok()
@@ -92,14 +92,14 @@ fn interest_bit(signum: usize) -> (usize, u64) {
 
 /// Publishes `fd` in the free slot `index`. The caller owns the slot (the registry hands
 /// each out once) and keeps `fd` open until [`close`] returns.
-pub(super) fn open(index: usize, fd: RawFd) {
+pub(crate) fn open(index: usize, fd: RawFd) {
     WAKE_SLOTS_USED.fetch_max(index + 1, SeqCst);
     WAKE_SLOTS[index].fd.store(fd, SeqCst);
 }
 
 /// Withdraws the descriptor of slot `index` and waits until no handler can still be
 /// writing to it; afterwards the caller may close it.
-pub(super) fn close(index: usize) {
+pub(crate) fn close(index: usize) {
     let slot = &WAKE_SLOTS[index];
     for word in &slot.interest {
         word.store(0, SeqCst);
@@ -115,7 +115,7 @@ pub(super) fn close(index: usize) {
 }
 
 /// Makes the handler wake slot `index`'s loop for `signum` (or stop doing so).
-pub(super) fn set_interest(index: usize, signum: usize, interested: bool) {
+pub(crate) fn set_interest(index: usize, signum: usize, interested: bool) {
     let (word, bit) = interest_bit(signum);
     let word = &WAKE_SLOTS[index].interest[word];
     if interested {
@@ -126,7 +126,7 @@ pub(super) fn set_interest(index: usize, signum: usize, interested: bool) {
 }
 
 /// The calling thread's `errno`, read and written through the platform's accessor.
-pub(super) mod errno {
+pub(crate) mod errno {
     #[cfg(any(target_os = "linux", target_os = "dragonfly"))]
     use libc::__errno_location as location;
 
@@ -136,12 +136,12 @@ pub(super) mod errno {
     #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
     use libc::__error as location;
 
-    pub(in crate::signal) fn get() -> libc::c_int {
+    pub(crate) fn get() -> libc::c_int {
         // SAFETY: the accessor returns a valid pointer to this thread's `errno`.
         unsafe { *location() }
     }
 
-    pub(in crate::signal) fn set(value: libc::c_int) {
+    pub(crate) fn set(value: libc::c_int) {
         // SAFETY: as in `get`; the pointer is valid for writes too.
         unsafe { *location() = value }
     }

@@ -45,17 +45,17 @@ fn invalid(message: String) -> io::Error {
 /// `InvalidInput` for numbers that are no signal, for `SIGKILL` and `SIGSTOP` (which cannot
 /// be caught) and for `SIGSEGV`, `SIGBUS`, `SIGILL` and `SIGFPE` (faults of the thread that
 /// caused them: a handler that returns runs the faulting instruction again).
-pub(super) fn validate(signum: i32) -> io::Result<usize> {
+pub(crate) fn validate(signum: i32) -> io::Result<usize> {
     match signum {
         libc::SIGKILL | libc::SIGSTOP => Err(invalid(format!(
             "signal {signum} ({}) cannot be caught, so it cannot be listened for",
-            super::name(signum)
+            super::name(signum).unwrap_or("?")
         ))),
         libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE => Err(invalid(format!(
             "signal {signum} ({}) reports a fault of the thread that caused it and cannot \
              be listened for; only asynchronous signals such as SIGINT, SIGTERM, SIGHUP, \
              SIGUSR1 or SIGCHLD can",
-            super::name(signum)
+            super::name(signum).unwrap_or("?")
         ))),
         _ => match usize::try_from(signum) {
             Ok(index) if (1..SIGNAL_LIMIT).contains(&index) => Ok(index),
@@ -73,7 +73,7 @@ pub(super) fn validate(signum: i32) -> io::Result<usize> {
 ///
 /// What `sigaction` reports, `EINVAL` (a number this system does not have, or one its C
 /// library reserves) as `InvalidInput`.
-pub(super) fn subscribe(signum: usize) -> io::Result<()> {
+pub(crate) fn subscribe(signum: usize) -> io::Result<()> {
     let mut registry = lock();
     if registry.listeners[signum] == 0 {
         registry.previous[signum] = Some(install(signum)?);
@@ -84,7 +84,7 @@ pub(super) fn subscribe(signum: usize) -> io::Result<()> {
 
 /// Counts one listener of `signum` less, putting back the disposition it had before braid
 /// if it was the last.
-pub(super) fn unsubscribe(signum: usize) {
+pub(crate) fn unsubscribe(signum: usize) {
     let mut registry = lock();
     registry.listeners[signum] -= 1;
     if registry.listeners[signum] == 0 {
@@ -99,7 +99,7 @@ pub(super) fn unsubscribe(signum: usize) {
 /// # Errors
 ///
 /// `OutOfMemory` if [`WAKE_SLOT_LIMIT`] loops already listen for signals.
-pub(super) fn take_wake_slot(fd: RawFd) -> io::Result<usize> {
+pub(crate) fn take_wake_slot(fd: RawFd) -> io::Result<usize> {
     let mut registry = lock();
     let Some(index) = registry.slot_taken.iter().position(|taken| !taken) else {
         return Err(io::Error::new(
@@ -116,18 +116,27 @@ pub(super) fn take_wake_slot(fd: RawFd) -> io::Result<usize> {
 }
 
 /// Withdraws slot `index` from the handler; once this returns, its descriptor may close.
-pub(super) fn give_back_wake_slot(index: usize) {
+pub(crate) fn give_back_wake_slot(index: usize) {
     handler::close(index);
     lock().slot_taken[index] = false;
 }
 
 /// Installs braid's handler for `signum`; returns the disposition it replaces.
 fn install(signum: usize) -> io::Result<libc::sigaction> {
+    let handle: extern "C" fn(libc::c_int) = handler::handle;
+    set_action(signum, handle as libc::sighandler_t)
+}
+
+/// Makes `action` (a handler, `SIG_DFL` or `SIG_IGN`) the disposition of `signum`; returns
+/// the one it replaces. Async-signal-safe.
+pub(crate) fn set_action(
+    signum: usize,
+    handler: libc::sighandler_t,
+) -> io::Result<libc::sigaction> {
     // SAFETY: `sigaction` is a plain C struct for which all zeroes is a valid value:
     // `SIG_DFL`, no flags, an empty mask.
     let mut action: libc::sigaction = unsafe { mem::zeroed() };
-    let handle: extern "C" fn(libc::c_int) = handler::handle;
-    action.sa_sigaction = handle as libc::sighandler_t;
+    action.sa_sigaction = handler;
     // System calls interrupted by the handler resume instead of failing with `EINTR` in
     // code that never asked for signals.
     action.sa_flags = libc::SA_RESTART;
@@ -136,9 +145,14 @@ fn install(signum: usize) -> io::Result<libc::sigaction> {
     let mut previous = MaybeUninit::<libc::sigaction>::uninit();
     // SAFETY: `action` is initialised and `previous` is valid for the write `sigaction`
     // makes on success; `signum` was validated to be in range.
-    let result = unsafe { libc::sigaction(signum as libc::c_int, &action, previous.as_mut_ptr()) };
-    if result == -1 {
-        let error = io::Error::last_os_error();
+    let result = unsafe {
+        crate::syscall!(sigaction(
+            signum as libc::c_int,
+            &action,
+            previous.as_mut_ptr()
+        ))
+    };
+    if let Err(error) = result {
         if error.raw_os_error() == Some(libc::EINVAL) {
             return Err(invalid(format!(
                 "signal {signum} does not exist on this system or is reserved by its C \
@@ -155,12 +169,10 @@ fn install(signum: usize) -> io::Result<libc::sigaction> {
 fn restore(signum: usize, previous: &libc::sigaction) {
     // SAFETY: `previous` is a disposition `sigaction` itself returned for this signal; the
     // old action is not asked for.
-    let result = unsafe { libc::sigaction(signum as libc::c_int, previous, ptr::null_mut()) };
-    if result == -1 {
+    let result =
+        unsafe { crate::syscall!(sigaction(signum as libc::c_int, previous, ptr::null_mut())) };
+    if let Err(error) = result {
         // Only an invalid argument fails here, and this exact call succeeded before.
-        tracing::error!(
-            "braid could not restore the previous handler of signal {signum}: {}",
-            io::Error::last_os_error()
-        );
+        tracing::error!("braid could not restore the previous handler of signal {signum}: {error}");
     }
 }

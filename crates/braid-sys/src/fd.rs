@@ -1,0 +1,354 @@
+//! File descriptors: close-on-exec pipes and socket pairs, blocking mode, reads and writes
+//! that retry `EINTR`, and the sweep that leaves a fresh child only the descriptors it needs.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use crate::retry;
+
+/// Whether new descriptors can be made close-on-exec from their first instant (`pipe2`,
+/// `SOCK_CLOEXEC`). Elsewhere another thread's fork+exec may slip between creating one and
+/// marking it.
+#[cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly",
+))]
+mod cloexec {
+    pub(super) const LATE: bool = false;
+    pub(super) const SOCK_FLAG: libc::c_int = libc::SOCK_CLOEXEC;
+
+    pub(super) fn pipe(fds: &mut [libc::c_int; 2]) -> std::io::Result<()> {
+        // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+        unsafe { crate::syscall!(pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC)) }.map(drop)
+    }
+}
+
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly",
+)))]
+mod cloexec {
+    pub(super) const LATE: bool = true;
+    pub(super) const SOCK_FLAG: libc::c_int = 0;
+
+    pub(super) fn pipe(fds: &mut [libc::c_int; 2]) -> std::io::Result<()> {
+        // SAFETY: `fds` has room for the two descriptors pipe writes.
+        unsafe { crate::syscall!(pipe(fds.as_mut_ptr())) }.map(drop)
+    }
+}
+
+/// Takes ownership of the two descriptors a successful `pipe`/`socketpair` wrote.
+fn own_pair(fds: [RawFd; 2]) -> (OwnedFd, OwnedFd) {
+    // SAFETY: the kernel just created these two descriptors for this call alone, so nothing
+    // else owns them.
+    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+}
+
+/// Marks a new pair close-on-exec where the system could not make it so at once.
+fn mark_late(pair: (OwnedFd, OwnedFd)) -> io::Result<(OwnedFd, OwnedFd)> {
+    if cloexec::LATE {
+        set_cloexec(pair.0.as_raw_fd(), true)?;
+        set_cloexec(pair.1.as_raw_fd(), true)?;
+    }
+    Ok(pair)
+}
+
+/// A one-way pipe: `(read end, write end)`, both close-on-exec and blocking.
+///
+/// # Errors
+///
+/// What `pipe(2)` reports, usually `EMFILE`/`ENFILE` when no descriptor is left.
+pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [-1 as RawFd; 2];
+    cloexec::pipe(&mut fds)?;
+    mark_late(own_pair(fds))
+}
+
+/// A connected pair of Unix stream sockets, both close-on-exec and blocking.
+///
+/// # Errors
+///
+/// What `socketpair(2)` reports, usually `EMFILE`/`ENFILE` when no descriptor is left.
+pub fn socket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [-1 as RawFd; 2];
+    let kind = libc::SOCK_STREAM | cloexec::SOCK_FLAG;
+    // SAFETY: `fds` has room for the two descriptors socketpair writes.
+    unsafe { crate::syscall!(socketpair(libc::AF_UNIX, kind, 0, fds.as_mut_ptr())) }?;
+    mark_late(own_pair(fds))
+}
+
+/// Sets or clears `FD_CLOEXEC` on `fd`. Async-signal-safe, so a forked child may call it
+/// before `exec`.
+///
+/// # Errors
+///
+/// `EBADF` when `fd` is not open.
+pub fn set_cloexec(fd: RawFd, on: bool) -> io::Result<()> {
+    set_flag(fd, (libc::F_GETFD, libc::F_SETFD), libc::FD_CLOEXEC, on)
+}
+
+/// Turns `O_NONBLOCK` on or off for the open file behind `fd`, leaving its other status flags
+/// as they are.
+///
+/// The flag belongs to the open file, not the descriptor: copies made with `dup` (and the
+/// same pipe end in a child) see the change too.
+///
+/// # Errors
+///
+/// What `fcntl(2)` reports.
+pub fn set_nonblocking(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
+    set_flag(
+        fd.as_raw_fd(),
+        (libc::F_GETFL, libc::F_SETFL),
+        libc::O_NONBLOCK,
+        on,
+    )
+}
+
+/// Sets or clears `flag` in the word that the `fcntl` commands `get` and `set` read and
+/// write, with no second call when it already is as asked.
+fn set_flag(
+    fd: RawFd,
+    (get, set): (libc::c_int, libc::c_int),
+    flag: libc::c_int,
+    on: bool,
+) -> io::Result<()> {
+    // SAFETY: F_GETFD and F_GETFL only read a descriptor's flags; a closed `fd` fails with
+    // EBADF.
+    let flags = unsafe { crate::syscall!(fcntl(fd, get)) }?;
+    let wanted = if on { flags | flag } else { flags & !flag };
+    if wanted != flags {
+        // SAFETY: F_SETFD and F_SETFL change only the flags they name.
+        unsafe { crate::syscall!(fcntl(fd, set, wanted)) }?;
+    }
+    Ok(())
+}
+
+/// Grows a pipe's kernel buffer to 1 MiB where the system allows (Linux), so that a large
+/// message fits in one write. A failure only costs speed, so it is ignored.
+pub fn grow_pipe(fd: BorrowedFd<'_>) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: F_SETPIPE_SZ only resizes the pipe's buffer; a non-pipe fails with EBADF.
+    let _ = unsafe { crate::syscall!(fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20)) };
+    #[cfg(not(target_os = "linux"))]
+    let _ = fd;
+}
+
+/// Reads into `buf`, retrying `EINTR`. `Ok(0)` is end of file.
+///
+/// # Errors
+///
+/// What `read(2)` reports; `WouldBlock` from an empty non-blocking descriptor.
+pub fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the whole call.
+    retry(|| unsafe { crate::syscall!(read(fd, buf.as_mut_ptr().cast(), buf.len())) })
+        .map(|n| n as usize)
+}
+
+/// Reads into the spare capacity of `buf` and extends it by what was read, retrying
+/// `EINTR`. `Ok(0)` is end of file, or no spare capacity.
+///
+/// # Errors
+///
+/// As [`read`].
+pub fn read_to_spare(fd: RawFd, buf: &mut Vec<u8>) -> io::Result<usize> {
+    let spare = buf.spare_capacity_mut();
+    // SAFETY: `spare` is memory owned by `buf`, valid for writes of `spare.len()` bytes.
+    let n = retry(|| unsafe { crate::syscall!(read(fd, spare.as_mut_ptr().cast(), spare.len())) })?
+        as usize;
+    // SAFETY: read(2) initialised the first `n` bytes of the spare capacity.
+    unsafe { buf.set_len(buf.len() + n) };
+    Ok(n)
+}
+
+/// Writes from `buf`, retrying `EINTR`; may write less than all of it.
+///
+/// # Errors
+///
+/// What `write(2)` reports; `WouldBlock` from a full non-blocking descriptor, `BrokenPipe`
+/// when the reader is gone (with `SIGPIPE` ignored, as Rust programs start).
+pub fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for reads of `buf.len()` bytes for the whole call.
+    retry(|| unsafe { crate::syscall!(write(fd, buf.as_ptr().cast(), buf.len())) })
+        .map(|n| n as usize)
+}
+
+/// Writes all of `buf` to a blocking descriptor.
+///
+/// # Errors
+///
+/// As [`write`]; `WriteZero` if the descriptor takes nothing.
+pub fn write_all(fd: RawFd, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        let n = write(fd, buf)?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        buf = &buf[n..];
+    }
+    Ok(())
+}
+
+/// The number of bytes written to a pipe and not read yet, asked from either end. Linux
+/// answers; elsewhere this is `None`.
+pub fn unread_bytes(fd: RawFd) -> Option<usize> {
+    #[cfg(target_os = "linux")]
+    {
+        let mut n: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one c_int through the valid pointer.
+        let res = unsafe { crate::syscall!(ioctl(fd, libc::FIONREAD, &mut n)) };
+        res.ok().map(|_| n as usize)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = fd;
+        None
+    }
+}
+
+/// Points standard input at `/dev/null`, so a child reads nothing from its parent's
+/// terminal. Async-signal-safe: a forked child may call it.
+pub fn stdin_from_null() {
+    // SAFETY: the path is a NUL-terminated literal; open has no other precondition.
+    let Ok(null) = (unsafe { crate::syscall!(open(c"/dev/null".as_ptr(), libc::O_RDONLY)) }) else {
+        return;
+    };
+    if null != libc::STDIN_FILENO {
+        // SAFETY: dup2 onto descriptor 0 and close of the descriptor just opened touch no
+        // descriptor anything else owns.
+        unsafe {
+            let _ = crate::syscall!(dup2(null, libc::STDIN_FILENO));
+            let _ = crate::syscall!(close(null));
+        }
+    }
+}
+
+/// Closes every descriptor of this process except stdin, stdout, stderr and `keep`.
+///
+/// Meant for a fresh child (right after `fork` or `exec`) while it has a single thread, so
+/// that it holds no copy of its parent's files, sockets or other children's pipes: with
+/// `close_range` where Linux has it, otherwise by listing the open descriptors.
+pub fn close_other_fds(keep: &[RawFd]) {
+    let mut keep: Vec<RawFd> = keep.iter().copied().filter(|&fd| fd > 2).collect();
+    keep.sort_unstable();
+    #[cfg(target_os = "linux")]
+    if close_ranges_between(&keep).is_ok() {
+        return;
+    }
+    let dir = if cfg!(target_os = "linux") {
+        "/proc/self/fd"
+    } else {
+        "/dev/fd"
+    };
+    let open: Vec<RawFd> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect(),
+        Err(_) => (3..1024).collect(),
+    };
+    for fd in open {
+        if fd > 2 && keep.binary_search(&fd).is_err() {
+            // SAFETY: closing a descriptor this single-threaded process does not use; the
+            // directory iterator's own descriptor is already closed at this point.
+            let _ = unsafe { crate::syscall!(close(fd)) };
+        }
+    }
+}
+
+/// `close_range` over every gap between the sorted descriptors in `keep`, from 3 up.
+#[cfg(target_os = "linux")]
+fn close_ranges_between(keep: &[RawFd]) -> io::Result<()> {
+    let mut low: libc::c_uint = 3;
+    for &fd in keep.iter().chain(std::iter::once(&RawFd::MAX)) {
+        let fd = fd as libc::c_uint;
+        if fd > low {
+            // SAFETY: close_range only closes descriptors; none in the range is in use by
+            // anything this process still needs.
+            unsafe { crate::syscall!(syscall(libc::SYS_close_range, low, fd - 1, 0)) }?;
+        }
+        low = fd.saturating_add(1);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    fn is_cloexec(fd: RawFd) -> bool {
+        // SAFETY: F_GETFD only reads flags.
+        let flags = unsafe { crate::syscall!(fcntl(fd, libc::F_GETFD)) }.unwrap();
+        flags & libc::FD_CLOEXEC != 0
+    }
+
+    fn is_nonblocking(fd: RawFd) -> bool {
+        // SAFETY: F_GETFL only reads flags.
+        let flags = unsafe { crate::syscall!(fcntl(fd, libc::F_GETFL)) }.unwrap();
+        flags & libc::O_NONBLOCK != 0
+    }
+
+    #[test]
+    fn pipes_and_socket_pairs_are_close_on_exec_and_blocking() {
+        let (r, w) = pipe().unwrap();
+        let (a, b) = socket_pair().unwrap();
+        for fd in [&r, &w, &a, &b] {
+            assert!(is_cloexec(fd.as_raw_fd()));
+            assert!(!is_nonblocking(fd.as_raw_fd()));
+        }
+        set_cloexec(r.as_raw_fd(), false).unwrap();
+        assert!(!is_cloexec(r.as_raw_fd()));
+    }
+
+    #[test]
+    fn nonblocking_mode_goes_both_ways_and_keeps_other_flags() {
+        let (r, w) = pipe().unwrap();
+        set_nonblocking(r.as_fd(), true).unwrap();
+        assert!(is_nonblocking(r.as_raw_fd()));
+        let mut buf = [0u8; 4];
+        assert_eq!(
+            read(r.as_raw_fd(), &mut buf).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+        set_nonblocking(r.as_fd(), false).unwrap();
+        assert!(!is_nonblocking(r.as_raw_fd()));
+        write_all(w.as_raw_fd(), b"ab").unwrap();
+        assert_eq!(read(r.as_raw_fd(), &mut buf).unwrap(), 2);
+    }
+
+    #[test]
+    fn reads_fill_spare_capacity_and_see_end_of_file() {
+        let (r, w) = pipe().unwrap();
+        write_all(w.as_raw_fd(), b"hello").unwrap();
+        #[cfg(target_os = "linux")]
+        assert_eq!(unread_bytes(r.as_raw_fd()), Some(5));
+        drop(w);
+        let mut buf = Vec::with_capacity(16);
+        buf.extend_from_slice(b">");
+        assert_eq!(read_to_spare(r.as_raw_fd(), &mut buf).unwrap(), 5);
+        assert_eq!(buf, b">hello");
+        assert_eq!(read_to_spare(r.as_raw_fd(), &mut buf).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_bad_descriptor_is_an_error_not_a_panic() {
+        let mut buf = [0u8; 1];
+        assert_eq!(
+            read(-1, &mut buf).unwrap_err().raw_os_error(),
+            Some(libc::EBADF)
+        );
+        assert_eq!(
+            write(-1, b"x").unwrap_err().raw_os_error(),
+            Some(libc::EBADF)
+        );
+        assert!(set_cloexec(-1, true).is_err());
+    }
+}

@@ -1,0 +1,336 @@
+//! Processes: waiting for one child without reaping anyone else's, pidfds, signals to a
+//! process, and how a process ended.
+
+use std::fmt;
+use std::io;
+use std::os::fd::OwnedFd;
+#[cfg(target_os = "linux")]
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd};
+
+use crate::retry;
+
+/// How a process ended, decoded from a `waitpid` status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ExitStatus {
+    code: Option<i32>,
+    signal: Option<i32>,
+}
+
+impl ExitStatus {
+    /// A process that ended in a way nobody could learn (it was reaped elsewhere).
+    pub const UNKNOWN: ExitStatus = ExitStatus {
+        code: None,
+        signal: None,
+    };
+
+    /// A process that called `exit(code)`.
+    pub const fn exited(code: i32) -> ExitStatus {
+        ExitStatus {
+            code: Some(code),
+            signal: None,
+        }
+    }
+
+    /// A process that a signal ended.
+    pub const fn signaled(signal: i32) -> ExitStatus {
+        ExitStatus {
+            code: None,
+            signal: Some(signal),
+        }
+    }
+
+    /// Decodes the status word `waitpid` wrote.
+    pub fn from_raw(status: libc::c_int) -> ExitStatus {
+        if libc::WIFEXITED(status) {
+            ExitStatus::exited(libc::WEXITSTATUS(status))
+        } else if libc::WIFSIGNALED(status) {
+            ExitStatus::signaled(libc::WTERMSIG(status))
+        } else {
+            ExitStatus::UNKNOWN
+        }
+    }
+
+    /// The exit code, if the process exited.
+    pub fn code(self) -> Option<i32> {
+        self.code
+    }
+
+    /// The signal that ended the process, if one did.
+    pub fn signal(self) -> Option<i32> {
+        self.signal
+    }
+
+    /// The status as one number, for a message between processes: the code in the low
+    /// byte, or `0x100` plus the signal, or `0x200` when unknown.
+    pub fn to_wire(self) -> i32 {
+        match (self.code, self.signal) {
+            (Some(code), _) => code & 0xff,
+            (None, Some(signal)) => 0x100 | (signal & 0xff),
+            (None, None) => 0x200,
+        }
+    }
+
+    /// Reads what [`to_wire`](ExitStatus::to_wire) wrote; any other number is
+    /// [`UNKNOWN`](ExitStatus::UNKNOWN).
+    pub fn from_wire(raw: i32) -> ExitStatus {
+        match raw >> 8 {
+            0 => ExitStatus::exited(raw & 0xff),
+            1 => ExitStatus::signaled(raw & 0xff),
+            _ => ExitStatus::UNKNOWN,
+        }
+    }
+}
+
+impl fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.code, self.signal) {
+            (Some(code), _) => write!(f, "exit code {code}"),
+            (None, Some(signal)) => match crate::signal::name(signal) {
+                Some(name) => write!(f, "signal {signal} ({name})"),
+                None => write!(f, "signal {signal}"),
+            },
+            _ => f.write_str("unknown status"),
+        }
+    }
+}
+
+fn pid_t(pid: u32) -> io::Result<libc::pid_t> {
+    libc::pid_t::try_from(pid)
+        .ok()
+        .filter(|&pid| pid > 0)
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{pid} is not a process id"),
+            )
+        })
+}
+
+/// Waits for child `pid` to end and reaps it, retrying `EINTR`; with `block` false, returns
+/// `Ok(None)` at once while it runs. Only `pid` is waited for, never another child.
+///
+/// # Errors
+///
+/// `ECHILD` when `pid` is not (or no longer) a child of this process; `InvalidInput` for a
+/// number that is no pid.
+pub fn wait_pid(pid: u32, block: bool) -> io::Result<Option<ExitStatus>> {
+    Ok(wait(pid_t(pid)?, block)?.map(|(_, status)| status))
+}
+
+/// Waits for any child to end: its pid and how it ended; `Ok(None)` when `block` is false
+/// and none has ended yet.
+///
+/// # Errors
+///
+/// `ECHILD` when there is no child left.
+pub fn wait_any(block: bool) -> io::Result<Option<(u32, ExitStatus)>> {
+    wait(-1, block)
+}
+
+fn wait(pid: libc::pid_t, block: bool) -> io::Result<Option<(u32, ExitStatus)>> {
+    let flags = if block { 0 } else { libc::WNOHANG };
+    let mut status = 0;
+    // SAFETY: `status` is a valid place for waitpid to write the status word.
+    let ended = retry(|| unsafe { crate::syscall!(waitpid(pid, &mut status, flags)) })?;
+    Ok((ended > 0).then(|| (ended as u32, ExitStatus::from_raw(status))))
+}
+
+/// Sends `signal` to process `pid` with `kill(2)`.
+///
+/// Prefer [`pidfd_send_signal`] where there is a pidfd: a pid that was reaped may already
+/// belong to another process.
+///
+/// # Errors
+///
+/// `ESRCH` when no such process exists, `EINVAL` for an invalid signal number, `EPERM`;
+/// `InvalidInput` for a number that is no pid (0 and negative numbers, which `kill` reads as
+/// process groups, are refused).
+pub fn kill(pid: u32, signal: libc::c_int) -> io::Result<()> {
+    let pid = pid_t(pid)?;
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { crate::syscall!(kill(pid, signal)) }.map(drop)
+}
+
+/// A descriptor that refers to process `pid` and becomes readable when it ends (Linux 5.3
+/// and later); close-on-exec.
+///
+/// # Errors
+///
+/// `ENOSYS` on older kernels, `EPERM` in sandboxes that forbid it, `ESRCH` when there is no
+/// such process.
+#[cfg(target_os = "linux")]
+pub fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
+    let pid = pid_t(pid)?;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let fd = unsafe { crate::syscall!(syscall(libc::SYS_pidfd_open, pid, 0)) }?;
+    // SAFETY: the kernel just returned this descriptor to this call alone; descriptors fit
+    // in a c_int.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
+}
+
+/// Only Linux has pidfds: this always fails with `Unsupported`.
+///
+/// # Errors
+///
+/// Always.
+#[cfg(not(target_os = "linux"))]
+pub fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
+    let _ = pid;
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "pidfds exist on Linux only",
+    ))
+}
+
+/// Sends `signal` to the process a pidfd refers to. Unlike [`kill`] it cannot reach another
+/// process that reused the pid.
+///
+/// # Errors
+///
+/// `ESRCH` when the process has ended and been reaped, `EINVAL` for an invalid signal.
+#[cfg(target_os = "linux")]
+pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, signal: libc::c_int) -> io::Result<()> {
+    // SAFETY: pidfd_send_signal takes a descriptor the borrow keeps open, a signal number, a
+    // null siginfo pointer (allowed: the kernel fills one in) and flags.
+    unsafe {
+        crate::syscall!(syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            signal,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        ))
+    }
+    .map(drop)
+}
+
+/// Asks the kernel to kill this process with `SIGKILL` when the thread that created it ends
+/// (Linux and Android: `PR_SET_PDEATHSIG`). Returns whether the system offers it.
+pub fn die_with_parent() -> bool {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let signal = libc::SIGKILL as libc::c_ulong;
+        // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number; no memory is touched.
+        unsafe { crate::syscall!(prctl(libc::PR_SET_PDEATHSIG, signal, 0, 0, 0)) }.is_ok()
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    false
+}
+
+/// The pid of this process's parent; `1` (or a subreaper's) once the parent has died.
+pub fn parent_id() -> u32 {
+    // SAFETY: getppid has no preconditions and cannot fail.
+    unsafe { libc::getppid() as u32 }
+}
+
+/// Creates a child process: `Ok(None)` in the child, `Ok(Some(pid))` in the parent.
+///
+/// # Errors
+///
+/// `EAGAIN` or `ENOMEM` when the system cannot make another process.
+///
+/// # Safety
+///
+/// The child is a copy of only the calling thread. Any lock another thread held at the fork
+/// (the allocator's, stdout's, any `Mutex`) stays locked forever in the child, so when the
+/// caller has other threads the child must call only async-signal-safe functions until it
+/// `exec`s or [`exit_now`]s.
+pub unsafe fn fork() -> io::Result<Option<u32>> {
+    // SAFETY: the caller upholds the contract above for the child.
+    let pid = unsafe { crate::syscall!(fork()) }?;
+    Ok((pid != 0).then_some(pid as u32))
+}
+
+/// Ends this process at once with `code`: no exit handlers, no flushing of buffers that
+/// belong to a parent this process was forked from. Async-signal-safe.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit has no preconditions.
+    unsafe { libc::_exit(code) }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use std::process::Command;
+
+    #[test]
+    fn exit_status_survives_its_wire_form() {
+        for status in [
+            ExitStatus::exited(0),
+            ExitStatus::exited(255),
+            ExitStatus::signaled(libc::SIGKILL),
+            ExitStatus::UNKNOWN,
+        ] {
+            assert_eq!(ExitStatus::from_wire(status.to_wire()), status);
+        }
+        assert_eq!(ExitStatus::from_wire(0x7ff), ExitStatus::UNKNOWN);
+        assert_eq!(
+            ExitStatus::signaled(libc::SIGKILL).to_string(),
+            "signal 9 (SIGKILL)"
+        );
+        assert_eq!(ExitStatus::exited(3).to_string(), "exit code 3");
+    }
+
+    #[test]
+    fn wait_pid_reaps_only_its_own_child() {
+        let busy = Command::new("sleep").arg("30").spawn().unwrap().id();
+        let quick = Command::new("sh")
+            .args(["-c", "exit 7"])
+            .spawn()
+            .unwrap()
+            .id();
+        assert_eq!(wait_pid(quick, true).unwrap(), Some(ExitStatus::exited(7)));
+        assert_eq!(wait_pid(busy, false).unwrap(), None);
+        kill(busy, libc::SIGKILL).unwrap();
+        assert_eq!(
+            wait_pid(busy, true).unwrap(),
+            Some(ExitStatus::signaled(libc::SIGKILL))
+        );
+        // Reaped: it is no longer a child of this process.
+        assert_eq!(
+            wait_pid(busy, false).unwrap_err().raw_os_error(),
+            Some(libc::ECHILD)
+        );
+    }
+
+    #[test]
+    fn bad_pids_are_refused_before_any_system_call() {
+        for pid in [0, u32::MAX] {
+            assert_eq!(
+                kill(pid, libc::SIGTERM).unwrap_err().kind(),
+                io::ErrorKind::InvalidInput
+            );
+            assert_eq!(
+                wait_pid(pid, false).unwrap_err().kind(),
+                io::ErrorKind::InvalidInput
+            );
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_pidfd_signals_its_process_and_reports_its_end() {
+        use std::os::fd::AsFd;
+        let child = Command::new("sleep").arg("30").spawn().unwrap().id();
+        let pidfd = pidfd_open(child).unwrap();
+        pidfd_send_signal(pidfd.as_fd(), libc::SIGTERM).unwrap();
+        let mut poll = libc::pollfd {
+            fd: pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let ready = unsafe { crate::syscall!(poll(&mut poll, 1, 10_000)) }.unwrap();
+        assert_eq!(ready, 1, "the pidfd did not report the end of its process");
+        assert_eq!(
+            wait_pid(child, true).unwrap(),
+            Some(ExitStatus::signaled(libc::SIGTERM))
+        );
+        assert_eq!(
+            pidfd_send_signal(pidfd.as_fd(), libc::SIGTERM)
+                .unwrap_err()
+                .raw_os_error(),
+            Some(libc::ESRCH)
+        );
+    }
+}

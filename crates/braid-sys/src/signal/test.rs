@@ -1,0 +1,207 @@
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use super::handler::{self, SIGNAL_LIMIT, WAKE_SLOT_LIMIT};
+use super::{registry, WakeTarget};
+use crate::fd;
+
+/// A number no system delivers on its own and no other test uses: the handler is called
+/// directly here, never through the operating system.
+const UNDELIVERED: usize = 100;
+
+/// Held by every test that takes a wake-up slot, so the test that takes them all leaves no
+/// other without one.
+static SLOTS: Mutex<()> = Mutex::new(());
+
+fn slots() -> MutexGuard<'static, ()> {
+    SLOTS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A socket pair whose read end does not block: `(reader, writer)`.
+fn wake_pair() -> (OwnedFd, OwnedFd) {
+    let (reader, writer) = fd::socket_pair().unwrap();
+    fd::set_nonblocking(reader.as_fd(), true).unwrap();
+    (reader, writer)
+}
+
+fn read_all(reader: &OwnedFd) -> usize {
+    let mut total = 0;
+    let mut buf = [0u8; 16];
+    loop {
+        match fd::read(reader.as_raw_fd(), &mut buf) {
+            Ok(0) => return total,
+            Ok(n) => total += n,
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => return total,
+            Err(error) => panic!("reading the wake-up socket failed: {error}"),
+        }
+    }
+}
+
+#[test]
+fn validate_accepts_asynchronous_signals() {
+    for signum in [libc::SIGINT, libc::SIGTERM, libc::SIGUSR1, libc::SIGCHLD] {
+        assert_eq!(registry::validate(signum).unwrap(), signum as usize);
+    }
+}
+
+#[test]
+fn validate_refuses_what_cannot_be_listened_for() {
+    let refused = [
+        libc::SIGKILL,
+        libc::SIGSTOP,
+        libc::SIGSEGV,
+        libc::SIGBUS,
+        libc::SIGILL,
+        libc::SIGFPE,
+        0,
+        -1,
+        i32::MIN,
+        SIGNAL_LIMIT as i32,
+        i32::MAX,
+    ];
+    for signum in refused {
+        let error = registry::validate(signum).unwrap_err();
+        assert_eq!(
+            error.kind(),
+            std::io::ErrorKind::InvalidInput,
+            "signal {signum}"
+        );
+        assert!(
+            error.to_string().contains(&signum.to_string()),
+            "the message names the number: {error}"
+        );
+    }
+}
+
+#[test]
+fn the_handler_counts_and_writes_only_to_interested_open_targets() {
+    let _slots = slots();
+    let (reader, writer) = wake_pair();
+    let target = WakeTarget::new(writer).unwrap();
+    let before = handler::deliveries(UNDELIVERED);
+
+    // Not interested yet: counted, but nobody woken.
+    handler::handle(UNDELIVERED as libc::c_int);
+    assert_eq!(read_all(&reader), 0);
+
+    target.set_interest(UNDELIVERED, true);
+    handler::handle(UNDELIVERED as libc::c_int);
+    handler::handle(UNDELIVERED as libc::c_int);
+    assert_eq!(read_all(&reader), 2);
+
+    // Another signal does not wake a target interested only in this one.
+    handler::handle((UNDELIVERED + 1) as libc::c_int);
+    assert_eq!(read_all(&reader), 0);
+
+    target.set_interest(UNDELIVERED, false);
+    handler::handle(UNDELIVERED as libc::c_int);
+    assert_eq!(read_all(&reader), 0);
+
+    // A target that was dropped is never written again, even with interest set, and its
+    // descriptor is closed: the reader sees end of file.
+    target.set_interest(UNDELIVERED, true);
+    drop(target);
+    handler::handle(UNDELIVERED as libc::c_int);
+    assert_eq!(read_all(&reader), 0);
+    let mut buf = [0u8; 1];
+    assert_eq!(fd::read(reader.as_raw_fd(), &mut buf).unwrap(), 0);
+
+    assert_eq!(handler::deliveries(UNDELIVERED) - before, 5);
+}
+
+#[test]
+fn a_full_wake_up_socket_does_not_block_the_handler() {
+    let _slots = slots();
+    let (reader, writer) = wake_pair();
+    let target = WakeTarget::new(writer).unwrap();
+    target.set_interest(UNDELIVERED + 2, true);
+    // Far more than any socket buffer holds: each write past the limit fails with EAGAIN.
+    for _ in 0..300_000 {
+        handler::handle((UNDELIVERED + 2) as libc::c_int);
+    }
+    drop(target);
+    assert!(read_all(&reader) > 0);
+}
+
+#[test]
+fn the_handler_keeps_errno() {
+    let _slots = slots();
+    // The handler's write to a socket whose peer is closed fails with EPIPE (the Rust
+    // runtime ignores SIGPIPE), which must not leak into the interrupted code's errno.
+    let (reader, writer) = wake_pair();
+    drop(reader);
+    let target = WakeTarget::new(writer).unwrap();
+    target.set_interest(UNDELIVERED + 3, true);
+    handler::errno::set(libc::ENOENT);
+    handler::handle((UNDELIVERED + 3) as libc::c_int);
+    let after = handler::errno::get();
+    drop(target);
+    assert_eq!(after, libc::ENOENT);
+}
+
+#[test]
+fn running_out_of_wake_up_slots_is_a_clear_error_and_slots_come_back() {
+    let _slots = slots();
+    let (_reader, writer) = wake_pair();
+    let mut taken = Vec::new();
+    let error = loop {
+        match registry::take_wake_slot(writer.as_raw_fd()) {
+            Ok(slot) => taken.push(slot),
+            Err(error) => break error,
+        }
+    };
+    assert_eq!(taken.len(), WAKE_SLOT_LIMIT);
+    assert_eq!(error.kind(), std::io::ErrorKind::OutOfMemory);
+    assert!(
+        error.to_string().contains(&WAKE_SLOT_LIMIT.to_string()),
+        "the message names the limit: {error}"
+    );
+    let (_, spare) = wake_pair();
+    assert_eq!(
+        WakeTarget::new(spare).unwrap_err().kind(),
+        std::io::ErrorKind::OutOfMemory
+    );
+    registry::give_back_wake_slot(taken.pop().unwrap());
+    let (_, spare) = wake_pair();
+    drop(WakeTarget::new(spare).unwrap());
+    for slot in taken {
+        registry::give_back_wake_slot(slot);
+    }
+}
+
+/// The disposition of `signum` now, as a handler address.
+fn disposition(signum: libc::c_int) -> libc::sighandler_t {
+    let mut now = std::mem::MaybeUninit::<libc::sigaction>::uninit();
+    // SAFETY: a null new action only reads the current one into `now`.
+    unsafe { crate::syscall!(sigaction(signum, std::ptr::null(), now.as_mut_ptr())) }.unwrap();
+    // SAFETY: sigaction succeeded, so it filled `now`.
+    unsafe { now.assume_init() }.sa_sigaction
+}
+
+#[test]
+fn the_last_subscription_puts_the_old_disposition_back() {
+    let signum = libc::SIGURG;
+    assert_eq!(disposition(signum), libc::SIG_DFL);
+    let first = super::subscribe(signum).unwrap();
+    let second = super::subscribe(signum).unwrap();
+    let handle: extern "C" fn(libc::c_int) = handler::handle;
+    assert_eq!(disposition(signum), handle as libc::sighandler_t);
+    drop(first);
+    assert_eq!(disposition(signum), handle as libc::sighandler_t);
+    drop(second);
+    assert_eq!(disposition(signum), libc::SIG_DFL);
+
+    let third = super::subscribe(signum).unwrap();
+    super::set_default(signum).unwrap();
+    assert_eq!(disposition(signum), libc::SIG_DFL);
+    drop(third);
+    assert!(super::set_default(0).is_err());
+    assert!(super::set_default(SIGNAL_LIMIT as i32).is_err());
+}
+
+#[test]
+fn names_are_the_usual_ones() {
+    assert_eq!(super::name(libc::SIGTERM), Some("SIGTERM"));
+    assert_eq!(super::name(libc::SIGKILL), Some("SIGKILL"));
+    assert_eq!(super::name(0), None);
+}
