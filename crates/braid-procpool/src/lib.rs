@@ -105,20 +105,26 @@
 //! `Fork` forks the parent, which is fastest but risky in a program with other threads;
 //! `ForkServer` runs the executable once as a clean single-threaded server that forks every
 //! worker.
+//!
+//! # Layout
+//!
+//! The crate is cut along its two processes and what they say to each other:
+//!
+//! - `parent`: the API ([`ProcessPool`], [`JoinHandle`], [`Map`]), what the handles share
+//!   with the supervisor thread, and the supervisor, which starts, feeds and replaces workers;
+//! - `child`: [`init`], the worker's serve loop, and the fork server;
+//! - `protocol`: every message between them, encoded and decoded in one place.
+//!
+//! `parent` starts `child` code in a forked process; neither imports the other otherwise.
+//! Below it stand `braid-poller` (the supervisor's and the fork server's waits) and
+//! `braid-sys` (every system call).
 
-mod error;
-mod function;
-mod handle;
-mod job;
-mod launch;
-mod map;
-mod pool;
+mod child;
+mod parent;
 mod protocol;
-mod supervisor;
-mod worker;
 
-pub use error::TaskError;
-pub use handle::JoinHandle;
-pub use map::Map;
-pub use pool::{Builder, Metrics, ProcessPool, Shutdown, StartMethod};
-pub use worker::init;
+pub use child::init;
+pub use parent::error::TaskError;
+pub use parent::handle::JoinHandle;
+pub use parent::map::Map;
+pub use parent::pool::{Builder, Metrics, ProcessPool, Shutdown, StartMethod};

@@ -279,6 +279,113 @@ fn close_ranges_between(keep: &[RawFd]) -> io::Result<()> {
     Ok(())
 }
 
+/// A one-byte message with room for `N` descriptors in its control data (`SCM_RIGHTS`).
+struct FdMessage<const N: usize> {
+    byte: [u8; 1],
+    iov: libc::iovec,
+    /// Aligned for `cmsghdr`, and big enough for the header and 16 descriptors.
+    control: [u64; 12],
+    msg: libc::msghdr,
+}
+
+impl<const N: usize> FdMessage<N> {
+    /// Boxed, so the pointers inside `msg` stay valid wherever the message moves.
+    fn new() -> Box<FdMessage<N>> {
+        assert!(N <= 16, "at most 16 descriptors travel in one message");
+        let mut message = Box::new(FdMessage {
+            byte: [0],
+            iov: libc::iovec {
+                iov_base: std::ptr::null_mut(),
+                iov_len: 1,
+            },
+            control: [0; 12],
+            // SAFETY: an all-zero msghdr is a valid empty message.
+            msg: unsafe { std::mem::zeroed() },
+        });
+        message.iov.iov_base = message.byte.as_mut_ptr().cast();
+        message.msg.msg_iov = &mut message.iov;
+        message.msg.msg_iovlen = 1;
+        message.msg.msg_control = message.control.as_mut_ptr().cast();
+        message.msg.msg_controllen = Self::space() as _;
+        message
+    }
+
+    fn data_len() -> u32 {
+        (N * std::mem::size_of::<RawFd>()) as u32
+    }
+
+    fn space() -> usize {
+        // SAFETY: CMSG_SPACE only computes a size.
+        unsafe { libc::CMSG_SPACE(Self::data_len()) as usize }
+    }
+}
+
+/// Sends one byte over the Unix socket `socket` with the descriptors `fds` attached; the
+/// receiver gets its own copies. Retries `EINTR`.
+///
+/// # Errors
+///
+/// What `sendmsg(2)` reports; `WouldBlock` from a full non-blocking socket.
+pub fn send_with_fds<const N: usize>(socket: RawFd, fds: &[RawFd; N]) -> io::Result<()> {
+    let message = FdMessage::<N>::new();
+    // SAFETY: the control buffer has room for one header and N descriptors (CMSG_SPACE, at
+    // most 16 of them), so the first header and its data lie inside it.
+    unsafe {
+        let header = libc::CMSG_FIRSTHDR(&message.msg);
+        (*header).cmsg_level = libc::SOL_SOCKET;
+        (*header).cmsg_type = libc::SCM_RIGHTS;
+        (*header).cmsg_len = libc::CMSG_LEN(FdMessage::<N>::data_len()) as _;
+        std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(header).cast::<RawFd>(), N);
+    }
+    // SAFETY: `message.msg` and every buffer it points to live in the box across the call.
+    retry(|| unsafe { crate::syscall!(sendmsg(socket, &message.msg, 0)) })?;
+    Ok(())
+}
+
+/// Receives one byte and exactly `N` descriptors (close-on-exec where the system can do it
+/// at once) from the Unix socket `socket`; `Ok(None)` at end of stream. Retries `EINTR`.
+///
+/// # Errors
+///
+/// What `recvmsg(2)` reports, and `InvalidData` for a message that does not carry `N`
+/// descriptors.
+pub fn recv_with_fds<const N: usize>(socket: RawFd) -> io::Result<Option<[OwnedFd; N]>> {
+    let mut message = FdMessage::<N>::new();
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+    let flags = libc::MSG_CMSG_CLOEXEC;
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+    let flags = 0;
+    // SAFETY: `message.msg` and every buffer it points to live in the box across the call.
+    if retry(|| unsafe { crate::syscall!(recvmsg(socket, &mut message.msg, flags)) })? == 0 {
+        return Ok(None);
+    }
+    // SAFETY: the kernel filled `msg`; CMSG_FIRSTHDR returns null or a header inside the
+    // control buffer, whose data holds `cmsg_len` bytes.
+    unsafe {
+        let header = libc::CMSG_FIRSTHDR(&message.msg);
+        if header.is_null()
+            || (*header).cmsg_level != libc::SOL_SOCKET
+            || (*header).cmsg_type != libc::SCM_RIGHTS
+            || ((*header).cmsg_len as usize) < libc::CMSG_LEN(FdMessage::<N>::data_len()) as usize
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("a message that should carry {N} descriptors came without them"),
+            ));
+        }
+        let data = libc::CMSG_DATA(header).cast::<RawFd>();
+        let fds: [RawFd; N] = std::array::from_fn(|i| data.add(i).read_unaligned());
+        Ok(Some(fds.map(|fd| mark_late_one(OwnedFd::from_raw_fd(fd)))))
+    }
+}
+
+/// Marks one received descriptor close-on-exec where `MSG_CMSG_CLOEXEC` does not exist.
+fn mark_late_one(fd: OwnedFd) -> OwnedFd {
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+    let _ = set_cloexec(fd.as_raw_fd(), true);
+    fd
+}
+
 #[cfg(test)]
 mod test {
     use super::*;
@@ -336,6 +443,25 @@ mod test {
         assert_eq!(read_to_spare(r.as_raw_fd(), &mut buf).unwrap(), 5);
         assert_eq!(buf, b">hello");
         assert_eq!(read_to_spare(r.as_raw_fd(), &mut buf).unwrap(), 0);
+    }
+
+    #[test]
+    fn descriptors_travel_over_a_socket_and_arrive_close_on_exec() {
+        let (a, b) = socket_pair().unwrap();
+        let (r, w) = pipe().unwrap();
+        send_with_fds(a.as_raw_fd(), &[r.as_raw_fd(), w.as_raw_fd()]).unwrap();
+        let [r2, w2] = recv_with_fds::<2>(b.as_raw_fd()).unwrap().unwrap();
+        assert!(is_cloexec(r2.as_raw_fd()) && is_cloexec(w2.as_raw_fd()));
+        write_all(w2.as_raw_fd(), b"x").unwrap();
+        let mut buf = [0u8; 1];
+        assert_eq!(read(r.as_raw_fd(), &mut buf).unwrap(), 1);
+
+        // A plain byte with nothing attached is refused, not read as descriptors.
+        write_all(a.as_raw_fd(), b"?").unwrap();
+        let error = recv_with_fds::<2>(b.as_raw_fd()).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+        drop(a);
+        assert!(recv_with_fds::<2>(b.as_raw_fd()).unwrap().is_none());
     }
 
     #[test]

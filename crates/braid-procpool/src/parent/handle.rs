@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 use serde::de::DeserializeOwned;
 
-use crate::error::TaskError;
-use crate::job::Sink;
+use crate::parent::error::TaskError;
+use crate::parent::job::Sink;
 use crate::protocol::{self, Outcomes};
 
 /// The task waits in the parent's queue; `cancel` may still stop it.

@@ -34,17 +34,19 @@ use std::time::{Duration, Instant};
 use braid_poller::{Events, Interest, Mode};
 use crossbeam_channel::Sender;
 
-use crate::error::TaskError;
-use crate::function;
-use crate::launch::{Launcher, ServerEvent};
-use crate::pool::{Shared, Shutdown, StartMethod};
+use crate::parent::error::TaskError;
+use crate::parent::launch::Launcher;
+use crate::parent::pool::{Shutdown, StartMethod};
+use crate::parent::shared::Shared;
+use crate::protocol::fork_server::Report;
+use crate::protocol::function;
 use braid_sys::process;
 
 mod lifecycle;
 mod work;
-mod worker;
+mod worker_process;
 
-use worker::{absorb_handoffs, KillReason, Slot};
+use worker_process::{absorb_handoffs, KillReason, Slot};
 
 /// How long a new worker may take to answer `READY` (its initializer included).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -81,7 +83,7 @@ struct Supervisor {
     startup_error: Option<io::Error>,
     shutdown: Option<Shutdown>,
     fingerprint: i64,
-    server_events: Vec<ServerEvent>,
+    server_events: Vec<Report>,
     next_serial: u64,
 }
 

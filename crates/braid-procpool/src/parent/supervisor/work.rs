@@ -6,13 +6,13 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use super::worker::{
+use super::worker_process::{
     absorb_handoffs, read_available, retire, send, set_phase, KillReason, Phase, Running,
 };
 use super::{Supervisor, KEYS_PER_SLOT, START_TIMEOUT};
-use crate::job::Job;
-use crate::pool::Shutdown;
-use crate::protocol::{self, Cursor, Outcomes};
+use crate::parent::job::Job;
+use crate::parent::pool::Shutdown;
+use crate::protocol::{self, FromWorker};
 use braid_sys::{fd, process};
 
 impl Supervisor {
@@ -136,18 +136,20 @@ impl Supervisor {
         let Some(worker) = &mut self.slots[index].worker else {
             return;
         };
-        let mut cursor = Cursor::new(body);
-        match cursor.u8() {
-            Some(protocol::READY) if worker.phase == Phase::Starting => {
-                let pid = cursor.u32();
-                if cursor.i64() != Some(self.fingerprint) {
+        let message = match FromWorker::decode(body) {
+            Ok(message) => message,
+            Err(reason) => return self.protocol_error(index, reason),
+        };
+        match message {
+            FromWorker::Ready { pid, fingerprint } if worker.phase == Phase::Starting => {
+                if fingerprint != self.fingerprint {
                     self.protocol_error(
                         index,
                         "the worker runs a different build of this program".into(),
                     );
                     return;
                 }
-                worker.pid = worker.pid.or(pid);
+                worker.pid = worker.pid.or(Some(pid));
                 set_phase(worker, index, Phase::Idle, &mut self.shared.queue.lock());
                 worker.counted = true;
                 self.slots[index].start_failures = 0;
@@ -155,14 +157,11 @@ impl Supervisor {
                 self.report_startup_if_ready();
             }
             // Told to stop while it was starting: it exits after this on its own.
-            Some(protocol::READY) if worker.phase == Phase::Retiring => {}
-            Some(protocol::INIT_FAILED) => {
-                worker.start_error = Some(format!(
-                    "the initializer panicked: {}",
-                    String::from_utf8_lossy(cursor.rest())
-                ));
+            FromWorker::Ready { .. } if worker.phase == Phase::Retiring => {}
+            FromWorker::InitFailed(message) => {
+                worker.start_error = Some(format!("the initializer panicked: {message}"));
             }
-            Some(protocol::RESULTS) => {
+            FromWorker::Results(outcomes) => {
                 if worker.running.is_empty() {
                     // A submitting thread handed this worker its job after this turn began.
                     absorb_handoffs(&mut self.slots, &mut self.shared.queue.lock());
@@ -174,10 +173,6 @@ impl Supervisor {
                     self.protocol_error(index, "the worker sent a result it owed no one".into());
                     return;
                 }
-                let Some(outcomes) = Outcomes::parse(cursor.rest()) else {
-                    self.protocol_error(index, "the worker sent a truncated result".into());
-                    return;
-                };
                 let Some(running) = worker.running.pop_front() else {
                     return;
                 };

@@ -10,14 +10,17 @@ use std::time::Instant;
 
 use braid_poller::{Interest, Mode};
 
-use super::worker::{absorb_handoffs, read_available, retire, send, KillReason, Phase, Worker};
+use super::worker_process::{
+    absorb_handoffs, read_available, retire, send, KillReason, Phase, WorkerProcess,
+};
 use super::{
     fail_queue, Supervisor, EXIT_KEY, KEYS_PER_SLOT, MAX_START_FAILURES, RESULTS_KEY, START_TIMEOUT,
 };
-use crate::error::TaskError;
-use crate::launch::{Launched, ServerEvent};
-use crate::pool::Shutdown;
-use crate::protocol;
+use crate::parent::error::TaskError;
+use crate::parent::launch::Launched;
+use crate::parent::pool::Shutdown;
+use crate::protocol::fork_server::Report;
+use crate::protocol::ToWorker;
 use braid_sys::fd;
 use braid_sys::process::{self, ExitStatus};
 
@@ -83,7 +86,7 @@ impl Supervisor {
         if pid.is_none() {
             self.awaiting_pid.push_back(index);
         }
-        let mut worker = Worker {
+        let mut worker = WorkerProcess {
             pid,
             tasks: Some(tasks),
             results,
@@ -102,12 +105,10 @@ impl Supervisor {
             serial: self.next_serial,
         };
         self.next_serial += 1;
-        let mut init = Vec::with_capacity(8);
-        init.extend_from_slice(&self.config.initializer.to_le_bytes());
         let sent = registered.and_then(|()| {
             send(
                 &mut worker,
-                &protocol::frame(protocol::INIT, &init),
+                &ToWorker::init_frame(self.config.initializer),
                 poller,
                 base,
             )
@@ -186,7 +187,7 @@ impl Supervisor {
         };
         for event in events.drain(..) {
             match event {
-                ServerEvent::Forked(pid) => {
+                Report::Forked(pid) => {
                     if let Some(index) = self.awaiting_pid.pop_front() {
                         if let Some(worker) = &mut self.slots[index].worker {
                             worker.pid = Some(pid);
@@ -196,7 +197,7 @@ impl Supervisor {
                         }
                     }
                 }
-                ServerEvent::Exited(pid, status) => {
+                Report::Exited(pid, status) => {
                     let found = self
                         .slots
                         .iter()

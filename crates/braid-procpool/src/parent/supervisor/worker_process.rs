@@ -1,4 +1,5 @@
-//! One worker as the supervisor tracks it, and the pipe work done on it.
+//! The supervisor's view of one worker process (its pipes, its phase, the tasks it holds),
+//! and the pipe work done on it.
 
 use std::collections::VecDeque;
 use std::io;
@@ -8,8 +9,8 @@ use std::time::{Duration, Instant};
 use braid_poller::{Interest, Mode};
 
 use super::TASKS_KEY;
-use crate::job::{Job, Settle};
-use crate::pool::{Handoff, IdleWorker, Queue, Shared};
+use crate::parent::job::{Job, Settle};
+use crate::parent::shared::{Handoff, IdleWorker, Queue, Shared};
 use braid_sys::fd;
 use braid_sys::process::ExitStatus;
 
@@ -64,7 +65,7 @@ impl Running {
     }
 }
 
-pub(super) struct Worker {
+pub(super) struct WorkerProcess {
     pub(super) pid: Option<u32>,
     pub(super) tasks: Option<OwnedFd>,
     pub(super) results: OwnedFd,
@@ -91,7 +92,7 @@ pub(super) struct Worker {
 
 #[derive(Default)]
 pub(super) struct Slot {
-    pub(super) worker: Option<Worker>,
+    pub(super) worker: Option<WorkerProcess>,
     pub(super) start_failures: u32,
     pub(super) given_up: bool,
     /// Refill this slot on the next turn.
@@ -101,7 +102,7 @@ pub(super) struct Slot {
 /// Moves a worker to `phase`. An idle worker's task pipe is listed in the queue, so that a
 /// submitting thread can hand it a job directly; the caller holds the queue lock and has
 /// taken in every hand-over first ([`absorb_handoffs`]).
-pub(super) fn set_phase(worker: &mut Worker, slot: usize, phase: Phase, queue: &mut Queue) {
+pub(super) fn set_phase(worker: &mut WorkerProcess, slot: usize, phase: Phase, queue: &mut Queue) {
     if worker.phase == Phase::Idle && phase != Phase::Idle {
         queue.idle.retain(|idle| idle.serial != worker.serial);
     }
@@ -147,7 +148,7 @@ pub(super) fn absorb_handoffs(slots: &mut [Slot], queue: &mut Queue) {
 
 /// Closes a worker's task pipe: it finishes and exits with code 0. The caller holds the queue
 /// lock, so no submitting thread is writing to the pipe.
-pub(super) fn retire(worker: &mut Worker, slot: usize, shared: &Shared, queue: &mut Queue) {
+pub(super) fn retire(worker: &mut WorkerProcess, slot: usize, shared: &Shared, queue: &mut Queue) {
     set_phase(worker, slot, Phase::Retiring, queue);
     if let Some(tasks) = worker.tasks.take() {
         if !worker.outbox.is_empty() {
@@ -159,7 +160,7 @@ pub(super) fn retire(worker: &mut Worker, slot: usize, shared: &Shared, queue: &
 
 /// Writes a message to a worker, leaving what the pipe cannot take for `on_tasks_writable`.
 pub(super) fn send(
-    worker: &mut Worker,
+    worker: &mut WorkerProcess,
     message: &[u8],
     poller: &braid_poller::Poller,
     base: usize,
@@ -191,7 +192,7 @@ pub(super) fn send(
 }
 
 /// Reads everything available from a worker's results pipe; `Ok(true)` at end of file.
-pub(super) fn read_available(worker: &mut Worker) -> io::Result<bool> {
+pub(super) fn read_available(worker: &mut WorkerProcess) -> io::Result<bool> {
     let fd = worker.results.as_raw_fd();
     let inbox = &mut worker.inbox;
     loop {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::TaskError;
+use crate::parent::error::TaskError;
 use crate::protocol::Outcomes;
 
 /// Receives the outcome of one task message (a task, or a chunk of a map).

@@ -9,11 +9,11 @@ use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::error::TaskError;
-use crate::function::FnRef;
-use crate::handle::decode_outcome;
-use crate::job::{Job, Settle, Sink};
-use crate::pool::Shared;
+use crate::parent::error::TaskError;
+use crate::parent::handle::decode_outcome;
+use crate::parent::job::{Job, Settle, Sink};
+use crate::parent::shared::Shared;
+use crate::protocol::function::FnRef;
 use crate::protocol::{Outcomes, TaskMessage};
 
 /// A chunk's results, tagged with the chunk's index.

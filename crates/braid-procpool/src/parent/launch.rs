@@ -1,37 +1,30 @@
 //! Making worker processes, one way per [`StartMethod`].
 
-pub(crate) mod fork_server;
-
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::pool::StartMethod;
-use crate::worker;
 use braid_sys::fd;
-use braid_sys::process::{self, ExitStatus};
+use braid_sys::process;
+
+use super::fork_server;
+use super::pool::StartMethod;
+use crate::child::run_forked_worker;
+use crate::protocol::fork_server::Report;
+use crate::protocol::role::Role;
 
 /// A new worker's parent-side pipe ends.
 #[derive(Debug)]
 pub(crate) struct Launched {
     /// Known at once for `Spawn` and `Fork`; a fork server reports it with
-    /// [`ServerEvent::Forked`].
+    /// [`Report::Forked`].
     pub(crate) pid: Option<u32>,
     /// Where task messages go (non-blocking).
     pub(crate) tasks: OwnedFd,
     /// Where results come from (non-blocking).
     pub(crate) results: OwnedFd,
-}
-
-/// What a fork server reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ServerEvent {
-    /// The worker of the oldest unanswered launch has this pid.
-    Forked(u32),
-    /// A worker ended; the server reaped it.
-    Exited(u32, ExitStatus),
 }
 
 /// Starts workers. Lives on the supervisor thread: on Linux a worker's death signal follows
@@ -89,7 +82,7 @@ impl Launcher {
     }
 
     /// Reads the fork server's pending reports; `Ok(false)` once it is gone.
-    pub(crate) fn read_events(&mut self, out: &mut Vec<ServerEvent>) -> io::Result<bool> {
+    pub(crate) fn read_events(&mut self, out: &mut Vec<Report>) -> io::Result<bool> {
         match self {
             Launcher::ForkServer(client) => client.read_events(out),
             _ => Ok(true),
@@ -111,27 +104,29 @@ impl Launcher {
 
 /// Runs this executable again as a worker.
 fn spawn(exe: &Path, task: &OwnedFd, result: &OwnedFd) -> io::Result<u32> {
-    let (task, result) = (task.as_raw_fd(), result.as_raw_fd());
-    let spec = format!("{task}:{result}:{}", std::process::id());
-    run_again(exe, worker::WORKER_ENV, spec, [task, result])
+    run_again(
+        exe,
+        Role::Worker {
+            task: task.as_raw_fd(),
+            result: result.as_raw_fd(),
+            parent: std::process::id(),
+        },
+    )
 }
 
-/// Runs this program's executable with `var` set to `value`, the descriptors in `inherit`
-/// kept open across `exec`, and no standard input; returns its pid. The caller reaps it:
-/// `Child` neither waits nor kills on drop.
-pub(crate) fn run_again<const N: usize>(
-    exe: &Path,
-    var: &str,
-    value: String,
-    inherit: [RawFd; N],
-) -> io::Result<u32> {
+/// Runs this program's executable to take `role`, with the role's descriptors kept open
+/// across `exec` and no standard input; returns its pid. The caller reaps it: `Child`
+/// neither waits nor kills on drop.
+pub(super) fn run_again(exe: &Path, role: Role) -> io::Result<u32> {
+    let (var, value) = role.env();
+    let inherit = role.descriptors();
     let mut command = Command::new(exe);
     command.env(var, value).stdin(Stdio::null());
     if let Some(name) = std::env::args_os().next() {
         command.arg0(name);
     }
     // SAFETY: the closure only calls fcntl, which is async-signal-safe, so it may run in the
-    // child between fork and exec.
+    // child between fork and exec; `inherit` was allocated before the fork.
     unsafe {
         command.pre_exec(move || {
             inherit
@@ -152,14 +147,4 @@ fn fork(task: &OwnedFd, result: &OwnedFd) -> io::Result<u32> {
         Some(pid) => Ok(pid),
         None => run_forked_worker(task, result, parent),
     }
-}
-
-/// The body of a forked worker: it shares nothing with the parent but its two pipes.
-pub(crate) fn run_forked_worker(task: i32, result: i32, parent: u32) -> ! {
-    // Like an exec'd worker, read nothing from the parent's terminal or input.
-    fd::stdin_from_null();
-    worker::become_pool_child(parent, &[task, result]);
-    let code = worker::serve(task, result);
-    // `_exit`, not `exit`: the parent's exit handlers and buffered output are not ours.
-    process::exit_now(code)
 }

@@ -1,0 +1,98 @@
+//! The fork server: a clean, single-threaded copy of the program that forks workers.
+//!
+//! The supervisor and the server talk over a Unix stream socket (`protocol::fork_server`).
+//! To start a worker the supervisor sends the worker's two pipe ends; the server forks and
+//! reports the pid. When a worker ends, the server reaps it and reports how it ended: only a
+//! parent can learn a process's exit status. When the socket closes, the server waits for
+//! its remaining workers (they end when their task pipes close) and exits.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+
+use braid_poller::{Events, Interest, Mode, Poller};
+use braid_sys::{fd, process, signal};
+
+use crate::protocol::fork_server::Report;
+
+/// The fork server's main loop; never returns.
+pub(super) fn serve(control: RawFd, parent: u32) -> ! {
+    super::become_pool_child(parent, &[control]);
+    let code = match run_server(control) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("braid-procpool fork server: {e}");
+            1
+        }
+    };
+    std::process::exit(code)
+}
+
+/// The poller keys of the two descriptors the server watches.
+const CONTROL: usize = 0;
+const CHILD_EXITED: usize = 1;
+
+fn run_server(control: RawFd) -> io::Result<()> {
+    // A `SIGCHLD` writes a byte to `exits`: braid's one signal handler, the self-pipe trick.
+    let (exits, exits_write) = fd::pipe()?;
+    fd::set_nonblocking(exits.as_fd(), true)?;
+    let sigchld = signal::subscribe(libc::SIGCHLD)?;
+    let wake = signal::WakeTarget::new(exits_write)?;
+    wake.set_interest(sigchld.signum(), true);
+    let poller = Poller::new()?;
+    // SAFETY: `control` is open for as long as the server runs, longer than this borrow.
+    let control_fd = unsafe { BorrowedFd::borrow_raw(control) };
+    poller.add(control_fd, CONTROL, Interest::READABLE, Mode::Level)?;
+    poller.add(exits.as_fd(), CHILD_EXITED, Interest::READABLE, Mode::Level)?;
+    let mut events = Events::with_capacity(2);
+    let me = std::process::id();
+    let mut open = true;
+    while open {
+        poller.wait(&mut events, None)?;
+        let ready = |key| events.iter().any(|event| event.key() == key);
+        let (exited, requested) = (ready(CHILD_EXITED), ready(CONTROL));
+        if exited {
+            let mut sink = [0u8; 64];
+            while matches!(fd::read(exits.as_raw_fd(), &mut sink), Ok(n) if n > 0) {}
+            reap(control, false);
+        }
+        if requested {
+            match fd::recv_with_fds::<2>(control)? {
+                None => open = false,
+                Some([task, result]) => {
+                    // SAFETY: this process has a single thread, so the child finds no lock
+                    // held.
+                    match unsafe { process::fork() }? {
+                        None => {
+                            // The worker must not run the server's handler for its own
+                            // children, nor keep the server's pipes (it closes every other
+                            // descriptor as it starts).
+                            let _ = signal::set_default(libc::SIGCHLD);
+                            super::run_forked_worker(task.as_raw_fd(), result.as_raw_fd(), me);
+                        }
+                        Some(pid) => {
+                            drop((task, result));
+                            report(control, Report::Forked(pid));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    drop(poller);
+    drop((wake, sigchld));
+    // Workers end once the supervisor closes their task pipes; wait for each.
+    reap(control, true);
+    Ok(())
+}
+
+/// Reaps ended workers and reports them; with `block`, until no child is left.
+fn reap(control: RawFd, block: bool) {
+    while let Ok(Some((pid, status))) = process::wait_any(block) {
+        report(control, Report::Exited(pid, status));
+    }
+}
+
+fn report(control: RawFd, report: Report) {
+    // A supervisor that went away no longer needs reports.
+    let _ = fd::write_all(control, &report.encode());
+}

@@ -1,0 +1,147 @@
+//! The worker's loop: read a task, run it, write its results, until the task pipe closes.
+
+use std::io::Write;
+use std::os::fd::RawFd;
+use std::panic::{self, AssertUnwindSafe};
+
+use braid_sys::fd;
+
+use crate::protocol::function::{self, ItemFailure, Trampoline};
+use crate::protocol::{self, FromWorker, ResultsFrame, TaskBody, ToWorker};
+
+/// Serves tasks until the task pipe closes; returns the process exit code.
+pub(super) fn serve(task: RawFd, result: RawFd) -> i32 {
+    let mut reader = FrameReader::new(task);
+    let mut out = Vec::with_capacity(4096);
+    loop {
+        let body = match reader.next_frame() {
+            Ok(Some(body)) => body,
+            Ok(None) => return 0,
+            Err(_) => return 2,
+        };
+        let reply_ok = match ToWorker::decode(body) {
+            Some(ToWorker::Init { initializer }) => match run_initializer(initializer) {
+                Ok(()) => {
+                    let ready =
+                        FromWorker::ready_frame(std::process::id(), function::build_fingerprint());
+                    fd::write_all(result, &ready).is_ok()
+                }
+                Err(message) => {
+                    let _ = fd::write_all(result, &FromWorker::init_failed_frame(&message));
+                    return 1;
+                }
+            },
+            Some(ToWorker::Task(task)) => {
+                run_task(task, &mut out);
+                fd::write_all(result, &out).is_ok()
+            }
+            None => return 2,
+        };
+        if !reply_ok {
+            // The parent is gone.
+            return 0;
+        }
+    }
+}
+
+fn run_initializer(offset: i64) -> Result<(), String> {
+    if offset == 0 {
+        return Ok(());
+    }
+    // SAFETY: the parent sent the offset of a `fn()` of this same executable (checked with
+    // the build fingerprint), so the address is that function.
+    let f = unsafe { std::mem::transmute::<usize, fn()>(function::address_of(offset)) };
+    panic::catch_unwind(f).map_err(|payload| panic_message(payload.as_ref()))
+}
+
+/// Runs every item of a `TASK` body and leaves a complete `RESULTS` frame in `out`.
+fn run_task(mut task: TaskBody<'_>, out: &mut Vec<u8>) {
+    let f = function::address_of(task.function);
+    // SAFETY: the parent sent the offset of a `Trampoline` instantiated for the types of `f`,
+    // from this same executable.
+    let trampoline =
+        unsafe { std::mem::transmute::<usize, Trampoline>(function::address_of(task.trampoline)) };
+    let mut results = ResultsFrame::begin(out, task.items);
+    for _ in 0..task.items {
+        let arg = task.next_argument();
+        results.item(|buf| {
+            // SAFETY: `f` and `trampoline` were taken from one `FnRef`, made for the same
+            // `(A, R)`.
+            let run = panic::catch_unwind(AssertUnwindSafe(|| unsafe { trampoline(f, arg, buf) }));
+            match run {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(ItemFailure::DecodeArgument(m))) => Err((protocol::ITEM_DECODE_ARGUMENT, m)),
+                Ok(Err(ItemFailure::EncodeResult(m))) => Err((protocol::ITEM_ENCODE_RESULT, m)),
+                Err(payload) => Err((protocol::ITEM_PANICKED, panic_message(payload.as_ref()))),
+            }
+        });
+    }
+    results.finish();
+    // Output a task printed without a newline would otherwise wait for the next task.
+    let _ = std::io::stdout().flush();
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic whose payload is not a string".to_owned()
+    }
+}
+
+/// Reads whole frames from a blocking descriptor through one reusable buffer.
+struct FrameReader {
+    fd: RawFd,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl FrameReader {
+    fn new(fd: RawFd) -> FrameReader {
+        FrameReader {
+            fd,
+            buf: vec![0; 64 * 1024],
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// The next frame's body; `Ok(None)` at a clean end of file between frames.
+    fn next_frame(&mut self) -> std::io::Result<Option<&[u8]>> {
+        loop {
+            match protocol::split_frame(&self.buf[self.start..self.end]) {
+                Ok(Some((_, used))) => {
+                    let body = self.start + 4..self.start + used;
+                    self.start += used;
+                    return Ok(Some(&self.buf[body]));
+                }
+                Ok(None) => {}
+                Err(_) => return Err(std::io::ErrorKind::InvalidData.into()),
+            }
+            // Make room: move the partial frame to the front, and grow for a big one.
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            }
+            if self.end >= 4 {
+                let need = 4 + u32::from_le_bytes(self.buf[0..4].try_into().unwrap()) as usize;
+                if need > self.buf.len() {
+                    self.buf.resize(need, 0);
+                }
+            }
+            let n = fd::read(self.fd, &mut self.buf[self.end..])?;
+            if n == 0 {
+                return if self.end == 0 {
+                    Ok(None)
+                } else {
+                    Err(std::io::ErrorKind::UnexpectedEof.into())
+                };
+            }
+            self.end += n;
+        }
+    }
+}

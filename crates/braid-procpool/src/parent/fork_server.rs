@@ -1,0 +1,96 @@
+//! The supervisor's end of the fork server: a clean, single-threaded copy of the program
+//! that forks workers (its own side is `child::fork_server`).
+//!
+//! The supervisor and the server talk over a Unix stream socket. To start a worker the
+//! supervisor sends one byte carrying the worker's two pipe ends (`SCM_RIGHTS`); the server
+//! forks, and answers `Forked(pid)`. When a worker ends, the server reaps it and reports
+//! `Exited(pid, status)`: only a parent can learn a process's exit status. Each report is
+//! 9 bytes: a tag, a little-endian `u32` pid and an `i32` status. When the socket closes, the
+//! server waits for its remaining workers (they end when their task pipes close) and exits.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+
+use braid_sys::{fd, process};
+
+use crate::protocol::fork_server::Report;
+use crate::protocol::role::Role;
+
+/// The supervisor's end of a running fork server.
+#[derive(Debug)]
+pub(crate) struct Client {
+    control: OwnedFd,
+    pid: u32,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    /// Runs this executable as a fork server.
+    pub(crate) fn start(exe: &Path) -> io::Result<Client> {
+        let (control, server_end) = fd::socket_pair()?;
+        let server_fd = server_end.as_raw_fd();
+        let pid = super::launch::run_again(
+            exe,
+            Role::ForkServer {
+                control: server_fd,
+                parent: std::process::id(),
+            },
+        )?;
+        drop(server_end);
+        fd::set_nonblocking(control.as_fd(), true)?;
+        Ok(Client {
+            control,
+            pid,
+            buf: Vec::new(),
+        })
+    }
+
+    pub(crate) fn control(&self) -> BorrowedFd<'_> {
+        self.control.as_fd()
+    }
+
+    /// Asks for a worker that serves on these pipe ends.
+    pub(crate) fn request(&mut self, task: &OwnedFd, result: &OwnedFd) -> io::Result<()> {
+        let fds = [task.as_raw_fd(), result.as_raw_fd()];
+        // The socket is non-blocking for the supervisor's reads; a request is one byte, so a
+        // full socket buffer means a stuck server, given a moment to catch up.
+        for _ in 0..1000 {
+            match fd::send_with_fds(self.control.as_raw_fd(), &fds) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                other => return other,
+            }
+        }
+        Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the fork server stopped taking requests",
+        ))
+    }
+
+    /// Reads every complete report; `Ok(false)` when the server closed its end.
+    pub(crate) fn read_events(&mut self, out: &mut Vec<Report>) -> io::Result<bool> {
+        let mut open = true;
+        let mut chunk = [0u8; 512];
+        loop {
+            match fd::read(self.control.as_raw_fd(), &mut chunk) {
+                Ok(0) => {
+                    open = false;
+                    break;
+                }
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Report::decode_all(&mut self.buf, out)?;
+        Ok(open)
+    }
+
+    /// Closes the socket, which tells the server to finish, and reaps it.
+    pub(crate) fn close(self) {
+        drop(self.control);
+        let _ = process::wait_pid(self.pid, true);
+    }
+}

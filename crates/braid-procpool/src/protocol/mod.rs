@@ -1,0 +1,491 @@
+//! What the pool's processes say to each other, encoded and decoded here only.
+//!
+//! - this file: the messages on a worker's two pipes;
+//! - [`fork_server`]: the fork server's requests and reports;
+//! - [`role`]: the environment variable that tells a process started again what to become;
+//! - [`function`]: how a function is named so that another process can call it.
+//!
+//! # A worker's pipes
+//!
+//! Every message is a frame: a little-endian `u32` body length, then the body, whose first
+//! byte is a tag. The parent sends:
+//!
+//! - `INIT`: `i64` initializer offset, or 0 for none. Always the first message.
+//! - `TASK`: `i64` function offset, `i64` trampoline offset, `u32` item count, then per item
+//!   a `u32` length and the encoded argument. A single task is a chunk of one item.
+//!
+//! The worker answers:
+//!
+//! - `READY`: `u32` pid, `i64` build fingerprint; after `INIT` succeeded.
+//! - `INIT_FAILED`: a UTF-8 message; the worker exits after it.
+//! - `RESULTS`: `u32` item count, then per item a status byte, a `u32` length and the bytes
+//!   (the encoded result, or a UTF-8 message for a failure), in the order of the task's items.
+//!
+//! A worker handles one task message at a time, in order, so no message needs an id.
+
+pub(crate) mod fork_server;
+pub(crate) mod function;
+pub(crate) mod role;
+
+use serde::Serialize;
+
+use self::function::FnRef;
+
+const INIT: u8 = 1;
+const TASK: u8 = 2;
+const READY: u8 = 0x11;
+const INIT_FAILED: u8 = 0x12;
+const RESULTS: u8 = 0x13;
+
+/// Item statuses in a `RESULTS` message.
+pub(crate) const ITEM_OK: u8 = 0;
+pub(crate) const ITEM_PANICKED: u8 = 1;
+pub(crate) const ITEM_DECODE_ARGUMENT: u8 = 2;
+pub(crate) const ITEM_ENCODE_RESULT: u8 = 3;
+
+/// The largest frame either side accepts; anything bigger is a corrupted stream.
+pub(crate) const MAX_FRAME: usize = 1 << 31;
+
+const TASK_HEADER: usize = 4 + 1 + 8 + 8 + 4;
+
+/// Builds a `TASK` frame item by item.
+#[derive(Debug)]
+pub(crate) struct TaskMessage {
+    buf: Vec<u8>,
+    items: u32,
+}
+
+impl TaskMessage {
+    pub(crate) fn new(f: FnRef, capacity: usize) -> TaskMessage {
+        let mut buf = Vec::with_capacity(TASK_HEADER + capacity);
+        buf.extend_from_slice(&[0; 4]);
+        buf.push(TASK);
+        buf.extend_from_slice(&f.function.to_le_bytes());
+        buf.extend_from_slice(&f.trampoline.to_le_bytes());
+        buf.extend_from_slice(&[0; 4]);
+        TaskMessage { buf, items: 0 }
+    }
+
+    /// Appends one encoded argument; on an encoding error the message is left unchanged.
+    pub(crate) fn push<A: Serialize>(&mut self, arg: &A) -> Result<(), String> {
+        let mark = self.buf.len();
+        self.buf.extend_from_slice(&[0; 4]);
+        match postcard::to_io(arg, &mut self.buf) {
+            Ok(_) => {
+                let len = (self.buf.len() - mark - 4) as u32;
+                self.buf[mark..mark + 4].copy_from_slice(&len.to_le_bytes());
+                self.items += 1;
+                Ok(())
+            }
+            Err(e) => {
+                self.buf.truncate(mark);
+                Err(e.to_string())
+            }
+        }
+    }
+
+    pub(crate) fn items(&self) -> u32 {
+        self.items
+    }
+
+    pub(crate) fn encoded_len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The finished frame.
+    pub(crate) fn finish(mut self) -> Vec<u8> {
+        let body = (self.buf.len() - 4) as u32;
+        self.buf[0..4].copy_from_slice(&body.to_le_bytes());
+        self.buf[TASK_HEADER - 4..TASK_HEADER].copy_from_slice(&self.items.to_le_bytes());
+        self.buf
+    }
+}
+
+/// A frame with the given tag and body.
+fn frame(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(5 + body.len());
+    buf.extend_from_slice(&((body.len() + 1) as u32).to_le_bytes());
+    buf.push(tag);
+    buf.extend_from_slice(body);
+    buf
+}
+
+/// What the parent sends a worker, decoded.
+#[derive(Debug)]
+pub(crate) enum ToWorker<'a> {
+    /// Run the initializer at this offset (0: none), then answer `Ready`.
+    Init { initializer: i64 },
+    /// Run a function on each item.
+    Task(TaskBody<'a>),
+}
+
+impl ToWorker<'_> {
+    /// The `INIT` frame.
+    pub(crate) fn init_frame(initializer: i64) -> Vec<u8> {
+        frame(INIT, &initializer.to_le_bytes())
+    }
+
+    /// Decodes a frame body; `None` for one that is not this protocol.
+    pub(crate) fn decode(body: &[u8]) -> Option<ToWorker<'_>> {
+        let mut cursor = Cursor::new(body);
+        match cursor.u8()? {
+            INIT => Some(ToWorker::Init {
+                initializer: cursor.i64()?,
+            }),
+            TASK => Some(ToWorker::Task(TaskBody {
+                function: cursor.i64()?,
+                trampoline: cursor.i64()?,
+                items: cursor.u32()?,
+                cursor,
+            })),
+            _ => None,
+        }
+    }
+}
+
+/// A `TASK` body: the function to run and its encoded arguments.
+#[derive(Debug)]
+pub(crate) struct TaskBody<'a> {
+    pub(crate) function: i64,
+    pub(crate) trampoline: i64,
+    pub(crate) items: u32,
+    cursor: Cursor<'a>,
+}
+
+impl<'a> TaskBody<'a> {
+    /// The next encoded argument; an empty one past the end of a truncated body, whose
+    /// decoding then fails for that item alone.
+    pub(crate) fn next_argument(&mut self) -> &'a [u8] {
+        self.cursor.bytes().unwrap_or(&[])
+    }
+}
+
+/// What a worker sends the parent, decoded.
+#[derive(Debug)]
+pub(crate) enum FromWorker<'a> {
+    /// The initializer ran; the worker takes tasks now.
+    Ready { pid: u32, fingerprint: i64 },
+    /// The initializer panicked with this message; the worker exits.
+    InitFailed(String),
+    /// The outcomes of the oldest task the worker holds.
+    Results(Outcomes<'a>),
+}
+
+impl FromWorker<'_> {
+    /// The `READY` frame.
+    pub(crate) fn ready_frame(pid: u32, fingerprint: i64) -> Vec<u8> {
+        let mut body = [0u8; 12];
+        body[..4].copy_from_slice(&pid.to_le_bytes());
+        body[4..].copy_from_slice(&fingerprint.to_le_bytes());
+        frame(READY, &body)
+    }
+
+    /// The `INIT_FAILED` frame.
+    pub(crate) fn init_failed_frame(message: &str) -> Vec<u8> {
+        frame(INIT_FAILED, message.as_bytes())
+    }
+
+    /// Decodes a frame body.
+    ///
+    /// # Errors
+    ///
+    /// What is wrong with a body that is not this protocol, for the supervisor's report.
+    pub(crate) fn decode(body: &[u8]) -> Result<FromWorker<'_>, String> {
+        let mut cursor = Cursor::new(body);
+        match cursor.u8() {
+            Some(READY) => match (cursor.u32(), cursor.i64()) {
+                (Some(pid), Some(fingerprint)) => Ok(FromWorker::Ready { pid, fingerprint }),
+                _ => Err("the worker sent a truncated READY message".into()),
+            },
+            Some(INIT_FAILED) => Ok(FromWorker::InitFailed(
+                String::from_utf8_lossy(cursor.rest()).into_owned(),
+            )),
+            Some(RESULTS) => Outcomes::parse(cursor.rest())
+                .map(FromWorker::Results)
+                .ok_or_else(|| "the worker sent a truncated result".into()),
+            Some(tag) => Err(format!(
+                "the worker sent a message with the unknown tag {tag:#04x}"
+            )),
+            None => Err("the worker sent an empty message".into()),
+        }
+    }
+}
+
+/// Writes a `RESULTS` frame into a reused buffer, item by item.
+#[derive(Debug)]
+pub(crate) struct ResultsFrame<'a> {
+    out: &'a mut Vec<u8>,
+}
+
+impl<'a> ResultsFrame<'a> {
+    /// Starts a frame of `items` outcomes in `out`, which is cleared first.
+    pub(crate) fn begin(out: &'a mut Vec<u8>, items: u32) -> ResultsFrame<'a> {
+        out.clear();
+        out.extend_from_slice(&[0; 4]);
+        out.push(RESULTS);
+        out.extend_from_slice(&items.to_le_bytes());
+        ResultsFrame { out }
+    }
+
+    /// Adds one outcome: `encode` appends the encoded result to the buffer it is given, or
+    /// returns the failure's status and message, which then replace whatever it appended.
+    pub(crate) fn item(&mut self, encode: impl FnOnce(&mut Vec<u8>) -> Result<(), (u8, String)>) {
+        let status_at = self.out.len();
+        self.out.push(ITEM_OK);
+        self.out.extend_from_slice(&[0; 4]);
+        let start = self.out.len();
+        if let Err((status, message)) = encode(self.out) {
+            self.out.truncate(start);
+            self.out.extend_from_slice(message.as_bytes());
+            self.out[status_at] = status;
+        }
+        let len = (self.out.len() - start) as u32;
+        self.out[status_at + 1..start].copy_from_slice(&len.to_le_bytes());
+    }
+
+    /// Writes the frame's length; the buffer then holds the whole frame.
+    pub(crate) fn finish(self) {
+        let body = (self.out.len() - 4) as u32;
+        self.out[0..4].copy_from_slice(&body.to_le_bytes());
+    }
+}
+
+/// Reads little-endian numbers and length-prefixed slices from a frame body.
+#[derive(Clone, Debug)]
+struct Cursor<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Cursor<'a> {
+    fn new(bytes: &'a [u8]) -> Cursor<'a> {
+        Cursor { rest: bytes }
+    }
+
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.rest.len() < n {
+            return None;
+        }
+        let (head, tail) = self.rest.split_at(n);
+        self.rest = tail;
+        Some(head)
+    }
+
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+
+    fn i64(&mut self) -> Option<i64> {
+        Some(i64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+
+    fn bytes(&mut self) -> Option<&'a [u8]> {
+        let len = self.u32()? as usize;
+        self.take(len)
+    }
+
+    fn rest(&self) -> &'a [u8] {
+        self.rest
+    }
+}
+
+/// The per-item outcomes of a `RESULTS` body (after the tag), iterable any number of times.
+#[derive(Clone, Debug)]
+pub(crate) struct Outcomes<'a> {
+    count: u32,
+    cursor: Cursor<'a>,
+}
+
+impl<'a> Outcomes<'a> {
+    /// Parses the item count; `None` for a body too short to hold one.
+    pub(crate) fn parse(body: &'a [u8]) -> Option<Outcomes<'a>> {
+        let mut cursor = Cursor::new(body);
+        let count = cursor.u32()?;
+        Some(Outcomes { count, cursor })
+    }
+
+    pub(crate) fn items(&self) -> u32 {
+        self.count
+    }
+}
+
+impl<'a> Iterator for Outcomes<'a> {
+    /// `(status, bytes)`; a truncated body ends the iteration early.
+    type Item = (u8, &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.count == 0 {
+            return None;
+        }
+        self.count -= 1;
+        let status = self.cursor.u8()?;
+        let bytes = self.cursor.bytes()?;
+        Some((status, bytes))
+    }
+}
+
+/// Splits complete frames off the front of a byte buffer.
+///
+/// Returns the body of the first complete frame and the number of bytes it used, `Ok(None)`
+/// when more bytes are needed, and `Err` for a length no frame may have.
+pub(crate) fn split_frame(buf: &[u8]) -> Result<Option<(&[u8], usize)>, usize> {
+    if buf.len() < 4 {
+        return Ok(None);
+    }
+    let len = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+    if len == 0 || len > MAX_FRAME {
+        return Err(len);
+    }
+    if buf.len() < 4 + len {
+        return Ok(None);
+    }
+    Ok(Some((&buf[4..4 + len], 4 + len)))
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn a_task_message_frames_its_items() {
+        let f = FnRef {
+            function: 7,
+            trampoline: -9,
+        };
+        let mut msg = TaskMessage::new(f, 16);
+        msg.push(&5u32).unwrap();
+        msg.push(&"hi").unwrap();
+        let bytes = msg.finish();
+        let (body, used) = split_frame(&bytes).unwrap().unwrap();
+        assert_eq!(used, bytes.len());
+        let Some(ToWorker::Task(mut task)) = ToWorker::decode(body) else {
+            panic!("not a TASK message");
+        };
+        assert_eq!((task.function, task.trampoline, task.items), (7, -9, 2));
+        assert_eq!(
+            postcard::from_bytes::<u32>(task.next_argument()).unwrap(),
+            5
+        );
+        assert_eq!(
+            postcard::from_bytes::<String>(task.next_argument()).unwrap(),
+            "hi"
+        );
+        assert!(task.next_argument().is_empty());
+    }
+
+    struct Unencodable;
+
+    impl Serialize for Unencodable {
+        fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            Err(serde::ser::Error::custom("refuses to encode"))
+        }
+    }
+
+    #[test]
+    fn a_failed_item_leaves_the_message_unchanged() {
+        let mut msg = TaskMessage::new(
+            FnRef {
+                function: 1,
+                trampoline: 2,
+            },
+            0,
+        );
+        msg.push(&1u8).unwrap();
+        let len = msg.encoded_len();
+        let err = msg.push(&Unencodable).unwrap_err();
+        assert!(err.contains("Serialization"), "{err}");
+        assert_eq!(msg.encoded_len(), len);
+        assert_eq!(msg.items(), 1);
+    }
+
+    #[test]
+    fn each_message_decodes_to_what_was_encoded() {
+        let init = ToWorker::init_frame(-42);
+        let (body, _) = split_frame(&init).unwrap().unwrap();
+        assert!(matches!(
+            ToWorker::decode(body),
+            Some(ToWorker::Init { initializer: -42 })
+        ));
+
+        let ready = FromWorker::ready_frame(77, i64::MIN);
+        let (body, _) = split_frame(&ready).unwrap().unwrap();
+        assert!(matches!(
+            FromWorker::decode(body),
+            Ok(FromWorker::Ready {
+                pid: 77,
+                fingerprint: i64::MIN
+            })
+        ));
+
+        let failed = FromWorker::init_failed_frame("no config");
+        let (body, _) = split_frame(&failed).unwrap().unwrap();
+        assert!(matches!(
+            FromWorker::decode(body),
+            Ok(FromWorker::InitFailed(m)) if m == "no config"
+        ));
+
+        let mut out = vec![9, 9, 9];
+        let mut results = ResultsFrame::begin(&mut out, 2);
+        results.item(|buf| {
+            buf.extend_from_slice(b"ok");
+            Ok(())
+        });
+        results.item(|buf| {
+            buf.extend_from_slice(b"half-written");
+            Err((ITEM_PANICKED, "boom".into()))
+        });
+        results.finish();
+        let (body, used) = split_frame(&out).unwrap().unwrap();
+        assert_eq!(used, out.len());
+        let Ok(FromWorker::Results(outcomes)) = FromWorker::decode(body) else {
+            panic!("not a RESULTS message");
+        };
+        assert_eq!(
+            outcomes.collect::<Vec<_>>(),
+            vec![(ITEM_OK, &b"ok"[..]), (ITEM_PANICKED, &b"boom"[..])]
+        );
+    }
+
+    #[test]
+    fn what_is_not_the_protocol_is_refused_by_name() {
+        assert!(ToWorker::decode(&[0xee]).is_none());
+        assert!(
+            ToWorker::decode(&[TASK, 1, 2]).is_none(),
+            "a truncated task header"
+        );
+        for (body, says) in [
+            (&[0xee][..], "unknown tag 0xee"),
+            (&[][..], "empty"),
+            (&[READY, 1, 2][..], "truncated READY"),
+            (&[RESULTS, 1][..], "truncated result"),
+        ] {
+            let error = FromWorker::decode(body).unwrap_err();
+            assert!(error.contains(says), "{error:?} should say {says:?}");
+        }
+    }
+
+    #[test]
+    fn partial_and_bad_frames_are_told_apart() {
+        let whole = frame(READY, &[1, 2, 3]);
+        assert_eq!(split_frame(&whole[..3]), Ok(None));
+        assert_eq!(split_frame(&whole[..6]), Ok(None));
+        assert_eq!(split_frame(&whole), Ok(Some((&whole[4..], whole.len()))));
+        assert_eq!(split_frame(&[0, 0, 0, 0]), Err(0));
+    }
+
+    #[test]
+    fn outcomes_stop_at_a_truncated_body() {
+        let mut body = Vec::new();
+        body.extend_from_slice(&2u32.to_le_bytes());
+        body.push(ITEM_OK);
+        body.extend_from_slice(&1u32.to_le_bytes());
+        body.push(42);
+        body.push(ITEM_PANICKED);
+        let outcomes = Outcomes::parse(&body).unwrap();
+        assert_eq!(outcomes.items(), 2);
+        assert_eq!(outcomes.collect::<Vec<_>>(), vec![(ITEM_OK, &[42u8][..])]);
+    }
+}
