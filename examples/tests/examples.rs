@@ -190,18 +190,21 @@ fn run_ok(name: &str, args: &[&str]) -> String {
     stdout
 }
 
-/// Whether `program` can be run; if not, the test says it is skipped.
-fn installed(program: &str) -> bool {
-    let found = Command::new(program)
+/// Fails the test, saying how to get it, unless `program` can be started: a test that drives
+/// a real client must not pass without having run it. `.ci/run` installs every one named here.
+fn require(program: &str) {
+    let started = Command::new(program)
         .arg("--version")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !found {
-        println!("skipped: {program} not installed");
+        .status();
+    if let Err(error) = started {
+        panic!(
+            "{program} cannot be started ({error}): this test drives it, so install it \
+             (`apt-get install {program}`, `brew install {program}`) and make sure it is on PATH; \
+             .ci/run installs it"
+        );
     }
-    found
 }
 
 fn connect(addr: SocketAddr) -> TcpStream {
@@ -267,9 +270,7 @@ fn echo_client_reports_an_unreachable_server() {
 
 #[test]
 fn http_hello_serves_curl_on_one_connection() {
-    if !installed("curl") {
-        return;
-    }
+    require("curl");
     let mut server = Running::start("http_hello", &["127.0.0.1:0"]);
     let url = format!("http://{}/", server.listening_address());
     let output = Command::new("curl")
@@ -291,9 +292,7 @@ fn http_hello_serves_curl_on_one_connection() {
 
 #[test]
 fn http_hello_survives_wrk() {
-    if !installed("wrk") {
-        return;
-    }
+    require("wrk");
     let mut server = Running::start("http_hello", &["127.0.0.1:0"]);
     let url = format!("http://{}/", server.listening_address());
     let output = Command::new("wrk")

@@ -161,6 +161,12 @@ where
         self.result.into_inner()
     }
 
+    /// The `execute` of the `JobRef` that [`StackJob::as_job_ref`] makes.
+    ///
+    /// # Safety
+    ///
+    /// `this` is the address `as_job_ref` put in its `JobRef`, the job is still in place, and
+    /// this is that `JobRef`'s one call.
     unsafe fn execute(this: *const (), call: Call<'_>) {
         let Call::Run(worker) = call else {
             unreachable!("stack jobs are not cancellable")
@@ -204,6 +210,12 @@ where
         unsafe { JobRef::new(data, Self::execute, false) }
     }
 
+    /// The `execute` of the `JobRef` that [`HeapJob::into_job_ref`] makes.
+    ///
+    /// # Safety
+    ///
+    /// `this` is the address `into_job_ref` put in its `JobRef`, and this is that `JobRef`'s
+    /// one call.
     unsafe fn execute(this: *const (), call: Call<'_>) {
         let Call::Run(worker) = call else {
             unreachable!("scope jobs are not cancellable")

@@ -3,7 +3,7 @@
 use std::panic::{self, AssertUnwindSafe};
 
 use crate::job::{JobResult, StackJob};
-use crate::latch::{CoreLatch, LockLatch};
+use crate::latch::{CoreLatch, ParkLatch};
 use crate::pool::ThreadPool;
 use crate::worker::WorkerThread;
 
@@ -59,7 +59,7 @@ impl ThreadPool {
         }
         let job = StackJob::new(
             |worker: &WorkerThread| join_in_worker(worker, a, b),
-            LockLatch::new(),
+            ParkLatch::new(),
         );
         // SAFETY: `job` stays on this stack frame until its latch is set, which `wait` below
         // waits for.

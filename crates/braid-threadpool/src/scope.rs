@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::job::HeapJob;
-use crate::latch::{CoreLatch, LockLatch};
+use crate::latch::{CoreLatch, ParkLatch};
 use crate::pool::{Shared, ThreadPool};
 use crate::sleep::Sleep;
 use crate::sync::{lock, Mutex};
@@ -59,7 +59,7 @@ enum Owner {
     /// A worker of the pool, which runs other jobs while it waits.
     Worker(CoreLatch),
     /// A thread outside the pool, which blocks.
-    Thread(LockLatch),
+    Thread(ParkLatch),
     /// The pool was shut down: spawned tasks run on the spot.
     Inline,
 }
@@ -114,7 +114,7 @@ impl ThreadPool {
             Owner::Worker(CoreLatch::new())
         } else if self.shared.enter() {
             entered = true;
-            Owner::Thread(LockLatch::new())
+            Owner::Thread(ParkLatch::new())
         } else {
             Owner::Inline
         };
@@ -225,7 +225,7 @@ impl<'scope> Scope<'scope> {
             // SAFETY: the owner waits for this latch, so it is live until set.
             Owner::Worker(latch) => unsafe { CoreLatch::set(latch, sleep) },
             // SAFETY: as above.
-            Owner::Thread(latch) => unsafe { LockLatch::set(latch) },
+            Owner::Thread(latch) => unsafe { ParkLatch::set(latch) },
             Owner::Inline => {}
         }
     }

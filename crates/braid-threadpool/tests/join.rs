@@ -165,3 +165,43 @@ fn join_borrows_from_the_caller() {
     assert_eq!(left, [11, 12, 13]);
     assert_eq!(right, [6, 5, 4]);
 }
+
+/// Threads outside the pool block on it over and over, each time on a latch in a stack frame
+/// that is gone (and overwritten) right after the wake-up: a setter that touched its latch after
+/// releasing the waiter would read the scribbles, and a lost wake-up would hang the guard.
+#[test]
+fn many_outside_threads_block_on_short_lived_latches() {
+    /// Fills the stack where the last latch lived with garbage.
+    #[inline(never)]
+    fn scribble() {
+        let junk = std::hint::black_box([0xa5_u8; 4096]);
+        std::hint::black_box(&junk);
+    }
+
+    let pool = Arc::new(ThreadPool::new(2).unwrap());
+    within_guard(move || {
+        let callers: Vec<_> = (0..8_u64)
+            .map(|caller| {
+                let pool = pool.clone();
+                thread::spawn(move || {
+                    for round in 0..2_000_u64 {
+                        let (a, b) = pool.join(|| caller, || round);
+                        assert_eq!((a, b), (caller, round));
+                        scribble();
+                        let spawned = AtomicUsize::new(0);
+                        pool.scope(|s| {
+                            s.spawn(|_| {
+                                spawned.fetch_add(1, Ordering::Relaxed);
+                            });
+                        });
+                        assert_eq!(spawned.into_inner(), 1);
+                        scribble();
+                    }
+                })
+            })
+            .collect();
+        for caller in callers {
+            caller.join().unwrap();
+        }
+    });
+}

@@ -107,6 +107,11 @@ where
     }))
 }
 
+/// The `execute` of a submitted task's `JobRef`.
+///
+/// # Safety
+///
+/// `data` is the reference `new_task` leaked for the queue, and this is its one call.
 unsafe fn execute_task<F, T>(data: *const (), call: Call<'_>)
 where
     F: FnOnce() -> T + Send,
