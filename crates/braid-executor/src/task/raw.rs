@@ -36,7 +36,7 @@ pub(crate) trait Schedule: Send + Sync + 'static {
 }
 
 /// The index a task has in the loop's list of live tasks while it is not in it.
-pub(crate) const UNLINKED: usize = usize::MAX;
+pub(super) const UNLINKED: usize = usize::MAX;
 
 /// The operations that depend on the future's, output's and scheduler's types.
 struct TaskVTable {
@@ -58,10 +58,10 @@ struct TaskVTable {
 
 /// The part of a task every holder can see.
 pub(crate) struct Header {
-    pub(crate) state: State,
+    pub(super) state: State,
     vtable: &'static TaskVTable,
     /// The waker of whoever awaits the [`Task`](crate::Task) handle.
-    pub(crate) awaiter: AtomicWaker,
+    pub(super) awaiter: AtomicWaker,
     /// Position in the loop's list of live tasks, or [`UNLINKED`]. Loop thread only.
     pub(super) alive_index: UnsafeCell<usize>,
     /// Where the task was spawned, for slow-poll warnings.
@@ -376,7 +376,7 @@ impl Header {
     /// # Safety
     ///
     /// The caller holds a reference.
-    pub(crate) unsafe fn cancel(this: NonNull<Header>) -> bool {
+    pub(super) unsafe fn cancel(this: NonNull<Header>) -> bool {
         // SAFETY: the caller holds a reference.
         let header = unsafe { this.as_ref() };
         match header.state.transition_to_cancelled() {
@@ -417,7 +417,7 @@ impl TaskRef {
     }
 
     /// A waker of the task, holding a reference of its own.
-    #[cfg(loom)]
+    #[cfg(all(test, loom))]
     pub(crate) fn waker(&self) -> Waker {
         self.header().state.ref_inc();
         // SAFETY: the waker owns the reference just taken.
@@ -425,7 +425,7 @@ impl TaskRef {
     }
 
     /// Another reference to the task.
-    #[cfg(loom)]
+    #[cfg(all(test, loom))]
     pub(crate) fn clone_ref(&self) -> TaskRef {
         self.header().state.ref_inc();
         TaskRef(self.0)
