@@ -88,7 +88,8 @@ impl Core {
         T: 'static,
     {
         let (task, queued) = task::spawn(future, self.shared.clone(), location);
-        let _ = self.live.link(&queued);
+        // SAFETY: a fresh task of this loop, on its thread.
+        let _ = unsafe { self.live.link(&queued) };
         bump(&self.counters.spawned, 1);
         self.push_local(queued);
         task
@@ -98,10 +99,13 @@ impl Core {
     /// `clock` is when the previous poll ended (or the turn began), from [`poll_clock`]; it
     /// is advanced to when this poll ended, so that timing each poll costs one clock read.
     fn run_task(&self, task: TaskRef, clock: &mut u64) {
-        let Some(mut running) = task.start(&self.live) else {
+        // SAFETY: `Core` lives on its loop's thread, and its run queue holds only its own
+        // tasks (`Shared::schedule` and `spawn` queue there).
+        let Some(mut running) = (unsafe { task.start(&self.live) }) else {
             return;
         };
-        if self.live.link(running.task()) {
+        // SAFETY: as above; a running task has not finished.
+        if unsafe { self.live.link(running.task()) } {
             // Spawned through a `Handle`: first seen here.
             bump(&self.counters.spawned, 1);
         }
@@ -239,7 +243,8 @@ impl Core {
             let queued: Vec<TaskRef> = self.queue.borrow_mut().drain(..).collect();
             for task in &queued {
                 // Spawned through a `Handle` and never polled: linked so its future drops.
-                self.live.adopt(task);
+                // SAFETY: one of this loop's tasks, on its thread.
+                unsafe { self.live.adopt(task) };
             }
             drop(queued);
             if !self.live.drop_all() && self.queue.borrow().is_empty() {

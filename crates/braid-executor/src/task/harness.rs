@@ -5,7 +5,7 @@
 //! The loop thread calls these for each task it takes from its run queue:
 //!
 //! ```text
-//! match task.start(&live) {                // SCHEDULED -> RUNNING, or drop a cancelled future
+//! match unsafe { task.start(&live) } {     // SCHEDULED -> RUNNING, or drop a cancelled future
 //!     Some(mut running) => match running.poll() {
 //!         Poll::Ready(()) => running.complete(&live),             // -> COMPLETED
 //!         Poll::Pending => if let Some(task) = running.park() {   // -> idle
@@ -27,12 +27,18 @@ impl TaskRef {
     /// Starts polling a task taken from a run queue: `Some` if it is now `RUNNING`. A task
     /// cancelled meanwhile has its future dropped here instead; one that finished meanwhile
     /// only gives up the queue's reference.
-    pub(crate) fn start(self, live: &LiveTasks) -> Option<Running> {
+    ///
+    /// # Safety
+    ///
+    /// Called on the thread of the loop the task was spawned on, where its future may be
+    /// polled and dropped, with that loop's live list.
+    pub(crate) unsafe fn start(self, live: &LiveTasks) -> Option<Running> {
         match self.header().state.transition_to_running() {
             TransitionToRunning::Success => Some(Running { task: self }),
             TransitionToRunning::Cancelled => {
-                // SAFETY: loop thread; the task is live and not running, so its future is
-                // there; the queue's reference and the live list's are given up.
+                // SAFETY: the task's loop thread (from the caller); the task is live and not
+                // running, so its future is there; the queue's reference and the live list's
+                // are given up.
                 unsafe { drop_future(self.into_raw(), live, Refs::QueueAndList) };
                 None
             }
@@ -62,7 +68,8 @@ impl TaskRef {
     }
 }
 
-/// A task the loop is polling: holds the `RUNNING` bit and the queue entry's reference.
+/// A task the loop is polling: holds the `RUNNING` bit and the queue entry's reference. Made
+/// only by [`TaskRef::start`], so it exists only on the task's loop thread.
 pub(crate) struct Running {
     task: TaskRef,
 }
@@ -75,7 +82,8 @@ impl Running {
     /// Polls the future once. `Ready` means the output is stored: call
     /// [`complete`](Running::complete); `Pending`: call [`park`](Running::park).
     pub(crate) fn poll(&mut self) -> Poll<()> {
-        // SAFETY: loop thread (a `Running` exists only there), and the task is `RUNNING`.
+        // SAFETY: the task's loop thread (a `Running` exists only there), and the task is
+        // `RUNNING`.
         if unsafe { Header::poll(self.task.as_ptr()) } {
             Poll::Ready(())
         } else {
@@ -123,8 +131,9 @@ impl LiveTasks {
         let tasks = self.take_all();
         let any = !tasks.is_empty();
         for ptr in tasks {
-            // SAFETY: loop thread, outside any poll; each entry's future is there and the
-            // entry's reference is given up.
+            // SAFETY: the list's tasks belong to this thread's loop (see `link`), and this
+            // runs outside any poll; each entry's future is there and the entry's reference
+            // is given up.
             unsafe { drop_future(ptr, self, Refs::List) };
         }
         any

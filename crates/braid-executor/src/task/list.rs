@@ -8,7 +8,8 @@ use std::ptr::NonNull;
 use super::raw::{Header, TaskRef, UNLINKED};
 
 /// Every task whose future is still alive and that the loop has seen; each entry owns a
-/// reference. Tasks know their index, so removal is a swap. Loop thread only (it is `!Sync`).
+/// reference. Tasks know their index, so removal is a swap. It stays on its loop's thread (it
+/// is neither `Send` nor `Sync`).
 pub(crate) struct LiveTasks {
     tasks: RefCell<Vec<NonNull<Header>>>,
 }
@@ -26,9 +27,14 @@ impl LiveTasks {
     }
 
     /// Adds a task the loop sees for the first time, using the reference a fresh task keeps for
-    /// the list; returns `false`, and does nothing, if it is already in. The task must not have
-    /// finished.
-    pub(crate) fn link(&self, task: &TaskRef) -> bool {
+    /// the list; returns `false`, and does nothing, if it is already in.
+    ///
+    /// # Safety
+    ///
+    /// The task has not finished, and was spawned on the loop this list belongs to, which runs
+    /// on this thread: [`drop_all`](LiveTasks::drop_all) drops the futures of the list's tasks
+    /// here.
+    pub(crate) unsafe fn link(&self, task: &TaskRef) -> bool {
         let ptr = task.as_ptr();
         let mut tasks = self.tasks.borrow_mut();
         let len = tasks.len();
@@ -49,9 +55,15 @@ impl LiveTasks {
     }
 
     /// Links a task taken from a queue at the end of the loop, unless it already finished.
-    pub(crate) fn adopt(&self, task: &TaskRef) {
+    ///
+    /// # Safety
+    ///
+    /// As for [`link`](LiveTasks::link), but the task may have finished.
+    pub(crate) unsafe fn adopt(&self, task: &TaskRef) {
         if !task.header().state.load().is_finished() {
-            let _ = self.link(task);
+            // SAFETY: not finished (only the loop thread, this one, finishes a task), and the
+            // caller vouches for the rest.
+            let _ = unsafe { self.link(task) };
         }
     }
 

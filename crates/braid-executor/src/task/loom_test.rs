@@ -124,10 +124,10 @@ impl Wake for Awaiter {
 /// Runs what is queued, as one turn of the loop does.
 fn run_queued(queue: &RunQueue, live: &LiveTasks) {
     while let Some(task) = queue.pop() {
-        let Some(mut running) = task.start(live) else {
+        // SAFETY: the model's main thread is the task's loop thread, and `live` its list.
+        let Some(mut running) = (unsafe { task.start(live) }) else {
             continue;
         };
-        let _ = live.link(running.task());
         if running.poll().is_ready() {
             running.complete(live);
         } else if let Some(task) = running.park() {
@@ -155,7 +155,8 @@ fn loom_wake_cancel_complete_and_drop_handle_race() {
             counts: counts.clone(),
         };
         let (mut task, queued) = spawn(work, scheduler, Location::caller());
-        assert!(live.link(&queued));
+        // SAFETY: a fresh task, and this thread is its loop's.
+        assert!(unsafe { live.link(&queued) });
         let waker = queued.waker();
         let canceller = queued.clone_ref();
         queue.0.lock().unwrap().push_back(queued);
