@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::core::Core;
 use super::shared::Shared;
-use crate::task::raw::TaskRef;
+use crate::task::TaskRef;
 
 thread_local! {
     /// The loop running on this thread: set by `block_on` (and while a loop shuts down).

@@ -6,7 +6,6 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::panic::Location;
-use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::Waker;
@@ -19,9 +18,7 @@ use super::metrics::Metrics;
 use super::shared::Shared;
 use crate::blocking::BlockingPool;
 use crate::net::reactor::Reactor;
-use crate::task::raw::{self, Header, TaskRef, UNLINKED};
-use crate::task::state::*;
-use crate::task::{JoinError, Task};
+use crate::task::{self, JoinError, LiveTasks, Task, TaskRef};
 use crate::time::queue::TimerQueue;
 
 /// How many tasks the loop polls before it looks at the poller and the timers again, so that
@@ -32,9 +29,8 @@ pub(crate) const POLLS_PER_TURN: usize = 61;
 pub(crate) struct Core {
     pub(crate) shared: Arc<Shared>,
     queue: RefCell<VecDeque<TaskRef>>,
-    /// Every task whose future is still alive and that the loop has seen; each entry owns a
-    /// reference. Tasks know their index, so removal is a swap.
-    alive: RefCell<Vec<NonNull<Header>>>,
+    /// Every task whose future is still alive and that the loop has seen.
+    live: LiveTasks,
     pub(crate) timers: RefCell<TimerQueue>,
     pub(crate) reactor: RefCell<Reactor>,
     events: RefCell<Events>,
@@ -69,7 +65,7 @@ impl Core {
         Core {
             shared,
             queue: RefCell::new(VecDeque::with_capacity(256)),
-            alive: RefCell::new(Vec::with_capacity(256)),
+            live: LiveTasks::with_capacity(256),
             timers: RefCell::new(TimerQueue::new()),
             reactor: RefCell::new(Reactor::new()),
             events: RefCell::new(Events::with_capacity(1024)),
@@ -91,99 +87,39 @@ impl Core {
         F: Future<Output = Result<T, JoinError>> + 'static,
         T: 'static,
     {
-        let ptr = raw::allocate(future, self.shared.clone(), location);
-        self.link(ptr);
+        let (task, queued) = task::spawn(future, self.shared.clone(), location);
+        // SAFETY: a fresh task of this loop, on its thread.
+        let _ = unsafe { self.live.link(&queued) };
         bump(&self.counters.spawned, 1);
-        // SAFETY: a fresh task carries the handle's, the queue's and the live list's
-        // references; the live list's went to `link`, and each of the other two goes to its
-        // owner here.
-        unsafe {
-            self.push_local(TaskRef::from_owned(ptr));
-            Task::from_raw(ptr)
-        }
-    }
-
-    /// Adds a task to the live list, using the reference it was allocated with for it.
-    fn link(&self, ptr: NonNull<Header>) {
-        let mut alive = self.alive.borrow_mut();
-        // SAFETY: the task is alive (the caller holds a reference) and its index is only
-        // touched on the loop thread.
-        unsafe { *ptr.as_ref().alive_index.get() = alive.len() };
-        alive.push(ptr);
-    }
-
-    /// Removes a task from the live list; the caller takes over the list's reference.
-    fn unlink(&self, ptr: NonNull<Header>) {
-        // SAFETY: loop thread only, the caller holds a reference.
-        let index = unsafe { ptr.as_ref().alive_index.get().replace(UNLINKED) };
-        if index == UNLINKED {
-            return;
-        }
-        let mut alive = self.alive.borrow_mut();
-        alive.swap_remove(index);
-        if let Some(moved) = alive.get(index) {
-            // SAFETY: every entry of the live list is a live task.
-            unsafe { *moved.as_ref().alive_index.get() = index };
-        }
+        self.push_local(queued);
+        task
     }
 
     /// Polls one task taken from the run queue.
     /// `clock` is when the previous poll ended (or the turn began), from [`poll_clock`]; it
     /// is advanced to when this poll ended, so that timing each poll costs one clock read.
     fn run_task(&self, task: TaskRef, clock: &mut u64) {
-        let ptr = task.as_ptr();
-        let header = task.header();
-        let mut state = header.state.load(Ordering::Acquire);
-        loop {
-            if state & FINISHED != 0 {
-                return;
-            }
-            if state & CANCELLED != 0 {
-                self.drop_cancelled(task.into_raw(), 2);
-                return;
-            }
-            match header.state.compare_exchange_weak(
-                state,
-                (state & !SCHEDULED) | RUNNING,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => break,
-                Err(actual) => state = actual,
-            }
-        }
-        // SAFETY: loop thread only.
-        if unsafe { *header.alive_index.get() } == UNLINKED {
+        // SAFETY: `Core` lives on its loop's thread, and its run queue holds only its own
+        // tasks (`Shared::schedule` and `spawn` queue there).
+        let Some(mut running) = (unsafe { task.start(&self.live) }) else {
+            return;
+        };
+        // SAFETY: as above; a running task has not finished.
+        if unsafe { self.live.link(running.task()) } {
             // Spawned through a `Handle`: first seen here.
-            self.link(ptr);
             bump(&self.counters.spawned, 1);
         }
         bump(&self.counters.polls, 1);
-        // SAFETY: loop thread, the task is `RUNNING` and its future is alive.
-        let ready = unsafe { Header::poll(ptr) };
+        let polled = running.poll();
         let now = poll_clock();
         let took = Duration::from_nanos(now.saturating_sub(*clock));
         *clock = now;
         if took >= self.slow_poll_threshold {
-            self.slow_poll(header.location, took);
+            self.slow_poll(running.task().header().location, took);
         }
-        if ready {
-            self.complete(task.into_raw());
-            return;
-        }
-        let mut state = header.state.load(Ordering::Acquire);
-        loop {
-            match header.state.compare_exchange_weak(
-                state,
-                state & !RUNNING,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => break,
-                Err(actual) => state = actual,
-            }
-        }
-        if state & SCHEDULED != 0 {
+        if polled.is_ready() {
+            running.complete(&self.live);
+        } else if let Some(task) = running.park() {
             // Woken (or cancelled) while it ran: it goes to the back of the queue with the
             // reference it came with.
             self.push_local(task);
@@ -199,71 +135,6 @@ impl Core {
             threshold = ?self.slow_poll_threshold,
             "a task blocked the braid event loop: one poll took longer than the slow-poll threshold"
         );
-    }
-
-    /// Finishes a task whose future returned (its output is stored); takes over the queue's
-    /// reference, and the live list's.
-    fn complete(&self, ptr: NonNull<Header>) {
-        // SAFETY: the caller gives a queue reference, so the header is alive.
-        let header = unsafe { ptr.as_ref() };
-        let mut state = header.state.load(Ordering::Acquire);
-        loop {
-            match header.state.compare_exchange_weak(
-                state,
-                (state & !(RUNNING | SCHEDULED)) | COMPLETED,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => break,
-                Err(actual) => state = actual,
-            }
-        }
-        if state & HANDLE == 0 {
-            // Nobody can read the output any more.
-            // SAFETY: the task completed after its handle was gone, so the output is this
-            // thread's, where it was made.
-            unsafe { Header::drop_output(ptr) };
-        }
-        if state & AWAITED != 0 {
-            header.awaiter.wake();
-        }
-        self.unlink(ptr);
-        // SAFETY: the queue's and the live list's references.
-        unsafe { Header::release(ptr, 2) }
-    }
-
-    /// Drops the future of a cancelled task and releases `refs` references the caller owns
-    /// (the live list's included, if it was linked).
-    fn drop_cancelled(&self, ptr: NonNull<Header>, refs: usize) {
-        self.unlink(ptr);
-        // SAFETY: loop thread; the task is live and not running, so its future is there.
-        let panicked = unsafe { Header::drop_future(ptr) };
-        if let Some(error) = panicked {
-            tracing::warn!(
-                // SAFETY: the caller's references keep the header alive.
-                spawned_at = %unsafe { ptr.as_ref() }.location,
-                "the destructor of a cancelled task's future panicked: {error}"
-            );
-        }
-        // SAFETY: as above.
-        let header = unsafe { ptr.as_ref() };
-        let mut state = header.state.load(Ordering::Acquire);
-        loop {
-            match header.state.compare_exchange_weak(
-                state,
-                (state & !(RUNNING | SCHEDULED)) | DROPPED,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => break,
-                Err(actual) => state = actual,
-            }
-        }
-        if state & AWAITED != 0 {
-            header.awaiter.wake();
-        }
-        // SAFETY: the caller gives these up.
-        unsafe { Header::release(ptr, refs) }
     }
 
     /// One turn: polls up to [`POLLS_PER_TURN`] tasks, then takes remote wakes, I/O events
@@ -371,24 +242,13 @@ impl Core {
         loop {
             let queued: Vec<TaskRef> = self.queue.borrow_mut().drain(..).collect();
             for task in &queued {
-                let ptr = task.as_ptr();
-                let state = task.header().state.load(Ordering::Acquire);
-                // SAFETY: loop thread; the queue reference keeps the task alive.
-                let unlinked = unsafe { *task.header().alive_index.get() } == UNLINKED;
-                if unlinked && state & FINISHED == 0 {
-                    // Spawned through a `Handle` and never polled.
-                    self.link(ptr);
-                }
+                // Spawned through a `Handle` and never polled: linked so its future drops.
+                // SAFETY: one of this loop's tasks, on its thread.
+                unsafe { self.live.adopt(task) };
             }
             drop(queued);
-            let alive = std::mem::take(&mut *self.alive.borrow_mut());
-            if alive.is_empty() && self.queue.borrow().is_empty() {
+            if !self.live.drop_all() && self.queue.borrow().is_empty() {
                 break;
-            }
-            for ptr in alive {
-                // SAFETY: loop thread; the entry's reference keeps the task alive.
-                unsafe { *ptr.as_ref().alive_index.get() = UNLINKED };
-                self.drop_cancelled(ptr, 1);
             }
         }
     }
@@ -397,7 +257,7 @@ impl Core {
         let c = &self.counters;
         Metrics {
             tasks_spawned: c.spawned.get(),
-            tasks_alive: self.alive.borrow().len() as u64,
+            tasks_alive: self.live.len() as u64,
             polls: c.polls.get(),
             io_events: c.io_events.get(),
             timers_fired: c.timers_fired.get(),

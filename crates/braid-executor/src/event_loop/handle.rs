@@ -1,15 +1,12 @@
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use futures::FutureExt;
 
 use super::Shared;
-use crate::task::raw::{self, Header, TaskRef};
-use crate::task::state::DROPPED;
-use crate::task::{JoinError, Task};
+use crate::task::{self, JoinError, Task};
 
 /// Spawns onto an event loop from any thread (Python's `asyncio.run_coroutine_threadsafe`).
 ///
@@ -68,24 +65,17 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let ptr = raw::allocate(
+        let (task, queued) = task::spawn(
             future.map(Ok::<_, JoinError>),
             self.shared.clone(),
             Location::caller(),
         );
-        // SAFETY: a fresh task carries the handle's, the queue's and the live list's
-        // references; the first goes to the `Task`, the second to the queue entry.
-        let (task, queued) = unsafe { (Task::from_raw(ptr), TaskRef::from_owned(ptr)) };
         match self.shared.push_remote(queued) {
             Ok(()) => Ok(task),
             Err(queued) => {
-                // The future is `Send`, so dropping it here, off the loop, is fine.
-                // SAFETY: the task never reached a loop, so this thread has it alone.
-                let _ = unsafe { Header::drop_future(ptr) };
-                queued.header().state.fetch_or(DROPPED, Ordering::AcqRel);
-                drop(queued);
-                // SAFETY: the live list's reference, which no list took.
-                unsafe { Header::release(ptr, 1) };
+                // SAFETY: the task never reached a queue, and its future is `Send`, so
+                // dropping it here, off the loop, is fine.
+                unsafe { queued.abandon() };
                 drop(task);
                 Err(SpawnError { _private: () })
             }

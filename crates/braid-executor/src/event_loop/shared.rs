@@ -8,7 +8,7 @@ use std::task::Wake;
 use braid_poller::Poller;
 
 use super::context;
-use crate::task::raw::TaskRef;
+use crate::task::{Schedule, TaskRef};
 
 /// What a loop shares with wakers, handles and other threads.
 pub(crate) struct Shared {
@@ -99,6 +99,14 @@ impl Shared {
 
     pub(crate) fn has_remote(&self) -> bool {
         self.remote_pending.load(Ordering::Acquire)
+    }
+}
+
+/// How the loop's tasks are queued when woken: the loop's own queue on the loop thread, the
+/// remote queue from anywhere else.
+impl Schedule for Arc<Shared> {
+    fn schedule(&self, task: TaskRef) {
+        Shared::schedule(self, task);
     }
 }
 

@@ -1,10 +1,15 @@
 //! Tasks: spawned futures, their handles, and how they end.
 
+mod harness;
 mod join_error;
-pub(crate) mod raw;
-pub(crate) mod state;
+mod list;
+mod loom;
+mod raw;
+mod state;
 mod yield_now;
 
+#[cfg(all(test, loom))]
+mod loom_test;
 #[cfg(test)]
 mod test;
 
@@ -14,14 +19,15 @@ use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 pub use join_error::JoinError;
+pub(crate) use list::LiveTasks;
+pub(crate) use raw::{spawn, Schedule, TaskRef};
 pub use yield_now::{yield_now, YieldNow};
 
 use raw::Header;
-use state::*;
+use state::{DropHandle, Snapshot};
 
 /// A handle to a spawned task: await it for the task's output (Python's `asyncio.Task`).
 ///
@@ -72,7 +78,7 @@ impl<T> Task<T> {
     ///
     /// `header` is a task whose output type is `T`, and the caller gives up the handle's
     /// reference (the `HANDLE` bit is set).
-    pub(crate) unsafe fn from_raw(header: NonNull<Header>) -> Task<T> {
+    pub(super) unsafe fn from_raw(header: NonNull<Header>) -> Task<T> {
         Task {
             header,
             taken: false,
@@ -114,7 +120,7 @@ impl<T> Task<T> {
     /// Whether the task has finished: its future completed, panicked, or was dropped by a
     /// cancel. Awaiting a finished task returns at once.
     pub fn is_finished(&self) -> bool {
-        self.header().state.load(Ordering::Acquire) & FINISHED != 0
+        self.header().state.load().is_finished()
     }
 
     /// Lets the task run on without a handle: its output will be dropped.
@@ -129,7 +135,7 @@ impl<T> Task<T> {
         if self.is_finished() {
             return Poll::Ready(());
         }
-        if self.register_awaiter(cx) & FINISHED != 0 {
+        if self.register_awaiter(cx).is_finished() {
             Poll::Ready(())
         } else {
             Poll::Pending
@@ -138,21 +144,19 @@ impl<T> Task<T> {
 
     /// Puts `cx`'s waker in the awaiter slot and marks the task `AWAITED`; returns the
     /// state from just before, so a finish that raced with this shows up in it.
-    fn register_awaiter(&self, cx: &mut Context<'_>) -> usize {
+    fn register_awaiter(&self, cx: &mut Context<'_>) -> Snapshot {
         self.header().awaiter.register(cx.waker());
-        // Ordered after the registration: a loop that finishes the task after this sees the
-        // bit and wakes the slot; one that finished before shows `FINISHED` here.
-        self.header().state.fetch_or(AWAITED, Ordering::AcqRel)
+        self.header().state.set_awaited()
     }
 
     /// Whether the task finished with a panic or a cancel, without taking the output.
     /// `None` while it runs.
     pub(crate) fn failed(&self) -> Option<bool> {
-        let state = self.header().state.load(Ordering::Acquire);
-        if state & DROPPED != 0 {
+        let state = self.header().state.load();
+        if state.is_dropped() {
             return Some(true);
         }
-        if state & COMPLETED == 0 || self.taken {
+        if !state.is_completed() || self.taken {
             return None;
         }
         // SAFETY: `COMPLETED` and not taken by this handle: the output sits in the task and
@@ -177,14 +181,14 @@ impl<T> Future for Task<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let mut state = this.header().state.load(Ordering::Acquire);
-        if state & FINISHED == 0 {
+        let mut state = this.header().state.load();
+        if !state.is_finished() {
             state = this.register_awaiter(cx);
-            if state & FINISHED == 0 {
+            if !state.is_finished() {
                 return Poll::Pending;
             }
         }
-        if state & DROPPED != 0 {
+        if state.is_dropped() {
             return Poll::Ready(Err(JoinError::cancelled()));
         }
         assert!(
@@ -199,32 +203,37 @@ impl<T> Drop for Task<T> {
     fn drop(&mut self) {
         if self.taken {
             // The output is gone, so giving up the handle is one atomic step.
-            // SAFETY: the handle owns one reference and the `HANDLE` bit, and gives up both.
-            unsafe { Header::release_handle(self.header) };
+            if self.header().state.release_handle() {
+                // SAFETY: that was the last reference.
+                unsafe { Header::dealloc(self.header) }
+            }
             return;
         }
-        let state = self.header().state.fetch_and(!HANDLE, Ordering::AcqRel);
-        if state & COMPLETED != 0 {
-            // Completed while the handle existed: the loop left the output, and nobody else
-            // will drop it.
-            // SAFETY: the output is this handle's and was not taken; `T` may be dropped here
-            // because the handle lives on a thread that may own it.
-            unsafe { Header::drop_output(self.header) }
+        match self.header().state.drop_handle() {
+            DropHandle::OwnsOutput => {
+                // Completed while the handle existed: the loop left the output, and nobody
+                // else will drop it.
+                // SAFETY: the output is this handle's and was not taken; `T` may be dropped
+                // here because the handle lives on a thread that may own it.
+                unsafe { Header::drop_output(self.header) };
+                // SAFETY: the handle still owns its reference, and gives it up.
+                unsafe { Header::release(self.header) }
+            }
+            // The loop drops the output when the task completes, as it now sees no handle.
+            DropHandle::Released => {}
+            // SAFETY: the handle's reference was the last.
+            DropHandle::Dealloc => unsafe { Header::dealloc(self.header) },
         }
-        // Otherwise the loop drops the output when the task completes, as it now sees no
-        // handle.
-        // SAFETY: the handle owns one reference and gives it up.
-        unsafe { Header::release(self.header, 1) }
     }
 }
 
 impl<T> fmt::Debug for Task<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.header().state.load(Ordering::Relaxed);
+        let state = self.header().state.load();
         f.debug_struct("Task")
             .field("spawned_at", &self.header().location)
-            .field("finished", &(state & FINISHED != 0))
-            .field("cancelled", &(state & CANCELLED != 0))
+            .field("finished", &state.is_finished())
+            .field("cancelled", &state.is_cancelled())
             .finish()
     }
 }

@@ -1,39 +1,48 @@
-//! The type-erased task: one heap block holding the header, the future and then its output.
+//! The type-erased task: one heap block holding the header, the scheduler, and the future and
+//! then its output.
 //!
-//! A task is allocated once, at spawn, as a `TaskCell<F, T>`: the [`Header`] (state word,
-//! waker of the awaiting handle, vtable, owning loop) followed by a [`Stage`] that holds the
-//! future while it runs and its output afterwards. Everything outside this file sees only
-//! `NonNull<Header>` and goes through the vtable.
+//! A task is allocated once, at spawn, as a `TaskCell<F, T, S>`: the [`Header`] (state word,
+//! waker of the awaiting handle, vtable, position in the live list) followed by the scheduler
+//! `S` that wakes queue the task with, and a [`Stage`] that holds the future while it runs and
+//! its output afterwards. Everything outside this file sees only `NonNull<Header>` and goes
+//! through the vtable, which is where the types `F`, `T` and `S` are known again (static
+//! dispatch inside, one indirect call to get there, as for the waker).
 //!
 //! Threads: the future is polled and dropped only on the loop thread. Other threads may wake
-//! the task (which pushes a [`TaskRef`] onto the loop's thread-safe queue), cancel it, read
-//! or drop its output through the handle (only when the output is `Send`, see
-//! [`Task`](crate::Task)), and free the block once every reference is gone.
+//! the task (which hands a [`TaskRef`] to the scheduler), cancel it, read or drop its output
+//! through the handle (only when the output is `Send`, see [`Task`](crate::Task)), and free
+//! the block once every reference is gone.
 
-use std::cell::UnsafeCell;
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use futures::task::AtomicWaker;
 
-use super::state::*;
-use super::JoinError;
-use crate::event_loop::Shared;
+use super::loom::UnsafeCell;
+use super::state::{State, TransitionToCancelled, TransitionToNotified, TransitionToNotifiedByVal};
+use super::{JoinError, Task};
+
+/// How a task is queued when it is woken or cancelled: the one thing a task knows of the loop
+/// that runs it.
+pub(crate) trait Schedule: Send + Sync + 'static {
+    /// Queues `task`, from any thread. A scheduler that can no longer run tasks (its loop
+    /// ended) drops it; that is never the task's last reference, because a task that can be
+    /// queued has not finished, so its loop's live list still holds one.
+    fn schedule(&self, task: TaskRef);
+}
 
 /// The index a task has in the loop's list of live tasks while it is not in it.
-pub(crate) const UNLINKED: usize = usize::MAX;
+pub(super) const UNLINKED: usize = usize::MAX;
 
-/// The operations that depend on the future's and output's types.
-pub(crate) struct TaskVTable {
+/// The operations that depend on the future's, output's and scheduler's types.
+struct TaskVTable {
     /// Polls the future; on `Ready` or a panic stores the output and returns `true`.
     poll: unsafe fn(NonNull<Header>, &mut Context<'_>) -> bool,
-    /// Drops the future of a cancelled task; returns a panic raised by its destructor.
+    /// Drops the future; returns a panic raised by its destructor.
     drop_future: unsafe fn(NonNull<Header>) -> Option<JoinError>,
     /// Moves the output to `*mut Result<T, JoinError>`.
     read_output: unsafe fn(NonNull<Header>, *mut ()),
@@ -41,20 +50,20 @@ pub(crate) struct TaskVTable {
     output_is_err: unsafe fn(NonNull<Header>) -> bool,
     /// Drops the output in place.
     drop_output: unsafe fn(NonNull<Header>),
+    /// Hands a queue entry to the task's scheduler.
+    schedule: unsafe fn(TaskRef),
     /// Frees the block.
     dealloc: unsafe fn(NonNull<Header>),
 }
 
 /// The part of a task every holder can see.
 pub(crate) struct Header {
-    pub(crate) state: AtomicUsize,
+    pub(super) state: State,
     vtable: &'static TaskVTable,
     /// The waker of whoever awaits the [`Task`](crate::Task) handle.
-    pub(crate) awaiter: AtomicWaker,
-    /// The loop the task belongs to; wakes schedule onto it.
-    pub(crate) shared: Arc<Shared>,
+    pub(super) awaiter: AtomicWaker,
     /// Position in the loop's list of live tasks, or [`UNLINKED`]. Loop thread only.
-    pub(crate) alive_index: UnsafeCell<usize>,
+    pub(super) alive_index: UnsafeCell<usize>,
     /// Where the task was spawned, for slow-poll warnings.
     pub(crate) location: &'static Location<'static>,
 }
@@ -67,39 +76,47 @@ enum Stage<F, T> {
 }
 
 #[repr(C)]
-struct TaskCell<F, T> {
+struct TaskCell<F, T, S> {
     // First, so that a pointer to the cell is a pointer to the header.
     header: Header,
+    scheduler: S,
     stage: UnsafeCell<Stage<F, T>>,
 }
 
-/// Allocates a task running `future`. The returned pointer carries the three references of
-/// [`INITIAL`]: the handle's, one run-queue entry's, and the live list's.
-pub(crate) fn allocate<F, T>(
+/// Allocates a task running `future`, queued by `scheduler`. Returns the handle and the
+/// run-queue entry; the third reference of a fresh task is the loop's live list's, which
+/// [`LiveTasks::link`](super::list::LiveTasks::link) takes when the loop first sees the task.
+pub(crate) fn spawn<F, T, S>(
     future: F,
-    shared: Arc<Shared>,
+    scheduler: S,
     location: &'static Location<'static>,
-) -> NonNull<Header>
+) -> (Task<T>, TaskRef)
 where
     F: Future<Output = Result<T, JoinError>>,
+    S: Schedule,
 {
     let cell = Box::new(TaskCell {
         header: Header {
-            state: AtomicUsize::new(INITIAL),
-            vtable: &TaskCell::<F, T>::VTABLE,
+            state: State::new(),
+            vtable: &TaskCell::<F, T, S>::VTABLE,
             awaiter: AtomicWaker::new(),
-            shared,
             alive_index: UnsafeCell::new(UNLINKED),
             location,
         },
+        scheduler,
         stage: UnsafeCell::new(Stage::<F, T>::Running(future)),
     });
-    NonNull::from(Box::leak(cell)).cast()
+    let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
+    // SAFETY: a fresh task carries the handle's, a queue entry's and the live list's
+    // references (`State::new`); the first two go to their owners here, and the output type
+    // is `T`.
+    unsafe { (Task::from_raw(ptr), TaskRef(ptr)) }
 }
 
-impl<F, T> TaskCell<F, T>
+impl<F, T, S> TaskCell<F, T, S>
 where
     F: Future<Output = Result<T, JoinError>>,
+    S: Schedule,
 {
     const VTABLE: TaskVTable = TaskVTable {
         poll: Self::poll,
@@ -107,49 +124,59 @@ where
         read_output: Self::read_output,
         output_is_err: Self::output_is_err,
         drop_output: Self::drop_output,
+        schedule: Self::schedule,
         dealloc: Self::dealloc,
     };
 
+    /// Runs `f` on the stage.
+    ///
     /// # Safety
     ///
-    /// `ptr` points to a live `TaskCell<F, T>`, and the caller has exclusive access to its
-    /// stage (the loop thread while the task is `RUNNING`).
-    unsafe fn stage<'a>(ptr: NonNull<Header>) -> &'a mut Stage<F, T> {
-        // SAFETY: the caller guarantees the cell type and exclusive access to the stage.
-        unsafe { &mut *ptr.cast::<TaskCell<F, T>>().as_ref().stage.get() }
+    /// `ptr` points to a live `TaskCell<F, T, S>`, and the caller has exclusive access to its
+    /// stage (the loop thread while the future is there, the output's owner afterwards).
+    unsafe fn with_stage<R>(ptr: NonNull<Header>, f: impl FnOnce(&mut Stage<F, T>) -> R) -> R {
+        // SAFETY: the caller guarantees the cell type, so the cast and the reference hold.
+        let cell = unsafe { ptr.cast::<TaskCell<F, T, S>>().as_ref() };
+        cell.stage.with_mut(|stage| {
+            // SAFETY: the caller guarantees nobody else accesses the stage meanwhile.
+            f(unsafe { &mut *stage })
+        })
     }
 
     /// # Safety
     ///
     /// Loop thread only, while the task is `RUNNING` and its stage is `Running`.
     unsafe fn poll(ptr: NonNull<Header>, cx: &mut Context<'_>) -> bool {
+        let poll = |stage: &mut Stage<F, T>| {
+            let Stage::Running(future) = stage else {
+                unreachable!("a task was polled after its future finished");
+            };
+            // SAFETY: the future lives in the heap block, which never moves, and is dropped
+            // in place; so it stays pinned.
+            let future = unsafe { Pin::new_unchecked(future) };
+            let output = match panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+                Ok(Poll::Pending) => return false,
+                Ok(Poll::Ready(output)) => output,
+                Err(payload) => Err(JoinError::panic(payload)),
+            };
+            let output = match drop_caught(stage) {
+                Some(error) => Err(error),
+                None => output,
+            };
+            *stage = Stage::Finished(output);
+            true
+        };
         // SAFETY: forwarded from the caller.
-        let stage = unsafe { Self::stage(ptr) };
-        let Stage::Running(future) = stage else {
-            unreachable!("a task was polled after its future finished");
-        };
-        // SAFETY: the future lives in the heap block, which never moves, and is dropped in
-        // place; so it stays pinned.
-        let future = unsafe { Pin::new_unchecked(future) };
-        let output = match panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
-            Ok(Poll::Pending) => return false,
-            Ok(Poll::Ready(output)) => output,
-            Err(payload) => Err(JoinError::panic(payload)),
-        };
-        let output = match drop_caught(stage) {
-            Some(error) => Err(error),
-            None => output,
-        };
-        *stage = Stage::Finished(output);
-        true
+        unsafe { Self::with_stage(ptr, poll) }
     }
 
     /// # Safety
     ///
-    /// Loop thread only, while the stage is `Running` and nobody else touches it.
+    /// The stage is `Running` and nobody else touches it: the loop thread, or the thread that
+    /// spawned a `Send` future that never reached a loop.
     unsafe fn drop_future(ptr: NonNull<Header>) -> Option<JoinError> {
         // SAFETY: forwarded from the caller.
-        drop_caught(unsafe { Self::stage(ptr) })
+        unsafe { Self::with_stage(ptr, drop_caught) }
     }
 
     /// # Safety
@@ -157,24 +184,26 @@ where
     /// The stage is `Finished`, the caller owns the output (see [`Header::read_output`]), and
     /// `out` points to writable memory for a `Result<T, JoinError>`.
     unsafe fn read_output(ptr: NonNull<Header>, out: *mut ()) {
-        // SAFETY: owning the output gives the caller exclusive access to the finished stage.
-        let stage = unsafe { Self::stage(ptr) };
-        match std::mem::replace(stage, Stage::Consumed) {
-            // SAFETY: the caller passes a pointer to a `Result<T, JoinError>` slot.
-            Stage::Finished(output) => unsafe { out.cast::<Result<T, JoinError>>().write(output) },
+        let take = |stage: &mut Stage<F, T>| match std::mem::replace(stage, Stage::Consumed) {
+            Stage::Finished(output) => output,
             _ => unreachable!("a task's output was read twice"),
-        }
+        };
+        // SAFETY: owning the output gives the caller exclusive access to the finished stage.
+        let output = unsafe { Self::with_stage(ptr, take) };
+        // SAFETY: the caller passes a pointer to a `Result<T, JoinError>` slot.
+        unsafe { out.cast::<Result<T, JoinError>>().write(output) }
     }
 
     /// # Safety
     ///
     /// The stage is `Finished` and the caller is the only one reading it.
     unsafe fn output_is_err(ptr: NonNull<Header>) -> bool {
-        // SAFETY: forwarded from the caller.
-        match unsafe { Self::stage(ptr) } {
+        let is_err = |stage: &mut Stage<F, T>| match stage {
             Stage::Finished(output) => output.is_err(),
             _ => unreachable!("a task's output was inspected after it was taken"),
-        }
+        };
+        // SAFETY: forwarded from the caller.
+        unsafe { Self::with_stage(ptr, is_err) }
     }
 
     /// # Safety
@@ -182,16 +211,26 @@ where
     /// As for [`read_output`](Self::read_output).
     unsafe fn drop_output(ptr: NonNull<Header>) {
         // SAFETY: owning the output gives the caller exclusive access to the finished stage.
-        let stage = unsafe { Self::stage(ptr) };
-        *stage = Stage::Consumed;
+        unsafe { Self::with_stage(ptr, |stage| *stage = Stage::Consumed) }
+    }
+
+    /// # Safety
+    ///
+    /// `task` is a reference to a `TaskCell<F, T, S>`, which is not its last one (see
+    /// [`Schedule::schedule`]).
+    unsafe fn schedule(task: TaskRef) {
+        // SAFETY: the caller guarantees the cell type; the scheduler lives as long as the
+        // block, which `task` and another reference keep alive through the call.
+        let cell = unsafe { task.0.cast::<TaskCell<F, T, S>>().as_ref() };
+        cell.scheduler.schedule(task);
     }
 
     /// # Safety
     ///
     /// The reference count is zero: nobody else holds the pointer.
     unsafe fn dealloc(ptr: NonNull<Header>) {
-        // SAFETY: the block came from `Box::leak` in `allocate` and is no longer shared.
-        drop(unsafe { Box::from_raw(ptr.cast::<TaskCell<F, T>>().as_ptr()) });
+        // SAFETY: the block came from `Box::leak` in `spawn` and is no longer shared.
+        drop(unsafe { Box::from_raw(ptr.cast::<TaskCell<F, T, S>>().as_ptr()) });
     }
 }
 
@@ -207,12 +246,13 @@ fn drop_caught<F, T>(stage: &mut Stage<F, T>) -> Option<JoinError> {
 }
 
 impl Header {
-    /// Polls the future with a waker that borrows this task's reference.
+    /// Polls the future with a waker that borrows this task's reference; `true` once the
+    /// output is stored.
     ///
     /// # Safety
     ///
     /// Loop thread only, the task is `RUNNING`.
-    pub(crate) unsafe fn poll(this: NonNull<Header>) -> bool {
+    pub(super) unsafe fn poll(this: NonNull<Header>) -> bool {
         // SAFETY: the waker does not own a reference; `ManuallyDrop` keeps it from dropping
         // one, and clones take their own.
         let waker = ManuallyDrop::new(unsafe { Waker::from_raw(raw_waker(this)) });
@@ -221,10 +261,13 @@ impl Header {
         unsafe { (this.as_ref().vtable.poll)(this, &mut cx) }
     }
 
+    /// Drops the future.
+    ///
     /// # Safety
     ///
-    /// Loop thread only; the future is still there (the task is live and not `RUNNING`).
-    pub(crate) unsafe fn drop_future(this: NonNull<Header>) -> Option<JoinError> {
+    /// The future is still there, and nobody else can touch it: the loop thread with the task
+    /// not `RUNNING`, or the spawning thread of a `Send` future that reached no loop.
+    pub(super) unsafe fn drop_future(this: NonNull<Header>) -> Option<JoinError> {
         // SAFETY: forwarded from the caller.
         unsafe { (this.as_ref().vtable.drop_future)(this) }
     }
@@ -234,7 +277,7 @@ impl Header {
     /// The task is `COMPLETED` and the caller owns its output: the handle, once, or the loop
     /// thread when it completed the task with no handle left. `out` fits a
     /// `Result<T, JoinError>` of the task's output type.
-    pub(crate) unsafe fn read_output(this: NonNull<Header>, out: *mut ()) {
+    pub(super) unsafe fn read_output(this: NonNull<Header>, out: *mut ()) {
         // SAFETY: forwarded from the caller.
         unsafe { (this.as_ref().vtable.read_output)(this, out) }
     }
@@ -242,7 +285,7 @@ impl Header {
     /// # Safety
     ///
     /// The task is `COMPLETED`, the caller is the handle, and it has not taken the output.
-    pub(crate) unsafe fn output_is_err(this: NonNull<Header>) -> bool {
+    pub(super) unsafe fn output_is_err(this: NonNull<Header>) -> bool {
         // SAFETY: forwarded from the caller.
         unsafe { (this.as_ref().vtable.output_is_err)(this) }
     }
@@ -251,87 +294,79 @@ impl Header {
     ///
     /// The task is `COMPLETED`, the caller owns its output (as for
     /// [`read_output`](Header::read_output)), and runs on a thread where it may be dropped.
-    pub(crate) unsafe fn drop_output(this: NonNull<Header>) {
+    pub(super) unsafe fn drop_output(this: NonNull<Header>) {
         // SAFETY: forwarded from the caller.
         unsafe { (this.as_ref().vtable.drop_output)(this) }
     }
 
-    /// Drops `n` references; frees the task when they were the last.
+    /// Frees the block.
     ///
     /// # Safety
     ///
-    /// The caller owns `n` references and gives them up.
-    pub(crate) unsafe fn release(this: NonNull<Header>, n: usize) {
-        // SAFETY: the caller owns references, so the header is alive.
-        let header = unsafe { this.as_ref() };
-        let previous = header.state.fetch_sub(n * REF_ONE, Ordering::AcqRel);
-        debug_assert!(
-            (previous & REF_MASK) >= n * REF_ONE,
-            "task reference count underflow"
-        );
-        if previous & REF_MASK == n * REF_ONE {
-            // SAFETY: these were the last references.
-            unsafe { (header.vtable.dealloc)(this) }
-        }
+    /// A transition reported that the caller gave up the last reference.
+    pub(super) unsafe fn dealloc(this: NonNull<Header>) {
+        // SAFETY: the caller had the last reference, so the header is still alive to read the
+        // vtable from, and nobody else will touch the block.
+        unsafe { (this.as_ref().vtable.dealloc)(this) }
     }
 
-    /// Clears `HANDLE` and drops the handle's reference in one step; frees the task when it
-    /// was the last.
+    /// Drops one reference; frees the task when it was the last.
     ///
     /// # Safety
     ///
-    /// The caller is the handle, owns its reference, and no longer needs the output.
-    pub(crate) unsafe fn release_handle(this: NonNull<Header>) {
+    /// The caller owns a reference and gives it up.
+    pub(super) unsafe fn release(this: NonNull<Header>) {
         // SAFETY: the caller owns a reference, so the header is alive.
-        let header = unsafe { this.as_ref() };
-        // `HANDLE` is set while the handle exists, so subtracting it clears it.
-        let previous = header.state.fetch_sub(HANDLE | REF_ONE, Ordering::AcqRel);
-        debug_assert!(previous & HANDLE != 0, "a task handle was released twice");
-        if previous & REF_MASK == REF_ONE {
+        if unsafe { this.as_ref() }.state.ref_dec() {
             // SAFETY: that was the last reference.
-            unsafe { (header.vtable.dealloc)(this) }
+            unsafe { Header::dealloc(this) }
         }
     }
 
-    /// Schedules the task if it is neither queued, running, nor finished. `owned` says the
-    /// caller gives up one reference (a consuming wake), which the queue entry reuses.
+    /// Drops two references; frees the task when they were the last.
     ///
     /// # Safety
     ///
-    /// The caller holds a reference (given up if `owned`).
-    unsafe fn wake(this: NonNull<Header>, owned: bool) {
+    /// The caller owns two references and gives them up.
+    pub(super) unsafe fn release_two(this: NonNull<Header>) {
+        // SAFETY: the caller owns references, so the header is alive.
+        if unsafe { this.as_ref() }.state.ref_dec_two() {
+            // SAFETY: those were the last references.
+            unsafe { Header::dealloc(this) }
+        }
+    }
+
+    /// Wakes the task through a reference the caller keeps.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds a reference.
+    unsafe fn wake_by_ref(this: NonNull<Header>) {
         // SAFETY: the caller holds a reference.
         let header = unsafe { this.as_ref() };
-        let mut state = header.state.load(Ordering::Acquire);
-        loop {
-            if state & (SCHEDULED | FINISHED) != 0 {
-                break;
-            }
-            let next = if state & RUNNING != 0 {
-                // The loop re-queues it after the poll, with the reference it already has.
-                state | SCHEDULED
-            } else if owned {
-                state | SCHEDULED
-            } else {
-                (state | SCHEDULED) + REF_ONE
-            };
-            match header.state.compare_exchange_weak(
-                state,
-                next,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) if state & RUNNING != 0 => break,
-                Ok(_) => {
-                    header.shared.schedule(TaskRef(this));
-                    return;
-                }
-                Err(actual) => state = actual,
-            }
+        match header.state.transition_to_notified_by_ref() {
+            TransitionToNotified::DoNothing => {}
+            // SAFETY: the transition took this reference for the queue entry, and the
+            // caller's keeps the block alive through the call.
+            TransitionToNotified::Submit => unsafe { (header.vtable.schedule)(TaskRef(this)) },
         }
-        if owned {
-            // SAFETY: the caller gave up this reference and it went to no queue.
-            unsafe { Header::release(this, 1) }
+    }
+
+    /// Wakes the task, giving up the caller's reference.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns a reference and gives it up.
+    unsafe fn wake_by_val(this: NonNull<Header>) {
+        // SAFETY: the caller owns a reference.
+        let header = unsafe { this.as_ref() };
+        match header.state.transition_to_notified_by_val() {
+            TransitionToNotifiedByVal::DoNothing => {}
+            // SAFETY: the caller's reference became the queue entry's; the task is not
+            // finished, so its live list holds another.
+            TransitionToNotifiedByVal::Submit => unsafe { (header.vtable.schedule)(TaskRef(this)) },
+            // SAFETY: the caller's reference was the last.
+            TransitionToNotifiedByVal::Dealloc => unsafe { Header::dealloc(this) },
         }
     }
 
@@ -341,35 +376,17 @@ impl Header {
     /// # Safety
     ///
     /// The caller holds a reference.
-    pub(crate) unsafe fn cancel(this: NonNull<Header>) -> bool {
+    pub(super) unsafe fn cancel(this: NonNull<Header>) -> bool {
         // SAFETY: the caller holds a reference.
         let header = unsafe { this.as_ref() };
-        let mut state = header.state.load(Ordering::Acquire);
-        loop {
-            if state & (FINISHED | CANCELLED) != 0 {
-                return false;
-            }
-            // A task that is queued or running is already on its way to the loop, which sees
-            // `CANCELLED` and drops the future instead of polling it.
-            let push = state & (SCHEDULED | RUNNING) == 0;
-            let next = if push {
-                (state | CANCELLED | SCHEDULED) + REF_ONE
-            } else {
-                state | CANCELLED | SCHEDULED
-            };
-            match header.state.compare_exchange_weak(
-                state,
-                next,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => {
-                    if push {
-                        header.shared.schedule(TaskRef(this));
-                    }
-                    return true;
-                }
-                Err(actual) => state = actual,
+        match header.state.transition_to_cancelled() {
+            TransitionToCancelled::AlreadyDone => false,
+            TransitionToCancelled::Marked => true,
+            TransitionToCancelled::Submit => {
+                // SAFETY: the transition took this reference for the queue entry, and the
+                // caller's keeps the block alive through the call.
+                unsafe { (header.vtable.schedule)(TaskRef(this)) };
+                true
             }
         }
     }
@@ -385,15 +402,6 @@ pub(crate) struct TaskRef(NonNull<Header>);
 unsafe impl Send for TaskRef {}
 
 impl TaskRef {
-    /// Takes over one reference the caller owns.
-    ///
-    /// # Safety
-    ///
-    /// The caller owns one reference to a live task and gives it up.
-    pub(crate) unsafe fn from_owned(ptr: NonNull<Header>) -> TaskRef {
-        TaskRef(ptr)
-    }
-
     pub(crate) fn as_ptr(&self) -> NonNull<Header> {
         self.0
     }
@@ -404,15 +412,30 @@ impl TaskRef {
     }
 
     /// Gives the reference up without releasing it; the caller now owns it.
-    pub(crate) fn into_raw(self) -> NonNull<Header> {
+    pub(super) fn into_raw(self) -> NonNull<Header> {
         ManuallyDrop::new(self).0
+    }
+
+    /// A waker of the task, holding a reference of its own.
+    #[cfg(all(test, loom))]
+    pub(crate) fn waker(&self) -> Waker {
+        self.header().state.ref_inc();
+        // SAFETY: the waker owns the reference just taken.
+        unsafe { Waker::from_raw(raw_waker(self.0)) }
+    }
+
+    /// Another reference to the task.
+    #[cfg(all(test, loom))]
+    pub(crate) fn clone_ref(&self) -> TaskRef {
+        self.header().state.ref_inc();
+        TaskRef(self.0)
     }
 }
 
 impl Drop for TaskRef {
     fn drop(&mut self) {
         // SAFETY: a `TaskRef` owns one reference.
-        unsafe { Header::release(self.0, 1) }
+        unsafe { Header::release(self.0) }
     }
 }
 
@@ -428,31 +451,36 @@ fn header_of(data: *const ()) -> NonNull<Header> {
     unsafe { NonNull::new_unchecked(data.cast_mut().cast()) }
 }
 
+/// # Safety
+///
+/// `data` comes from a waker built with `WAKER_VTABLE` that holds or borrows a reference.
 unsafe fn waker_clone(data: *const ()) -> RawWaker {
     let ptr = header_of(data);
     // SAFETY: the waker being cloned holds (or borrows) a reference, so the header is alive.
-    let previous = unsafe { ptr.as_ref() }
-        .state
-        .fetch_add(REF_ONE, Ordering::Relaxed);
-    if previous > isize::MAX as usize {
-        // Billions of leaked wakers: the count is about to wrap; stop before memory is freed
-        // too early.
-        std::process::abort();
-    }
+    unsafe { ptr.as_ref() }.state.ref_inc();
     raw_waker(ptr)
 }
 
+/// # Safety
+///
+/// `data` comes from a waker built with `WAKER_VTABLE` that owns a reference, given up here.
 unsafe fn waker_wake(data: *const ()) {
     // SAFETY: a consuming wake gives up the waker's reference.
-    unsafe { Header::wake(header_of(data), true) }
+    unsafe { Header::wake_by_val(header_of(data)) }
 }
 
+/// # Safety
+///
+/// `data` comes from a waker built with `WAKER_VTABLE` that holds or borrows a reference.
 unsafe fn waker_wake_by_ref(data: *const ()) {
     // SAFETY: the waker holds a reference for the duration of the call.
-    unsafe { Header::wake(header_of(data), false) }
+    unsafe { Header::wake_by_ref(header_of(data)) }
 }
 
+/// # Safety
+///
+/// `data` comes from a waker built with `WAKER_VTABLE` that owns a reference, given up here.
 unsafe fn waker_drop(data: *const ()) {
     // SAFETY: the waker owns one reference.
-    unsafe { Header::release(header_of(data), 1) }
+    unsafe { Header::release(header_of(data)) }
 }

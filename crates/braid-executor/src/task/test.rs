@@ -5,11 +5,10 @@ use std::cell::{Cell, RefCell};
 use std::future::{pending, poll_fn};
 use std::ptr::NonNull;
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
 use std::task::{Poll, Waker};
 
 use super::raw::Header;
-use super::state::*;
+use super::state::Snapshot;
 use super::Task;
 use crate::sync::testing::{poll_with, WakeCounter};
 use crate::{yield_now, EventLoop};
@@ -31,13 +30,19 @@ struct Watch {
 }
 
 impl Watch {
-    fn state(&self) -> usize {
+    fn state(&self) -> Snapshot {
         // SAFETY: the kept waker holds a reference, so the header is alive.
-        unsafe { self.header.as_ref() }.state.load(Ordering::SeqCst)
+        unsafe { self.header.as_ref() }.state.load()
     }
 
     fn refs(&self) -> usize {
-        (self.state() & REF_MASK) / REF_ONE
+        self.state().ref_count()
+    }
+
+    /// Completed (not dropped), and the handle is gone.
+    fn completed_without_handle(&self) -> bool {
+        let state = self.state();
+        state.is_completed() && !state.is_dropped() && !state.has_handle()
     }
 }
 
@@ -77,7 +82,7 @@ fn an_awaited_handle_gives_up_its_reference_and_the_handle_bit() {
     assert_eq!(drops.get(), 0, "the output was moved out, not dropped");
     drop(output);
     assert_eq!(drops.get(), 1);
-    assert_eq!(watch.state() & (HANDLE | FINISHED), COMPLETED);
+    assert!(watch.completed_without_handle());
     assert_eq!(watch.refs(), 1, "only the kept waker is left");
 }
 
@@ -89,10 +94,10 @@ fn a_handle_dropped_after_completion_drops_the_output_once() {
     event_loop.block_on(yield_now());
     assert!(task.is_finished());
     assert_eq!(drops.get(), 0, "the loop keeps the output for the handle");
-    assert_eq!(watch.state() & AWAITED, 0, "nobody awaited the task");
+    assert!(!watch.state().is_awaited(), "nobody awaited the task");
     drop(task);
     assert_eq!(drops.get(), 1, "the handle dropped the output");
-    assert_eq!(watch.state() & HANDLE, 0);
+    assert!(!watch.state().has_handle());
     assert_eq!(watch.refs(), 1, "only the kept waker is left");
 }
 
@@ -102,9 +107,9 @@ fn a_handle_dropped_before_completion_leaves_the_output_to_the_loop() {
     let drops = Rc::new(Cell::new(0));
     let (task, watch) = spawn_watched(&event_loop, &drops, true);
     drop(task);
-    assert_eq!(watch.state() & HANDLE, 0);
+    assert!(!watch.state().has_handle());
     event_loop.block_on(yield_now());
-    assert_eq!(watch.state() & FINISHED, COMPLETED);
+    assert!(watch.completed_without_handle());
     assert_eq!(
         drops.get(),
         1,
@@ -123,11 +128,12 @@ fn a_cancelled_task_whose_handle_is_gone_keeps_no_reference() {
     drop(task);
     // A cancel from outside the loop goes through the remote queue: give it turns.
     event_loop.block_on(async {
-        while watch.state() & FINISHED == 0 {
+        while !watch.state().is_finished() {
             yield_now().await;
         }
     });
-    assert_eq!(watch.state() & (HANDLE | FINISHED), DROPPED);
+    let state = watch.state();
+    assert!(state.is_dropped() && !state.is_completed() && !state.has_handle());
     assert_eq!(drops.get(), 0, "a cancelled task has no output");
     assert_eq!(watch.refs(), 1, "only the kept waker is left");
 }
@@ -139,7 +145,7 @@ fn the_awaiter_is_woken_once_when_the_task_completes() {
     let (mut task, watch) = spawn_watched(&event_loop, &drops, true);
     let (counter, waker) = WakeCounter::new();
     assert!(poll_with(&mut task, &waker).is_pending());
-    assert_ne!(watch.state() & AWAITED, 0);
+    assert!(watch.state().is_awaited());
     assert_eq!(counter.count(), 0);
     event_loop.block_on(yield_now());
     assert_eq!(counter.count(), 1);
