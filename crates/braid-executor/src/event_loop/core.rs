@@ -277,29 +277,13 @@ impl Core {
 
 /// Nanoseconds on a monotonic clock, for timing polls.
 ///
-/// Slow polls are tens of milliseconds, so the kernel's coarse clock (a few milliseconds of
-/// resolution, read from shared memory without a system call) is precise enough, and it is
-/// several times cheaper than `Instant::now` on the path every task poll takes.
-#[cfg(any(target_os = "linux", target_os = "android"))]
+/// Nanoseconds on a monotonic clock, for timing polls. Slow polls are tens of milliseconds,
+/// so the kernel's coarse clock (a few milliseconds of resolution, read from shared memory
+/// without a system call where Linux has it) is precise enough, and it is several times
+/// cheaper than `Instant::now` on the path every task poll takes.
+#[inline]
 fn poll_clock() -> u64 {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `now` is a valid `timespec` for the call to fill; the clock id is valid on
-    // every Linux since 2.6.32.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut now) };
-    (now.tv_sec as u64)
-        .wrapping_mul(1_000_000_000)
-        .wrapping_add(now.tv_nsec as u64)
-}
-
-/// Nanoseconds on a monotonic clock, for timing polls.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn poll_clock() -> u64 {
-    use std::sync::OnceLock;
-    static START: OnceLock<Instant> = OnceLock::new();
-    START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+    braid_sys::time::coarse_monotonic_nanos()
 }
 
 impl fmt::Debug for Core {
