@@ -124,10 +124,13 @@ impl<T> Future for BlockingJob<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let result = ready!(Pin::new(&mut self.0).poll(cx));
-        Poll::Ready(result.map_err(|error| match error.try_into_panic() {
-            Ok(payload) => JoinError::panic(payload),
-            // Cancelled or refused by a shut-down pool: either way it never ran.
-            Err(_) => JoinError::cancelled(),
+        Poll::Ready(result.map_err(|error| {
+            if error.is_panic() {
+                error
+            } else {
+                // Cancelled or refused by a shut-down pool: either way it never ran.
+                JoinError::cancelled()
+            }
         }))
     }
 }

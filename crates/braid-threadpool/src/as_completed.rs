@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::task::{Wake, Waker};
 
 use crate::sync::{lock, Mutex};
-use crate::task::{JoinError, JoinHandle};
+use crate::task::JoinHandle;
 use crate::wait::Waiter;
+use crate::JoinError;
 
 /// Yields the results of `handles` as the tasks finish, first finished first, like Python's
 /// `concurrent.futures.as_completed`.

@@ -117,8 +117,10 @@
 
 mod as_completed;
 mod builder;
+pub mod completion;
 mod job;
 mod join;
+mod join_error;
 mod latch;
 mod map;
 mod metrics;
@@ -132,8 +134,10 @@ mod worker;
 
 pub use as_completed::{as_completed, AsCompleted};
 pub use builder::{BuildError, Builder};
+pub use join_error::{panic_message, JoinError};
 pub use map::Map;
 pub use metrics::{Metrics, WorkerMetrics};
 pub use pool::{Shutdown, ThreadPool};
 pub use scope::Scope;
-pub use task::{JoinError, JoinHandle};
+pub use task::JoinHandle;
+pub use wait::block_on;

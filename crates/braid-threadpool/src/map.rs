@@ -5,7 +5,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::pool::ThreadPool;
-use crate::task::{JoinError, JoinHandle};
+use crate::task::JoinHandle;
+use crate::JoinError;
 
 /// Results of [`ThreadPool::map`], in the order of the input items.
 ///

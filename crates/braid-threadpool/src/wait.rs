@@ -1,8 +1,10 @@
 //! Blocking a thread until a [`Waker`] fires, without stalling the pool when the thread is a
 //! worker.
 
+use std::future::Future;
+use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Wake, Waker};
+use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::Instant;
 
@@ -96,5 +98,33 @@ impl Waiter {
             latch.reset();
         }
         woken
+    }
+}
+
+/// Runs `future` to completion on this thread, blocking between polls: braid's one way for
+/// a plain thread to wait for a future.
+///
+/// On a worker thread of a braid thread pool the worker runs other jobs of its pool while it
+/// waits, so waiting for work queued behind it cannot deadlock the pool; elsewhere the thread
+/// parks until the future's waker is woken. It runs nothing else: a future that needs an
+/// event loop (a socket, a timer) must be awaited on that loop or handed to it.
+///
+/// # Examples
+///
+/// ```
+/// let pool = braid_threadpool::ThreadPool::new(1)?;
+/// let handle = pool.submit(|| 6 * 7);
+/// assert_eq!(braid_threadpool::block_on(handle).unwrap(), 42);
+/// # Ok::<(), braid_threadpool::BuildError>(())
+/// ```
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let waiter = Waiter::new();
+    let mut cx = Context::from_waker(waiter.waker());
+    let mut future = pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        waiter.wait(None);
     }
 }

@@ -107,6 +107,11 @@ pub mod prelude {
     #[doc(no_inline)]
     pub use braid_threadpool::{as_completed, JoinHandle, ThreadPool};
 
+    // One `JoinError` for both models: the executor's is the thread pool's type.
+    #[cfg(all(feature = "threadpool", not(feature = "executor")))]
+    #[doc(no_inline)]
+    pub use braid_threadpool::JoinError;
+
     #[cfg(feature = "procpool")]
     #[doc(no_inline)]
     pub use braid_procpool::{ProcessPool, TaskError};

@@ -124,3 +124,40 @@ fn executor_processes_signals_and_runtime() {
     let server: Server = runtime.serve("127.0.0.1:0", |_stream| async {}).unwrap();
     server.stop();
 }
+
+#[cfg(all(feature = "executor", feature = "threadpool"))]
+#[test]
+fn one_join_error_serves_a_pool_handle_and_an_event_loop_task() {
+    use braid::prelude::*;
+
+    fn describe(error: JoinError) -> String {
+        error.to_string()
+    }
+    let pool = ThreadPool::new(1).unwrap();
+    let from_pool = pool.submit(|| -> u8 { panic!("in the pool") }).join();
+    let from_loop = run(async { spawn(async { panic!("on the loop") }).await });
+    let from_blocking = run(async { spawn_blocking(|| -> u8 { panic!("blocking") }).await });
+    // One function takes all three: the types are the same, not look-alikes.
+    assert_eq!(
+        describe(from_pool.unwrap_err()),
+        "the task panicked: in the pool"
+    );
+    let from_loop: Result<(), braid::threadpool::JoinError> = from_loop;
+    assert_eq!(
+        describe(from_loop.unwrap_err()),
+        "the task panicked: on the loop"
+    );
+    assert_eq!(
+        describe(from_blocking.unwrap_err()),
+        "the task panicked: blocking"
+    );
+}
+
+#[cfg(all(feature = "threadpool", not(feature = "executor")))]
+#[test]
+fn the_prelude_has_join_error_with_the_thread_pool_alone() {
+    use braid::prelude::*;
+    let pool = ThreadPool::new(1).unwrap();
+    let error: JoinError = pool.submit(|| -> u8 { panic!("x") }).join().unwrap_err();
+    assert!(error.is_panic());
+}

@@ -4,9 +4,6 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::Arc;
-use std::task::{Context, Wake, Waker};
-use std::thread::{self, Thread};
 use std::time::Duration;
 
 use super::spawn_on::BuiltOnLoop;
@@ -285,28 +282,11 @@ impl Drop for Server {
         if context::with_current(|core| core.is_some()) {
             return;
         }
-        let waker = Waker::from(Arc::new(Unpark(thread::current())));
-        let mut cx = Context::from_waker(&waker);
         for acceptor in &self.acceptors {
             // A cancelled task finishes once its loop has dropped the future (and with it the
             // listener), or at once if the loop has ended.
-            while acceptor.poll_finished(&mut cx).is_pending() {
-                thread::park();
-            }
+            braid_threadpool::block_on(std::future::poll_fn(|cx| acceptor.poll_finished(cx)));
         }
-    }
-}
-
-/// Wakes a thread waiting in `thread::park`.
-struct Unpark(Thread);
-
-impl Wake for Unpark {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.unpark();
     }
 }
 

@@ -41,19 +41,7 @@
 //! use braid_executor::sync::Queue;
 //! use std::sync::Arc;
 //!
-//! # fn block_on<F: std::future::Future>(future: F) -> F::Output {
-//! #     struct Unpark(std::thread::Thread);
-//! #     impl std::task::Wake for Unpark {
-//! #         fn wake(self: std::sync::Arc<Self>) { self.0.unpark() }
-//! #     }
-//! #     let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
-//! #     let mut cx = std::task::Context::from_waker(&waker);
-//! #     let mut future = std::pin::pin!(future);
-//! #     loop {
-//! #         if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) { return out; }
-//! #         std::thread::park();
-//! #     }
-//! # }
+//! # use braid_threadpool::block_on;
 //! let queue = Arc::new(Queue::new(8));
 //! let producer = {
 //!     let queue = Arc::clone(&queue);
@@ -84,19 +72,7 @@
 //! ```
 //! use braid_executor::sync::{Event, Lock, Semaphore};
 //!
-//! # fn block_on<F: std::future::Future>(future: F) -> F::Output {
-//! #     struct Unpark(std::thread::Thread);
-//! #     impl std::task::Wake for Unpark {
-//! #         fn wake(self: std::sync::Arc<Self>) { self.0.unpark() }
-//! #     }
-//! #     let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
-//! #     let mut cx = std::task::Context::from_waker(&waker);
-//! #     let mut future = std::pin::pin!(future);
-//! #     loop {
-//! #         if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) { return out; }
-//! #         std::thread::park();
-//! #     }
-//! # }
+//! # use braid_threadpool::block_on;
 //! let cache = Lock::new(Vec::new());
 //! let loaded = Event::new();
 //! let connections = Semaphore::new(2);

@@ -1,7 +1,6 @@
 //! Tasks: spawned futures, their handles, and how they end.
 
 mod harness;
-mod join_error;
 mod list;
 mod loom;
 mod raw;
@@ -21,7 +20,10 @@ use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll};
 
-pub use join_error::JoinError;
+/// Why a task gave no output. The same type as the thread pool's, so one `match` serves an
+/// event-loop task, a `spawn_blocking` job and a thread-pool handle.
+#[doc(inline)]
+pub use braid_threadpool::JoinError;
 pub(crate) use list::LiveTasks;
 pub(crate) use raw::{spawn, Schedule, TaskRef};
 pub use yield_now::{yield_now, YieldNow};

@@ -82,13 +82,9 @@ fn run_task(mut task: TaskBody<'_>, out: &mut Vec<u8>) {
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic whose payload is not a string".to_owned()
-    }
+    braid_threadpool::panic_message(payload)
+        .unwrap_or("a panic whose payload is not a string")
+        .to_owned()
 }
 
 /// Reads whole frames from a blocking descriptor through one reusable buffer.

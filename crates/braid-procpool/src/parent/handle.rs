@@ -4,79 +4,23 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
+use braid_threadpool::completion::Completion;
 use serde::de::DeserializeOwned;
 
 use crate::parent::error::TaskError;
 use crate::parent::job::Sink;
 use crate::protocol::{self, Outcomes};
 
-/// The task waits in the parent's queue; `cancel` may still stop it.
-const QUEUED: u8 = 0;
-/// A worker took the task. Allowed from `QUEUED` only, by the supervisor.
-const RUNNING: u8 = 1;
-/// The outcome is decided (stored, or about to be). Allowed from `QUEUED` (cancel, shutdown,
-/// encode failure) and `RUNNING` (result or failure); never left.
-const DONE: u8 = 2;
-
-/// Where the supervisor leaves a task's outcome for its handle.
-pub(crate) struct TaskSlot<R> {
-    state: AtomicU8,
-    inner: Mutex<SlotInner<R>>,
-    done: Condvar,
-}
-
-struct SlotInner<R> {
-    result: Option<Result<R, TaskError>>,
-    waker: Option<Waker>,
-    /// Set once a poll returned the result, so a later wait panics instead of hanging.
-    taken: bool,
-}
-
-impl<R> TaskSlot<R> {
-    pub(crate) fn new() -> TaskSlot<R> {
-        TaskSlot {
-            state: AtomicU8::new(QUEUED),
-            inner: Mutex::new(SlotInner {
-                result: None,
-                waker: None,
-                taken: false,
-            }),
-            done: Condvar::new(),
-        }
-    }
-
-    /// Stores the outcome unless another one was decided first.
-    pub(crate) fn complete(&self, result: Result<R, TaskError>) {
-        if self.state.swap(DONE, Ordering::AcqRel) == DONE {
-            return;
-        }
-        self.store(result);
-    }
-
-    fn store(&self, result: Result<R, TaskError>) {
-        let waker = {
-            let mut inner = self.inner.lock();
-            inner.result = Some(result);
-            inner.waker.take()
-        };
-        self.done.notify_all();
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-    }
-}
+/// Where the supervisor leaves a task's outcome for its handle: braid's one completion cell.
+pub(crate) type TaskSlot<R> = Completion<Result<R, TaskError>>;
 
 impl<R: DeserializeOwned + Send> Sink for TaskSlot<R> {
     fn start(&self) -> bool {
-        self.state
-            .compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+        Completion::start(self)
     }
 
     fn deliver(&self, mut outcomes: Outcomes<'_>) {
@@ -84,11 +28,11 @@ impl<R: DeserializeOwned + Send> Sink for TaskSlot<R> {
             Some(outcome) => decode_outcome(outcome),
             None => Err(TaskError::Decode("the worker sent no result".into())),
         };
-        self.complete(result);
+        Completion::complete(self, result);
     }
 
     fn fail(&self, error: TaskError) {
-        self.complete(Err(error));
+        Completion::complete(self, Err(error));
     }
 }
 
@@ -148,17 +92,8 @@ impl<R> JoinHandle<R> {
     ///
     /// Panics if the handle was already polled to completion as a future.
     pub fn join(self) -> Result<R, TaskError> {
-        let mut inner = self.slot.inner.lock();
-        assert!(
-            !inner.taken,
-            "a JoinHandle was joined after it returned Ready as a future"
-        );
-        loop {
-            if let Some(result) = inner.result.take() {
-                return result;
-            }
-            self.slot.done.wait(&mut inner);
-        }
+        self.slot.wait(None);
+        self.slot.take()
     }
 
     /// Waits at most `timeout` for the task. On time-out the handle comes back in `Err`, and
@@ -173,31 +108,11 @@ impl<R> JoinHandle<R> {
     ///
     /// Panics if the handle was already polled to completion as a future.
     pub fn join_timeout(self, timeout: Duration) -> Result<Result<R, TaskError>, JoinHandle<R>> {
-        let deadline = Instant::now().checked_add(timeout);
-        {
-            let mut inner = self.slot.inner.lock();
-            assert!(
-                !inner.taken,
-                "a JoinHandle was joined after it returned Ready as a future"
-            );
-            loop {
-                if let Some(result) = inner.result.take() {
-                    return Ok(result);
-                }
-                match deadline {
-                    Some(deadline) => {
-                        if self.slot.done.wait_until(&mut inner, deadline).timed_out() {
-                            if let Some(result) = inner.result.take() {
-                                return Ok(result);
-                            }
-                            break;
-                        }
-                    }
-                    None => self.slot.done.wait(&mut inner),
-                }
-            }
+        if self.slot.wait(Instant::now().checked_add(timeout)) {
+            Ok(self.slot.take())
+        } else {
+            Err(self)
         }
-        Err(self)
     }
 
     /// Cancels the task if no worker has taken it yet; returns whether it did.
@@ -208,21 +123,12 @@ impl<R> JoinHandle<R> {
     /// tasks wait than workers are idle, a busy worker takes its next task ahead of time, so
     /// that it need not wait for the parent between short tasks.
     pub fn cancel(&self) -> bool {
-        let cancelled = self
-            .slot
-            .state
-            .compare_exchange(QUEUED, DONE, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok();
-        if cancelled {
-            self.slot.store(Err(TaskError::Cancelled));
-        }
-        cancelled
+        self.slot.cancel(Err(TaskError::Cancelled))
     }
 
-    /// Whether the outcome is decided, so that [`join`](JoinHandle::join) will not block
-    /// (beyond a moment).
+    /// Whether the outcome is decided, so that [`join`](JoinHandle::join) will not block.
     pub fn is_finished(&self) -> bool {
-        self.slot.state.load(Ordering::Acquire) == DONE
+        self.slot.is_done()
     }
 }
 
@@ -233,30 +139,14 @@ impl<R> Future for JoinHandle<R> {
     ///
     /// Panics if polled again after it returned `Ready`.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut inner = self.slot.inner.lock();
-        if let Some(result) = inner.result.take() {
-            inner.taken = true;
-            return Poll::Ready(result);
-        }
-        assert!(
-            !inner.taken,
-            "a JoinHandle was polled after it returned Ready"
-        );
-        match &mut inner.waker {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            waker => *waker = Some(cx.waker().clone()),
-        }
-        Poll::Pending
+        self.slot.poll_take(cx)
     }
 }
 
 impl<R> fmt::Debug for JoinHandle<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match self.slot.state.load(Ordering::Acquire) {
-            QUEUED => "queued",
-            RUNNING => "running",
-            _ => "finished",
-        };
-        f.debug_struct("JoinHandle").field("state", &state).finish()
+        f.debug_struct("JoinHandle")
+            .field("finished", &self.is_finished())
+            .finish_non_exhaustive()
     }
 }

@@ -179,10 +179,12 @@ impl ProcessPool {
                 sink: Settle::new(slot.clone()),
                 claimed: false,
             }),
-            Err(e) => slot.complete(Err(TaskError::Encode(format!(
-                "the argument ({}) did not encode: {e}",
-                std::any::type_name::<A>()
-            )))),
+            Err(e) => {
+                slot.complete(Err(TaskError::Encode(format!(
+                    "the argument ({}) did not encode: {e}",
+                    std::any::type_name::<A>()
+                ))));
+            }
         }
         JoinHandle::new(slot)
     }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use super::{Header, JoinError, TaskOutput};
-use crate::wait::Waiter;
+use super::{Outcome, TaskOutput};
+use crate::JoinError;
 
 /// An owned permission to wait for a submitted task and take its result.
 ///
@@ -33,8 +33,8 @@ impl<T> JoinHandle<T> {
         JoinHandle { task }
     }
 
-    fn header(&self) -> &Header<T> {
-        self.task.header()
+    fn outcome(&self) -> &Outcome<T> {
+        self.task.outcome()
     }
 
     /// Cancels the task if it has not started yet. Returns true if it was cancelled: it will
@@ -58,12 +58,12 @@ impl<T> JoinHandle<T> {
     /// # Ok::<(), braid_threadpool::BuildError>(())
     /// ```
     pub fn cancel(&self) -> bool {
-        self.header().cancel()
+        self.outcome().cancel(Err(JoinError::cancelled()))
     }
 
     /// True once the task returned, panicked, or was cancelled: waiting on it will not block.
     pub fn is_finished(&self) -> bool {
-        self.header().is_finished()
+        self.outcome().is_done()
     }
 
     /// Blocks until the task finished and returns its value.
@@ -81,8 +81,8 @@ impl<T> JoinHandle<T> {
     /// Panics if the result was already taken by an earlier poll or
     /// [`JoinHandle::join_timeout`].
     pub fn join(self) -> Result<T, JoinError> {
-        self.wait(None);
-        self.header().take_output()
+        self.outcome().wait(None);
+        self.outcome().take()
     }
 
     /// Waits at most `timeout` for the task to finish. `None` if it is still running or
@@ -114,37 +114,21 @@ impl<T> JoinHandle<T> {
     /// ```
     pub fn join_timeout(&mut self, timeout: Duration) -> Option<Result<T, JoinError>> {
         let deadline = Instant::now().checked_add(timeout);
-        if self.wait(deadline) {
-            Some(self.header().take_output())
+        if self.outcome().wait(deadline) {
+            Some(self.outcome().take())
         } else {
             None
         }
     }
 
-    /// Blocks until the task finished or `deadline` passed; true if it finished.
-    fn wait(&self, deadline: Option<Instant>) -> bool {
-        if self.is_finished() {
-            return true;
-        }
-        let waiter = Waiter::new();
-        loop {
-            if self.header().register(waiter.waker()) {
-                return true;
-            }
-            if !waiter.wait(deadline) {
-                return self.is_finished();
-            }
-        }
-    }
-
     /// Wakes `waker` when the task finishes; true if it already has.
     pub(crate) fn register(&self, waker: &Waker) -> bool {
-        self.header().register(waker)
+        self.outcome().register(waker)
     }
 
     /// The result of a finished task (see [`JoinHandle::is_finished`]).
     pub(crate) fn take_finished(self) -> Result<T, JoinError> {
-        self.header().take_output()
+        self.outcome().take()
     }
 }
 
@@ -155,11 +139,7 @@ impl<T> Future for JoinHandle<T> {
     ///
     /// Panics if polled again after it returned `Ready`.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if self.header().register(cx.waker()) {
-            Poll::Ready(self.header().take_output())
-        } else {
-            Poll::Pending
-        }
+        self.outcome().poll_take(cx)
     }
 }
 

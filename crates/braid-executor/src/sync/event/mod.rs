@@ -28,19 +28,7 @@ mod test;
 /// use braid_executor::sync::Event;
 /// use std::sync::Arc;
 ///
-/// # fn block_on<F: std::future::Future>(future: F) -> F::Output {
-/// #     struct Unpark(std::thread::Thread);
-/// #     impl std::task::Wake for Unpark {
-/// #         fn wake(self: std::sync::Arc<Self>) { self.0.unpark() }
-/// #     }
-/// #     let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
-/// #     let mut cx = std::task::Context::from_waker(&waker);
-/// #     let mut future = std::pin::pin!(future);
-/// #     loop {
-/// #         if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) { return out; }
-/// #         std::thread::park();
-/// #     }
-/// # }
+/// # use braid_threadpool::block_on;
 /// let ready = Arc::new(Event::new());
 /// let worker = {
 ///     let ready = Arc::clone(&ready);
@@ -96,19 +84,7 @@ impl Event {
     /// ```
     /// use braid_executor::sync::Event;
     ///
-    /// # fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    /// #     struct Unpark(std::thread::Thread);
-    /// #     impl std::task::Wake for Unpark {
-    /// #         fn wake(self: std::sync::Arc<Self>) { self.0.unpark() }
-    /// #     }
-    /// #     let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
-    /// #     let mut cx = std::task::Context::from_waker(&waker);
-    /// #     let mut future = std::pin::pin!(future);
-    /// #     loop {
-    /// #         if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) { return out; }
-    /// #         std::thread::park();
-    /// #     }
-    /// # }
+    /// # use braid_threadpool::block_on;
     /// let event = Event::new();
     /// event.set();
     /// block_on(event.wait());

@@ -41,19 +41,7 @@ const WAITERS: usize = 2;
 /// ```
 /// use braid_executor::sync::Lock;
 ///
-/// # fn block_on<F: std::future::Future>(future: F) -> F::Output {
-/// #     struct Unpark(std::thread::Thread);
-/// #     impl std::task::Wake for Unpark {
-/// #         fn wake(self: std::sync::Arc<Self>) { self.0.unpark() }
-/// #     }
-/// #     let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
-/// #     let mut cx = std::task::Context::from_waker(&waker);
-/// #     let mut future = std::pin::pin!(future);
-/// #     loop {
-/// #         if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) { return out; }
-/// #         std::thread::park();
-/// #     }
-/// # }
+/// # use braid_threadpool::block_on;
 /// let balance = Lock::new(100);
 /// block_on(async {
 ///     let mut guard = balance.lock().await;

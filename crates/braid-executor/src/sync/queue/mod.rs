@@ -51,19 +51,7 @@ pub use error::{GetError, PutError, TryGetError, TryPutError};
 /// use braid_executor::sync::Queue;
 /// use std::sync::Arc;
 ///
-/// # fn block_on<F: std::future::Future>(future: F) -> F::Output {
-/// #     struct Unpark(std::thread::Thread);
-/// #     impl std::task::Wake for Unpark {
-/// #         fn wake(self: std::sync::Arc<Self>) { self.0.unpark() }
-/// #     }
-/// #     let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
-/// #     let mut cx = std::task::Context::from_waker(&waker);
-/// #     let mut future = std::pin::pin!(future);
-/// #     loop {
-/// #         if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) { return out; }
-/// #         std::thread::park();
-/// #     }
-/// # }
+/// # use braid_threadpool::block_on;
 /// let queue = Arc::new(Queue::new(4));
 /// let producer = {
 ///     let queue = Arc::clone(&queue);
@@ -310,19 +298,7 @@ impl<T> Queue<T> {
     /// ```
     /// use braid_executor::sync::Queue;
     ///
-    /// # fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    /// #     struct Unpark(std::thread::Thread);
-    /// #     impl std::task::Wake for Unpark {
-    /// #         fn wake(self: std::sync::Arc<Self>) { self.0.unpark() }
-    /// #     }
-    /// #     let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
-    /// #     let mut cx = std::task::Context::from_waker(&waker);
-    /// #     let mut future = std::pin::pin!(future);
-    /// #     loop {
-    /// #         if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) { return out; }
-    /// #         std::thread::park();
-    /// #     }
-    /// # }
+    /// # use braid_threadpool::block_on;
     /// let queue = Queue::new(2);
     /// block_on(async {
     ///     queue.put("first").await.unwrap();
@@ -354,19 +330,7 @@ impl<T> Queue<T> {
     /// ```
     /// use braid_executor::sync::{GetError, Queue};
     ///
-    /// # fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    /// #     struct Unpark(std::thread::Thread);
-    /// #     impl std::task::Wake for Unpark {
-    /// #         fn wake(self: std::sync::Arc<Self>) { self.0.unpark() }
-    /// #     }
-    /// #     let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
-    /// #     let mut cx = std::task::Context::from_waker(&waker);
-    /// #     let mut future = std::pin::pin!(future);
-    /// #     loop {
-    /// #         if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) { return out; }
-    /// #         std::thread::park();
-    /// #     }
-    /// # }
+    /// # use braid_threadpool::block_on;
     /// let queue = Queue::new(0);
     /// queue.try_put(1).unwrap();
     /// queue.close();
