@@ -156,6 +156,13 @@
 //!
 //! Calling [`spawn`], polling a [`sleep`], or using a socket with no loop running on the
 //! thread panics with a message that says so.
+//!
+//! # Layering
+//!
+//! braid-executor stands on `braid-poller` (its loop waits there), `braid-sys` (processes,
+//! signals, descriptors) and `braid-threadpool` (`spawn_blocking`, and the [`JoinError`] every
+//! braid handle shares). Inside, `task` knows nothing of the loop: the loop schedules tasks
+//! through a trait.
 
 mod blocking;
 mod combine;

@@ -131,6 +131,13 @@
 //! # Tracing
 //!
 //! With the `tracing` feature, registrations and waits emit `tracing` events at `trace` level.
+//!
+//! # Layering
+//!
+//! braid-poller stands on `braid-sys`, which makes its system calls (`syscall!`, `EINTR`, the
+//! pipe of the wake-up fallback); the epoll and kqueue backends are flat files here. The event
+//! loop (`braid-executor`) and the process pool's supervisor and fork server
+//! (`braid-procpool`) wait on it.
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 /// Emits a `tracing` event at trace level when the `tracing` feature is on, and nothing

@@ -116,8 +116,9 @@
 //! - `protocol`: every message between them, encoded and decoded in one place.
 //!
 //! `parent` starts `child` code in a forked process; neither imports the other otherwise.
-//! Below it stand `braid-poller` (the supervisor's and the fork server's waits) and
-//! `braid-sys` (every system call).
+//! Below it stand `braid-threadpool` (the completion cell its handles are made of),
+//! `braid-poller` (the supervisor's and the fork server's waits) and `braid-sys` (every
+//! system call).
 
 mod child;
 mod parent;

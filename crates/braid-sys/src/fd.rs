@@ -158,7 +158,7 @@ pub fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
 ///
 /// # Errors
 ///
-/// As [`read`].
+/// As [`read`](fn@read).
 pub fn read_to_spare(fd: RawFd, buf: &mut Vec<u8>) -> io::Result<usize> {
     let spare = buf.spare_capacity_mut();
     // SAFETY: `spare` is memory owned by `buf`, valid for writes of `spare.len()` bytes.
@@ -185,7 +185,7 @@ pub fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
 ///
 /// # Errors
 ///
-/// As [`write`]; `WriteZero` if the descriptor takes nothing.
+/// As [`write`](fn@write); `WriteZero` if the descriptor takes nothing.
 pub fn write_all(fd: RawFd, mut buf: &[u8]) -> io::Result<()> {
     while !buf.is_empty() {
         let n = write(fd, buf)?;

@@ -2,9 +2,9 @@
 //!
 //! ```text
 //! braid, braid-macros   the facade: features, prelude, #[braid::main], the tutorial
-//! braid-procpool        -> braid-poller, braid-sys
+//! braid-procpool        -> braid-threadpool, braid-poller, braid-sys
 //! braid-executor        -> braid-threadpool, braid-poller, braid-sys
-//! braid-threadpool      -> (std and crossbeam only)
+//! braid-threadpool      -> std and crossbeam only
 //! braid-poller          -> braid-sys
 //! braid-sys             -> libc                      <- this crate
 //! ```

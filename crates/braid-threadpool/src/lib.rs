@@ -114,6 +114,13 @@
 //! Each worker owns a deque: work it submits goes there and runs last-in first-out; work
 //! from other threads goes to a shared queue; idle workers steal. Idle workers spin briefly,
 //! then sleep until work arrives, so an idle pool uses no CPU.
+//!
+//! # Layering
+//!
+//! braid-threadpool needs only the standard library and crossbeam. Besides the pool, it holds
+//! what every braid handle shares: [`JoinError`], [`panic_message`], [`block_on`] and the
+//! [`completion::Completion`] cell. `braid-executor` builds `spawn_blocking` on the pool, and
+//! `braid-procpool` builds its handles on the cell.
 
 mod as_completed;
 mod builder;

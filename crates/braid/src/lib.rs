@@ -14,6 +14,17 @@
 //!
 //! The [`tutorial`] teaches the models from first principles, for a reader who knows Python
 //! and a little Rust; every example in it is compiled and run by the test suite.
+//!
+//! # Layering
+//!
+//! ```text
+//! braid, braid-macros   this facade: features, prelude, #[braid::main], the tutorial
+//! braid-procpool        -> braid-threadpool, braid-poller, braid-sys
+//! braid-executor        -> braid-threadpool, braid-poller, braid-sys
+//! braid-threadpool      -> std and crossbeam only
+//! braid-poller          -> braid-sys
+//! braid-sys             -> libc: every raw system call, in one place
+//! ```
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
