@@ -642,47 +642,10 @@ fn epoll_duplicated_descriptor_outlives_close() {
 }
 
 /// Makes sure this process may open `wanted` descriptors and returns the soft limit now in
-/// force: raises the soft limit (to the hard one) when it is lower, and fails the test, saying
-/// how to fix it, when even the hard limit is too low. A test that needs many descriptors must
-/// not pass without having run.
-// `rlim_t` is `u64` on Linux but `i64` on FreeBSD.
-#[allow(clippy::unnecessary_cast)]
+/// force; fails the test, saying how to fix it, when even the hard limit is too low. A test
+/// that needs many descriptors must not pass without having run.
 fn raise_fd_limit(wanted: u64) -> u64 {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `limit` is a valid rlimit for getrlimit to fill.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        panic!(
-            "getrlimit(RLIMIT_NOFILE) failed: {}",
-            std::io::Error::last_os_error()
-        );
-    }
-    let (soft, hard) = (limit.rlim_cur as u64, limit.rlim_max as u64);
-    if soft >= wanted {
-        return soft;
-    }
-    assert!(
-        hard >= wanted,
-        "this test needs {wanted} open descriptors, but the hard limit on them (RLIMIT_NOFILE) \
-         is {hard}: raise it where cargo runs (as root, `ulimit -Hn {wanted}`; for good, \
-         `nofile` in /etc/security/limits.conf; in Docker, `--ulimit nofile={wanted}`)"
-    );
-    limit.rlim_cur = limit.rlim_max;
-    // SAFETY: setting the soft limit to the hard one is allowed; `limit` is valid.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
-        // macOS refuses an unlimited soft limit: ask for just what is needed.
-        limit.rlim_cur = wanted as libc::rlim_t;
-        // SAFETY: as above, with a soft limit below the hard one.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
-            panic!(
-                "setrlimit(RLIMIT_NOFILE) to {wanted} failed: {}",
-                std::io::Error::last_os_error()
-            );
-        }
-    }
-    limit.rlim_cur as u64
+    braid_sys::fd::raise_descriptor_limit(wanted).unwrap_or_else(|error| panic!("{error}"))
 }
 
 #[test]

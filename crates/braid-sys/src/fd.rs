@@ -279,6 +279,48 @@ fn close_ranges_between(keep: &[RawFd]) -> io::Result<()> {
     Ok(())
 }
 
+/// Makes sure this process may have `wanted` descriptors open, raising the soft limit
+/// (`RLIMIT_NOFILE`) toward the hard one when it is lower; returns the soft limit now in force.
+///
+/// # Errors
+///
+/// `InvalidInput` with a message that says how to raise it when even the hard limit is
+/// below `wanted`; what `getrlimit`/`setrlimit` report.
+// `rlim_t` is `u64` on Linux but `i64` on FreeBSD.
+#[allow(clippy::unnecessary_cast)]
+pub fn raise_descriptor_limit(wanted: u64) -> io::Result<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid rlimit for getrlimit to fill.
+    unsafe { crate::syscall!(getrlimit(libc::RLIMIT_NOFILE, &mut limit)) }?;
+    let (soft, hard) = (limit.rlim_cur as u64, limit.rlim_max as u64);
+    if soft >= wanted {
+        return Ok(soft);
+    }
+    if hard < wanted {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{wanted} open descriptors are needed, but the hard limit on them \
+                 (RLIMIT_NOFILE) is {hard}: raise it (as root, `ulimit -Hn {wanted}`; for \
+                 good, `nofile` in /etc/security/limits.conf; in Docker, \
+                 `--ulimit nofile={wanted}`)"
+            ),
+        ));
+    }
+    limit.rlim_cur = limit.rlim_max;
+    // SAFETY: a soft limit equal to the hard one is allowed; `limit` is valid.
+    if unsafe { crate::syscall!(setrlimit(libc::RLIMIT_NOFILE, &limit)) }.is_err() {
+        // macOS refuses an unlimited soft limit: ask for just what is needed.
+        limit.rlim_cur = wanted as libc::rlim_t;
+        // SAFETY: as above, with a soft limit below the hard one.
+        unsafe { crate::syscall!(setrlimit(libc::RLIMIT_NOFILE, &limit)) }?;
+    }
+    Ok(limit.rlim_cur as u64)
+}
+
 /// A one-byte message with room for `N` descriptors in its control data (`SCM_RIGHTS`).
 struct FdMessage<const N: usize> {
     byte: [u8; 1],
@@ -462,6 +504,15 @@ mod test {
         assert_eq!(error.kind(), io::ErrorKind::InvalidData);
         drop(a);
         assert!(recv_with_fds::<2>(b.as_raw_fd()).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_descriptor_limit_past_the_hard_one_is_refused_with_the_fix() {
+        let now = raise_descriptor_limit(0).unwrap();
+        assert!(now > 3, "a soft limit of {now}");
+        let error = raise_descriptor_limit(u64::MAX).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+        assert!(error.to_string().contains("ulimit -Hn"), "{error}");
     }
 
     #[test]
