@@ -223,7 +223,7 @@ pub fn measure(settings: &Settings) -> LayerReport {
 
 /// braid's contender: `run` on `pool`, or why there is none.
 fn on_pool<'a>(
-    pool: &'a io::Result<ProcessPool>,
+    pool: &'a Result<ProcessPool, braid_procpool::BuildError>,
     run: impl Fn(&ProcessPool) -> io::Result<Duration> + 'a,
 ) -> Contender<'a> {
     match pool {

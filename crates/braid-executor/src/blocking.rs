@@ -10,6 +10,7 @@ use std::task::{ready, Context, Poll};
 
 use braid_threadpool::{JoinHandle, ThreadPool};
 
+use crate::build_error::BuildError;
 use crate::event_loop::context;
 use crate::task::{JoinError, Task};
 
@@ -69,11 +70,10 @@ impl BlockingPool {
     /// # Errors
     ///
     /// `InvalidInput` for `Some(0)`.
-    pub(crate) fn new(threads: Option<usize>) -> io::Result<BlockingPool> {
+    pub(crate) fn new(threads: Option<usize>) -> Result<BlockingPool, BuildError> {
         let threads = match threads {
             Some(0) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
+                return Err(BuildError::invalid_setting(
                     "blocking_threads must be at least 1; leave it unset for one per CPU",
                 ))
             }

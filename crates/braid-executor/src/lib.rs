@@ -165,6 +165,7 @@
 //! through a trait.
 
 mod blocking;
+mod build_error;
 mod combine;
 mod event_loop;
 pub mod net;
@@ -176,6 +177,7 @@ mod task;
 mod time;
 
 pub use blocking::spawn_blocking;
+pub use build_error::BuildError;
 pub use combine::{as_completed, gather, wait, AsCompleted, ReturnWhen, TaskGroup, TaskGroupError};
 pub use event_loop::{
     run, spawn, Builder, EventLoop, Handle, Metrics, SpawnError, DEFAULT_SLOW_POLL_THRESHOLD,

@@ -101,7 +101,12 @@ fn blocking_threads_must_be_positive() {
         .blocking_threads(0)
         .build()
         .unwrap_err();
-    assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(error.is_invalid_setting(), "{error:?}");
+    assert!(!error.is_os() && error.os_error().is_none());
+    assert!(error.to_string().contains("blocking_threads"), "{error}");
+    // `?` in an io::Result function keeps working, with the kind the setting calls for.
+    let io: std::io::Error = error.into();
+    assert_eq!(io.kind(), std::io::ErrorKind::InvalidInput);
 }
 
 #[test]

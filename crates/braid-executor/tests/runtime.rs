@@ -266,22 +266,23 @@ fn an_out_of_range_loop_index_is_an_error_and_the_closure_is_dropped() {
 #[test]
 fn bad_builder_settings_are_errors() {
     let error = Runtime::builder().loops(0).build().unwrap_err();
-    assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+    assert!(error.is_invalid_setting(), "{error:?}");
     assert!(error.to_string().contains("at least 1 loop"), "{error}");
+    assert_eq!(io::Error::from(error).kind(), io::ErrorKind::InvalidInput);
 
     let error = Runtime::builder()
         .loops(1)
         .blocking_threads(0)
         .build()
         .unwrap_err();
-    assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+    assert!(error.is_invalid_setting(), "{error:?}");
 
     let error = Runtime::builder()
         .loops(1)
         .thread_name("bad\0name")
         .build()
         .unwrap_err();
-    assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+    assert!(error.is_invalid_setting(), "{error:?}");
 
     if !cfg!(target_os = "linux") {
         let error = Runtime::builder()
@@ -289,7 +290,8 @@ fn bad_builder_settings_are_errors() {
             .balance(Balance::ReusePort)
             .build()
             .unwrap_err();
-        assert_eq!(error.kind(), io::ErrorKind::Unsupported);
+        assert!(error.is_unsupported(), "{error:?}");
+        assert_eq!(io::Error::from(error).kind(), io::ErrorKind::Unsupported);
     }
 }
 

@@ -125,7 +125,7 @@ mod parent;
 mod protocol;
 
 pub use child::init;
-pub use parent::error::TaskError;
+pub use parent::error::{BuildError, TaskError};
 pub use parent::handle::JoinHandle;
 pub use parent::map::Map;
 pub use parent::pool::{Builder, Metrics, ProcessPool, Shutdown, StartMethod};

@@ -28,6 +28,7 @@ fn initializer_failure(method: StartMethod) {
         .initializer(failing_initializer)
         .build()
         .expect_err("a failing initializer must fail build");
+    assert!(err.is_worker_start(), "{err:?}");
     assert!(
         err.to_string()
             .contains("the initializer cannot find its config"),
@@ -47,6 +48,7 @@ fn initializer_exits(method: StartMethod) {
         .initializer(exiting_initializer)
         .build()
         .expect_err("a worker that exits while starting must fail build");
+    assert!(err.is_worker_start(), "{err:?}");
     let message = err.to_string();
     assert!(
         message.contains("ended (exit code 5) before it was ready"),
@@ -379,18 +381,23 @@ fn replacements_that_cannot_start(method: StartMethod) {
 
 fn bad_arguments() {
     let err = ProcessPool::new(0).expect_err("0 workers");
-    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(err.is_invalid_setting(), "{err:?}");
+    assert!(!err.is_os() && !err.is_worker_start() && !err.is_not_initialized());
+    assert_eq!(
+        std::io::Error::from(err).kind(),
+        std::io::ErrorKind::InvalidInput
+    );
     let err = ProcessPool::builder()
         .workers(1)
         .max_tasks_per_child(0)
         .build()
         .expect_err("0 tasks");
-    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(err.is_invalid_setting(), "{err:?}");
     let err = ProcessPool::builder()
         .task_timeout(Duration::ZERO)
         .build()
         .expect_err("zero timeout");
-    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(err.is_invalid_setting(), "{err:?}");
 }
 
 /// Whether a process is gone (or only a zombie waiting for a reaper that is not ours).

@@ -190,6 +190,43 @@ pub enum BuildError {
     Spawn(io::Error),
 }
 
+impl BuildError {
+    /// True if a setting was out of range: no workers, too many, or a zero stack size. The
+    /// same question the executor's and the process pool's build errors answer.
+    pub fn is_invalid_setting(&self) -> bool {
+        matches!(
+            self,
+            BuildError::NoWorkers
+                | BuildError::TooManyWorkers { .. }
+                | BuildError::InvalidStackSize
+        )
+    }
+
+    /// True if the operating system refused a thread; [`BuildError::os_error`] says why.
+    pub fn is_os(&self) -> bool {
+        matches!(self, BuildError::Spawn(_))
+    }
+
+    /// The operating system's error, when [`is_os`](BuildError::is_os).
+    pub fn os_error(&self) -> Option<&io::Error> {
+        match self {
+            BuildError::Spawn(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// For `?` in functions that return `io::Result`: a setting out of range becomes
+/// `InvalidInput`, a refused thread its own error.
+impl From<BuildError> for io::Error {
+    fn from(error: BuildError) -> io::Error {
+        match error {
+            BuildError::Spawn(error) => error,
+            other => io::Error::new(io::ErrorKind::InvalidInput, other.to_string()),
+        }
+    }
+}
+
 impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

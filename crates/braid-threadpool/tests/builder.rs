@@ -12,6 +12,9 @@ fn zero_workers_is_an_error_with_an_actionable_message() {
     assert!(error.to_string().contains("at least one worker"));
     let error = ThreadPool::builder().workers(0).build().unwrap_err();
     assert!(matches!(error, BuildError::NoWorkers));
+    assert!(error.is_invalid_setting() && !error.is_os() && error.os_error().is_none());
+    let io: std::io::Error = error.into();
+    assert_eq!(io.kind(), std::io::ErrorKind::InvalidInput);
 }
 
 #[test]

@@ -95,7 +95,7 @@ fn prelude_brings_the_everyday_names() {
 #[test]
 fn prelude_brings_the_process_pool_names() {
     use braid::prelude::*;
-    let _: fn(usize) -> std::io::Result<ProcessPool> = ProcessPool::new;
+    let _: fn(usize) -> Result<ProcessPool, braid::procpool::BuildError> = ProcessPool::new;
     let err: TaskError = TaskError::TimedOut;
     assert!(err.to_string().contains("time"), "{err}");
 }

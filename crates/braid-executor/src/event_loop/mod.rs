@@ -8,7 +8,6 @@ mod shared;
 
 use std::fmt;
 use std::future::Future;
-use std::io;
 use std::panic::Location;
 use std::pin::pin;
 use std::rc::Rc;
@@ -26,6 +25,7 @@ pub(crate) use shared::Shared;
 
 use self::core::Core;
 use crate::blocking::BlockingPool;
+use crate::build_error::BuildError;
 use crate::task::{JoinError, Task};
 
 /// The default slow-poll threshold: a task poll longer than this logs a warning.
@@ -129,10 +129,11 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// `InvalidInput` if `blocking_threads` was set to 0; otherwise what
+    /// A [`BuildError`] that [`is_invalid_setting`](BuildError::is_invalid_setting) if
+    /// `blocking_threads` was set to 0, or [`is_os`](BuildError::is_os) with what
     /// [`Poller::new`](braid_poller::Poller::new) reports, typically running out of file
     /// descriptors.
-    pub fn build(self) -> io::Result<EventLoop> {
+    pub fn build(self) -> Result<EventLoop, BuildError> {
         let blocking_pool = match self.blocking_pool {
             Some(pool) => pool,
             None => Arc::new(BlockingPool::new(self.blocking_threads)?),
@@ -154,9 +155,8 @@ impl EventLoop {
     ///
     /// # Errors
     ///
-    /// What [`Poller::new`](braid_poller::Poller::new) reports, typically running out of file
-    /// descriptors.
-    pub fn new() -> io::Result<EventLoop> {
+    /// As [`Builder::build`].
+    pub fn new() -> Result<EventLoop, BuildError> {
         EventLoop::builder().build()
     }
 

@@ -1,9 +1,9 @@
 //! Configuring a [`Runtime`] before its threads start.
 
-use std::io;
 use std::time::Duration;
 
 use super::Runtime;
+use crate::build_error::BuildError;
 use crate::event_loop::DEFAULT_SLOW_POLL_THRESHOLD;
 
 /// How [`Runtime::serve`] spreads the connections it accepts over the loops.
@@ -141,26 +141,25 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// `InvalidInput` if `loops` or `blocking_threads` was set to 0, or the thread name
-    /// holds a NUL byte; `Unsupported` for [`Balance::ReusePort`] off Linux; otherwise what
-    /// starting a thread or a loop's poller reports (typically running out of threads or
-    /// file descriptors), after the loops already started have been stopped.
-    pub fn build(self) -> io::Result<Runtime> {
+    /// A [`BuildError`] that [`is_invalid_setting`](BuildError::is_invalid_setting) if
+    /// `loops` or `blocking_threads` was set to 0, or the thread name holds a NUL byte;
+    /// [`is_unsupported`](BuildError::is_unsupported) for [`Balance::ReusePort`] off Linux;
+    /// [`is_os`](BuildError::is_os) with what starting a thread or a loop's poller reports
+    /// (typically running out of threads or file descriptors), after the loops already
+    /// started have been stopped.
+    pub fn build(self) -> Result<Runtime, BuildError> {
         if self.loops == Some(0) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
+            return Err(BuildError::invalid_setting(
                 "a runtime needs at least 1 loop; leave `loops` unset for one per CPU",
             ));
         }
         if self.thread_name.contains('\0') {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
+            return Err(BuildError::invalid_setting(
                 "the runtime's thread name must not contain a NUL byte",
             ));
         }
         if self.balance == Balance::ReusePort && !cfg!(target_os = "linux") {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
+            return Err(BuildError::unsupported(
                 "Balance::ReusePort spreads connections only on Linux; use Balance::RoundRobin",
             ));
         }

@@ -85,6 +85,7 @@ pub use serve::Server;
 pub use spawn_on::SpawnOnError;
 
 use crate::blocking::BlockingPool;
+use crate::build_error::BuildError;
 use crate::{EventLoop, Handle, SpawnError, Task};
 use spawn_on::BuiltOnLoop;
 
@@ -154,7 +155,7 @@ impl Runtime {
     /// # Errors
     ///
     /// As [`Builder::build`].
-    pub fn new() -> io::Result<Runtime> {
+    pub fn new() -> Result<Runtime, BuildError> {
         Runtime::builder().build()
     }
 
@@ -163,7 +164,7 @@ impl Runtime {
         Builder::new()
     }
 
-    fn start(builder: Builder) -> io::Result<Runtime> {
+    fn start(builder: Builder) -> Result<Runtime, BuildError> {
         let count = builder.loops.unwrap_or_else(|| {
             thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
         });
@@ -189,7 +190,7 @@ impl Runtime {
                     threads.push(thread);
                 }
                 Err(error) => {
-                    failure = Some(error);
+                    failure = Some(BuildError::from(error));
                     break;
                 }
             }
@@ -201,9 +202,9 @@ impl Runtime {
                 Ok((index, Ok(handle))) => handles[index] = Some(handle),
                 Ok((_, Err(error))) => failure = Some(error),
                 Err(mpsc::RecvError) => {
-                    failure = Some(io::Error::other(
+                    failure = Some(BuildError::from(io::Error::other(
                         "a braid runtime loop thread ended before its loop started",
-                    ))
+                    )))
                 }
             }
         }
@@ -423,7 +424,7 @@ fn run_loop(
     runtime: u64,
     index: usize,
     builder: crate::Builder,
-    ready: mpsc::Sender<(usize, io::Result<Handle>)>,
+    ready: mpsc::Sender<(usize, Result<Handle, BuildError>)>,
     stop: oneshot::Receiver<()>,
 ) {
     let event_loop = match builder.build() {

@@ -101,6 +101,134 @@ impl fmt::Display for TaskError {
 
 impl Error for TaskError {}
 
+/// Why a [`ProcessPool`](crate::ProcessPool) could not be started.
+///
+/// Ask which with the `is_*` queries. It converts into an [`io::Error`](std::io::Error), so
+/// `?` works in a function that returns `io::Result`.
+///
+/// # Examples
+///
+/// ```
+/// let error = braid_procpool::ProcessPool::new(0).unwrap_err();
+/// assert!(error.is_invalid_setting());
+/// assert!(error.to_string().contains("at least 1 worker"));
+/// ```
+pub struct BuildError {
+    kind: BuildKind,
+}
+
+enum BuildKind {
+    InvalidSetting(&'static str),
+    NotInitialized,
+    WorkerStart(String),
+    Os(std::io::Error),
+}
+
+impl BuildError {
+    pub(crate) fn invalid_setting(message: &'static str) -> BuildError {
+        BuildError {
+            kind: BuildKind::InvalidSetting(message),
+        }
+    }
+
+    pub(crate) fn not_initialized() -> BuildError {
+        BuildError {
+            kind: BuildKind::NotInitialized,
+        }
+    }
+
+    pub(crate) fn worker_start(reason: String) -> BuildError {
+        BuildError {
+            kind: BuildKind::WorkerStart(reason),
+        }
+    }
+
+    /// True if a setting was out of range: 0 workers, a `max_tasks_per_child` of 0, a zero
+    /// task timeout.
+    pub fn is_invalid_setting(&self) -> bool {
+        matches!(self.kind, BuildKind::InvalidSetting(_))
+    }
+
+    /// True if this process was started as a worker but its `main` did not call
+    /// [`init`](crate::init) first.
+    pub fn is_not_initialized(&self) -> bool {
+        matches!(self.kind, BuildKind::NotInitialized)
+    }
+
+    /// True if a worker started but did not become ready: its initializer panicked, or it
+    /// exited first (typically because `main` does not call [`init`](crate::init) first).
+    pub fn is_worker_start(&self) -> bool {
+        matches!(self.kind, BuildKind::WorkerStart(_))
+    }
+
+    /// True if the operating system refused a process, pipe or thread, or the executable
+    /// could not be found. [`BuildError::os_error`] says which error.
+    pub fn is_os(&self) -> bool {
+        matches!(self.kind, BuildKind::Os(_))
+    }
+
+    /// The operating system's error, when [`is_os`](BuildError::is_os).
+    pub fn os_error(&self) -> Option<&std::io::Error> {
+        match &self.kind {
+            BuildKind::Os(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+impl From<std::io::Error> for BuildError {
+    fn from(error: std::io::Error) -> BuildError {
+        BuildError {
+            kind: BuildKind::Os(error),
+        }
+    }
+}
+
+impl From<BuildError> for std::io::Error {
+    fn from(error: BuildError) -> std::io::Error {
+        match error.kind {
+            BuildKind::InvalidSetting(message) => {
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, message)
+            }
+            BuildKind::Os(error) => error,
+            _ => std::io::Error::other(error.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            BuildKind::InvalidSetting(message) => f.write_str(message),
+            BuildKind::NotInitialized => f.write_str(
+                "this process was started as a braid-procpool worker, but its main() did not \
+                 call braid_procpool::init() first",
+            ),
+            BuildKind::WorkerStart(reason) => write!(f, "a worker failed to start: {reason}"),
+            BuildKind::Os(error) => write!(f, "the operating system refused: {error}"),
+        }
+    }
+}
+
+impl fmt::Debug for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            BuildKind::InvalidSetting(message) => {
+                f.debug_tuple("InvalidSetting").field(message).finish()
+            }
+            BuildKind::NotInitialized => f.write_str("NotInitialized"),
+            BuildKind::WorkerStart(reason) => f.debug_tuple("WorkerStart").field(reason).finish(),
+            BuildKind::Os(error) => f.debug_tuple("Os").field(error).finish(),
+        }
+    }
+}
+
+impl Error for BuildError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.os_error().map(|error| error as &(dyn Error + 'static))
+    }
+}
+
 #[cfg(test)]
 mod test {
     use super::*;

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::child;
-use crate::parent::error::TaskError;
+use crate::parent::error::{BuildError, TaskError};
 use crate::parent::handle::{JoinHandle, TaskSlot};
 use crate::parent::job::{Job, Settle};
 use crate::parent::map::Map;
@@ -104,7 +104,7 @@ impl ProcessPool {
     /// let pool = braid_procpool::ProcessPool::new(2)?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn new(workers: usize) -> io::Result<ProcessPool> {
+    pub fn new(workers: usize) -> Result<ProcessPool, BuildError> {
         ProcessPool::builder().workers(workers).build()
     }
 
@@ -356,25 +356,28 @@ impl Builder {
     /// - An error naming the reason when a worker fails to start: its initializer panicked,
     ///   or it exited before it was ready (typically because `main` does not call
     ///   [`init`](crate::init) first).
-    pub fn build(self) -> io::Result<ProcessPool> {
+    pub fn build(self) -> Result<ProcessPool, BuildError> {
         let workers = match self.workers {
             Some(n) => n,
             None => thread::available_parallelism().map_or(1, |n| n.get()),
         };
         if workers == 0 {
-            return Err(invalid("a process pool needs at least 1 worker, not 0"));
+            return Err(BuildError::invalid_setting(
+                "a process pool needs at least 1 worker, not 0",
+            ));
         }
         if self.max_tasks_per_child == Some(0) {
-            return Err(invalid("max_tasks_per_child must be at least 1"));
+            return Err(BuildError::invalid_setting(
+                "max_tasks_per_child must be at least 1",
+            ));
         }
         if self.task_timeout == Some(Duration::ZERO) {
-            return Err(invalid("a task timeout must be longer than zero"));
+            return Err(BuildError::invalid_setting(
+                "a task timeout must be longer than zero",
+            ));
         }
         if child::started_without_init() {
-            return Err(io::Error::other(
-                "this process was started as a braid-procpool worker, but its main() did not \
-                 call braid_procpool::init() first",
-            ));
+            return Err(BuildError::not_initialized());
         }
         let exe = match self.start_method {
             StartMethod::Fork => None,
@@ -408,16 +411,12 @@ impl Builder {
             }
             Err(_) => {
                 let _ = thread.join();
-                Err(io::Error::other(
+                Err(BuildError::from(io::Error::other(
                     "the process pool's supervisor thread ended during start-up",
-                ))
+                )))
             }
         }
     }
-}
-
-fn invalid(message: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidInput, message)
 }
 
 /// The executable workers run: this very program.
@@ -446,7 +445,7 @@ mod test {
     #[test]
     fn bad_settings_are_refused_before_any_process_starts() {
         let err = ProcessPool::builder().workers(0).build().unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert!(err.is_invalid_setting(), "{err:?}");
         assert!(err.to_string().contains("at least 1 worker"), "{err}");
     }
 }

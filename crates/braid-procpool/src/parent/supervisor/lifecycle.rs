@@ -16,7 +16,7 @@ use super::worker_process::{
 use super::{
     fail_queue, Supervisor, EXIT_KEY, KEYS_PER_SLOT, MAX_START_FAILURES, RESULTS_KEY, START_TIMEOUT,
 };
-use crate::parent::error::TaskError;
+use crate::parent::error::{BuildError, TaskError};
 use crate::parent::launch::Launched;
 use crate::parent::pool::Shutdown;
 use crate::protocol::fork_server::Report;
@@ -347,9 +347,7 @@ impl Supervisor {
     /// A worker of slot `index` did not come up.
     fn start_failed(&mut self, index: usize, reason: String) {
         if self.startup.is_some() {
-            self.fail_start(io::Error::other(format!(
-                "a worker failed to start: {reason}"
-            )));
+            self.fail_start(BuildError::worker_start(reason));
             return;
         }
         tracing::warn!("braid-procpool: {reason}");
@@ -367,7 +365,7 @@ impl Supervisor {
     }
 
     /// Build fails: remember why, and tear everything down before telling the builder.
-    pub(super) fn fail_start(&mut self, error: io::Error) {
+    pub(super) fn fail_start(&mut self, error: BuildError) {
         self.startup_error.get_or_insert(error);
         self.shared.queue.lock().closing = Some(Shutdown::Kill);
         self.absorb_shutdown();

@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use braid_poller::{Events, Interest, Mode};
 use crossbeam_channel::Sender;
 
-use crate::parent::error::TaskError;
+use crate::parent::error::{BuildError, TaskError};
 use crate::parent::launch::Launcher;
 use crate::parent::pool::{Shutdown, StartMethod};
 use crate::parent::shared::Shared;
@@ -79,8 +79,8 @@ struct Supervisor {
     slots: Vec<Slot>,
     /// Slots whose fork-server launch awaits its `Forked` report, oldest first.
     awaiting_pid: VecDeque<usize>,
-    startup: Option<Sender<io::Result<()>>>,
-    startup_error: Option<io::Error>,
+    startup: Option<Sender<Result<(), BuildError>>>,
+    startup_error: Option<BuildError>,
     shutdown: Option<Shutdown>,
     fingerprint: i64,
     server_events: Vec<Report>,
@@ -89,12 +89,12 @@ struct Supervisor {
 
 /// The supervisor thread's body. Reports the start-up outcome through `startup`, runs until
 /// the pool is shut down and every worker is reaped.
-pub(crate) fn run(shared: Arc<Shared>, config: Config, startup: Sender<io::Result<()>>) {
+pub(crate) fn run(shared: Arc<Shared>, config: Config, startup: Sender<Result<(), BuildError>>) {
     let launcher = match Launcher::new(config.method, config.exe.clone()) {
         Ok(launcher) => launcher,
         Err(e) => {
             shared.mark_finished();
-            let _ = startup.send(Err(e));
+            let _ = startup.send(Err(e.into()));
             return;
         }
     };
@@ -123,7 +123,7 @@ pub(crate) fn run(shared: Arc<Shared>, config: Config, startup: Sender<io::Resul
                 .poller
                 .add(control, CONTROL_KEY, Interest::READABLE, Mode::Level)
         {
-            supervisor.fail_start(e);
+            supervisor.fail_start(e.into());
         }
     }
     let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| supervisor.serve()));
@@ -159,7 +159,7 @@ pub(crate) fn run(shared: Arc<Shared>, config: Config, startup: Sender<io::Resul
     shared.mark_finished();
     if let Some(startup) = startup {
         let error = startup_error
-            .unwrap_or_else(|| io::Error::other("the process pool stopped during start-up"));
+            .unwrap_or_else(|| io::Error::other("the process pool stopped during start-up").into());
         let _ = startup.send(Err(error));
     }
 }
