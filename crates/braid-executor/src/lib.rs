@@ -159,6 +159,7 @@
 
 mod blocking;
 mod combine;
+mod driver;
 mod event_loop;
 pub mod net;
 pub mod process;
