@@ -10,11 +10,11 @@ use super::reactor::{Direction, IoKey};
 use crate::event_loop::context;
 use crate::event_loop::core::Core;
 
-/// A non-blocking socket registered, edge-triggered, for both directions.
+/// A non-blocking descriptor registered, edge-triggered, for both directions.
 ///
 /// Operations try the system call first and wait for an event only after it reported
 /// `WouldBlock`, so edge-triggered events are never missed: readiness is only forgotten when
-/// the socket itself said there is nothing more.
+/// the descriptor itself said there is nothing more.
 pub(crate) struct Source<T: AsFd> {
     io: T,
     core: Rc<Core>,
