@@ -167,6 +167,7 @@
 mod blocking;
 mod build_error;
 mod combine;
+mod driver;
 mod event_loop;
 pub mod net;
 pub mod process;

@@ -1,4 +1,4 @@
-//! The loop-thread side of an event loop: run queue, live tasks, timers, I/O, and one turn.
+//! The loop-thread side of an event loop: run queue, live tasks, the driver, and one turn.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -8,18 +8,15 @@ use std::io;
 use std::panic::Location;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use braid_poller::Events;
 use braid_threadpool::ThreadPool;
 
 use super::metrics::Metrics;
 use super::shared::Shared;
 use crate::blocking::BlockingPool;
-use crate::net::reactor::Reactor;
+use crate::driver::Driver;
 use crate::task::{self, JoinError, LiveTasks, Task, TaskRef};
-use crate::time::queue::TimerQueue;
 
 /// How many tasks the loop polls before it looks at the poller and the timers again, so that
 /// tasks that keep waking themselves cannot starve I/O and timers.
@@ -31,10 +28,8 @@ pub(crate) struct Core {
     queue: RefCell<VecDeque<TaskRef>>,
     /// Every task whose future is still alive and that the loop has seen.
     live: LiveTasks,
-    pub(crate) timers: RefCell<TimerQueue>,
-    pub(crate) reactor: RefCell<Reactor>,
-    events: RefCell<Events>,
-    wakers: RefCell<Vec<Waker>>,
+    /// Registered descriptors and timers: what the loop waits on.
+    driver: Driver,
     counters: Counters,
     slow_poll_threshold: Duration,
     blocking_pool: Arc<BlockingPool>,
@@ -66,15 +61,17 @@ impl Core {
             shared,
             queue: RefCell::new(VecDeque::with_capacity(256)),
             live: LiveTasks::with_capacity(256),
-            timers: RefCell::new(TimerQueue::new()),
-            reactor: RefCell::new(Reactor::new()),
-            events: RefCell::new(Events::with_capacity(1024)),
-            wakers: RefCell::new(Vec::new()),
+            driver: Driver::new(),
             counters: Counters::default(),
             slow_poll_threshold,
             blocking_pool,
             yield_before_sleep,
         }
+    }
+
+    /// The loop's descriptors and timers, for the sockets and sleeps of its tasks.
+    pub(crate) fn driver(&self) -> &Driver {
+        &self.driver
     }
 
     pub(crate) fn push_local(&self, task: TaskRef) {
@@ -152,7 +149,7 @@ impl Core {
         if self.has_work() {
             // With no socket registered there is nothing to look for: skip the system call.
             // Remote wakes are seen through `remote_pending` either way.
-            if !self.reactor.borrow().is_empty() {
+            if self.driver.has_io() {
                 self.poll_io(Some(Duration::ZERO));
             }
         } else {
@@ -177,7 +174,7 @@ impl Core {
     /// costs a whole scheduler slice (measured: one connection fell from 34k round trips/s
     /// to 1k).
     fn park(&self) {
-        let next = self.timers.borrow_mut().next_deadline();
+        let next = self.driver.next_deadline();
         if self.yield_before_sleep && !next.is_some_and(|deadline| deadline <= Instant::now()) {
             std::thread::yield_now();
             // The look may take a pending notify, whose cause `has_work` sees instead.
@@ -187,7 +184,7 @@ impl Core {
         }
         // Measured after the yield, if any, which may have lasted a while.
         let timeout = next.map(|deadline| deadline.saturating_duration_since(Instant::now()));
-        if timeout == Some(Duration::ZERO) && self.reactor.borrow().is_empty() {
+        if timeout == Some(Duration::ZERO) && !self.driver.has_io() {
             // A timer is due and there is no socket to look at.
             return;
         }
@@ -197,41 +194,22 @@ impl Core {
     /// Takes I/O events, waiting up to `timeout` for one, and wakes their tasks; returns how
     /// many events came.
     fn poll_io(&self, timeout: Option<Duration>) -> usize {
-        let mut wakers = std::mem::take(&mut *self.wakers.borrow_mut());
-        let count = {
-            let mut events = self.events.borrow_mut();
-            if let Err(error) = self.shared.poller.wait(&mut events, timeout) {
+        match self.driver.poll_events(&self.shared.poller, timeout) {
+            Ok(count) => {
+                bump(&self.counters.io_events, count as u64);
+                count
+            }
+            Err(error) => {
                 // Only a broken poller fails here; say so and go on, rather than spin silently.
                 tracing::error!("braid event loop: waiting for I/O failed: {error}");
-                return 0;
+                0
             }
-            if !events.is_empty() {
-                bump(&self.counters.io_events, events.len() as u64);
-                let mut reactor = self.reactor.borrow_mut();
-                for event in events.iter() {
-                    reactor.dispatch(event, &mut wakers);
-                }
-            }
-            events.len()
-        };
-        for waker in wakers.drain(..) {
-            waker.wake();
         }
-        *self.wakers.borrow_mut() = wakers;
-        count
     }
 
     fn fire_timers(&self) {
-        if self.timers.borrow().is_empty() {
-            return;
-        }
-        let mut wakers = std::mem::take(&mut *self.wakers.borrow_mut());
-        let fired = self.timers.borrow_mut().expire(Instant::now(), &mut wakers);
+        let fired = self.driver.fire_timers();
         bump(&self.counters.timers_fired, fired as u64);
-        for waker in wakers.drain(..) {
-            waker.wake();
-        }
-        *self.wakers.borrow_mut() = wakers;
     }
 
     /// Ends the loop: refuses remote tasks, then drops every future still alive (running

@@ -16,8 +16,7 @@
 //! the system call; only when that reports `WouldBlock` does the task wait for the next
 //! event. Dropping a socket removes it from the poller before its descriptor is closed.
 
-pub(crate) mod reactor;
-pub(crate) mod source;
+mod stream;
 mod tcp;
 mod udp;
 mod unix;

@@ -7,9 +7,9 @@ use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use super::reactor::Direction;
-use super::source::{async_stream_io, connect_in_progress, finish_connect, Source};
+use super::stream::{async_stream_io, connect_in_progress, finish_connect};
 use super::{each_addr, LISTEN_BACKLOG};
+use crate::driver::{Direction, Source};
 
 /// A TCP socket that accepts connections (Python's `asyncio.start_server` socket).
 ///

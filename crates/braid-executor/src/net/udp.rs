@@ -5,8 +5,7 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 
 use super::each_addr;
-use super::reactor::Direction;
-use super::source::Source;
+use crate::driver::{Direction, Source};
 
 /// A UDP socket (Python's `loop.create_datagram_endpoint` socket).
 ///

@@ -7,8 +7,8 @@ use std::net::Shutdown;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 
-use super::reactor::Direction;
-use super::source::{async_stream_io, Source};
+use super::stream::async_stream_io;
+use crate::driver::{Direction, Source};
 
 /// A Unix domain socket that accepts connections (Python's `asyncio.start_unix_server`).
 ///

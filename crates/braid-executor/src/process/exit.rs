@@ -14,7 +14,7 @@ use std::task::{ready, Context, Poll};
 use crate::signal::{signal, Signal};
 
 #[cfg(target_os = "linux")]
-use crate::net::{reactor::Direction, source::Source};
+use crate::driver::{Direction, Source};
 #[cfg(target_os = "linux")]
 use std::os::fd::{AsFd, OwnedFd};
 

@@ -15,7 +15,7 @@ use std::task::{Context, Poll};
 
 use futures::io::{AsyncRead, AsyncWrite};
 
-use crate::net::source::Source;
+use crate::driver::Source;
 
 /// Registers the parent's end of a pipe with the running loop.
 fn register(fd: OwnedFd) -> io::Result<Source<File>> {

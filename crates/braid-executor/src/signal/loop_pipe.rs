@@ -13,10 +13,9 @@ use std::rc::{Rc, Weak};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 
+use crate::driver::{Direction, Source};
 use crate::event_loop::context;
 use crate::event_loop::core::Core;
-use crate::net::reactor::Direction;
-use crate::net::source::Source;
 use braid_sys::signal::{self as sys_signal, WakeTarget, SIGNAL_LIMIT};
 
 thread_local! {

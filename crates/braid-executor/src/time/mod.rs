@@ -1,7 +1,5 @@
 //! Timers: [`sleep`], [`sleep_until`] and [`timeout`].
 
-pub(crate) mod queue;
-
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -9,8 +7,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use crate::driver::TimerKey;
 use crate::event_loop::context;
-use queue::TimerKey;
 
 /// Waits until `duration` has passed (Python's `asyncio.sleep`).
 ///
@@ -94,12 +92,11 @@ impl Sleep {
         let Some((key, owner)) = self.timer.take() else {
             return;
         };
-        let waker = context::with_current(|core| match core {
-            Some(core) if loop_id(&core.shared) == owner => core.timers.borrow_mut().remove(key),
+        context::with_current(|core| match core {
+            Some(core) if loop_id(&core.shared) == owner => core.driver().remove_timer(key),
             // Dropped away from its loop: the timer stays until it fires, then goes.
-            _ => None,
+            _ => {}
         });
-        drop(waker);
     }
 }
 
@@ -119,7 +116,7 @@ impl Future for Sleep {
             let id = loop_id(&core.shared);
             match this.timer {
                 Some((key, owner)) if owner == id => {
-                    if core.timers.borrow_mut().update(key, cx.waker()) {
+                    if core.driver().update_timer(key, cx.waker()) {
                         return Poll::Pending;
                     }
                     // The loop fires a timer only once its deadline has passed.
@@ -133,9 +130,8 @@ impl Future for Sleep {
                 return Poll::Ready(());
             }
             let key = core
-                .timers
-                .borrow_mut()
-                .insert(this.deadline, cx.waker().clone());
+                .driver()
+                .insert_timer(this.deadline, cx.waker().clone());
             this.timer = Some((key, id));
             Poll::Pending
         })

@@ -1,4 +1,4 @@
-//! A socket registered with the running loop's poller.
+//! A descriptor registered with the running loop's poller: a socket, a pipe, a pidfd.
 
 use std::future::poll_fn;
 use std::io::{self, Read, Write};
@@ -6,17 +6,15 @@ use std::os::fd::AsFd;
 use std::rc::Rc;
 use std::task::{ready, Context, Poll};
 
-use braid_poller::{Interest, Mode};
-
 use super::reactor::{Direction, IoKey};
 use crate::event_loop::context;
 use crate::event_loop::core::Core;
 
-/// A non-blocking socket registered, edge-triggered, for both directions.
+/// A non-blocking descriptor registered, edge-triggered, for both directions.
 ///
 /// Operations try the system call first and wait for an event only after it reported
 /// `WouldBlock`, so edge-triggered events are never missed: readiness is only forgotten when
-/// the socket itself said there is nothing more.
+/// the descriptor itself said there is nothing more.
 pub(crate) struct Source<T: AsFd> {
     io: T,
     core: Rc<Core>,
@@ -33,16 +31,7 @@ impl<T: AsFd> Source<T> {
     pub(crate) fn new(io: T) -> io::Result<Source<T>> {
         let core = context::current_rc()
             .unwrap_or_else(|| context::no_loop("creating a braid_executor::net socket"));
-        let key = core.reactor.borrow_mut().insert()?;
-        let added = core
-            .shared
-            .poller
-            .add(&io, key.poller_key(), Interest::BOTH, Mode::Edge);
-        if let Err(error) = added {
-            let wakers = core.reactor.borrow_mut().remove(key);
-            drop(wakers);
-            return Err(error);
-        }
+        let key = core.driver().register(&core.shared.poller, &io)?;
         Ok(Source { io, core, key })
     }
 
@@ -76,17 +65,10 @@ impl<T: AsFd> Source<T> {
     ) -> Poll<io::Result<R>> {
         self.check_loop();
         loop {
-            ready!(self
-                .core
-                .reactor
-                .borrow_mut()
-                .poll_ready(self.key, direction, cx));
+            ready!(self.core.driver().poll_ready(self.key, direction, cx));
             match braid_sys::retry(|| op(&self.io)) {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    self.core
-                        .reactor
-                        .borrow_mut()
-                        .clear_ready(self.key, direction);
+                    self.core.driver().clear_ready(self.key, direction);
                 }
                 result => return Poll::Ready(result),
             }
@@ -113,10 +95,7 @@ where
     fn forget_if_short(&self, direction: Direction, result: &io::Result<usize>, asked: usize) {
         if let Ok(n) = result {
             if *n > 0 && *n < asked {
-                self.core
-                    .reactor
-                    .borrow_mut()
-                    .forget_ready(self.key, direction);
+                self.core.driver().forget_ready(self.key, direction);
             }
         }
     }
@@ -163,98 +142,9 @@ where
 
 impl<T: AsFd> Drop for Source<T> {
     fn drop(&mut self) {
-        // Deregister before the descriptor closes (when `io` drops right after this), so the
-        // poller never holds a closed or reused descriptor.
-        let _ = self.core.shared.poller.delete(&self.io);
-        let wakers = self.core.reactor.borrow_mut().remove(self.key);
-        drop(wakers);
+        // `io` closes right after this, once deregistered.
+        self.core
+            .driver()
+            .deregister(&self.core.shared.poller, &self.io, self.key);
     }
-}
-
-/// Implements `AsyncRead` and `AsyncWrite` for a stream type and for references to it, given
-/// its `source` field and how it shuts down its write side.
-macro_rules! async_stream_io {
-    ($stream:ty) => {
-        async_stream_io!(@impl $stream);
-        async_stream_io!(@impl &$stream);
-    };
-    (@impl $stream:ty) => {
-        impl futures::io::AsyncRead for $stream {
-            fn poll_read(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &mut [u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                self.source.poll_read(cx, buf)
-            }
-
-            fn poll_read_vectored(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                bufs: &mut [std::io::IoSliceMut<'_>],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                self.source.poll_read_vectored(cx, bufs)
-            }
-        }
-
-        impl futures::io::AsyncWrite for $stream {
-            fn poll_write(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &[u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                self.source.poll_write(cx, buf)
-            }
-
-            fn poll_write_vectored(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                bufs: &[std::io::IoSlice<'_>],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                self.source.poll_write_vectored(cx, bufs)
-            }
-
-            fn poll_flush(
-                self: std::pin::Pin<&mut Self>,
-                _cx: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(Ok(()))
-            }
-
-            fn poll_close(
-                self: std::pin::Pin<&mut Self>,
-                _cx: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(self.shutdown(std::net::Shutdown::Write))
-            }
-        }
-    };
-}
-
-pub(crate) use async_stream_io;
-
-/// Waits for a non-blocking `connect` to finish: writable, then no pending socket error.
-pub(crate) async fn finish_connect<T: AsFd>(
-    source: &Source<T>,
-    take_error: impl Fn(&T) -> io::Result<Option<io::Error>>,
-    connected: impl Fn(&T) -> io::Result<()>,
-) -> io::Result<()> {
-    source
-        .io(Direction::Write, |io| {
-            if let Some(error) = take_error(io)? {
-                return Err(error);
-            }
-            match connected(io) {
-                Err(error) if error.kind() == io::ErrorKind::NotConnected => {
-                    Err(io::ErrorKind::WouldBlock.into())
-                }
-                other => other,
-            }
-        })
-        .await
-}
-
-/// Whether a `connect` error means "in progress": the usual answer of a non-blocking socket.
-pub(crate) fn connect_in_progress(error: &io::Error) -> bool {
-    error.raw_os_error() == Some(libc::EINPROGRESS)
 }

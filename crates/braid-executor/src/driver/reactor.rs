@@ -1,21 +1,20 @@
-//! Readiness bookkeeping for the loop's sockets.
-//!
-//! Each registered socket owns a slot: its cached readiness and the wakers of the tasks
-//! waiting to read and to write. A slot's poller key packs its index with a generation that
-//! changes when the slot is freed, so an event that was already fetched for a socket closed
-//! (and its descriptor number reused) in the same batch finds a stale key and is ignored.
+//! The loop's sockets: each one's cached readiness and the wakers of the tasks waiting to
+//! read and to write, in a slot whose key goes to the poller (see the README).
 
 use std::io;
 use std::task::{Context, Poll, Waker};
 
 use braid_poller::Event;
 
-/// Bits of the index in a key; the generation takes the rest.
+use super::slab::{Key, Slab, GENERATION_MASK};
+
+/// Bits of the index in a poller key; the generation takes the rest.
 const INDEX_BITS: u32 = usize::BITS / 2;
 const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
-/// Generations wrap below this, so that no key is `usize::MAX`, the poller's own.
-const GENERATION_MASK: u32 = if usize::BITS >= 64 {
-    u32::MAX >> 1
+/// The bits of a generation that fit in a poller key above the index, leaving its top bit
+/// clear so that no key is `usize::MAX`, the poller's own.
+const KEY_GENERATION_MASK: u32 = if usize::BITS >= 64 {
+    GENERATION_MASK
 } else {
     (1 << (usize::BITS - INDEX_BITS - 1)) - 1
 };
@@ -39,9 +38,8 @@ impl Direction {
 const READ: u8 = 1;
 const WRITE: u8 = 2;
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Slot {
-    generation: u32,
     /// Directions that may make progress: set by events, cleared when an operation would
     /// block. A fresh socket starts ready both ways, so the first operation just tries.
     readiness: u8,
@@ -55,85 +53,62 @@ struct Slot {
 
 /// The socket slots of one loop.
 #[derive(Debug, Default)]
-pub(crate) struct Reactor {
-    slots: Vec<Slot>,
-    free: Vec<usize>,
-    registered: usize,
+pub(super) struct Reactor {
+    slots: Slab<Slot>,
 }
 
 /// A registered socket's slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct IoKey {
-    index: usize,
-    generation: u32,
-}
+pub(crate) struct IoKey(Key);
 
 impl IoKey {
     /// The poller key for this slot.
-    pub(crate) fn poller_key(self) -> usize {
-        self.index | ((self.generation as usize) << INDEX_BITS)
+    pub(super) fn poller_key(self) -> usize {
+        let generation = self.0.generation() & KEY_GENERATION_MASK;
+        self.0.index() as usize | ((generation as usize) << INDEX_BITS)
     }
 }
 
 impl Reactor {
-    pub(crate) fn new() -> Reactor {
-        Reactor::default()
-    }
-
     /// Whether no socket is registered.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.registered == 0
+    pub(super) fn is_empty(&self) -> bool {
+        self.slots.is_empty()
     }
 
-    pub(crate) fn insert(&mut self) -> io::Result<IoKey> {
-        let index = match self.free.pop() {
-            Some(index) => index,
-            None => {
-                let index = self.slots.len();
-                if index > INDEX_MASK {
-                    return Err(io::Error::new(
-                        io::ErrorKind::OutOfMemory,
-                        "too many sockets registered with one braid event loop",
-                    ));
-                }
-                self.slots.push(Slot {
-                    generation: 0,
-                    readiness: 0,
-                    closed: 0,
-                    reader: None,
-                    writer: None,
-                });
-                index
-            }
-        };
-        let slot = &mut self.slots[index];
-        slot.readiness = READ | WRITE;
-        slot.closed = 0;
-        self.registered += 1;
-        Ok(IoKey {
-            index,
-            generation: slot.generation,
-        })
+    pub(super) fn insert(&mut self) -> io::Result<IoKey> {
+        if self.slots.next_index() > INDEX_MASK {
+            return Err(io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                "too many sockets registered with one braid event loop",
+            ));
+        }
+        Ok(IoKey(self.slots.insert(Slot {
+            readiness: READ | WRITE,
+            ..Slot::default()
+        })))
     }
 
     /// Frees a slot; returns its wakers for the caller to drop outside the borrow.
-    pub(crate) fn remove(&mut self, key: IoKey) -> [Option<Waker>; 2] {
-        let slot = &mut self.slots[key.index];
-        debug_assert_eq!(slot.generation, key.generation);
-        slot.generation = (slot.generation + 1) & GENERATION_MASK;
-        slot.readiness = 0;
-        self.free.push(key.index);
-        self.registered -= 1;
-        [slot.reader.take(), slot.writer.take()]
+    pub(super) fn remove(&mut self, key: IoKey) -> [Option<Waker>; 2] {
+        let slot = self.slots.remove(key.0);
+        debug_assert!(
+            slot.is_some(),
+            "a socket's key went stale before it deregistered"
+        );
+        let slot = slot.unwrap_or_default();
+        [slot.reader, slot.writer]
     }
 
     /// Records an event and collects the wakers it concerns.
-    pub(crate) fn dispatch(&mut self, event: Event, wakers: &mut Vec<Waker>) {
+    pub(super) fn dispatch(&mut self, event: Event, wakers: &mut Vec<Waker>) {
         let key = event.key();
-        let Some(slot) = self.slots.get_mut(key & INDEX_MASK) else {
+        // The index fits: `INDEX_BITS` is at most 32.
+        let Some((generation, slot)) = self.slots.slot_mut((key & INDEX_MASK) as u32) else {
             return;
         };
-        if slot.generation as usize != key >> INDEX_BITS {
+        // A stale key: the socket was closed, its slot freed or reused, after the event was
+        // fetched. (A free slot's generation is one no socket has had yet.)
+        if (generation & KEY_GENERATION_MASK) as usize != key >> INDEX_BITS {
             return;
         }
         // A hang-up or an error makes both directions "ready": the next operation returns
@@ -156,13 +131,13 @@ impl Reactor {
     }
 
     /// `Ready` if the socket may make progress in `direction`; otherwise stores the waker.
-    pub(crate) fn poll_ready(
+    pub(super) fn poll_ready(
         &mut self,
         key: IoKey,
         direction: Direction,
         cx: &mut Context<'_>,
     ) -> Poll<()> {
-        let slot = &mut self.slots[key.index];
+        let slot = &mut self.slots[key.0];
         if (slot.readiness | slot.closed) & direction.bit() != 0 {
             return Poll::Ready(());
         }
@@ -178,8 +153,8 @@ impl Reactor {
     }
 
     /// An operation in `direction` would block: wait for the next event.
-    pub(crate) fn clear_ready(&mut self, key: IoKey, direction: Direction) {
-        let slot = &mut self.slots[key.index];
+    pub(super) fn clear_ready(&mut self, key: IoKey, direction: Direction) {
+        let slot = &mut self.slots[key.0];
         slot.readiness &= !direction.bit();
         // The socket itself says it would block, so it is not closed that way after all.
         slot.closed &= !direction.bit();
@@ -187,8 +162,8 @@ impl Reactor {
 
     /// A stream operation moved less than asked, so the next one would block unless the
     /// connection is closed; forget the readiness but keep a close.
-    pub(crate) fn forget_ready(&mut self, key: IoKey, direction: Direction) {
-        self.slots[key.index].readiness &= !direction.bit();
+    pub(super) fn forget_ready(&mut self, key: IoKey, direction: Direction) {
+        self.slots[key.0].readiness &= !direction.bit();
     }
 }
 
@@ -207,7 +182,7 @@ mod test {
     #[test]
     fn an_event_for_a_freed_slot_wakes_nobody() {
         let poller = Poller::new().unwrap();
-        let mut reactor = Reactor::new();
+        let mut reactor = Reactor::default();
         let (mut writer, reader) = UnixStream::pair().unwrap();
         let old = reactor.insert().unwrap();
         poller
@@ -216,7 +191,7 @@ mod test {
         // The socket is closed and its slot reused before the fetched event is handled.
         reactor.remove(old);
         let new = reactor.insert().unwrap();
-        assert_eq!(new.index, old.index);
+        assert_eq!(new.0.index(), old.0.index());
         assert_ne!(new.poller_key(), old.poller_key());
         reactor.clear_ready(new, Direction::Read);
         let mut cx = Context::from_waker(futures::task::noop_waker_ref());
@@ -245,22 +220,20 @@ mod test {
 
     #[test]
     fn keys_never_collide_with_the_notify_key() {
-        let mut reactor = Reactor::new();
+        let mut reactor = Reactor::default();
         for _ in 0..1000 {
             let key = reactor.insert().unwrap();
             assert_ne!(key.poller_key(), usize::MAX);
             drop(reactor.remove(key));
         }
-        let key = IoKey {
-            index: INDEX_MASK,
-            generation: GENERATION_MASK,
-        };
+        // The largest index with the largest generation.
+        let key = IoKey(Key::new(INDEX_MASK as u32, GENERATION_MASK));
         assert_ne!(key.poller_key(), usize::MAX);
     }
 
     #[test]
     fn a_would_block_clears_readiness_and_stores_the_waker() {
-        let mut reactor = Reactor::new();
+        let mut reactor = Reactor::default();
         let key = reactor.insert().unwrap();
         let waker = waker();
         let mut cx = Context::from_waker(&waker);

@@ -1,0 +1,168 @@
+//! The I/O and timer driver: what the loop waits on between task polls.
+//!
+//! Each turn the loop core asks its [`Driver`] whether there is anything to wait for
+//! (a registered descriptor, the next timer deadline), has it wait in the poller and
+//! dispatch the events that came (each event sets its descriptor's readiness and takes the
+//! waiting tasks' wakers), and has it fire the timers that are due. Between turns, tasks
+//! reach it through [`Source`] (register, wait for readiness, deregister) and through
+//! `time`'s `Sleep` (add, refresh, cancel a timer). Every waker is woken or dropped after
+//! the driver's own borrows end, since a waker may run any code, this driver included.
+//!
+//! How keys, readiness and timers work is in `README.md` beside this file.
+
+mod reactor;
+mod slab;
+mod source;
+mod timers;
+
+use std::cell::RefCell;
+use std::io;
+use std::os::fd::AsFd;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use braid_poller::{Events, Interest, Mode, Poller};
+
+pub(crate) use reactor::Direction;
+pub(crate) use source::Source;
+pub(crate) use timers::TimerKey;
+
+use reactor::{IoKey, Reactor};
+use timers::TimerQueue;
+
+/// One loop's registered descriptors and timers; used only on the loop's thread.
+#[derive(Debug)]
+pub(crate) struct Driver {
+    io: RefCell<Reactor>,
+    timers: RefCell<TimerQueue>,
+    events: RefCell<Events>,
+    /// Reused for the wakers of one batch of events or timers, woken outside the borrows.
+    wakers: RefCell<Vec<Waker>>,
+}
+
+impl Driver {
+    pub(crate) fn new() -> Driver {
+        Driver {
+            io: RefCell::default(),
+            timers: RefCell::default(),
+            events: RefCell::new(Events::with_capacity(1024)),
+            wakers: RefCell::default(),
+        }
+    }
+
+    /// Registers `io`, which must be non-blocking, with `poller`, edge-triggered for both
+    /// directions. It starts ready both ways.
+    pub(crate) fn register(&self, poller: &Poller, io: &impl AsFd) -> io::Result<IoKey> {
+        let key = self.io.borrow_mut().insert()?;
+        if let Err(error) = poller.add(io, key.poller_key(), Interest::BOTH, Mode::Edge) {
+            let wakers = self.io.borrow_mut().remove(key);
+            drop(wakers);
+            return Err(error);
+        }
+        Ok(key)
+    }
+
+    /// Removes `io` from `poller` and frees its slot. Call it before `io` closes, so the
+    /// poller never holds a closed or reused descriptor.
+    pub(crate) fn deregister(&self, poller: &Poller, io: &impl AsFd, key: IoKey) {
+        let _ = poller.delete(io);
+        let wakers = self.io.borrow_mut().remove(key);
+        drop(wakers);
+    }
+
+    /// `Ready` if `key`'s descriptor may make progress in `direction`; otherwise the task
+    /// of `cx` is woken by the next event that says so.
+    #[inline]
+    pub(crate) fn poll_ready(
+        &self,
+        key: IoKey,
+        direction: Direction,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        self.io.borrow_mut().poll_ready(key, direction, cx)
+    }
+
+    /// An operation in `direction` reported `WouldBlock`: wait for the next event.
+    #[inline]
+    pub(crate) fn clear_ready(&self, key: IoKey, direction: Direction) {
+        self.io.borrow_mut().clear_ready(key, direction);
+    }
+
+    /// A stream operation moved less than asked: forget the readiness, keep a close.
+    #[inline]
+    pub(crate) fn forget_ready(&self, key: IoKey, direction: Direction) {
+        self.io.borrow_mut().forget_ready(key, direction);
+    }
+
+    /// Whether any descriptor is registered, so that waiting in the poller can find events.
+    pub(crate) fn has_io(&self) -> bool {
+        !self.io.borrow().is_empty()
+    }
+
+    /// Waits in `poller` up to `timeout` for events, records them and wakes their tasks;
+    /// returns how many events came.
+    ///
+    /// # Errors
+    ///
+    /// What the poller's wait reports (only a broken poller fails).
+    pub(crate) fn poll_events(
+        &self,
+        poller: &Poller,
+        timeout: Option<Duration>,
+    ) -> io::Result<usize> {
+        let mut wakers = std::mem::take(&mut *self.wakers.borrow_mut());
+        let count = {
+            let mut events = self.events.borrow_mut();
+            poller.wait(&mut events, timeout)?;
+            if !events.is_empty() {
+                let mut io = self.io.borrow_mut();
+                for event in events.iter() {
+                    io.dispatch(event, &mut wakers);
+                }
+            }
+            events.len()
+        };
+        self.wake(wakers);
+        Ok(count)
+    }
+
+    /// Adds a timer that wakes `waker` once `Instant::now() >= deadline`.
+    pub(crate) fn insert_timer(&self, deadline: Instant, waker: Waker) -> TimerKey {
+        self.timers.borrow_mut().insert(deadline, waker)
+    }
+
+    /// Replaces the waker of a pending timer; `false` if the timer already fired.
+    pub(crate) fn update_timer(&self, key: TimerKey, waker: &Waker) -> bool {
+        self.timers.borrow_mut().update(key, waker)
+    }
+
+    /// Cancels a pending timer; one that already fired is left alone.
+    pub(crate) fn remove_timer(&self, key: TimerKey) {
+        let waker = self.timers.borrow_mut().remove(key);
+        drop(waker);
+    }
+
+    /// The earliest deadline of a pending timer.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.timers.borrow_mut().next_deadline()
+    }
+
+    /// Wakes the tasks of the timers that are due; returns how many fired.
+    pub(crate) fn fire_timers(&self) -> usize {
+        if self.timers.borrow().is_empty() {
+            return 0;
+        }
+        let mut wakers = std::mem::take(&mut *self.wakers.borrow_mut());
+        let fired = self.timers.borrow_mut().expire(Instant::now(), &mut wakers);
+        self.wake(wakers);
+        fired
+    }
+
+    /// Wakes `wakers`, then keeps the empty vector for the next batch.
+    fn wake(&self, mut wakers: Vec<Waker>) {
+        for waker in wakers.drain(..) {
+            waker.wake();
+        }
+        *self.wakers.borrow_mut() = wakers;
+    }
+}
