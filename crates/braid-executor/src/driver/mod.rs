@@ -11,6 +11,7 @@
 //! How keys, readiness and timers work is in `README.md` beside this file.
 
 mod reactor;
+pub(crate) mod signals;
 mod slab;
 mod source;
 mod timers;

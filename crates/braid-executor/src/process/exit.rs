@@ -11,7 +11,7 @@ use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{ready, Context, Poll};
 
-use crate::signal::{signal, Signal};
+use crate::driver::signals::SignalListener;
 
 #[cfg(target_os = "linux")]
 use crate::driver::{Direction, Source};
@@ -30,13 +30,13 @@ pub(super) enum ExitWatch {
     #[cfg(target_os = "linux")]
     Pidfd(Source<OwnedFd>),
     /// Delivered after any child exits; the owner then tries its own pid.
-    Sigchld(Signal),
+    Sigchld(SignalListener),
 }
 
 /// What to set up before the child is spawned.
 pub(super) struct ExitPlan {
     /// Made before the spawn, so that a `SIGCHLD` sent before the first wait is not missed.
-    sigchld: Option<Signal>,
+    sigchld: Option<SignalListener>,
 }
 
 impl ExitPlan {
@@ -48,7 +48,7 @@ impl ExitPlan {
     /// When the `SIGCHLD` handler cannot be installed.
     pub(super) fn new(force_sigchld: bool) -> io::Result<ExitPlan> {
         let sigchld = if force_sigchld || !pidfd_may_work() {
-            Some(signal(libc::SIGCHLD)?)
+            Some(sigchld()?)
         } else {
             None
         };
@@ -78,8 +78,12 @@ impl ExitPlan {
         let _ = pid;
         // `try_reap` runs before every wait for a delivery, so an exit that happened before
         // this handler existed is still seen.
-        Ok(ExitWatch::Sigchld(signal(libc::SIGCHLD)?))
+        Ok(ExitWatch::Sigchld(sigchld()?))
     }
+}
+
+fn sigchld() -> io::Result<SignalListener> {
+    SignalListener::new(libc::SIGCHLD, "braid_executor::process::Command::spawn")
 }
 
 fn pidfd_may_work() -> bool {
@@ -103,11 +107,7 @@ impl ExitWatch {
                 if let Some(exited) = try_reap()? {
                     return Poll::Ready(Ok(exited));
                 }
-                if ready!(sigchld.poll_recv(cx)).is_none() {
-                    return Poll::Ready(Err(io::Error::other(
-                        "the SIGCHLD listener stopped, so a child's exit can no longer be seen",
-                    )));
-                }
+                ready!(sigchld.poll_recv(cx));
                 // Children dropped while no loop ran are reaped on the same signal.
                 super::orphan::reap();
             },

@@ -51,7 +51,6 @@
 //! here and there describe the protocol and why it is safe against a
 //! handler running on another thread at any moment.
 
-mod loop_pipe;
 #[cfg(test)]
 mod test;
 
@@ -59,15 +58,11 @@ use std::fmt;
 use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
-use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use futures::Stream;
 
-use braid_sys::signal as sys_signal;
-
-use self::loop_pipe::LoopPipe;
-use crate::event_loop::context;
+use crate::driver::signals::SignalListener;
 
 /// Starts listening for signal `signum` (a `libc::SIG*` number) in the running loop.
 ///
@@ -107,21 +102,8 @@ use crate::event_loop::context;
 /// ```
 #[track_caller]
 pub fn signal(signum: i32) -> io::Result<Signal> {
-    let index = sys_signal::validate(signum)?;
-    let core =
-        context::current_rc().unwrap_or_else(|| context::no_loop("braid_executor::signal::signal"));
-    let pipe = LoopPipe::of(&core)?;
-    let subscription = sys_signal::subscribe(signum)?;
-    let waiter = pipe.listen(index);
-    // Read after the handler was installed and told to wake this loop, so a delivery that
-    // the count read here misses writes to this loop's pipe.
-    let seen = sys_signal::deliveries(index);
     Ok(Signal {
-        index,
-        seen,
-        waiter,
-        pipe,
-        _subscription: subscription,
+        listener: SignalListener::new(signum, "braid_executor::signal::signal")?,
     })
 }
 
@@ -179,15 +161,7 @@ pub async fn ctrl_c() -> io::Result<()> {
 /// assert_send::<braid_executor::signal::Signal>();
 /// ```
 pub struct Signal {
-    /// The signal number, validated.
-    index: usize,
-    /// The delivery count last reported.
-    seen: u64,
-    /// This listener's waker slot in the loop's fan-out.
-    waiter: usize,
-    pipe: Rc<LoopPipe>,
-    /// Keeps braid's handler installed for the signal.
-    _subscription: sys_signal::Subscription,
+    listener: SignalListener,
 }
 
 impl Signal {
@@ -229,36 +203,12 @@ impl Signal {
     /// If called outside the running loop that made this listener.
     #[track_caller]
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<()>> {
-        if !self.pipe.is_current() {
-            panic!(
-                "a braid_executor::signal::Signal was polled outside the running event loop \
-                 that created it; a listener belongs to one loop and works only while it runs"
-            );
-        }
-        if self.take_delivery() {
-            return Poll::Ready(Some(()));
-        }
-        self.pipe.wait(self.waiter, self.index, self.seen, cx);
-        // Checked again after the waker is in place: a delivery since the first check has
-        // either raised the count already or will wake this task.
-        if self.take_delivery() {
-            return Poll::Ready(Some(()));
-        }
-        Poll::Pending
+        self.listener.poll_recv(cx).map(Some)
     }
 
     /// The signal number this listener listens for.
     pub fn signum(&self) -> i32 {
-        self.index as i32
-    }
-
-    fn take_delivery(&mut self) -> bool {
-        let deliveries = sys_signal::deliveries(self.index);
-        if deliveries == self.seen {
-            return false;
-        }
-        self.seen = deliveries;
-        true
+        self.listener.signum()
     }
 }
 
@@ -270,19 +220,11 @@ impl Stream for Signal {
     }
 }
 
-impl Drop for Signal {
-    fn drop(&mut self) {
-        self.pipe.unlisten(self.index, self.waiter);
-        // `_subscription` drops after this: the handler stays until this loop stopped
-        // listening.
-    }
-}
-
 impl fmt::Debug for Signal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Signal")
-            .field("signum", &self.index)
-            .field("name", &sys_signal::name(self.signum()))
+            .field("signum", &self.signum())
+            .field("name", &braid_sys::signal::name(self.signum()))
             .finish_non_exhaustive()
     }
 }

@@ -62,7 +62,7 @@ fn an_event_wakes_every_waiting_listener_once() {
         } = three_waiting(libc::SIGPROF, libc::SIGXFSZ);
         let woken = || wakes.0.load(Ordering::SeqCst);
         let mut cx = Context::from_waker(&waker);
-        let pipe = first.pipe.clone();
+        let pipe = first.listener.pipe().clone();
 
         // The reactor forgets the fan-out once it woke it, so nobody may stay asleep.
         pipe.fanout_wake_for_test();
@@ -96,7 +96,7 @@ fn bytes_read_while_waiting_wake_only_the_listeners_whose_signal_came() {
         } = three_waiting(profile, file_size);
         let woken = || wakes.0.load(Ordering::SeqCst);
         let mut cx = Context::from_waker(&waker);
-        let pipe = first.pipe.clone();
+        let pipe = first.listener.pipe().clone();
 
         pipe.fanout_wake_delivered_for_test();
         assert_eq!(woken(), 0, "woken with nothing delivered");

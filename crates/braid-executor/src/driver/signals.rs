@@ -1,3 +1,8 @@
+//! Signals as the loop sees them: one listener ([`SignalListener`]) per `signal()` call or
+//! child watcher, and one wake-up socket pair per loop ([`LoopPipe`]) shared by all of that
+//! loop's listeners. `crate::signal` is the public face; `crate::process` listens for
+//! `SIGCHLD` here too, so neither depends on the other.
+//!
 //! One loop's wake-up socket pair, shared by all of that loop's signal listeners.
 //!
 //! The handler writes a byte to the write end; the read end is registered with the loop's
@@ -13,7 +18,7 @@ use std::rc::{Rc, Weak};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 
-use crate::driver::{Direction, Source};
+use super::{Direction, Source};
 use crate::event_loop::context;
 use crate::event_loop::core::Core;
 use braid_sys::signal::{self as sys_signal, WakeTarget, SIGNAL_LIMIT};
@@ -24,7 +29,7 @@ thread_local! {
     static PIPES: RefCell<Vec<Weak<LoopPipe>>> = const { RefCell::new(Vec::new()) };
 }
 
-pub(super) struct LoopPipe {
+pub(crate) struct LoopPipe {
     /// The read end, registered with the loop.
     source: Source<UnixStream>,
     /// The write end, where the handler writes for the signals this loop listens for.
@@ -38,9 +43,105 @@ pub(super) struct LoopPipe {
     fanout_waker: Waker,
 }
 
+/// One listener of one signal in the running loop: what `signal::Signal` and a child watcher
+/// wait on.
+pub(crate) struct SignalListener {
+    /// The signal number, validated.
+    index: usize,
+    /// The delivery count last reported.
+    seen: u64,
+    /// This listener's waker slot in the loop's fan-out.
+    waiter: usize,
+    pipe: Rc<LoopPipe>,
+    /// Keeps braid's handler installed for the signal.
+    _subscription: sys_signal::Subscription,
+}
+
+impl SignalListener {
+    /// Starts listening for `signum` in the running loop; `caller` names the public function
+    /// for the panic when no loop runs.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a number that cannot be listened for; rarely, running out of file
+    /// descriptors for the loop's wake-up socket.
+    #[track_caller]
+    pub(crate) fn new(signum: i32, caller: &'static str) -> io::Result<SignalListener> {
+        let index = sys_signal::validate(signum)?;
+        let core = context::current_rc().unwrap_or_else(|| context::no_loop(caller));
+        let pipe = LoopPipe::of(&core)?;
+        let subscription = sys_signal::subscribe(signum)?;
+        let waiter = pipe.listen(index);
+        // Read after the handler was installed and told to wake this loop, so a delivery
+        // that the count read here misses writes to this loop's pipe.
+        let seen = sys_signal::deliveries(index);
+        Ok(SignalListener {
+            index,
+            seen,
+            waiter,
+            pipe,
+            _subscription: subscription,
+        })
+    }
+
+    /// `Ready` if the signal came since the last `Ready`, otherwise `Pending`, waking `cx`'s
+    /// task at the next delivery.
+    ///
+    /// # Panics
+    ///
+    /// If called outside the running loop that made this listener.
+    #[track_caller]
+    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.pipe.is_current() {
+            panic!(
+                "a braid_executor::signal::Signal was polled outside the running event loop \
+                 that created it; a listener belongs to one loop and works only while it runs"
+            );
+        }
+        if self.take_delivery() {
+            return Poll::Ready(());
+        }
+        self.pipe.wait(self.waiter, self.index, self.seen, cx);
+        // Checked again after the waker is in place: a delivery since the first check has
+        // either raised the count already or will wake this task.
+        if self.take_delivery() {
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+
+    /// The signal number listened for.
+    pub(crate) fn signum(&self) -> i32 {
+        self.index as i32
+    }
+
+    /// The loop's pipe, for tests that drive its fan-out directly.
+    #[cfg(test)]
+    pub(crate) fn pipe(&self) -> &Rc<LoopPipe> {
+        &self.pipe
+    }
+
+    fn take_delivery(&mut self) -> bool {
+        let deliveries = sys_signal::deliveries(self.index);
+        if deliveries == self.seen {
+            return false;
+        }
+        self.seen = deliveries;
+        true
+    }
+}
+
+impl Drop for SignalListener {
+    fn drop(&mut self) {
+        self.pipe.unlisten(self.index, self.waiter);
+        // `_subscription` drops after this: the handler stays until this loop stopped
+        // listening.
+    }
+}
+
 impl LoopPipe {
     /// The pipe of `core`'s loop, which runs on this thread; made on first use.
-    pub(super) fn of(core: &Rc<Core>) -> io::Result<Rc<LoopPipe>> {
+    pub(crate) fn of(core: &Rc<Core>) -> io::Result<Rc<LoopPipe>> {
         let existing = PIPES.try_with(|pipes| {
             let mut pipes = pipes.borrow_mut();
             pipes.retain(|pipe| pipe.strong_count() > 0);
@@ -77,12 +178,12 @@ impl LoopPipe {
     }
 
     /// Whether this pipe's loop runs on this thread now.
-    pub(super) fn is_current(&self) -> bool {
+    pub(crate) fn is_current(&self) -> bool {
         context::is_current(&self.core.shared)
     }
 
     /// A listener of `signum` joins: returns its waiter slot.
-    pub(super) fn listen(&self, signum: usize) -> usize {
+    pub(crate) fn listen(&self, signum: usize) -> usize {
         let listening = &self.listening[signum];
         if listening.get() == 0 {
             self.wake.set_interest(signum, true);
@@ -92,7 +193,7 @@ impl LoopPipe {
     }
 
     /// The listener of `signum` with waiter slot `waiter` leaves.
-    pub(super) fn unlisten(&self, signum: usize, waiter: usize) {
+    pub(crate) fn unlisten(&self, signum: usize, waiter: usize) {
         let listening = &self.listening[signum];
         listening.set(listening.get() - 1);
         if listening.get() == 0 {
@@ -109,7 +210,7 @@ impl LoopPipe {
     /// Bytes read here may have been meant for other waiting listeners, whose wake-up event
     /// the poller will now never report (the socket is empty again), so reading any wakes
     /// those whose signal came.
-    pub(super) fn wait(&self, waiter: usize, signum: usize, seen: u64, cx: &mut Context<'_>) {
+    pub(crate) fn wait(&self, waiter: usize, signum: usize, seen: u64, cx: &mut Context<'_>) {
         let mut fanout_cx = Context::from_waker(&self.fanout_waker);
         let mut drained = false;
         let mut buf = [0u8; 64];
@@ -143,13 +244,13 @@ impl LoopPipe {
 
     /// Wakes the loop's waiting listeners as an event on the read end does.
     #[cfg(test)]
-    pub(super) fn fanout_wake_for_test(&self) {
+    pub(crate) fn fanout_wake_for_test(&self) {
         self.fanout.wake_by_ref();
     }
 
     /// Wakes the loop's waiting listeners as bytes read by [`wait`](LoopPipe::wait) do.
     #[cfg(test)]
-    pub(super) fn fanout_wake_delivered_for_test(&self) {
+    pub(crate) fn fanout_wake_delivered_for_test(&self) {
         self.fanout.wake_waiting(Which::Delivered);
     }
 }
