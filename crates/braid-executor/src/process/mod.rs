@@ -61,8 +61,8 @@
 //! No thread waits for a child. On Linux (5.3 and later) each child gets a pidfd, which the
 //! loop's poller reports readable when the child exits; the child is then reaped with
 //! `waitpid` on its own pid. Elsewhere (macOS, the BSDs), or where `pidfd_open` is not
-//! allowed, a waiting child listens for `SIGCHLD` as a [`signal`](crate::signal::signal) listener does and tries
-//! `waitpid` on its own pid at each delivery. `waitpid(-1)` is never used, so children
+//! allowed, a waiting child listens for `SIGCHLD` as a [`signal`](crate::signal::signal)
+//! listener does and tries `waitpid` on its own pid at each delivery. `waitpid(-1)` is never used, so children
 //! that other code started (with `std::process`, or a process pool) are left to it.
 //!
 //! # Dropping a child
