@@ -8,6 +8,10 @@
 //! `time`'s `Sleep` (add, refresh, cancel a timer). Every waker is woken or dropped after
 //! the driver's own borrows end, since a waker may run any code, this driver included.
 //!
+//! Signal listeners live here too ([`signals`]): a signal reaches the loop as readiness of
+//! a socket, so `crate::signal` and `crate::process` (which watches `SIGCHLD`) both build on
+//! the driver instead of on each other.
+//!
 //! How keys, readiness and timers work is in `README.md` beside this file.
 
 mod reactor;
