@@ -18,44 +18,11 @@ use crate::parent::error::{BuildError, TaskError};
 use crate::parent::handle::{JoinHandle, TaskSlot};
 use crate::parent::job::{Job, Settle};
 use crate::parent::map::Map;
+pub use crate::parent::settings::{Shutdown, StartMethod};
 use crate::parent::shared::Shared;
 use crate::parent::supervisor::{self, Config};
 use crate::protocol::function::FnRef;
 use crate::protocol::TaskMessage;
-
-/// How the pool makes worker processes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum StartMethod {
-    /// Run the program's own executable again (`/proc/self/exe` on Linux,
-    /// [`std::env::current_exe`] elsewhere); [`init`](crate::init) turns that process into a
-    /// worker. Safe with any number of threads in the parent. The default.
-    #[default]
-    Spawn,
-    /// `fork` the parent. The fastest start, but the child is a copy of a process whose other
-    /// threads vanished mid-step: a lock one of them held (in an allocator other than glibc's,
-    /// in `stdout`, in a library) stays locked forever in the worker, and a task touching it
-    /// hangs until its timeout. Use it from programs that have no other threads, or whose
-    /// tasks touch nothing another thread may hold.
-    Fork,
-    /// Run the program's executable once as a single-threaded fork server, which forks every
-    /// worker. Respawns cost a `fork` of a small clean process, without the dangers of
-    /// [`Fork`](StartMethod::Fork).
-    ForkServer,
-}
-
-/// How [`ProcessPool::shutdown`] treats work that has not finished.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Shutdown {
-    /// Run every task already submitted, then stop the workers. Dropping a pool does this.
-    Wait,
-    /// Cancel queued tasks (they yield [`TaskError::Cancelled`]), let the ones workers have
-    /// taken finish (see [`JoinHandle::cancel`]), then stop the workers.
-    CancelPending,
-    /// Cancel queued tasks and kill the workers at once; running tasks yield
-    /// [`TaskError::ShutDown`].
-    Kill,
-}
 
 /// A snapshot of a pool's counters, from [`ProcessPool::metrics`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

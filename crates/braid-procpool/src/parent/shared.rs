@@ -13,7 +13,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use super::error::TaskError;
 use super::job::Job;
-use super::pool::Shutdown;
+use super::settings::Shutdown;
 
 #[derive(Default)]
 pub(crate) struct Counters {

@@ -11,14 +11,13 @@ use std::time::Instant;
 use braid_poller::{Interest, Mode};
 
 use super::worker_process::{
-    absorb_handoffs, read_available, retire, send, KillReason, Phase, WorkerProcess,
+    absorb_handoffs, read_available, retire, send, KillReason, Phase, WorkerProcess, EXIT_KEY,
+    KEYS_PER_SLOT, RESULTS_KEY,
 };
-use super::{
-    fail_queue, Supervisor, EXIT_KEY, KEYS_PER_SLOT, MAX_START_FAILURES, RESULTS_KEY, START_TIMEOUT,
-};
+use super::{fail_queue, Supervisor, MAX_START_FAILURES, START_TIMEOUT};
 use crate::parent::error::{BuildError, TaskError};
 use crate::parent::launch::Launched;
-use crate::parent::pool::Shutdown;
+use crate::parent::settings::Shutdown;
 use crate::protocol::fork_server::Report;
 use crate::protocol::ToWorker;
 use braid_sys::fd;

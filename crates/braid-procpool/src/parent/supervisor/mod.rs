@@ -36,7 +36,7 @@ use crossbeam_channel::Sender;
 
 use crate::parent::error::{BuildError, TaskError};
 use crate::parent::launch::Launcher;
-use crate::parent::pool::{Shutdown, StartMethod};
+use crate::parent::settings::{Shutdown, StartMethod};
 use crate::parent::shared::Shared;
 use crate::protocol::fork_server::Report;
 use crate::protocol::function;
@@ -46,7 +46,7 @@ mod lifecycle;
 mod work;
 mod worker_process;
 
-use worker_process::{absorb_handoffs, KillReason, Slot};
+use worker_process::{absorb_handoffs, KillReason, Slot, KEYS_PER_SLOT, RESULTS_KEY, TASKS_KEY};
 
 /// How long a new worker may take to answer `READY` (its initializer included).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -54,12 +54,6 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 const MAX_START_FAILURES: u32 = 3;
 /// The fork server's control socket.
 const CONTROL_KEY: usize = usize::MAX - 1;
-/// Poller keys: `slot * KEYS_PER_SLOT + RESULTS_KEY` etc.
-const KEYS_PER_SLOT: usize = 4;
-const RESULTS_KEY: usize = 0;
-/// Where a worker's task pipe reports room for the rest of a large message.
-const TASKS_KEY: usize = 1;
-const EXIT_KEY: usize = 2;
 
 /// What the pool's builder decided.
 #[derive(Debug)]

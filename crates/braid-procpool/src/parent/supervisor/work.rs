@@ -8,10 +8,11 @@ use std::time::Instant;
 
 use super::worker_process::{
     absorb_handoffs, read_available, retire, send, set_phase, KillReason, Phase, Running,
+    KEYS_PER_SLOT,
 };
-use super::{Supervisor, KEYS_PER_SLOT, START_TIMEOUT};
+use super::{Supervisor, START_TIMEOUT};
 use crate::parent::job::Job;
-use crate::parent::pool::Shutdown;
+use crate::parent::settings::Shutdown;
 use crate::protocol::{self, FromWorker};
 use braid_sys::{fd, process};
 

@@ -8,11 +8,17 @@ use std::time::{Duration, Instant};
 
 use braid_poller::{Interest, Mode};
 
-use super::TASKS_KEY;
 use crate::parent::job::{Job, Settle};
 use crate::parent::shared::{Handoff, IdleWorker, Queue, Shared};
 use braid_sys::fd;
 use braid_sys::process::ExitStatus;
+
+/// Poller keys: `slot * KEYS_PER_SLOT + RESULTS_KEY` etc.
+pub(super) const KEYS_PER_SLOT: usize = 4;
+pub(super) const RESULTS_KEY: usize = 0;
+/// Where a worker's task pipe reports room for the rest of a large message.
+pub(super) const TASKS_KEY: usize = 1;
+pub(super) const EXIT_KEY: usize = 2;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Phase {

@@ -30,7 +30,7 @@ impl Client {
     pub(crate) fn start(exe: &Path) -> io::Result<Client> {
         let (control, server_end) = fd::socket_pair()?;
         let server_fd = server_end.as_raw_fd();
-        let pid = super::launch::run_again(
+        let pid = super::spawn::run_again(
             exe,
             Role::ForkServer {
                 control: server_fd,

@@ -1,19 +1,19 @@
-//! Making worker processes, one way per [`StartMethod`].
+//! Making worker processes, one way per [`StartMethod`]: `spawn.rs` runs the executable
+//! again, `fork_server.rs` asks the fork server, and `Fork` forks here.
+
+mod fork_server;
+mod spawn;
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
 
 use braid_sys::fd;
 use braid_sys::process;
 
-use super::fork_server;
-use super::pool::StartMethod;
 use crate::child::run_forked_worker;
+use crate::parent::settings::StartMethod;
 use crate::protocol::fork_server::Report;
-use crate::protocol::role::Role;
 
 /// A new worker's parent-side pipe ends.
 #[derive(Debug)]
@@ -55,7 +55,7 @@ impl Launcher {
         let (result_read, result_write) = fd::pipe()?;
         fd::grow_pipe(task_write.as_fd());
         let pid = match self {
-            Launcher::Spawn { exe } => Some(spawn(exe, &task_read, &result_write)?),
+            Launcher::Spawn { exe } => Some(spawn::spawn(exe, &task_read, &result_write)?),
             Launcher::Fork => Some(fork(&task_read, &result_write)?),
             Launcher::ForkServer(client) => {
                 client.request(&task_read, &result_write)?;
@@ -100,41 +100,6 @@ impl Launcher {
             client.close();
         }
     }
-}
-
-/// Runs this executable again as a worker.
-fn spawn(exe: &Path, task: &OwnedFd, result: &OwnedFd) -> io::Result<u32> {
-    run_again(
-        exe,
-        Role::Worker {
-            task: task.as_raw_fd(),
-            result: result.as_raw_fd(),
-            parent: std::process::id(),
-        },
-    )
-}
-
-/// Runs this program's executable to take `role`, with the role's descriptors kept open
-/// across `exec` and no standard input; returns its pid. The caller reaps it: `Child`
-/// neither waits nor kills on drop.
-pub(super) fn run_again(exe: &Path, role: Role) -> io::Result<u32> {
-    let (var, value) = role.env();
-    let inherit = role.descriptors();
-    let mut command = Command::new(exe);
-    command.env(var, value).stdin(Stdio::null());
-    if let Some(name) = std::env::args_os().next() {
-        command.arg0(name);
-    }
-    // SAFETY: the closure only calls fcntl, which is async-signal-safe, so it may run in the
-    // child between fork and exec; `inherit` was allocated before the fork.
-    unsafe {
-        command.pre_exec(move || {
-            inherit
-                .iter()
-                .try_for_each(|&fd| fd::set_cloexec(fd, false))
-        });
-    }
-    Ok(command.spawn()?.id())
 }
 
 /// Forks this process; the child becomes a worker and never returns.
