@@ -496,6 +496,81 @@ fn hundred_pools_leak_nothing() {
     assert!(no_children(), "a worker process or zombie was left behind");
 }
 
+/// The disposition of `SIGUSR2` in the process that runs this task.
+fn usr2_disposition(_: u64) -> usize {
+    let mut now = std::mem::MaybeUninit::<libc::sigaction>::uninit();
+    // SAFETY: a null new action only reads the current one into `now`.
+    let read = unsafe { libc::sigaction(libc::SIGUSR2, std::ptr::null(), now.as_mut_ptr()) };
+    assert_eq!(read, 0);
+    // SAFETY: sigaction succeeded, so it filled `now`.
+    unsafe { now.assume_init() }.sa_sigaction
+}
+
+/// Runs a child process on a braid loop in the worker, its exit watched through `SIGCHLD`.
+fn child_watched_by_sigchld(_: u64) -> bool {
+    braid_executor::run(async {
+        braid_executor::process::Command::new("true")
+            .watch_exit_with_sigchld()
+            .status()
+            .await
+            .is_ok_and(|status| status.success())
+    })
+}
+
+/// A worker starts with none of its parent's (or the fork server's) signal listeners: their
+/// handler is gone, and the task's own listeners work.
+fn workers_start_without_the_parents_signal_listeners(method: StartMethod) {
+    let event_loop = braid_executor::EventLoop::new().unwrap();
+    // The parent listens for SIGUSR2 while the pool makes its workers.
+    let listener = event_loop.block_on(async { braid_executor::signal::signal(libc::SIGUSR2) });
+    let listener = listener.unwrap();
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .start_method(method)
+        .build()
+        .unwrap();
+    assert_eq!(
+        pool.submit(usr2_disposition, 0).join().unwrap(),
+        libc::SIG_DFL,
+        "the worker kept the parent's SIGUSR2 handler"
+    );
+    match pool
+        .submit(child_watched_by_sigchld, 0)
+        .join_timeout(Duration::from_secs(60))
+    {
+        Ok(Ok(true)) => {}
+        Ok(other) => panic!("the task's child did not run: {other:?}"),
+        Err(_) => panic!("the task's SIGCHLD listener was never woken in the worker"),
+    }
+    drop(pool);
+    drop(listener);
+}
+
+/// `join` on a thread-pool worker waits for the process task alone: it does not run the
+/// thread pool's other jobs meanwhile (one of which here waits for this very result).
+fn join_on_a_thread_pool_worker_runs_nothing_else(method: StartMethod) {
+    let procs = Arc::new(pool(method, 1));
+    let threads = braid_threadpool::ThreadPool::new(1).unwrap();
+    let (result_tx, result_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let joiner = {
+        let procs = procs.clone();
+        threads.submit(move || {
+            let doubled = procs.submit(double, 21).join();
+            result_tx.send(doubled).unwrap();
+        })
+    };
+    // Queued behind the joiner; it ends only once the joiner's result is out.
+    let queued = threads.submit(move || release_rx.recv_timeout(Duration::from_secs(60)).is_ok());
+    let doubled = result_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("join ran the queued job nested instead of returning");
+    assert_eq!(doubled, Ok(42));
+    release_tx.send(()).unwrap();
+    assert!(queued.join().unwrap());
+    joiner.join().unwrap();
+}
+
 fn main() {
     braid_procpool::init();
     let args: Vec<String> = std::env::args().collect();
@@ -552,6 +627,14 @@ fn main() {
         checks.run(&name("a killed parent leaves no worker"), || {
             killed_parent(method)
         });
+        checks.run(
+            &name("join on a thread-pool worker runs nothing else"),
+            || join_on_a_thread_pool_worker_runs_nothing_else(method),
+        );
+        checks.run(
+            &name("workers start without the parent's signal listeners"),
+            || workers_start_without_the_parents_signal_listeners(method),
+        );
     }
     checks.run(
         "100 pools leak no fd and no process",

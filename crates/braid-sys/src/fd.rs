@@ -243,6 +243,31 @@ pub fn close_other_fds(keep: &[RawFd]) {
     if close_ranges_between(&keep).is_ok() {
         return;
     }
+    #[cfg(target_os = "freebsd")]
+    close_gaps_then_the_rest(&keep);
+    #[cfg(not(target_os = "freebsd"))]
+    close_listed(&keep);
+}
+
+/// FreeBSD's `/dev/fd` lists only 0 to 2 unless fdescfs is mounted: close the gaps below the
+/// highest kept descriptor one by one, and everything above it at once.
+#[cfg(target_os = "freebsd")]
+fn close_gaps_then_the_rest(keep: &[RawFd]) {
+    let mut next = 3;
+    for &fd in keep {
+        for gap in next..fd {
+            // SAFETY: closing a descriptor this single-threaded process does not use.
+            let _ = unsafe { crate::syscall!(close(gap)) };
+        }
+        next = fd + 1;
+    }
+    // SAFETY: closefrom only closes descriptors, none of which this process still needs.
+    unsafe { libc::closefrom(next) };
+}
+
+/// Closes every open descriptor the system lists, but 0 to 2 and `keep` (sorted).
+#[cfg(not(target_os = "freebsd"))]
+fn close_listed(keep: &[RawFd]) {
     let dir = if cfg!(target_os = "linux") {
         "/proc/self/fd"
     } else {
@@ -321,45 +346,34 @@ pub fn raise_descriptor_limit(wanted: u64) -> io::Result<u64> {
     Ok(limit.rlim_cur as u64)
 }
 
-/// A one-byte message with room for `N` descriptors in its control data (`SCM_RIGHTS`).
-struct FdMessage<const N: usize> {
-    byte: [u8; 1],
-    iov: libc::iovec,
-    /// Aligned for `cmsghdr`, and big enough for the header and 16 descriptors.
-    control: [u64; 12],
-    msg: libc::msghdr,
+/// Room for a control message of up to 16 descriptors, aligned for `cmsghdr`.
+type ControlBuffer = [u64; 12];
+
+/// The control-data length of `n` descriptors (`CMSG_LEN`), and the room it takes
+/// (`CMSG_SPACE`).
+fn fd_control_sizes(n: usize) -> (usize, usize) {
+    assert!(n <= 16, "at most 16 descriptors travel in one message");
+    let data = (n * std::mem::size_of::<RawFd>()) as u32;
+    // SAFETY: CMSG_LEN and CMSG_SPACE only compute sizes.
+    unsafe {
+        (
+            libc::CMSG_LEN(data) as usize,
+            libc::CMSG_SPACE(data) as usize,
+        )
+    }
 }
 
-impl<const N: usize> FdMessage<N> {
-    /// Boxed, so the pointers inside `msg` stay valid wherever the message moves.
-    fn new() -> Box<FdMessage<N>> {
-        assert!(N <= 16, "at most 16 descriptors travel in one message");
-        let mut message = Box::new(FdMessage {
-            byte: [0],
-            iov: libc::iovec {
-                iov_base: std::ptr::null_mut(),
-                iov_len: 1,
-            },
-            control: [0; 12],
-            // SAFETY: an all-zero msghdr is a valid empty message.
-            msg: unsafe { std::mem::zeroed() },
-        });
-        message.iov.iov_base = message.byte.as_mut_ptr().cast();
-        message.msg.msg_iov = &mut message.iov;
-        message.msg.msg_iovlen = 1;
-        message.msg.msg_control = message.control.as_mut_ptr().cast();
-        message.msg.msg_controllen = Self::space() as _;
-        message
-    }
-
-    fn data_len() -> u32 {
-        (N * std::mem::size_of::<RawFd>()) as u32
-    }
-
-    fn space() -> usize {
-        // SAFETY: CMSG_SPACE only computes a size.
-        unsafe { libc::CMSG_SPACE(Self::data_len()) as usize }
-    }
+/// A message header over one byte in `iov` and `space` bytes of `control`; the caller keeps
+/// both in place (on its stack) for as long as the header is used.
+fn fd_message(iov: &mut libc::iovec, control: &mut ControlBuffer, space: usize) -> libc::msghdr {
+    debug_assert!(space <= std::mem::size_of::<ControlBuffer>());
+    // SAFETY: an all-zero msghdr is a valid empty message.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = space as _;
+    msg
 }
 
 /// Sends one byte over the Unix socket `socket` with the descriptors `fds` attached; the
@@ -368,56 +382,92 @@ impl<const N: usize> FdMessage<N> {
 /// # Errors
 ///
 /// What `sendmsg(2)` reports; `WouldBlock` from a full non-blocking socket.
+///
+/// # Panics
+///
+/// If more than 16 descriptors are given.
 pub fn send_with_fds<const N: usize>(socket: RawFd, fds: &[RawFd; N]) -> io::Result<()> {
-    let message = FdMessage::<N>::new();
-    // SAFETY: the control buffer has room for one header and N descriptors (CMSG_SPACE, at
-    // most 16 of them), so the first header and its data lie inside it.
+    let (len, space) = fd_control_sizes(N);
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    let mut control: ControlBuffer = [0; 12];
+    let msg = fd_message(&mut iov, &mut control, space);
+    // SAFETY: `msg` describes a control buffer with room for one header and N descriptors
+    // (CMSG_SPACE), so the first header and its data lie inside it.
     unsafe {
-        let header = libc::CMSG_FIRSTHDR(&message.msg);
+        let header = libc::CMSG_FIRSTHDR(&msg);
         (*header).cmsg_level = libc::SOL_SOCKET;
         (*header).cmsg_type = libc::SCM_RIGHTS;
-        (*header).cmsg_len = libc::CMSG_LEN(FdMessage::<N>::data_len()) as _;
+        (*header).cmsg_len = len as _;
         std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(header).cast::<RawFd>(), N);
     }
-    // SAFETY: `message.msg` and every buffer it points to live in the box across the call.
-    retry(|| unsafe { crate::syscall!(sendmsg(socket, &message.msg, 0)) })?;
+    // SAFETY: `msg` and the byte, iovec and control buffer it points to live on this stack
+    // frame across the call.
+    retry(|| unsafe { crate::syscall!(sendmsg(socket, &msg, 0)) })?;
     Ok(())
 }
 
-/// Receives one byte and exactly `N` descriptors (close-on-exec where the system can do it
-/// at once) from the Unix socket `socket`; `Ok(None)` at end of stream. Retries `EINTR`.
+/// Receives one byte and exactly `N` descriptors (close-on-exec) from the Unix socket
+/// `socket`; `Ok(None)` at end of stream. Retries `EINTR`.
 ///
 /// # Errors
 ///
-/// What `recvmsg(2)` reports, and `InvalidData` for a message that does not carry `N`
-/// descriptors.
+/// What `recvmsg(2)` reports, and `InvalidData` for a message that does not carry exactly
+/// `N` descriptors; whatever descriptors it did carry are closed.
+///
+/// # Panics
+///
+/// If more than 16 descriptors are asked for.
 pub fn recv_with_fds<const N: usize>(socket: RawFd) -> io::Result<Option<[OwnedFd; N]>> {
-    let mut message = FdMessage::<N>::new();
+    // Checks N; the whole buffer is offered below.
+    fd_control_sizes(N);
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    // Room for more than asked, so that extra descriptors arrive (and are closed) rather
+    // than being cut off.
+    let mut control: ControlBuffer = [0; 12];
+    let mut msg = fd_message(&mut iov, &mut control, std::mem::size_of::<ControlBuffer>());
     #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
     let flags = libc::MSG_CMSG_CLOEXEC;
     #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
     let flags = 0;
-    // SAFETY: `message.msg` and every buffer it points to live in the box across the call.
-    if retry(|| unsafe { crate::syscall!(recvmsg(socket, &mut message.msg, flags)) })? == 0 {
+    // SAFETY: `msg` and the buffers it points to live on this stack frame across the call.
+    if retry(|| unsafe { crate::syscall!(recvmsg(socket, &mut msg, flags)) })? == 0 {
         return Ok(None);
     }
-    // SAFETY: the kernel filled `msg`; CMSG_FIRSTHDR returns null or a header inside the
-    // control buffer, whose data holds `cmsg_len` bytes.
+    let mut received: Vec<OwnedFd> = Vec::with_capacity(N);
+    // SAFETY: the kernel filled `msg`; CMSG_FIRSTHDR and CMSG_NXTHDR return null or a header
+    // inside the control buffer, whose data holds `cmsg_len` bytes; SCM_RIGHTS data is an
+    // array of descriptors now owned by this process.
     unsafe {
-        let header = libc::CMSG_FIRSTHDR(&message.msg);
-        if header.is_null()
-            || (*header).cmsg_level != libc::SOL_SOCKET
-            || (*header).cmsg_type != libc::SCM_RIGHTS
-            || ((*header).cmsg_len as usize) < libc::CMSG_LEN(FdMessage::<N>::data_len()) as usize
-        {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("a message that should carry {N} descriptors came without them"),
-            ));
+        let mut header = libc::CMSG_FIRSTHDR(&msg);
+        while !header.is_null() {
+            if (*header).cmsg_level == libc::SOL_SOCKET && (*header).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(header).cast::<RawFd>();
+                let bytes = (*header).cmsg_len as usize - (data as usize - header as usize);
+                for i in 0..bytes / std::mem::size_of::<RawFd>() {
+                    received.push(mark_late_one(OwnedFd::from_raw_fd(
+                        data.add(i).read_unaligned(),
+                    )));
+                }
+            }
+            header = libc::CMSG_NXTHDR(&msg, header);
         }
-        let data = libc::CMSG_DATA(header).cast::<RawFd>();
-        let fds: [RawFd; N] = std::array::from_fn(|i| data.add(i).read_unaligned());
-        Ok(Some(fds.map(|fd| mark_late_one(OwnedFd::from_raw_fd(fd)))))
+    }
+    let truncated = msg.msg_flags & libc::MSG_CTRUNC != 0;
+    match <[OwnedFd; N]>::try_from(received) {
+        Ok(fds) if !truncated => Ok(Some(fds)),
+        // Dropping what arrived closes it.
+        Ok(_) | Err(_) => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("a message that should carry {N} descriptors came with another number"),
+        )),
     }
 }
 
@@ -502,6 +552,19 @@ mod test {
         write_all(a.as_raw_fd(), b"?").unwrap();
         let error = recv_with_fds::<2>(b.as_raw_fd()).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+
+        // One descriptor where two are expected is refused, and the one that came is closed.
+        #[cfg(target_os = "linux")]
+        let open_before = std::fs::read_dir("/proc/self/fd").unwrap().count();
+        send_with_fds(a.as_raw_fd(), &[r.as_raw_fd()]).unwrap();
+        let error = recv_with_fds::<2>(b.as_raw_fd()).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+        #[cfg(target_os = "linux")]
+        assert_eq!(
+            std::fs::read_dir("/proc/self/fd").unwrap().count(),
+            open_before,
+            "the descriptor that came with the refused message was left open"
+        );
         drop(a);
         assert!(recv_with_fds::<2>(b.as_raw_fd()).unwrap().is_none());
     }
@@ -513,6 +576,57 @@ mod test {
         let error = raise_descriptor_limit(u64::MAX).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
         assert!(error.to_string().contains("ulimit -Hn"), "{error}");
+    }
+
+    #[test]
+    fn a_fresh_child_keeps_only_the_descriptors_it_names() {
+        let (keep_r, keep_w) = pipe().unwrap();
+        let (other_r, other_w) = pipe().unwrap();
+        let (far, _far_peer) = socket_pair().unwrap();
+        // A descriptor above 1024, past the fallback sweep's reach.
+        // SAFETY: F_DUPFD makes a new descriptor at or above 1500, owned below.
+        let high = unsafe { crate::syscall!(fcntl(far.as_raw_fd(), libc::F_DUPFD, 1500)) };
+        // SAFETY: the kernel just made it for this call.
+        let high = high.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
+        let is_open = |fd: RawFd| {
+            // SAFETY: F_GETFD only reads flags; a closed descriptor fails with EBADF.
+            unsafe { crate::syscall!(fcntl(fd, libc::F_GETFD)) }.is_ok()
+        };
+        let keep = [keep_w.as_raw_fd()];
+        // SAFETY: the child calls only async-signal-safe functions after the sweep (fcntl,
+        // exit_now); the sweep's own listing is allowed by its contract for a fresh child.
+        let child = match unsafe { crate::process::fork() }.unwrap() {
+            Some(pid) => pid,
+            None => {
+                close_other_fds(&keep);
+                let mut code = 0;
+                if !is_open(keep_w.as_raw_fd()) || !is_open(1) {
+                    code |= 1;
+                }
+                for fd in [
+                    keep_r.as_raw_fd(),
+                    other_r.as_raw_fd(),
+                    other_w.as_raw_fd(),
+                    far.as_raw_fd(),
+                ] {
+                    if is_open(fd) {
+                        code |= 2;
+                    }
+                }
+                if let Ok(high) = &high {
+                    if is_open(high.as_raw_fd()) {
+                        code |= 4;
+                    }
+                }
+                crate::process::exit_now(code);
+            }
+        };
+        let status = crate::process::wait_pid(child, true).unwrap().unwrap();
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "1: a kept descriptor closed, 2: another left open, 4: one above 1024 left open"
+        );
     }
 
     #[test]

@@ -54,10 +54,18 @@ impl Wake for Signal {
 
 impl Waiter {
     pub(crate) fn new() -> Waiter {
-        let target = match WorkerThread::current_pool() {
-            Some(shared) => Target::Worker(shared),
-            None => Target::Thread(thread::current()),
-        };
+        match WorkerThread::current_pool() {
+            Some(shared) => Waiter::with_target(Target::Worker(shared)),
+            None => Waiter::parking(),
+        }
+    }
+
+    /// A waiter that parks its thread even on a pool worker, running nothing else meanwhile.
+    pub(crate) fn parking() -> Waiter {
+        Waiter::with_target(Target::Thread(thread::current()))
+    }
+
+    fn with_target(target: Target) -> Waiter {
         let signal = Arc::new(Signal {
             latch: CoreLatch::new(),
             target,

@@ -30,10 +30,14 @@ thread_local! {
 }
 
 pub(crate) struct LoopPipe {
+    /// The write end, where the handler writes for the signals this loop listens for.
+    ///
+    /// Declared first so that it drops first: the handler must be done with the write end
+    /// before the read end closes, or a write to a socket whose peer is gone raises
+    /// `SIGPIPE`, fatal where that signal has its default action.
+    wake: WakeTarget,
     /// The read end, registered with the loop.
     source: Source<UnixStream>,
-    /// The write end, where the handler writes for the signals this loop listens for.
-    wake: WakeTarget,
     core: Rc<Core>,
     /// This loop's listeners of each signal: the handler writes to this pipe only for
     /// signals with at least one.

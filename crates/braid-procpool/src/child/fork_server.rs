@@ -63,10 +63,8 @@ fn run_server(control: RawFd) -> io::Result<()> {
                     // held.
                     match unsafe { process::fork() }? {
                         None => {
-                            // The worker must not run the server's handler for its own
-                            // children, nor keep the server's pipes (it closes every other
-                            // descriptor as it starts).
-                            let _ = signal::set_default(libc::SIGCHLD);
+                            // The worker forgets the server's SIGCHLD listener and closes
+                            // the server's pipes as it starts.
                             super::run_forked_worker(task.as_raw_fd(), result.as_raw_fd(), me);
                         }
                         Some(pid) => {

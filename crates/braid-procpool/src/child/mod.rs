@@ -83,6 +83,11 @@ pub(crate) fn become_pool_child(parent: u32, keep: &[RawFd]) {
 
 /// The body of a forked worker: it shares nothing with the parent but its two pipes.
 pub(crate) fn run_forked_worker(task: RawFd, result: RawFd, parent: u32) -> ! {
+    // The parent's signal listeners are not this worker's: without this, braid's handler
+    // would stay installed for them and write to descriptor numbers the worker's own files
+    // may reuse, and a task's own listener of such a signal would never be woken.
+    // SAFETY: a forked process has a single thread.
+    unsafe { braid_sys::signal::reset_after_fork() };
     // Like an exec'd worker, read nothing from the parent's terminal or input.
     fd::stdin_from_null();
     become_pool_child(parent, &[task, result]);

@@ -92,7 +92,7 @@ impl<R> JoinHandle<R> {
     ///
     /// Panics if the handle was already polled to completion as a future.
     pub fn join(self) -> Result<R, TaskError> {
-        self.slot.wait(None);
+        self.slot.wait_parked(None);
         self.slot.take()
     }
 
@@ -108,7 +108,7 @@ impl<R> JoinHandle<R> {
     ///
     /// Panics if the handle was already polled to completion as a future.
     pub fn join_timeout(self, timeout: Duration) -> Result<Result<R, TaskError>, JoinHandle<R>> {
-        if self.slot.wait(Instant::now().checked_add(timeout)) {
+        if self.slot.wait_parked(Instant::now().checked_add(timeout)) {
             Ok(self.slot.take())
         } else {
             Err(self)

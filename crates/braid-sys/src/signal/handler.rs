@@ -114,6 +114,19 @@ pub(crate) fn close(index: usize) {
     }
 }
 
+/// Empties every slot at once, for a child right after `fork`: the descriptors it names are
+/// the parent's, and their numbers may be reused by the child's own files.
+pub(crate) fn forget_all() {
+    WAKE_SLOTS_USED.store(0, SeqCst);
+    for slot in &WAKE_SLOTS {
+        slot.fd.store(-1, SeqCst);
+        for word in &slot.interest {
+            word.store(0, SeqCst);
+        }
+        slot.writing.store(0, SeqCst);
+    }
+}
+
 /// Makes the handler wake slot `index`'s loop for `signum` (or stop doing so).
 pub(crate) fn set_interest(index: usize, signum: usize, interested: bool) {
     let (word, bit) = interest_bit(signum);

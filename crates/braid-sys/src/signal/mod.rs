@@ -159,22 +159,32 @@ impl fmt::Debug for WakeTarget {
     }
 }
 
+/// Makes a freshly forked child forget the parent's signal listeners: every signal braid
+/// handled gets back the disposition it had before braid, and no descriptor inherited from
+/// the parent is written to by the handler any more (its number may be reused by the child's
+/// own files). Afterwards the child may [`subscribe`] as any process. Async-signal-safe.
+///
+/// # Safety
+///
+/// Only in a child process right after `fork`, while it has a single thread: it takes over
+/// the process-wide registry even if another thread of the parent held its lock at the fork.
+pub unsafe fn reset_after_fork() {
+    // SAFETY: forwarded from the caller.
+    unsafe { registry::reset_after_fork() }
+}
+
 /// Puts the default disposition (`SIG_DFL`) back for `signum`, whatever braid or anyone else
 /// installed. Async-signal-safe, for a forked child that must not run its parent's handler.
 ///
 /// # Errors
 ///
-/// `InvalidInput` for a number that is no signal.
+/// `InvalidInput` for a number that is no signal, and what `sigaction` reports (`EINVAL` for
+/// one this system does not have). Neither error allocates.
 pub fn set_default(signum: i32) -> io::Result<()> {
     let index = usize::try_from(signum)
         .ok()
         .filter(|index| (1..SIGNAL_LIMIT).contains(index))
-        .ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "not a signal number: pass one such as libc::SIGCHLD",
-            )
-        })?;
+        .ok_or(io::ErrorKind::InvalidInput)?;
     registry::set_action(index, libc::SIG_DFL).map(drop)
 }
 

@@ -6,11 +6,12 @@ use std::io;
 use std::mem::{self, MaybeUninit};
 use std::os::fd::RawFd;
 use std::ptr;
-use std::sync::{Mutex, MutexGuard};
+
+use parking_lot::{Mutex, MutexGuard};
 
 use super::handler::{self, SIGNAL_LIMIT, WAKE_SLOT_LIMIT};
 
-struct Registry {
+pub(crate) struct Registry {
     /// Listeners of each signal, over every loop and thread.
     listeners: [usize; SIGNAL_LIMIT],
     /// The disposition to put back when a signal's last listener goes; set while it has
@@ -26,12 +27,45 @@ static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     slot_taken: [false; WAKE_SLOT_LIMIT],
 });
 
+/// parking_lot's mutex, for `force_unlock`: after a `fork` the lock may be held by a thread
+/// that does not exist in the child (see [`reset_after_fork`]).
 fn lock() -> MutexGuard<'static, Registry> {
-    // Nothing under this lock panics halfway through an update, so a poisoned lock still
-    // guards consistent counts.
-    REGISTRY
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    REGISTRY.lock()
+}
+
+/// The lock, for a test that holds it across a `fork`.
+#[cfg(test)]
+pub(crate) fn lock_for_test() -> MutexGuard<'static, Registry> {
+    lock()
+}
+
+/// Forgets every listener, wake-up slot and saved disposition inherited from the parent, and
+/// puts back the disposition each listened-for signal had before braid's handler.
+/// Async-signal-safe: no allocation, only atomics and `sigaction`.
+///
+/// # Safety
+///
+/// Only in a child process right after `fork`, while it has a single thread.
+pub(crate) unsafe fn reset_after_fork() {
+    handler::forget_all();
+    if REGISTRY.is_locked() {
+        // SAFETY: the holder was another thread of the parent, which does not exist here, so
+        // no guard will ever release the lock; the caller promises no other thread runs.
+        unsafe { REGISTRY.force_unlock() };
+    }
+    let mut registry = lock();
+    for signum in 1..SIGNAL_LIMIT {
+        if let Some(previous) = registry.previous[signum].take() {
+            // SAFETY: `previous` is what `sigaction` itself returned for this signal. A
+            // failure (only an invalid argument) leaves braid's handler, which now writes
+            // nowhere and only counts.
+            let _ = unsafe {
+                crate::syscall!(sigaction(signum as libc::c_int, &previous, ptr::null_mut()))
+            };
+        }
+        registry.listeners[signum] = 0;
+    }
+    registry.slot_taken = [false; WAKE_SLOT_LIMIT];
 }
 
 fn invalid(message: String) -> io::Error {
@@ -124,11 +158,20 @@ pub(crate) fn give_back_wake_slot(index: usize) {
 /// Installs braid's handler for `signum`; returns the disposition it replaces.
 fn install(signum: usize) -> io::Result<libc::sigaction> {
     let handle: extern "C" fn(libc::c_int) = handler::handle;
-    set_action(signum, handle as libc::sighandler_t)
+    set_action(signum, handle as libc::sighandler_t).map_err(|error| {
+        if error.raw_os_error() == Some(libc::EINVAL) {
+            invalid(format!(
+                "signal {signum} does not exist on this system or is reserved by its C \
+                 library, so it cannot be listened for"
+            ))
+        } else {
+            error
+        }
+    })
 }
 
 /// Makes `action` (a handler, `SIG_DFL` or `SIG_IGN`) the disposition of `signum`; returns
-/// the one it replaces. Async-signal-safe.
+/// the one it replaces. Async-signal-safe: errors are the system's, made without allocating.
 pub(crate) fn set_action(
     signum: usize,
     handler: libc::sighandler_t,
@@ -152,15 +195,7 @@ pub(crate) fn set_action(
             previous.as_mut_ptr()
         ))
     };
-    if let Err(error) = result {
-        if error.raw_os_error() == Some(libc::EINVAL) {
-            return Err(invalid(format!(
-                "signal {signum} does not exist on this system or is reserved by its C \
-                 library, so it cannot be listened for"
-            )));
-        }
-        return Err(error);
-    }
+    result?;
     // SAFETY: `sigaction` succeeded, so it filled `previous`.
     Ok(unsafe { previous.assume_init() })
 }

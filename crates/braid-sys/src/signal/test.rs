@@ -205,3 +205,76 @@ fn names_are_the_usual_ones() {
     assert_eq!(super::name(libc::SIGKILL), Some("SIGKILL"));
     assert_eq!(super::name(0), None);
 }
+
+/// Waits for child `pid` for at most a minute; kills it and fails the test if it hangs.
+fn wait_child(pid: u32) -> crate::process::ExitStatus {
+    for _ in 0..6000 {
+        if let Some(status) = crate::process::wait_pid(pid, false).unwrap() {
+            return status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let _ = crate::process::kill(pid, libc::SIGKILL);
+    let _ = crate::process::wait_pid(pid, true);
+    panic!("the forked child hung (a registry lock held by a thread it does not have?)");
+}
+
+#[test]
+fn a_forked_child_forgets_the_parents_listeners_even_with_the_lock_held() {
+    let _slots = slots();
+    let signum = libc::SIGXCPU;
+    let (reader, writer) = wake_pair();
+    let target = WakeTarget::new(writer).unwrap();
+    let subscription = super::subscribe(signum).unwrap();
+    target.set_interest(subscription.signum(), true);
+    let handle: extern "C" fn(libc::c_int) = handler::handle;
+    assert_eq!(disposition(signum), handle as libc::sighandler_t);
+
+    // Another thread holds the registry's lock across the fork.
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let _guard = registry::lock_for_test();
+        locked_tx.send(()).unwrap();
+        let _ = release_rx.recv();
+    });
+    locked_rx.recv().unwrap();
+
+    // SAFETY: the child only calls async-signal-safe functions (atomics, sigaction, read,
+    // an uncontended lock) and leaves with `exit_now`.
+    let child = match unsafe { crate::process::fork() }.unwrap() {
+        Some(pid) => pid,
+        None => {
+            // SAFETY: this child has a single thread.
+            unsafe { super::reset_after_fork() };
+            let mut code = 0;
+            if disposition(signum) != libc::SIG_DFL {
+                code |= 1;
+            }
+            // The handler no longer writes to the parent's descriptor.
+            handler::handle(signum);
+            let mut buf = [0u8; 4];
+            if fd::read(reader.as_raw_fd(), &mut buf).is_ok() {
+                code |= 2;
+            }
+            // The registry works again: a new listener installs the handler.
+            match super::subscribe(signum) {
+                Ok(_) if disposition(signum) == handle as libc::sighandler_t => {}
+                _ => code |= 4,
+            }
+            crate::process::exit_now(code);
+        }
+    };
+    let status = wait_child(child);
+    release_tx.send(()).unwrap();
+    holder.join().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "1: disposition kept, 2: old descriptor written, 4: registry unusable; {status}"
+    );
+    // The parent's own listener is untouched.
+    assert_eq!(disposition(signum), handle as libc::sighandler_t);
+    drop((subscription, target));
+    assert_eq!(disposition(signum), libc::SIG_DFL);
+}

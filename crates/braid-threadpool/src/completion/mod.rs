@@ -177,17 +177,23 @@ impl<T> Completion<T> {
 
     /// Stores `waker` to be woken when the outcome is stored. `true` if it already is (then
     /// nothing will wake `waker`).
+    ///
+    /// The cell keeps one waker: a later one replaces an earlier one, as for a `Future`. So
+    /// one side waits at a time (it is one handle's cell); two threads waiting on one cell
+    /// at once would leave one of them asleep.
     pub fn register(&self, waker: &Waker) -> bool {
         if self.is_done() {
             return true;
         }
-        {
+        let replaced = {
             let mut slot = lock(&self.waker);
             match &*slot {
-                Some(old) if old.will_wake(waker) => {}
-                _ => *slot = Some(waker.clone()),
+                Some(old) if old.will_wake(waker) => None,
+                _ => slot.replace(waker.clone()),
             }
-        }
+        };
+        // A waker's drop may run any code; none runs under the lock.
+        drop(replaced);
         // After the store above: a finisher that does not see this flag moved to DONE before
         // it, which the returned state shows.
         let old = self.state.fetch_or(WAITER, Ordering::AcqRel);
@@ -213,10 +219,22 @@ impl<T> Completion<T> {
     /// meanwhile, so waiting on work queued behind this thread cannot deadlock; elsewhere the
     /// thread parks.
     pub fn wait(&self, deadline: Option<Instant>) -> bool {
+        self.wait_with(Waiter::new, deadline)
+    }
+
+    /// Blocks like [`wait`](Completion::wait), but parks the thread even on a worker of a
+    /// braid thread pool, running nothing else meanwhile: for outcomes that no job of that
+    /// pool produces (a process pool's task), where running unrelated jobs nested on this
+    /// stack would only delay the return, or deadlock on a lock the waiter holds.
+    pub fn wait_parked(&self, deadline: Option<Instant>) -> bool {
+        self.wait_with(Waiter::parking, deadline)
+    }
+
+    fn wait_with(&self, waiter: impl FnOnce() -> Waiter, deadline: Option<Instant>) -> bool {
         if self.is_done() {
             return true;
         }
-        let waiter = Waiter::new();
+        let waiter = waiter();
         loop {
             if self.register(waiter.waker()) {
                 return true;
