@@ -23,6 +23,7 @@ mod timers;
 use std::cell::RefCell;
 use std::io;
 use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -35,9 +36,23 @@ pub(crate) use timers::TimerKey;
 use reactor::{IoKey, Reactor};
 use timers::TimerQueue;
 
+/// Names one driver, and so one loop, for the life of the process: unlike the driver's
+/// address, which a later loop may reuse, no two drivers ever share an id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DriverId(u64);
+
+impl DriverId {
+    fn next() -> DriverId {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        // Relaxed: only uniqueness matters, and `fetch_add` gives it at any ordering.
+        DriverId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
 /// One loop's registered descriptors and timers; used only on the loop's thread.
 #[derive(Debug)]
 pub(crate) struct Driver {
+    id: DriverId,
     io: RefCell<Reactor>,
     timers: RefCell<TimerQueue>,
     events: RefCell<Events>,
@@ -48,11 +63,18 @@ pub(crate) struct Driver {
 impl Driver {
     pub(crate) fn new() -> Driver {
         Driver {
+            id: DriverId::next(),
             io: RefCell::default(),
             timers: RefCell::default(),
             events: RefCell::new(Events::with_capacity(1024)),
             wakers: RefCell::default(),
         }
+    }
+
+    /// This driver's id: a timer key is kept with it, since a key means nothing to another
+    /// driver (see `time::Sleep`).
+    pub(crate) fn id(&self) -> DriverId {
+        self.id
     }
 
     /// Registers `io`, which must be non-blocking, with `poller`, edge-triggered for both
