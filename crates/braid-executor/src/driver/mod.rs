@@ -31,9 +31,12 @@ use braid_poller::{Events, Interest, Mode, Poller};
 
 pub(crate) use reactor::Direction;
 pub(crate) use source::Source;
+
+#[cfg(test)]
+mod test;
 pub(crate) use timers::TimerKey;
 
-use reactor::{IoKey, Reactor};
+use reactor::{IoKey, Reactor, WaiterKey};
 use timers::TimerQueue;
 
 /// Names one driver, and so one loop, for the life of the process: unlike the driver's
@@ -98,15 +101,30 @@ impl Driver {
     }
 
     /// `Ready` if `key`'s descriptor may make progress in `direction`; otherwise the task
-    /// of `cx` is woken by the next event that says so.
+    /// of `cx` is woken by the next event that says so, along with every other task
+    /// waiting that way. `place` is where an `async fn`'s future keeps its place among
+    /// them (taken here on its first wait); `None` for a `poll_*` method, which has none.
     #[inline]
     pub(crate) fn poll_ready(
         &self,
         key: IoKey,
         direction: Direction,
+        place: Option<&mut Option<WaiterKey>>,
         cx: &mut Context<'_>,
     ) -> Poll<()> {
-        self.io.borrow_mut().poll_ready(key, direction, cx)
+        self.io.borrow_mut().poll_ready(key, direction, place, cx)
+    }
+
+    /// The waiter at `place` is done or dropped: frees its place and its waker.
+    pub(crate) fn leave(&self, key: IoKey, direction: Direction, place: WaiterKey) {
+        let waker = self.io.borrow_mut().leave(key, direction, place);
+        drop(waker);
+    }
+
+    /// How many tasks wait on `direction` of `key`'s descriptor.
+    #[cfg(test)]
+    pub(crate) fn waiting(&self, key: IoKey, direction: Direction) -> usize {
+        self.io.borrow_mut().waiting(key, direction)
     }
 
     /// An operation in `direction` reported `WouldBlock`: wait for the next event.
