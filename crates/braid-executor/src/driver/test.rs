@@ -17,7 +17,8 @@ fn pair() -> (Rc<Source<UnixDatagram>>, UnixDatagram) {
 #[test]
 fn dropped_waiters_leave_no_waker_and_the_live_ones_all_complete() {
     let event_loop = EventLoop::new().unwrap();
-    event_loop.block_on(async {
+    // A hang guard, not a timing assertion.
+    let guarded = timeout(Duration::from_secs(60), async {
         let (source, sender) = pair();
         let receive = |source: Rc<Source<UnixDatagram>>| async move {
             let mut buf = [0u8; 8];
@@ -56,4 +57,7 @@ fn dropped_waiters_leave_no_waker_and_the_live_ones_all_complete() {
         }
         assert_eq!(source.waiting(Direction::Read), 0);
     });
+    event_loop
+        .block_on(guarded)
+        .expect("the waiters hung for more than 60 s");
 }
