@@ -91,3 +91,76 @@ fn cancelled_sleeps_do_not_fire() {
 fn sleep_outside_a_loop_panics() {
     futures::executor::block_on(sleep(Duration::from_millis(1)));
 }
+
+/// Polls `sleep` once with a waker that does nothing.
+fn poll_once(sleep: &mut braid_executor::Sleep) -> std::task::Poll<()> {
+    use std::future::Future;
+    let mut cx = std::task::Context::from_waker(futures::task::noop_waker_ref());
+    std::pin::Pin::new(sleep).poll(&mut cx)
+}
+
+/// The panic message of `panic`, whichever string type it carries.
+fn message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_sleep_whose_loop_is_gone_panics_on_the_next_loop_and_leaves_its_timers_alone() {
+    within(Duration::from_secs(60), || {
+        let mut stale = sleep(Duration::from_secs(3600));
+        let first = EventLoop::new().unwrap();
+        first.block_on(async { assert!(poll_once(&mut stale).is_pending()) });
+        drop(first);
+
+        // The second loop may well sit where the first one was, and its first timer in
+        // the slot the stale key names.
+        let second = EventLoop::new().unwrap();
+        second.block_on(async {
+            let own = spawn(async {
+                let requested = Duration::from_millis(20);
+                let begun = Instant::now();
+                sleep(requested).await;
+                begun.elapsed() >= requested
+            });
+            braid_executor::yield_now().await;
+            let panic =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| poll_once(&mut stale)))
+                    .expect_err("polling a sleep of a loop that is gone must panic");
+            let message = message(&*panic);
+            assert!(
+                message.contains("another event loop") && message.contains("may be gone"),
+                "unclear panic: {message}"
+            );
+            drop(stale);
+            // The second loop's timers are untouched: its own sleep ends, and not early.
+            assert!(own.await.unwrap(), "the loop's own sleep ended early");
+            let begun = Instant::now();
+            sleep(Duration::from_millis(5)).await;
+            assert!(begun.elapsed() >= Duration::from_millis(5));
+        });
+    });
+}
+
+#[test]
+fn a_sleep_registered_with_one_running_loop_panics_on_another() {
+    within(Duration::from_secs(60), || {
+        let mut moved = sleep(Duration::from_secs(3600));
+        let first = EventLoop::new().unwrap();
+        let second = EventLoop::new().unwrap();
+        first.block_on(async { assert!(poll_once(&mut moved).is_pending()) });
+        second.block_on(async {
+            let panic =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| poll_once(&mut moved)))
+                    .expect_err("polling a sleep on another loop must panic");
+            assert!(message(&*panic).contains("another event loop"));
+        });
+        // Back on its own loop it still works, and a reset one may go anywhere.
+        first.block_on(async { assert!(poll_once(&mut moved).is_pending()) });
+        moved.reset(Instant::now());
+        second.block_on(async { assert!(poll_once(&mut moved).is_ready()) });
+    });
+}

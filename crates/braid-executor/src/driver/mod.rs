@@ -23,6 +23,7 @@ mod timers;
 use std::cell::RefCell;
 use std::io;
 use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -30,14 +31,31 @@ use braid_poller::{Events, Interest, Mode, Poller};
 
 pub(crate) use reactor::Direction;
 pub(crate) use source::Source;
+
+#[cfg(test)]
+mod test;
 pub(crate) use timers::TimerKey;
 
-use reactor::{IoKey, Reactor};
+use reactor::{IoKey, Reactor, WaiterKey};
 use timers::TimerQueue;
+
+/// Names one driver, and so one loop, for the life of the process: unlike the driver's
+/// address, which a later loop may reuse, no two drivers ever share an id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DriverId(u64);
+
+impl DriverId {
+    fn next() -> DriverId {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        // Relaxed: only uniqueness matters, and `fetch_add` gives it at any ordering.
+        DriverId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
 
 /// One loop's registered descriptors and timers; used only on the loop's thread.
 #[derive(Debug)]
 pub(crate) struct Driver {
+    id: DriverId,
     io: RefCell<Reactor>,
     timers: RefCell<TimerQueue>,
     events: RefCell<Events>,
@@ -48,11 +66,18 @@ pub(crate) struct Driver {
 impl Driver {
     pub(crate) fn new() -> Driver {
         Driver {
+            id: DriverId::next(),
             io: RefCell::default(),
             timers: RefCell::default(),
             events: RefCell::new(Events::with_capacity(1024)),
             wakers: RefCell::default(),
         }
+    }
+
+    /// This driver's id: a timer key is kept with it, since a key means nothing to another
+    /// driver (see `time::Sleep`).
+    pub(crate) fn id(&self) -> DriverId {
+        self.id
     }
 
     /// Registers `io`, which must be non-blocking, with `poller`, edge-triggered for both
@@ -76,15 +101,30 @@ impl Driver {
     }
 
     /// `Ready` if `key`'s descriptor may make progress in `direction`; otherwise the task
-    /// of `cx` is woken by the next event that says so.
+    /// of `cx` is woken by the next event that says so, along with every other task
+    /// waiting that way. `place` is where an `async fn`'s future keeps its place among
+    /// them (taken here on its first wait); `None` for a `poll_*` method, which has none.
     #[inline]
     pub(crate) fn poll_ready(
         &self,
         key: IoKey,
         direction: Direction,
+        place: Option<&mut Option<WaiterKey>>,
         cx: &mut Context<'_>,
     ) -> Poll<()> {
-        self.io.borrow_mut().poll_ready(key, direction, cx)
+        self.io.borrow_mut().poll_ready(key, direction, place, cx)
+    }
+
+    /// The waiter at `place` is done or dropped: frees its place and its waker.
+    pub(crate) fn leave(&self, key: IoKey, direction: Direction, place: WaiterKey) {
+        let waker = self.io.borrow_mut().leave(key, direction, place);
+        drop(waker);
+    }
+
+    /// How many tasks wait on `direction` of `key`'s descriptor.
+    #[cfg(test)]
+    pub(crate) fn waiting(&self, key: IoKey, direction: Direction) -> usize {
+        self.io.borrow_mut().waiting(key, direction)
     }
 
     /// An operation in `direction` reported `WouldBlock`: wait for the next event.

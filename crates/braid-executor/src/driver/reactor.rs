@@ -47,9 +47,75 @@ struct Slot {
     /// always there), both after an error. A short read forgets `readiness` but not this,
     /// because no new event comes after the one that reported the close.
     closed: u8,
-    reader: Option<Waker>,
-    writer: Option<Waker>,
+    readers: Waiters,
+    writers: Waiters,
 }
+
+impl Slot {
+    fn waiters(&mut self, direction: Direction) -> &mut Waiters {
+        match direction {
+            Direction::Read => &mut self.readers,
+            Direction::Write => &mut self.writers,
+        }
+    }
+}
+
+/// The tasks waiting on one direction of one socket; an event for it wakes them all.
+#[derive(Debug, Default)]
+pub(super) struct Waiters {
+    /// The task that waited last through a `poll_*` method (`AsyncRead`, `AsyncWrite`, a
+    /// child's exit): such a caller has nowhere to keep a place of its own, so there is one
+    /// of these per direction and the last poller wins, as with tokio's `poll_*` methods.
+    polled: Option<Waker>,
+    /// The futures of `async fn` operations, each at the place it holds from its first wait
+    /// until it ends or is dropped: `None` while that waiter is not waiting (woken, running).
+    /// Free places hold `None` too. The slab keeps its memory, so after the first waits a
+    /// socket's waiters cost no allocation.
+    queued: Slab<Option<Waker>>,
+}
+
+impl Waiters {
+    /// Takes every stored waker.
+    fn take_all(&mut self, wakers: &mut Vec<Waker>) {
+        wakers.extend(self.polled.take());
+        if !self.queued.is_empty() {
+            wakers.extend(self.queued.values_mut().filter_map(Option::take));
+        }
+    }
+
+    /// Stores `waker` for the waiter at `place`, taking a place for it if it has none.
+    fn store(&mut self, place: Option<&mut Option<WaiterKey>>, waker: &Waker) {
+        let stored = match place {
+            None => &mut self.polled,
+            Some(place) => {
+                if !place.is_some_and(|key| self.queued.contains(key.0)) {
+                    *place = Some(WaiterKey(self.queued.insert(None)));
+                }
+                let key = place.expect("a place was just taken");
+                &mut self.queued[key.0]
+            }
+        };
+        match stored {
+            Some(stored) if stored.will_wake(waker) => {}
+            stored => *stored = Some(waker.clone()),
+        }
+    }
+
+    /// How many wakers are stored.
+    #[cfg(test)]
+    fn waiting(&mut self) -> usize {
+        usize::from(self.polled.is_some())
+            + self
+                .queued
+                .values_mut()
+                .filter(|waker| waker.is_some())
+                .count()
+    }
+}
+
+/// An `async fn` operation's place among the waiters of one direction of one socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WaiterKey(Key);
 
 /// The socket slots of one loop.
 #[derive(Debug, Default)]
@@ -88,15 +154,15 @@ impl Reactor {
         })))
     }
 
-    /// Frees a slot; returns its wakers for the caller to drop outside the borrow.
-    pub(super) fn remove(&mut self, key: IoKey) -> [Option<Waker>; 2] {
+    /// Frees a slot; returns its waiters for the caller to drop outside the borrow.
+    pub(super) fn remove(&mut self, key: IoKey) -> [Waiters; 2] {
         let slot = self.slots.remove(key.0);
         debug_assert!(
             slot.is_some(),
             "a socket's key went stale before it deregistered"
         );
         let slot = slot.unwrap_or_default();
-        [slot.reader, slot.writer]
+        [slot.readers, slot.writers]
     }
 
     /// Records an event and collects the wakers it concerns.
@@ -122,34 +188,55 @@ impl Reactor {
         let failed = event.is_hangup() || event.is_error();
         if event.is_readable() || failed {
             slot.readiness |= READ;
-            wakers.extend(slot.reader.take());
+            slot.readers.take_all(wakers);
         }
         if event.is_writable() || failed {
             slot.readiness |= WRITE;
-            wakers.extend(slot.writer.take());
+            slot.writers.take_all(wakers);
         }
     }
 
-    /// `Ready` if the socket may make progress in `direction`; otherwise stores the waker.
+    /// `Ready` if the socket may make progress in `direction`; otherwise stores the waker
+    /// at `place` (a `poll_*` caller's, if `None`; see [`Waiters`]).
+    ///
+    /// A waiter is stored only while the direction is not ready, and the next event for it
+    /// wakes every waiter stored, so none sleeps through readiness another one consumed.
     pub(super) fn poll_ready(
         &mut self,
         key: IoKey,
         direction: Direction,
+        place: Option<&mut Option<WaiterKey>>,
         cx: &mut Context<'_>,
     ) -> Poll<()> {
         let slot = &mut self.slots[key.0];
         if (slot.readiness | slot.closed) & direction.bit() != 0 {
             return Poll::Ready(());
         }
-        let waiter = match direction {
-            Direction::Read => &mut slot.reader,
-            Direction::Write => &mut slot.writer,
-        };
-        match waiter {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            waiter => *waiter = Some(cx.waker().clone()),
-        }
+        slot.waiters(direction).store(place, cx.waker());
         Poll::Pending
+    }
+
+    /// The waiter at `place` is gone (its operation ended or its future was dropped): frees
+    /// the place; returns its waker, if it was still waiting, for the caller to drop outside
+    /// the borrow. Nothing else is woken: the other waiters are stored, and an event wakes
+    /// them all.
+    pub(super) fn leave(
+        &mut self,
+        key: IoKey,
+        direction: Direction,
+        place: WaiterKey,
+    ) -> Option<Waker> {
+        self.slots[key.0]
+            .waiters(direction)
+            .queued
+            .remove(place.0)
+            .flatten()
+    }
+
+    /// How many wakers wait on `direction` of the socket.
+    #[cfg(test)]
+    pub(super) fn waiting(&mut self, key: IoKey, direction: Direction) -> usize {
+        self.slots[key.0].waiters(direction).waiting()
     }
 
     /// An operation in `direction` would block: wait for the next event.
@@ -173,6 +260,8 @@ mod test {
     use braid_poller::{Events, Interest, Mode, Poller};
     use std::io::Write;
     use std::os::unix::net::UnixStream;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
     use std::time::Duration;
 
     fn waker() -> Waker {
@@ -196,7 +285,7 @@ mod test {
         reactor.clear_ready(new, Direction::Read);
         let mut cx = Context::from_waker(futures::task::noop_waker_ref());
         assert!(reactor
-            .poll_ready(new, Direction::Read, &mut cx)
+            .poll_ready(new, Direction::Read, None, &mut cx)
             .is_pending());
 
         writer.write_all(b"x").unwrap();
@@ -214,7 +303,7 @@ mod test {
             "the stale event woke the new socket's task"
         );
         assert!(reactor
-            .poll_ready(new, Direction::Read, &mut cx)
+            .poll_ready(new, Direction::Read, None, &mut cx)
             .is_pending());
     }
 
@@ -238,16 +327,148 @@ mod test {
         let waker = waker();
         let mut cx = Context::from_waker(&waker);
         assert!(reactor
-            .poll_ready(key, Direction::Write, &mut cx)
+            .poll_ready(key, Direction::Write, None, &mut cx)
             .is_ready());
         reactor.clear_ready(key, Direction::Write);
         assert!(reactor
-            .poll_ready(key, Direction::Write, &mut cx)
+            .poll_ready(key, Direction::Write, None, &mut cx)
             .is_pending());
-        assert!(reactor.poll_ready(key, Direction::Read, &mut cx).is_ready());
-        let [reader, writer] = reactor.remove(key);
-        assert!(reader.is_none());
-        assert!(writer.is_some());
+        assert!(reactor
+            .poll_ready(key, Direction::Read, None, &mut cx)
+            .is_ready());
+        assert_eq!(reactor.waiting(key, Direction::Write), 1);
+        assert_eq!(reactor.waiting(key, Direction::Read), 0);
+        let [mut readers, mut writers] = reactor.remove(key);
+        assert_eq!(readers.waiting(), 0);
+        assert_eq!(writers.waiting(), 1);
         assert!(reactor.is_empty());
+    }
+
+    /// Counts the wakes of the wakers made from it.
+    struct Count(AtomicUsize);
+
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn counting() -> (Waker, Arc<Count>) {
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        (Waker::from(count.clone()), count)
+    }
+
+    /// A real readable event carrying `key`'s poller key.
+    fn readable(key: IoKey) -> Event {
+        let poller = Poller::new().unwrap();
+        let (mut writer, reader) = UnixStream::pair().unwrap();
+        poller
+            .add(&reader, key.poller_key(), Interest::READABLE, Mode::Edge)
+            .unwrap();
+        writer.write_all(b"x").unwrap();
+        let mut events = Events::new();
+        poller
+            .wait(&mut events, Some(Duration::from_secs(5)))
+            .unwrap();
+        let event = events.iter().next().expect("no event came");
+        poller.delete(&reader).unwrap();
+        event
+    }
+
+    #[test]
+    fn an_event_wakes_every_waiter_of_its_direction_and_only_those() {
+        let mut reactor = Reactor::default();
+        let key = reactor.insert().unwrap();
+        reactor.clear_ready(key, Direction::Read);
+        reactor.clear_ready(key, Direction::Write);
+        let mut places = Vec::new();
+        let mut counts = Vec::new();
+        for _ in 0..10 {
+            let (waker, count) = counting();
+            let mut place = None;
+            let mut cx = Context::from_waker(&waker);
+            assert!(reactor
+                .poll_ready(key, Direction::Read, Some(&mut place), &mut cx)
+                .is_pending());
+            // Polled again by the same task: it keeps its place, stores nothing more.
+            assert!(reactor
+                .poll_ready(key, Direction::Read, Some(&mut place), &mut cx)
+                .is_pending());
+            places.push(place.unwrap());
+            counts.push(count);
+        }
+        let (writer, writer_count) = counting();
+        assert!(reactor
+            .poll_ready(
+                key,
+                Direction::Write,
+                None,
+                &mut Context::from_waker(&writer)
+            )
+            .is_pending());
+        assert_eq!(reactor.waiting(key, Direction::Read), 10);
+
+        let mut wakers = Vec::new();
+        reactor.dispatch(readable(key), &mut wakers);
+        assert_eq!(wakers.len(), 10);
+        wakers.drain(..).for_each(Waker::wake);
+        assert!(counts
+            .iter()
+            .all(|count| count.0.load(Ordering::SeqCst) == 1));
+        assert_eq!(writer_count.0.load(Ordering::SeqCst), 0);
+        assert_eq!(reactor.waiting(key, Direction::Read), 0);
+        assert_eq!(reactor.waiting(key, Direction::Write), 1);
+        // Woken waiters keep their places until they leave.
+        for place in places {
+            assert!(reactor.leave(key, Direction::Read, place).is_none());
+        }
+        assert!(reactor.slots[key.0].readers.queued.is_empty());
+    }
+
+    #[test]
+    fn a_waiter_that_leaves_takes_its_waker_and_only_its_own() {
+        let mut reactor = Reactor::default();
+        let key = reactor.insert().unwrap();
+        reactor.clear_ready(key, Direction::Read);
+        let (live, live_count) = counting();
+        let mut live_place = None;
+        let mut places = Vec::new();
+        for i in 0..5 {
+            let (gone, _) = counting();
+            let mut place = None;
+            assert!(reactor
+                .poll_ready(
+                    key,
+                    Direction::Read,
+                    Some(&mut place),
+                    &mut Context::from_waker(&gone)
+                )
+                .is_pending());
+            places.push(place.unwrap());
+            if i == 2 {
+                assert!(reactor
+                    .poll_ready(
+                        key,
+                        Direction::Read,
+                        Some(&mut live_place),
+                        &mut Context::from_waker(&live)
+                    )
+                    .is_pending());
+            }
+        }
+        assert_eq!(reactor.waiting(key, Direction::Read), 6);
+        for place in places {
+            assert!(reactor.leave(key, Direction::Read, place).is_some());
+        }
+        assert_eq!(reactor.waiting(key, Direction::Read), 1);
+        let mut wakers = Vec::new();
+        reactor.dispatch(readable(key), &mut wakers);
+        assert_eq!(wakers.len(), 1);
+        wakers.drain(..).for_each(Waker::wake);
+        assert_eq!(live_count.0.load(Ordering::SeqCst), 1);
+        assert!(reactor
+            .leave(key, Direction::Read, live_place.unwrap())
+            .is_none());
+        assert!(reactor.slots[key.0].readers.queued.is_empty());
     }
 }

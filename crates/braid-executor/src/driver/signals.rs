@@ -6,9 +6,10 @@
 //! One loop's wake-up socket pair, shared by all of that loop's signal listeners.
 //!
 //! The handler writes a byte to the write end; the read end is registered with the loop's
-//! poller like any socket. The reactor keeps one waker per direction, so the loop's
-//! listeners cannot each put their own waker there: the reactor holds the [`Fanout`]
-//! waker, which wakes every waiting listener; each then checks its own signal's count.
+//! poller like any socket. The reactor keeps one waker per direction for `poll_io` callers
+//! and knows nothing of signals, so the loop's listeners do not each put their own waker
+//! there: the reactor holds the [`Fanout`] waker, which wakes every waiting listener; each
+//! then checks its own signal's count.
 
 use std::cell::{Cell, RefCell};
 use std::io::{self, Read};

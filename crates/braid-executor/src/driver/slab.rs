@@ -123,6 +123,11 @@ impl<T: Default> Slab<T> {
         Some((entry.generation, &mut entry.value))
     }
 
+    /// Every slot's value, live or free (a free one holds `T::default()`), in index order.
+    pub(super) fn values_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.entries.iter_mut().map(|entry| &mut entry.value)
+    }
+
     /// Frees the slot and hands back its value; `None` for a stale key.
     pub(super) fn remove(&mut self, key: Key) -> Option<T> {
         let entry = self.entries.get_mut(key.index as usize)?;

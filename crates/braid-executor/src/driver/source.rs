@@ -6,7 +6,7 @@ use std::os::fd::AsFd;
 use std::rc::Rc;
 use std::task::{ready, Context, Poll};
 
-use super::reactor::{Direction, IoKey};
+use super::reactor::{Direction, IoKey, WaiterKey};
 use crate::event_loop::context;
 use crate::event_loop::core::Core;
 
@@ -56,16 +56,30 @@ impl<T: AsFd> Source<T> {
     }
 
     /// Runs `op` until it does not report `WouldBlock`, waiting for readiness in
-    /// `direction` in between.
+    /// `direction` in between. For `poll_*` methods, which have nowhere to keep a place
+    /// among the waiters: the last task to call it in `direction` is the one woken.
     pub(crate) fn poll_io<R>(
         &self,
         direction: Direction,
+        cx: &mut Context<'_>,
+        op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.poll_io_at(direction, None, cx, op)
+    }
+
+    fn poll_io_at<R>(
+        &self,
+        direction: Direction,
+        mut place: Option<&mut Option<WaiterKey>>,
         cx: &mut Context<'_>,
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
         self.check_loop();
         loop {
-            ready!(self.core.driver().poll_ready(self.key, direction, cx));
+            ready!(self
+                .core
+                .driver()
+                .poll_ready(self.key, direction, place.as_deref_mut(), cx));
             match braid_sys::retry(|| op(&self.io)) {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                     self.core.driver().clear_ready(self.key, direction);
@@ -75,13 +89,53 @@ impl<T: AsFd> Source<T> {
         }
     }
 
-    /// [`poll_io`](Source::poll_io) as a future.
+    /// [`poll_io`](Source::poll_io) as a future that keeps a place of its own among the
+    /// waiters, so any number of tasks may wait in `direction` at once, each woken by
+    /// the next event.
     pub(crate) async fn io<R>(
         &self,
         direction: Direction,
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> io::Result<R> {
-        poll_fn(|cx| self.poll_io(direction, cx, &mut op)).await
+        let mut waiter = Waiter::new(self, direction);
+        poll_fn(|cx| self.poll_io_at(direction, Some(&mut waiter.place), cx, &mut op)).await
+    }
+
+    /// How many tasks wait on this descriptor in `direction`.
+    #[cfg(test)]
+    pub(super) fn waiting(&self, direction: Direction) -> usize {
+        self.core.driver().waiting(self.key, direction)
+    }
+}
+
+/// A future's place among the waiters of one direction of a [`Source`]; dropping it (the
+/// operation ended, or its future was dropped mid-wait) gives the place up and drops the
+/// waker stored there, so nothing of a cancelled waiter stays behind.
+struct Waiter<'a, T: AsFd> {
+    source: &'a Source<T>,
+    direction: Direction,
+    /// `None` until the first wait.
+    place: Option<WaiterKey>,
+}
+
+impl<'a, T: AsFd> Waiter<'a, T> {
+    fn new(source: &'a Source<T>, direction: Direction) -> Waiter<'a, T> {
+        Waiter {
+            source,
+            direction,
+            place: None,
+        }
+    }
+}
+
+impl<T: AsFd> Drop for Waiter<'_, T> {
+    fn drop(&mut self) {
+        if let Some(place) = self.place.take() {
+            self.source
+                .core
+                .driver()
+                .leave(self.source.key, self.direction, place);
+        }
     }
 }
 
@@ -105,8 +159,17 @@ where
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
+        self.poll_read_at(None, cx, buf)
+    }
+
+    fn poll_read_at(
+        &self,
+        place: Option<&mut Option<WaiterKey>>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         let asked = buf.len();
-        let result = ready!(self.poll_io(Direction::Read, cx, |io| { io }.read(buf)));
+        let result = ready!(self.poll_io_at(Direction::Read, place, cx, |io| { io }.read(buf)));
         self.forget_if_short(Direction::Read, &result, asked);
         Poll::Ready(result)
     }
@@ -123,7 +186,16 @@ where
     }
 
     pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let result = ready!(self.poll_io(Direction::Write, cx, |io| { io }.write(buf)));
+        self.poll_write_at(None, cx, buf)
+    }
+
+    fn poll_write_at(
+        &self,
+        place: Option<&mut Option<WaiterKey>>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let result = ready!(self.poll_io_at(Direction::Write, place, cx, |io| { io }.write(buf)));
         self.forget_if_short(Direction::Write, &result, buf.len());
         Poll::Ready(result)
     }
@@ -137,6 +209,20 @@ where
         let result = ready!(self.poll_io(Direction::Write, cx, |io| { io }.write_vectored(bufs)));
         self.forget_if_short(Direction::Write, &result, asked);
         Poll::Ready(result)
+    }
+
+    /// [`poll_read`](Source::poll_read) as a future with a place of its own among the
+    /// readers (see [`io`](Source::io)).
+    pub(crate) async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut waiter = Waiter::new(self, Direction::Read);
+        poll_fn(|cx| self.poll_read_at(Some(&mut waiter.place), cx, buf)).await
+    }
+
+    /// [`poll_write`](Source::poll_write) as a future with a place of its own among the
+    /// writers (see [`io`](Source::io)).
+    pub(crate) async fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        let mut waiter = Waiter::new(self, Direction::Write);
+        poll_fn(|cx| self.poll_write_at(Some(&mut waiter.place), cx, buf)).await
     }
 }
 

@@ -15,6 +15,15 @@
 //! in the meantime, its descriptor number reused, wakes nobody). An operation first tries
 //! the system call; only when that reports `WouldBlock` does the task wait for the next
 //! event. Dropping a socket removes it from the poller before its descriptor is closed.
+//!
+//! Any number of tasks may wait on one socket in the same direction through its `async fn`
+//! methods (`accept`, `recv`, `recv_from`, `send`, ...): each such call keeps a place of
+//! its own among the socket's waiters, the next event wakes them all, and each tries again,
+//! so none sleeps while the socket can make progress. A call dropped mid-wait (a timeout,
+//! a cancelled task) gives its place up and leaves nothing behind. The `AsyncRead` /
+//! `AsyncWrite` methods have nowhere to keep such a place: as with tokio's `poll_*`
+//! methods, the last task to poll a direction is the one woken, so share a stream among
+//! several readers through `recv`, not `AsyncRead`.
 
 mod stream;
 mod tcp;

@@ -1,7 +1,6 @@
 //! TCP: [`TcpListener`] and [`TcpStream`].
 
 use std::fmt;
-use std::future::poll_fn;
 use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 
@@ -80,6 +79,11 @@ impl TcpListener {
 
     /// Waits for the next connection.
     ///
+    /// Any number of tasks may wait in `accept` on one listener (shared through an `Rc`,
+    /// say): each connection that comes wakes them all, each tries, and one gets it, so
+    /// while connections are waiting no task sleeps. Dropping an `accept` future mid-wait
+    /// takes nothing from the others.
+    ///
     /// # Errors
     ///
     /// What `accept` reports, such as `EMFILE` when the process is out of descriptors.
@@ -125,8 +129,10 @@ impl fmt::Debug for TcpListener {
 ///
 /// Read and write with [`recv`](TcpStream::recv) and [`send`](TcpStream::send), or through
 /// `futures::io::AsyncRead` / `AsyncWrite` (implemented for `TcpStream` and `&TcpStream`,
-/// so one task can read while another writes). A stream belongs to the loop that made it
-/// and is not `Send`:
+/// so one task can read while another writes). Any number of tasks may wait in `recv` or
+/// `send` on one stream; through `AsyncRead` / `AsyncWrite`, only the last task to poll
+/// each direction is woken (see the [module docs](super#how-readiness-works)). A stream
+/// belongs to the loop that made it and is not `Send`:
 ///
 /// ```compile_fail
 /// braid_executor::run(async {
@@ -232,7 +238,7 @@ impl TcpStream {
     ///
     /// `ConnectionReset` when the peer reset the connection, and other socket errors.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.source.poll_read(cx, buf)).await
+        self.source.read(buf).await
     }
 
     /// Writes some of `buf`, waiting until the socket takes at least one byte; returns how
@@ -242,7 +248,7 @@ impl TcpStream {
     ///
     /// `BrokenPipe` or `ConnectionReset` when the connection is closed.
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.source.poll_write(cx, buf)).await
+        self.source.write(buf).await
     }
 
     /// Writes all of `buf`.

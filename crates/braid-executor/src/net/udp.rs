@@ -91,6 +91,10 @@ impl UdpSocket {
     /// Waits for one datagram; returns its length and sender. A datagram longer than `buf`
     /// is cut short.
     ///
+    /// Any number of tasks may wait in `recv_from` (or `recv`) on one socket: each gets its
+    /// own datagram, and none sleeps while datagrams are waiting. Dropping the future
+    /// mid-wait takes nothing from the others.
+    ///
     /// # Errors
     ///
     /// What `recvfrom` reports.

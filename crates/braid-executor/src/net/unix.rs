@@ -1,7 +1,6 @@
 //! Unix domain sockets: [`UnixListener`] and [`UnixStream`].
 
 use std::fmt;
-use std::future::poll_fn;
 use std::io;
 use std::net::Shutdown;
 use std::os::unix::net::SocketAddr;
@@ -173,7 +172,7 @@ impl UnixStream {
     ///
     /// Socket errors such as `ConnectionReset`.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.source.poll_read(cx, buf)).await
+        self.source.read(buf).await
     }
 
     /// Writes some of `buf`; returns how many bytes the socket took.
@@ -182,7 +181,7 @@ impl UnixStream {
     ///
     /// `BrokenPipe` when the peer is gone.
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.source.poll_write(cx, buf)).await
+        self.source.write(buf).await
     }
 
     /// The local address.

@@ -3,11 +3,10 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::driver::TimerKey;
+use crate::driver::{DriverId, TimerKey};
 use crate::event_loop::context;
 
 /// Waits until `duration` has passed (Python's `asyncio.sleep`).
@@ -67,13 +66,22 @@ fn far_or(deadline: Option<Instant>) -> Instant {
 
 /// The future returned by [`sleep`] and [`sleep_until`].
 ///
-/// It is `Send` and `Unpin`; it may be polled on any loop (it belongs to the loop that
-/// polled it last).
+/// It is `Send` and `Unpin`. Its timer is registered with the loop that first polls it,
+/// and the sleep then belongs to that loop until it completes or is
+/// [`reset`](Sleep::reset): each loop has an id of its own, never reused, and the sleep
+/// keeps it with the timer, so it never touches another loop's timers, even one that
+/// happens to sit where its own loop was.
+///
+/// # Panics
+///
+/// Polling it outside a running braid event loop, or on another loop than the one its timer
+/// is registered with (including after that loop is gone), panics: its timer lives with the
+/// first loop, and the other one could not wake it.
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
     deadline: Instant,
-    /// The registered timer and the loop it is registered with (compared by address).
-    timer: Option<(TimerKey, usize)>,
+    /// The registered timer and the id of the loop's driver that holds it.
+    timer: Option<(TimerKey, DriverId)>,
 }
 
 impl Sleep {
@@ -93,15 +101,22 @@ impl Sleep {
             return;
         };
         context::with_current(|core| match core {
-            Some(core) if loop_id(&core.shared) == owner => core.driver().remove_timer(key),
-            // Dropped away from its loop: the timer stays until it fires, then goes.
+            Some(core) if core.driver().id() == owner => core.driver().remove_timer(key),
+            // Dropped away from its loop: the timer stays until it fires, then goes (or
+            // goes with its loop).
             _ => {}
         });
     }
 }
 
-fn loop_id(shared: &Arc<crate::event_loop::Shared>) -> usize {
-    Arc::as_ptr(shared) as usize
+#[cold]
+#[track_caller]
+fn wrong_loop() -> ! {
+    panic!(
+        "a braid_executor::Sleep was polled on another event loop than the one its timer is \
+         registered with (that loop may be gone); a sleep belongs to the loop that first \
+         polled it until it completes or is reset"
+    )
 }
 
 impl Future for Sleep {
@@ -113,7 +128,7 @@ impl Future for Sleep {
             let Some(core) = core else {
                 context::no_loop("braid_executor::sleep (and timeout)");
             };
-            let id = loop_id(&core.shared);
+            let id = core.driver().id();
             match this.timer {
                 Some((key, owner)) if owner == id => {
                     if core.driver().update_timer(key, cx.waker()) {
@@ -123,7 +138,7 @@ impl Future for Sleep {
                     this.timer = None;
                     return Poll::Ready(());
                 }
-                Some(_) => this.cancel_timer(),
+                Some(_) => wrong_loop(),
                 None => {}
             }
             if Instant::now() >= this.deadline {
