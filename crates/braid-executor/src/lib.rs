@@ -71,7 +71,7 @@
 //!     let squares = gather((1..=3).map(|i| async move { i * i })).await;
 //!     assert_eq!(squares, vec![1, 4, 9]);
 //!
-//!     let mut group = TaskGroup::new();
+//!     let group = TaskGroup::new();
 //!     group.spawn(async { Ok::<_, std::io::Error>("a") });
 //!     group.spawn(async { Ok("b") });
 //!     assert_eq!(group.join().await.unwrap(), vec!["a", "b"]);
