@@ -4,13 +4,10 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
-use std::io;
 use std::panic::Location;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use braid_threadpool::ThreadPool;
 
 use super::metrics::Metrics;
 use super::shared::Shared;
@@ -243,13 +240,9 @@ impl Core {
         }
     }
 
-    /// The loop's pool for blocking work, started on first use.
-    ///
-    /// # Errors
-    ///
-    /// When the pool's threads cannot be started.
-    pub(crate) fn blocking_pool(&self) -> io::Result<&ThreadPool> {
-        self.blocking_pool.get()
+    /// The loop's pool for blocking work.
+    pub(crate) fn blocking_pool(&self) -> &BlockingPool {
+        &self.blocking_pool
     }
 }
 
