@@ -41,6 +41,11 @@ pub const DEFAULT_SLOW_POLL_THRESHOLD: Duration = Duration::from_millis(100);
 /// ([`Builder::shutdown_timeout`], default 5 s) and are left to finish on their own threads
 /// after it, so dropping a loop never waits forever for a blocking call.
 ///
+/// Once dropped, a loop holds nothing: its tasks' timers, sockets and child watchers went
+/// with their futures, and its poller's descriptors close even if a [`Task`] handle, a
+/// [`Handle`] or a waker of one of its tasks is kept; those hold only a little memory. A
+/// socket of the loop kept after the loop ended keeps the poller open until it is dropped.
+///
 /// Most programs call [`run`], which makes a loop, runs one future and drops the loop.
 /// Keep an `EventLoop` to call `block_on` several times or to read its
 /// [`metrics`](EventLoop::metrics).
@@ -158,10 +163,9 @@ impl Builder {
                 self.shutdown_timeout,
             )?),
         };
-        let shared = Arc::new(Shared::new(Poller::new()?));
         Ok(EventLoop {
             core: Rc::new(Core::new(
-                shared,
+                Arc::new(Poller::new()?),
                 self.slow_poll_threshold,
                 blocking_pool,
                 self.yield_before_sleep,
