@@ -1,6 +1,8 @@
 //! Running blocking code off the loop: [`spawn_blocking`].
 
 mod pool;
+#[cfg(test)]
+mod test;
 
 use std::fmt;
 use std::future::Future;

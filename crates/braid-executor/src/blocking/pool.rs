@@ -35,7 +35,7 @@ pub(crate) struct Pool {
     max_threads: usize,
 }
 
-struct Shared {
+pub(super) struct Shared {
     state: Mutex<State>,
     /// A job was queued for an idle thread, or the pool closed.
     work: Condvar,
@@ -43,12 +43,12 @@ struct Shared {
     exited: Condvar,
 }
 
-struct State {
+pub(super) struct State {
     queue: VecDeque<Job>,
     /// Threads started and not yet exited.
-    threads: usize,
+    pub(super) threads: usize,
     /// Threads waiting for work that no submitter has claimed yet.
-    idle: usize,
+    pub(super) idle: usize,
     /// Wake-ups handed to idle threads and not yet taken: a thread that wakes with none
     /// left woke spuriously or timed out.
     notified: usize,
@@ -60,7 +60,7 @@ struct State {
     next_thread: usize,
 }
 
-fn lock(shared: &Shared) -> MutexGuard<'_, State> {
+pub(super) fn lock(shared: &Shared) -> MutexGuard<'_, State> {
     // Jobs run outside the lock and their panics are caught, so a poisoned lock only means
     // a panic in the pool's own few lines, which leave the state consistent.
     shared.state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -165,6 +165,13 @@ impl Pool {
         drop(queued);
         still_running.sort_by_key(|location| (location.file(), location.line()));
         still_running
+    }
+}
+
+#[cfg(test)]
+impl Pool {
+    pub(super) fn shared(&self) -> &Shared {
+        &self.shared
     }
 }
 
