@@ -91,7 +91,7 @@ async fn client(room: &Rc<Room>, id: u64, stream: TcpStream) -> io::Result<()> {
     let _ = outbox.try_put(Rc::from(format!("welcome, guest{id}: {online} online\n")));
     room.broadcast(id, &format!("* guest{id} joined\n"));
 
-    let mut group = TaskGroup::new();
+    let group = TaskGroup::new();
     group.spawn({
         let (room, stream) = (Rc::clone(room), Rc::clone(&stream));
         async move {

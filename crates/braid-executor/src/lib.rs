@@ -71,7 +71,7 @@
 //!     let squares = gather((1..=3).map(|i| async move { i * i })).await;
 //!     assert_eq!(squares, vec![1, 4, 9]);
 //!
-//!     let mut group = TaskGroup::new();
+//!     let group = TaskGroup::new();
 //!     group.spawn(async { Ok::<_, std::io::Error>("a") });
 //!     group.spawn(async { Ok("b") });
 //!     assert_eq!(group.join().await.unwrap(), vec!["a", "b"]);
@@ -110,8 +110,8 @@
 //!
 //! # Blocking code and other threads
 //!
-//! [`spawn_blocking`] (`asyncio.to_thread`) runs a closure on the loop's
-//! [`braid_threadpool`] pool. Wakers are `Send + Sync`: a thread that wakes a task queues it
+//! [`spawn_blocking`] (`asyncio.to_thread`) runs a closure on the loop's blocking pool,
+//! which starts threads on demand. Wakers are `Send + Sync`: a thread that wakes a task queues it
 //! and wakes the loop. A [`Handle`] spawns onto the loop from any thread.
 //!
 //! ```
@@ -160,8 +160,8 @@
 //! # Layering
 //!
 //! braid-executor stands on `braid-poller` (its loop waits there), `braid-sys` (processes,
-//! signals, descriptors) and `braid-threadpool` (`spawn_blocking`, and the [`JoinError`] every
-//! braid handle shares). Inside, `task` knows nothing of the loop: the loop schedules tasks
+//! signals, descriptors) and `braid-threadpool` (its handles are awaitable, and its
+//! [`JoinError`] is the one every braid handle shares). Inside, `task` knows nothing of the loop: the loop schedules tasks
 //! through a trait.
 
 mod blocking;

@@ -114,3 +114,52 @@ fn blocking_threads_must_be_positive() {
 fn spawn_blocking_outside_a_loop_panics() {
     spawn_blocking(|| ()).detach();
 }
+
+#[test]
+fn eight_blocking_calls_run_at_once_whatever_the_core_count() {
+    // Each job waits until all eight are in: a pool of one thread per core (2 here, and
+    // before braid's pool grew on demand) deadlocks, and the guard fails the test.
+    within(Duration::from_secs(60), || {
+        run(async {
+            let barrier = Arc::new(Barrier::new(8));
+            let jobs: Vec<_> = (0..8)
+                .map(|i| {
+                    let barrier = barrier.clone();
+                    spawn_blocking(move || {
+                        barrier.wait();
+                        i
+                    })
+                })
+                .collect();
+            let mut sum = 0;
+            for job in jobs {
+                sum += job.await.unwrap();
+            }
+            assert_eq!(sum, (0..8).sum());
+        });
+    });
+}
+
+#[test]
+fn blocking_threads_caps_the_pool() {
+    within(Duration::from_secs(60), || {
+        let event_loop = EventLoop::builder().blocking_threads(2).build().unwrap();
+        event_loop.block_on(async {
+            let threads = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+            let jobs: Vec<_> = (0..16)
+                .map(|_| {
+                    let threads = threads.clone();
+                    spawn_blocking(move || {
+                        std::thread::sleep(Duration::from_millis(2));
+                        threads.lock().unwrap().insert(std::thread::current().id());
+                    })
+                })
+                .collect();
+            for job in jobs {
+                job.await.unwrap();
+            }
+            let used = threads.lock().unwrap().len();
+            assert!((1..=2).contains(&used), "{used} threads");
+        });
+    });
+}

@@ -3,6 +3,7 @@
 mod common;
 
 use std::future::pending;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -166,7 +167,7 @@ fn wait_first_error_returns_at_the_first_panic() {
 #[test]
 fn task_group_collects_outputs_in_spawn_order() {
     run(async {
-        let mut group = TaskGroup::<u64, String>::new();
+        let group = TaskGroup::<u64, String>::new();
         for i in 0..10 {
             group.spawn(async move {
                 sleep(Duration::from_millis(10 - i)).await;
@@ -183,7 +184,7 @@ fn task_group_collects_outputs_in_spawn_order() {
 fn the_first_error_cancels_the_rest_of_the_group() {
     run(async {
         let drops = Arc::new(AtomicUsize::new(0));
-        let mut group = TaskGroup::new();
+        let group = TaskGroup::new();
         for _ in 0..5 {
             let guard = DropCount(drops.clone());
             group.spawn(async move {
@@ -211,7 +212,7 @@ fn the_first_error_cancels_the_rest_of_the_group() {
 fn a_panic_in_a_group_cancels_the_rest() {
     run(async {
         let (flag, dropped) = DropFlag::new();
-        let mut group = TaskGroup::<(), ()>::new();
+        let group = TaskGroup::<(), ()>::new();
         group.spawn(async move {
             let _flag = flag;
             pending::<()>().await;
@@ -229,7 +230,7 @@ fn a_panic_in_a_group_cancels_the_rest() {
 fn dropping_a_group_cancels_its_tasks() {
     run(async {
         let (flag, dropped) = DropFlag::new();
-        let mut group = TaskGroup::<(), ()>::new();
+        let group = TaskGroup::<(), ()>::new();
         group.spawn(async move {
             let _flag = flag;
             pending::<()>().await;
@@ -242,7 +243,7 @@ fn dropping_a_group_cancels_its_tasks() {
 
         // Dropping a join in progress (here: by a timeout) cancels the members too.
         let (flag, dropped) = DropFlag::new();
-        let mut group = TaskGroup::<(), ()>::new();
+        let group = TaskGroup::<(), ()>::new();
         group.spawn(async move {
             let _flag = flag;
             pending::<()>().await;
@@ -252,6 +253,86 @@ fn dropping_a_group_cancels_its_tasks() {
         assert!(outcome.is_err());
         yield_now().await;
         assert!(dropped.load(Ordering::SeqCst));
+    });
+}
+
+#[test]
+fn a_member_spawns_a_sibling_and_join_waits_for_both() {
+    within(Duration::from_secs(60), || {
+        run(async {
+            let group = TaskGroup::<u32, ()>::new();
+            let handle = group.clone();
+            group.spawn(async move {
+                yield_now().await;
+                handle.spawn(async {
+                    // Still running when the first member has finished.
+                    sleep(Duration::from_millis(20)).await;
+                    Ok(2)
+                });
+                Ok(1)
+            });
+            let handle = Rc::new(group.clone());
+            group.spawn(async move {
+                sleep(Duration::from_millis(5)).await;
+                handle.spawn(async { Ok(4) });
+                Ok(3)
+            });
+            assert_eq!(group.join().await.unwrap(), vec![1, 3, 2, 4]);
+        });
+    });
+}
+
+#[test]
+fn a_failure_cancels_the_siblings_before_join_is_called() {
+    within(Duration::from_secs(60), || {
+        run(async {
+            let (flag, dropped) = DropFlag::new();
+            let group = TaskGroup::<(), &str>::new();
+            group.spawn(async move {
+                let _flag = flag;
+                sleep(Duration::from_secs(3600)).await;
+                Ok(())
+            });
+            group.spawn(async { Err("broken") });
+            for _ in 0..5 {
+                yield_now().await;
+            }
+            assert!(
+                dropped.load(Ordering::SeqCst),
+                "the sleeping sibling was cancelled without anyone awaiting join"
+            );
+            // Members spawned after the failure never run.
+            group.spawn(async { panic!("spawned into a failed group, yet it ran") });
+            yield_now().await;
+            assert_eq!(
+                group.join().await.unwrap_err().into_failure(),
+                Some("broken")
+            );
+        });
+    });
+}
+
+#[test]
+fn join_returns_the_first_failure_not_a_later_one() {
+    within(Duration::from_secs(60), || {
+        run(async {
+            let group = TaskGroup::<(), &str>::new();
+            // Spawned first and polled first by a join, but it fails second; both fail
+            // before join is awaited, so only the group itself knows which came first.
+            group.spawn(async {
+                yield_now().await;
+                yield_now().await;
+                Err("second")
+            });
+            group.spawn(async { Err("first") });
+            for _ in 0..5 {
+                yield_now().await;
+            }
+            assert_eq!(
+                group.join().await.unwrap_err().into_failure(),
+                Some("first")
+            );
+        });
     });
 }
 

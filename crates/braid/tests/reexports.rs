@@ -77,7 +77,7 @@ fn prelude_brings_the_everyday_names() {
         let task: Task<u32> = spawn(async { 1 });
         yield_now().await;
         sleep(std::time::Duration::from_millis(1)).await;
-        let mut group: TaskGroup<u32, ()> = TaskGroup::new();
+        let group: TaskGroup<u32, ()> = TaskGroup::new();
         group.spawn(async { Ok(2) });
         let grouped: u32 = group.join().await.unwrap().into_iter().sum();
         let gathered: u32 = gather([async { 3 }]).await.into_iter().sum();

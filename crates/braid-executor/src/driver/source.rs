@@ -31,7 +31,7 @@ impl<T: AsFd> Source<T> {
     pub(crate) fn new(io: T) -> io::Result<Source<T>> {
         let core = context::current_rc()
             .unwrap_or_else(|| context::no_loop("creating a braid_executor::net socket"));
-        let key = core.driver().register(&core.shared.poller, &io)?;
+        let key = core.driver().register(&core.poller, &io)?;
         Ok(Source { io, core, key })
     }
 
@@ -231,6 +231,6 @@ impl<T: AsFd> Drop for Source<T> {
         // `io` closes right after this, once deregistered.
         self.core
             .driver()
-            .deregister(&self.core.shared.poller, &self.io, self.key);
+            .deregister(&self.core.poller, &self.io, self.key);
     }
 }

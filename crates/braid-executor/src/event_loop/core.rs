@@ -4,13 +4,12 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
-use std::io;
 use std::panic::Location;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use braid_threadpool::ThreadPool;
+use braid_poller::Poller;
 
 use super::metrics::Metrics;
 use super::shared::Shared;
@@ -25,6 +24,10 @@ pub(crate) const POLLS_PER_TURN: usize = 61;
 /// The loop's state that only its own thread touches.
 pub(crate) struct Core {
     pub(crate) shared: Arc<Shared>,
+    /// The loop's poller. `shared` holds it too, for wakes from other threads, until the
+    /// loop ends; from then on only this (and so only what keeps the `Core`, such as a socket
+    /// of the loop) keeps its descriptors open.
+    pub(crate) poller: Arc<Poller>,
     queue: RefCell<VecDeque<TaskRef>>,
     /// Every task whose future is still alive and that the loop has seen.
     live: LiveTasks,
@@ -52,13 +55,14 @@ fn bump(counter: &Cell<u64>, by: u64) {
 
 impl Core {
     pub(crate) fn new(
-        shared: Arc<Shared>,
+        poller: Arc<Poller>,
         slow_poll_threshold: Duration,
         blocking_pool: Arc<BlockingPool>,
         yield_before_sleep: bool,
     ) -> Core {
         Core {
-            shared,
+            shared: Arc::new(Shared::new(poller.clone())),
+            poller,
             queue: RefCell::new(VecDeque::with_capacity(256)),
             live: LiveTasks::with_capacity(256),
             driver: Driver::new(),
@@ -194,7 +198,7 @@ impl Core {
     /// Takes I/O events, waiting up to `timeout` for one, and wakes their tasks; returns how
     /// many events came.
     fn poll_io(&self, timeout: Option<Duration>) -> usize {
-        match self.driver.poll_events(&self.shared.poller, timeout) {
+        match self.driver.poll_events(&self.poller, timeout) {
             Ok(count) => {
                 bump(&self.counters.io_events, count as u64);
                 count
@@ -243,13 +247,9 @@ impl Core {
         }
     }
 
-    /// The loop's pool for blocking work, started on first use.
-    ///
-    /// # Errors
-    ///
-    /// When the pool's threads cannot be started.
-    pub(crate) fn blocking_pool(&self) -> io::Result<&ThreadPool> {
-        self.blocking_pool.get()
+    /// The loop's pool for blocking work.
+    pub(crate) fn blocking_pool(&self) -> &BlockingPool {
+        &self.blocking_pool
     }
 }
 

@@ -36,7 +36,15 @@ pub const DEFAULT_SLOW_POLL_THRESHOLD: Duration = Duration::from_millis(100);
 /// [`block_on`](EventLoop::block_on) drives a future to completion on the calling thread,
 /// running the tasks it [`spawn`]s, waking sleeping tasks when their time comes and tasks
 /// waiting on sockets when those are ready. Tasks still alive when the loop is dropped are
-/// cancelled: their futures are dropped, on this thread, before `drop` returns.
+/// cancelled: their futures are dropped, on this thread, before `drop` returns. Then
+/// [`spawn_blocking`](crate::spawn_blocking) jobs still running get a bounded grace
+/// ([`Builder::shutdown_timeout`], default 5 s) and are left to finish on their own threads
+/// after it, so dropping a loop never waits forever for a blocking call.
+///
+/// Once dropped, a loop holds nothing: its tasks' timers, sockets and child watchers went
+/// with their futures, and its poller's descriptors close even if a [`Task`] handle, a
+/// [`Handle`] or a waker of one of its tasks is kept; those hold only a little memory. A
+/// socket of the loop kept after the loop ended keeps the poller open until it is dropped.
 ///
 /// Most programs call [`run`], which makes a loop, runs one future and drops the loop.
 /// Keep an `EventLoop` to call `block_on` several times or to read its
@@ -79,6 +87,7 @@ pub struct EventLoop {
 pub struct Builder {
     slow_poll_threshold: Duration,
     blocking_threads: Option<usize>,
+    shutdown_timeout: Duration,
     /// A pool shared with other loops, used instead of one of the loop's own.
     blocking_pool: Option<Arc<BlockingPool>>,
     yield_before_sleep: bool,
@@ -93,10 +102,23 @@ impl Builder {
         self
     }
 
-    /// How many threads [`spawn_blocking`](crate::spawn_blocking) may use. The pool starts on
-    /// the first `spawn_blocking`. Default: the number of CPUs, at least 2.
+    /// The most threads [`spawn_blocking`](crate::spawn_blocking) may start. Threads start
+    /// on demand, when a job arrives and none is idle, and exit after 10 s without work.
+    /// Default: 512 (tokio's cap), since blocking calls wait rather than compute; see
+    /// [`spawn_blocking`](crate::spawn_blocking) for why it is not one per core.
     pub fn blocking_threads(mut self, threads: usize) -> Builder {
         self.blocking_threads = Some(threads);
+        self
+    }
+
+    /// How long dropping the loop (and so the end of [`run`]) waits for
+    /// [`spawn_blocking`](crate::spawn_blocking) jobs still running. Jobs that have not
+    /// finished by then are left to finish on their own threads, and a warning (`tracing`,
+    /// or one line on stderr when no subscriber is installed) names where each was spawned.
+    /// Default: 5 s, where asyncio's `shutdown_default_executor` is bounded too.
+    /// `Duration::ZERO` never waits; `Duration::MAX` waits for every job, however long.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Builder {
+        self.shutdown_timeout = timeout;
         self
     }
 
@@ -119,7 +141,7 @@ impl Builder {
     }
 
     /// Runs `spawn_blocking` on `pool`, which other loops may share, instead of a pool of
-    /// the loop's own; `blocking_threads` is then not used.
+    /// the loop's own; `blocking_threads` and `shutdown_timeout` are then not used.
     pub(crate) fn share_blocking_pool(mut self, pool: Arc<BlockingPool>) -> Builder {
         self.blocking_pool = Some(pool);
         self
@@ -136,12 +158,14 @@ impl Builder {
     pub fn build(self) -> Result<EventLoop, BuildError> {
         let blocking_pool = match self.blocking_pool {
             Some(pool) => pool,
-            None => Arc::new(BlockingPool::new(self.blocking_threads)?),
+            None => Arc::new(BlockingPool::new(
+                self.blocking_threads,
+                self.shutdown_timeout,
+            )?),
         };
-        let shared = Arc::new(Shared::new(Poller::new()?));
         Ok(EventLoop {
             core: Rc::new(Core::new(
-                shared,
+                Arc::new(Poller::new()?),
                 self.slow_poll_threshold,
                 blocking_pool,
                 self.yield_before_sleep,
@@ -165,6 +189,7 @@ impl EventLoop {
         Builder {
             slow_poll_threshold: DEFAULT_SLOW_POLL_THRESHOLD,
             blocking_threads: None,
+            shutdown_timeout: crate::blocking::DEFAULT_SHUTDOWN_TIMEOUT,
             blocking_pool: None,
             yield_before_sleep: false,
         }
@@ -255,7 +280,10 @@ impl fmt::Debug for EventLoop {
 /// Runs `future` on a new event loop and returns its output (Python's `asyncio.run`).
 ///
 /// When `future` finishes, the tasks it left behind are cancelled and dropped before `run`
-/// returns, so nothing they own outlives the call.
+/// returns, so nothing they own outlives the call. A [`spawn_blocking`](crate::spawn_blocking)
+/// job still running holds `run` for at most 5 s (the default
+/// [`Builder::shutdown_timeout`]), then is left to finish on its own thread, with a warning
+/// naming where it was spawned.
 ///
 /// # Panics
 ///

@@ -11,8 +11,10 @@ use super::context;
 use crate::task::{Schedule, TaskRef};
 
 /// What a loop shares with wakers, handles and other threads.
+///
+/// Wakers and task handles keep it alive, possibly long after the loop ended, so it holds the
+/// loop's poller (and its descriptors) only while the loop runs: see [`Remote::poller`].
 pub(crate) struct Shared {
-    pub(crate) poller: Poller,
     remote: Mutex<Remote>,
     /// Set when `remote` has tasks the loop has not taken yet; lets the loop skip the lock,
     /// and lets a burst of remote wakes cost one `notify`.
@@ -25,15 +27,20 @@ struct Remote {
     tasks: Vec<TaskRef>,
     /// The loop has ended: nothing is queued any more.
     closed: bool,
+    /// The loop's poller, to wake it from other threads; `None` once the loop has ended, so
+    /// that a waker or `Task` kept after that does not keep the loop's descriptors open. A
+    /// waker clones it under the lock and notifies outside it: the descriptors close only
+    /// when the last clone goes, never under a notify.
+    poller: Option<Arc<Poller>>,
 }
 
 impl Shared {
-    pub(crate) fn new(poller: Poller) -> Shared {
+    pub(crate) fn new(poller: Arc<Poller>) -> Shared {
         Shared {
-            poller,
             remote: Mutex::new(Remote {
                 tasks: Vec::new(),
                 closed: false,
+                poller: Some(poller),
             }),
             remote_pending: AtomicBool::new(false),
             main_woken: AtomicBool::new(false),
@@ -67,13 +74,26 @@ impl Shared {
             return Err(task);
         }
         remote.tasks.push(task);
+        let poller = if self.remote_pending.swap(true, Ordering::AcqRel) {
+            None
+        } else {
+            remote.poller.clone()
+        };
         drop(remote);
-        if !self.remote_pending.swap(true, Ordering::AcqRel) {
+        if let Some(poller) = poller {
             // A failed notify leaves the task queued for the loop's next turn; nothing
             // better can be done from a waker, which cannot report errors.
-            let _ = self.poller.notify();
+            let _ = poller.notify();
         }
         Ok(())
+    }
+
+    /// Wakes the loop from another thread, unless it has ended.
+    fn notify(&self) {
+        let poller = self.remote().poller.clone();
+        if let Some(poller) = poller {
+            let _ = poller.notify();
+        }
     }
 
     /// Moves the tasks other threads queued into `into`.
@@ -86,11 +106,16 @@ impl Shared {
         into.extend(tasks);
     }
 
-    /// Refuses further remote tasks and hands back those still queued.
+    /// Refuses further remote tasks, lets go of the poller and hands back the tasks still
+    /// queued.
     pub(crate) fn close(&self) -> Vec<TaskRef> {
         let mut remote = self.remote();
         remote.closed = true;
-        std::mem::take(&mut remote.tasks)
+        let poller = remote.poller.take();
+        let tasks = std::mem::take(&mut remote.tasks);
+        drop(remote);
+        drop(poller);
+        tasks
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -119,7 +144,7 @@ impl Wake for Shared {
     fn wake_by_ref(self: &Arc<Self>) {
         self.main_woken.store(true, Ordering::Release);
         if !context::is_current(self) {
-            let _ = self.poller.notify();
+            self.notify();
         }
     }
 }
@@ -127,7 +152,6 @@ impl Wake for Shared {
 impl fmt::Debug for Shared {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Shared")
-            .field("poller", &self.poller)
             .field("closed", &self.is_closed())
             .finish_non_exhaustive()
     }

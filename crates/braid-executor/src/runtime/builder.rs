@@ -77,6 +77,7 @@ pub struct Builder {
     pub(super) thread_name: String,
     pub(super) slow_poll_threshold: Duration,
     pub(super) blocking_threads: Option<usize>,
+    pub(super) shutdown_timeout: Duration,
     pub(super) balance: Balance,
     pub(super) yield_before_sleep: bool,
 }
@@ -88,6 +89,7 @@ impl Builder {
             thread_name: "braid-loop".to_owned(),
             slow_poll_threshold: DEFAULT_SLOW_POLL_THRESHOLD,
             blocking_threads: None,
+            shutdown_timeout: crate::blocking::DEFAULT_SHUTDOWN_TIMEOUT,
             balance: Balance::default(),
             yield_before_sleep: false,
         }
@@ -113,11 +115,19 @@ impl Builder {
         self
     }
 
-    /// How many threads [`spawn_blocking`](crate::spawn_blocking) may use. The loops share
-    /// one pool, started on the first `spawn_blocking`. Default: the number of CPUs, at
-    /// least 2.
+    /// The most threads [`spawn_blocking`](crate::spawn_blocking) may start, as
+    /// [`EventLoop`'s](crate::Builder::blocking_threads); the loops share one pool.
+    /// Default: 512, started on demand.
     pub fn blocking_threads(mut self, threads: usize) -> Builder {
         self.blocking_threads = Some(threads);
+        self
+    }
+
+    /// How long dropping the runtime waits for [`spawn_blocking`](crate::spawn_blocking) jobs
+    /// still running, once its loops have ended, as
+    /// [`EventLoop`'s](crate::Builder::shutdown_timeout). Default: 5 s.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Builder {
+        self.shutdown_timeout = timeout;
         self
     }
 

@@ -169,7 +169,10 @@ impl Runtime {
             thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
         });
         let id = NEXT_RUNTIME_ID.fetch_add(1, Ordering::Relaxed);
-        let blocking_pool = Arc::new(BlockingPool::new(builder.blocking_threads)?);
+        let blocking_pool = Arc::new(BlockingPool::new(
+            builder.blocking_threads,
+            builder.shutdown_timeout,
+        )?);
         let (ready_tx, ready_rx) = mpsc::channel();
         let mut stops = Vec::with_capacity(count);
         let mut threads = Vec::with_capacity(count);
@@ -396,7 +399,9 @@ impl Runtime {
     ///
     /// Each loop cancels the tasks it still has, dropping their futures on its own thread,
     /// then its thread ends. A loop whose thread has died is skipped. Then the
-    /// [`spawn_blocking`](crate::spawn_blocking) pool finishes the work it has started.
+    /// [`spawn_blocking`](crate::spawn_blocking) jobs still running get up to
+    /// [`Builder::shutdown_timeout`] (default 5 s) to finish; any left after that finish on
+    /// their own threads, and a warning names where they were spawned.
     ///
     /// Called from one of the runtime's own tasks, the runtime cannot wait for that task's
     /// thread (it would wait for itself): that loop ends as soon as the task returns to it,
