@@ -9,10 +9,11 @@ use std::future::Future;
 use std::io;
 use std::panic::{AssertUnwindSafe, Location};
 use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures::channel::oneshot;
+use braid_threadpool::completion::Completion;
 
 use crate::build_error::BuildError;
 use crate::event_loop::context;
@@ -71,21 +72,22 @@ where
         let Some(core) = core else {
             context::no_loop("braid_executor::spawn_blocking");
         };
-        let (sender, receiver) = oneshot::channel();
+        let outcome = Arc::new(Completion::new());
+        let unrun = Unrun(outcome.clone());
         let work = Box::new(move || {
-            // The task was cancelled (its receiver dropped) before the job started.
-            if sender.is_canceled() {
+            // The task was cancelled before the job started.
+            if !unrun.0.start() {
                 return;
             }
             let result = std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(JoinError::panic);
-            let _ = sender.send(result);
+            unrun.0.complete(result);
         });
         core.blocking_pool()
             .submit(work, location)
             .unwrap_or_else(|error| {
                 panic!("braid_executor::spawn_blocking could not start a thread: {error}")
             });
-        core.spawn(BlockingJob(receiver), location)
+        core.spawn(BlockingJob(outcome), location)
     })
 }
 
@@ -182,17 +184,34 @@ impl fmt::Debug for BlockingPool {
     }
 }
 
+/// A job's outcome: braid's one completion cell, as for a thread-pool or process-pool handle.
+type Outcome<T> = Arc<Completion<Result<T, JoinError>>>;
+
 /// Waits for a job's result; dropping it before the job started keeps the job from running.
-struct BlockingJob<T>(oneshot::Receiver<Result<T, JoinError>>);
+struct BlockingJob<T>(Outcome<T>);
 
 impl<T> Future for BlockingJob<T> {
     type Output = Result<T, JoinError>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match ready!(Pin::new(&mut self.0).poll(cx)) {
-            Ok(result) => Poll::Ready(result),
-            // The job was dropped unrun: the pool shut down.
-            Err(oneshot::Canceled) => Poll::Ready(Err(JoinError::cancelled())),
-        }
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.0.poll_take(cx)
+    }
+}
+
+impl<T> Drop for BlockingJob<T> {
+    fn drop(&mut self) {
+        // A job that has not started never will; one that has runs on, its result dropped.
+        self.0.cancel(Err(JoinError::cancelled()));
+    }
+}
+
+/// Travels with the job: if the pool drops the job unrun (it shut down), the task sees a
+/// cancelled `JoinError` instead of waiting forever.
+struct Unrun<T>(Outcome<T>);
+
+impl<T> Drop for Unrun<T> {
+    fn drop(&mut self) {
+        // A no-op once the job ran and stored its result.
+        self.0.cancel(Err(JoinError::cancelled()));
     }
 }
