@@ -44,6 +44,7 @@ struct Counters {
     io_events: Cell<u64>,
     timers_fired: Cell<u64>,
     slow_polls: Cell<u64>,
+    blocking_jobs: Cell<u64>,
 }
 
 fn bump(counter: &Cell<u64>, by: u64) {
@@ -240,15 +241,18 @@ impl Core {
             io_events: c.io_events.get(),
             timers_fired: c.timers_fired.get(),
             slow_polls: c.slow_polls.get(),
+            blocking_jobs: c.blocking_jobs.get(),
         }
     }
 
-    /// The loop's pool for blocking work, started on first use.
+    /// The loop's pool for blocking work, started on first use. Its one caller,
+    /// [`spawn_blocking`](crate::spawn_blocking), submits a job each time, counted here.
     ///
     /// # Errors
     ///
     /// When the pool's threads cannot be started.
     pub(crate) fn blocking_pool(&self) -> io::Result<&ThreadPool> {
+        bump(&self.counters.blocking_jobs, 1);
         self.blocking_pool.get()
     }
 }

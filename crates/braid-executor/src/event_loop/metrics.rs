@@ -27,4 +27,8 @@ pub struct Metrics {
     pub timers_fired: u64,
     /// Polls that took longer than the slow-poll threshold, each of which logged a warning.
     pub slow_polls: u64,
+    /// Jobs handed to the blocking pool: [`spawn_blocking`](crate::spawn_blocking) calls,
+    /// and host-name lookups ([`net::lookup_host`](crate::net::lookup_host) and the sockets
+    /// given a name). A numeric address is never looked up, so it never counts here.
+    pub blocking_jobs: u64,
 }
