@@ -49,3 +49,26 @@ fn a_slow_poll_warning_names_where_the_task_was_spawned() {
         "{log}"
     );
 }
+
+#[test]
+fn a_slow_poll_of_the_main_future_names_where_block_on_was_called() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let called_at = tracing::subscriber::with_default(subscriber, || {
+        let event_loop = EventLoop::builder()
+            .slow_poll_threshold(Duration::from_millis(1))
+            .build()
+            .unwrap();
+        let line = line!() + 1;
+        event_loop.block_on(async { std::thread::sleep(Duration::from_millis(20)) });
+        assert_eq!(event_loop.metrics().slow_polls, 1);
+        line
+    });
+    let log = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(log.contains("the main future blocked"), "{log}");
+    assert!(log.contains(&format!("slow_poll.rs:{called_at}:")), "{log}");
+}

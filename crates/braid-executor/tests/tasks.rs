@@ -349,6 +349,20 @@ fn a_slow_poll_is_counted() {
     assert!(event_loop.metrics().slow_polls >= 1);
 }
 
+/// The future given to `block_on` is timed like a task. `sleep` lasts at least 20 ms, so the
+/// one poll it blocks is over a 1 ms threshold whatever the machine's load (and whatever the
+/// coarse clock's resolution); the main future is polled once and nothing else runs, so
+/// nothing else can be counted.
+#[test]
+fn a_slow_poll_of_the_main_future_is_counted() {
+    let event_loop = EventLoop::builder()
+        .slow_poll_threshold(Duration::from_millis(1))
+        .build()
+        .unwrap();
+    event_loop.block_on(async { std::thread::sleep(Duration::from_millis(20)) });
+    assert_eq!(event_loop.metrics().slow_polls, 1);
+}
+
 #[test]
 fn wakes_from_other_threads_reach_the_loop() {
     within(Duration::from_secs(30), || {

@@ -6,8 +6,10 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::panic::Location;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use braid_threadpool::ThreadPool;
@@ -113,7 +115,7 @@ impl Core {
         let took = Duration::from_nanos(now.saturating_sub(*clock));
         *clock = now;
         if took >= self.slow_poll_threshold {
-            self.slow_poll(running.task().header().location, took);
+            self.slow_poll(Polled::Task(running.task().header().location), took);
         }
         if polled.is_ready() {
             running.complete(&self.live);
@@ -124,15 +126,40 @@ impl Core {
         }
     }
 
+    /// Polls the future given to `block_on`, timed like a task's poll; `location` is where
+    /// `block_on` (or `run`) was called.
+    pub(crate) fn poll_main<F: Future>(
+        &self,
+        future: Pin<&mut F>,
+        cx: &mut Context<'_>,
+        location: &'static Location<'static>,
+    ) -> Poll<F::Output> {
+        let start = poll_clock();
+        let polled = future.poll(cx);
+        let took = Duration::from_nanos(poll_clock().saturating_sub(start));
+        if took >= self.slow_poll_threshold {
+            self.slow_poll(Polled::Main(location), took);
+        }
+        polled
+    }
+
     #[cold]
-    fn slow_poll(&self, location: &'static Location<'static>, took: Duration) {
+    fn slow_poll(&self, polled: Polled, took: Duration) {
         bump(&self.counters.slow_polls, 1);
-        tracing::warn!(
-            spawned_at = %location,
-            took = ?took,
-            threshold = ?self.slow_poll_threshold,
-            "a task blocked the braid event loop: one poll took longer than the slow-poll threshold"
-        );
+        match polled {
+            Polled::Task(location) => tracing::warn!(
+                spawned_at = %location,
+                took = ?took,
+                threshold = ?self.slow_poll_threshold,
+                "a task blocked the braid event loop: one poll took longer than the slow-poll threshold"
+            ),
+            Polled::Main(location) => tracing::warn!(
+                block_on_at = %location,
+                took = ?took,
+                threshold = ?self.slow_poll_threshold,
+                "the main future blocked the braid event loop: one poll took longer than the slow-poll threshold"
+            ),
+        }
     }
 
     /// One turn: polls up to [`POLLS_PER_TURN`] tasks, then takes remote wakes, I/O events
@@ -257,8 +284,15 @@ impl Core {
     }
 }
 
-/// Nanoseconds on a monotonic clock, for timing polls.
-///
+/// What a slow poll polled, and where it came from.
+#[derive(Clone, Copy)]
+enum Polled {
+    /// A task, spawned there.
+    Task(&'static Location<'static>),
+    /// The future given to `block_on` or `run`, called there.
+    Main(&'static Location<'static>),
+}
+
 /// Nanoseconds on a monotonic clock, for timing polls. Slow polls are tens of milliseconds,
 /// so the kernel's coarse clock (a few milliseconds of resolution, read from shared memory
 /// without a system call where Linux has it) is precise enough, and it is several times

@@ -86,8 +86,10 @@ pub struct Builder {
 
 impl Builder {
     /// A poll that takes at least this long logs a `tracing` warning naming where the task
-    /// was spawned, and counts in [`Metrics::slow_polls`]. Default: 100 ms (asyncio's debug
-    /// threshold). `Duration::MAX` turns the warning off.
+    /// was spawned, and counts in [`Metrics::slow_polls`]. The future given to
+    /// [`EventLoop::block_on`] or [`run`] is watched the same way, and named by where that
+    /// was called. Default: 100 ms (asyncio's debug threshold). `Duration::MAX` turns the
+    /// warning off.
     pub fn slow_poll_threshold(mut self, threshold: Duration) -> Builder {
         self.slow_poll_threshold = threshold;
         self
@@ -174,6 +176,10 @@ impl EventLoop {
     /// (Python's `loop.run_until_complete`). Tasks still alive when it returns stay in the
     /// loop, paused, until the next `block_on` or until the loop is dropped.
     ///
+    /// `future` is watched like a task: a poll of it longer than the
+    /// [slow-poll threshold](Builder::slow_poll_threshold) counts in
+    /// [`Metrics::slow_polls`] and is reported with the place `block_on` was called from.
+    ///
     /// # Panics
     ///
     /// If called inside a running loop (from a task); and with `future`'s own panic, which
@@ -186,7 +192,9 @@ impl EventLoop {
     /// assert_eq!(event_loop.block_on(async { 7 }), 7);
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let location = Location::caller();
         let _enter = context::Enter::new(&self.core, false);
         let mut future = pin!(future);
         let waker = Waker::from(self.core.shared.clone());
@@ -196,7 +204,8 @@ impl EventLoop {
         loop {
             if shared.main_woken.load(Ordering::Acquire) {
                 shared.main_woken.store(false, Ordering::Relaxed);
-                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                if let Poll::Ready(output) = self.core.poll_main(future.as_mut(), &mut cx, location)
+                {
                     return output;
                 }
             }
@@ -255,7 +264,9 @@ impl fmt::Debug for EventLoop {
 /// Runs `future` on a new event loop and returns its output (Python's `asyncio.run`).
 ///
 /// When `future` finishes, the tasks it left behind are cancelled and dropped before `run`
-/// returns, so nothing they own outlives the call.
+/// returns, so nothing they own outlives the call. `future` is watched like a task: a poll
+/// of it longer than the slow-poll threshold (100 ms) is counted and reported with the place
+/// `run` was called from.
 ///
 /// # Panics
 ///
@@ -277,6 +288,7 @@ impl fmt::Debug for EventLoop {
 /// });
 /// assert_eq!(sum, 3);
 /// ```
+#[track_caller]
 pub fn run<F: Future>(future: F) -> F::Output {
     let event_loop = EventLoop::new().unwrap_or_else(|error| {
         panic!("braid_executor::run could not create an event loop: {error}")
