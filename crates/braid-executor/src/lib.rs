@@ -151,8 +151,11 @@
 //!
 //! The loop checks for I/O and timers at least every 61 task polls, so a task that keeps
 //! waking itself cannot starve the others. A poll longer than the slow-poll threshold
-//! (default 100 ms, set with [`Builder::slow_poll_threshold`]) logs a `tracing` warning that
-//! names where the task was spawned, and [`EventLoop::metrics`] counts it.
+//! (default 100 ms, set with [`Builder::slow_poll_threshold`]), of a task or of the future
+//! given to [`run`], is reported with where the task was spawned (or `run` called), and
+//! [`EventLoop::metrics`] counts it. The report is a `tracing` warning when a subscriber is
+//! installed; without one, the first slow poll at each place prints a line to stderr.
+//! `Duration::MAX` as the threshold turns reporting off.
 //!
 //! Calling [`spawn`], polling a [`sleep`], or using a socket with no loop running on the
 //! thread panics with a message that says so.

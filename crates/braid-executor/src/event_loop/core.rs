@@ -16,6 +16,7 @@ use braid_threadpool::ThreadPool;
 
 use super::metrics::Metrics;
 use super::shared::Shared;
+use super::slow_poll::{self, Polled};
 use crate::blocking::BlockingPool;
 use crate::driver::Driver;
 use crate::task::{self, JoinError, LiveTasks, Task, TaskRef};
@@ -146,20 +147,7 @@ impl Core {
     #[cold]
     fn slow_poll(&self, polled: Polled, took: Duration) {
         bump(&self.counters.slow_polls, 1);
-        match polled {
-            Polled::Task(location) => tracing::warn!(
-                spawned_at = %location,
-                took = ?took,
-                threshold = ?self.slow_poll_threshold,
-                "a task blocked the braid event loop: one poll took longer than the slow-poll threshold"
-            ),
-            Polled::Main(location) => tracing::warn!(
-                block_on_at = %location,
-                took = ?took,
-                threshold = ?self.slow_poll_threshold,
-                "the main future blocked the braid event loop: one poll took longer than the slow-poll threshold"
-            ),
-        }
+        slow_poll::report(polled, took, self.slow_poll_threshold);
     }
 
     /// One turn: polls up to [`POLLS_PER_TURN`] tasks, then takes remote wakes, I/O events
@@ -282,15 +270,6 @@ impl Core {
         bump(&self.counters.blocking_jobs, 1);
         self.blocking_pool.get()
     }
-}
-
-/// What a slow poll polled, and where it came from.
-#[derive(Clone, Copy)]
-enum Polled {
-    /// A task, spawned there.
-    Task(&'static Location<'static>),
-    /// The future given to `block_on` or `run`, called there.
-    Main(&'static Location<'static>),
 }
 
 /// Nanoseconds on a monotonic clock, for timing polls. Slow polls are tens of milliseconds,

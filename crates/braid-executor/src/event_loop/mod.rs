@@ -5,6 +5,7 @@ pub(crate) mod core;
 mod handle;
 mod metrics;
 mod shared;
+mod slow_poll;
 
 use std::fmt;
 use std::future::Future;
@@ -85,11 +86,26 @@ pub struct Builder {
 }
 
 impl Builder {
-    /// A poll that takes at least this long logs a `tracing` warning naming where the task
-    /// was spawned, and counts in [`Metrics::slow_polls`]. The future given to
-    /// [`EventLoop::block_on`] or [`run`] is watched the same way, and named by where that
-    /// was called. Default: 100 ms (asyncio's debug threshold). `Duration::MAX` turns the
-    /// warning off.
+    /// A poll that takes at least this long counts in [`Metrics::slow_polls`] and is
+    /// reported with where the task was spawned. The future given to [`EventLoop::block_on`]
+    /// or [`run`] is watched the same way, and named by where that was called. Default:
+    /// 100 ms (asyncio's debug threshold).
+    ///
+    /// Where the report goes: with a `tracing` subscriber installed (global or scoped), each
+    /// slow poll is a `tracing` warning, and nothing is printed. Without one, the first slow
+    /// poll at each place (spawn site, or `block_on` call) in the process prints one line to
+    /// stderr, so that the warning is seen; later ones at that place are only counted.
+    /// `Duration::MAX` turns both off.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// // No slow-poll reports at all, on stderr or to `tracing`.
+    /// let quiet = braid_executor::EventLoop::builder()
+    ///     .slow_poll_threshold(Duration::MAX)
+    ///     .build()?;
+    /// # Ok::<(), braid_executor::BuildError>(())
+    /// ```
     pub fn slow_poll_threshold(mut self, threshold: Duration) -> Builder {
         self.slow_poll_threshold = threshold;
         self
@@ -266,7 +282,7 @@ impl fmt::Debug for EventLoop {
 /// When `future` finishes, the tasks it left behind are cancelled and dropped before `run`
 /// returns, so nothing they own outlives the call. `future` is watched like a task: a poll
 /// of it longer than the slow-poll threshold (100 ms) is counted and reported with the place
-/// `run` was called from.
+/// `run` was called from (see [`Builder::slow_poll_threshold`] for where reports go).
 ///
 /// # Panics
 ///
