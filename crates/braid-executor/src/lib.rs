@@ -156,6 +156,8 @@
 //! [`EventLoop::metrics`] counts it. The report is a `tracing` warning when a subscriber is
 //! installed; without one, the first slow poll at each place prints a line to stderr.
 //! `Duration::MAX` as the threshold turns reporting off.
+//! [`EventLoop::tasks`] (or [`Handle::tasks`], from any thread) lists every live task with
+//! its state and poll times, to see where a program waits (`asyncio.all_tasks()`).
 //!
 //! Calling [`spawn`], polling a [`sleep`], or using a socket with no loop running on the
 //! thread panics with a message that says so.
@@ -187,5 +189,5 @@ pub use event_loop::{
     run, spawn, Builder, EventLoop, Handle, Metrics, SpawnError, DEFAULT_SLOW_POLL_THRESHOLD,
 };
 pub use runtime::Runtime;
-pub use task::{yield_now, JoinError, Task, YieldNow};
+pub use task::{yield_now, JoinError, Task, TaskDump, TaskInfo, TaskState, YieldNow};
 pub use time::{sleep, sleep_until, timeout, Elapsed, Sleep, Timeout};

@@ -625,3 +625,81 @@ fn handles_dropped_on_another_thread_while_tasks_finish_drop_each_output_once() 
     // Dropped by the loop or by the handle, never both, never neither.
     assert_eq!(drops.load(Ordering::SeqCst), 20 * 100);
 }
+
+/// A loop with a task in each state, seen from the loop's owner between runs and from
+/// another thread while one task blocks the loop. No timing: the blocking task waits on a
+/// channel that the observing thread releases only after it has looked.
+#[test]
+fn tasks_lists_every_live_task_with_its_state() {
+    use braid_executor::{TaskInfo, TaskState};
+
+    within(Duration::from_secs(30), || {
+        let event_loop = EventLoop::new().unwrap();
+        let handle = event_loop.handle();
+        let line = line!() + 1;
+        let waiting = event_loop.spawn(pending::<()>());
+        event_loop.block_on(yield_now());
+
+        let (started_tx, started) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let blocker = event_loop.spawn(async move {
+            started_tx.send(()).unwrap();
+            released.recv().unwrap();
+        });
+        let queued = event_loop.spawn(async {});
+
+        let before = event_loop.tasks();
+        let states: Vec<(u64, TaskState, u64)> =
+            before.iter().map(|t| (t.id, t.state, t.polls)).collect();
+        assert_eq!(
+            states,
+            [
+                (1, TaskState::Waiting, 1),
+                (2, TaskState::Scheduled, 0),
+                (3, TaskState::Scheduled, 0),
+            ]
+        );
+        let first: &TaskInfo = before.iter().next().unwrap();
+        assert_eq!(first.location.line(), line);
+        assert!(first.location.file().ends_with("tasks.rs"));
+        assert!(first.since_polled.is_some());
+        assert!(before.iter().nth(1).unwrap().since_polled.is_none());
+
+        let observer = std::thread::spawn(move || {
+            started.recv().unwrap();
+            let during = handle.tasks();
+            release.send(()).unwrap();
+            during
+        });
+        event_loop.block_on(async {
+            blocker.await.unwrap();
+            queued.await.unwrap();
+        });
+        let during = observer.join().unwrap();
+        let states: Vec<(u64, TaskState)> = during.iter().map(|t| (t.id, t.state)).collect();
+        assert_eq!(
+            states,
+            [
+                (1, TaskState::Waiting),
+                (2, TaskState::Running),
+                (3, TaskState::Scheduled),
+            ]
+        );
+        let table = during.to_string();
+        assert_eq!(table.lines().count(), 4, "{table}");
+        assert!(
+            table.lines().next().unwrap().contains("spawned at"),
+            "{table}"
+        );
+        assert!(table.contains("running"), "{table}");
+        assert!(table.contains(&format!("tasks.rs:{line}:")), "{table}");
+
+        // Finished tasks leave the list; the waiting one was polled once and not since.
+        let after = event_loop.tasks();
+        assert_eq!(after.len(), 1);
+        assert_eq!(after.iter().next().unwrap().polls, 1);
+        waiting.cancel();
+        assert!(event_loop.block_on(waiting).unwrap_err().is_cancelled());
+        assert!(event_loop.tasks().is_empty());
+    });
+}

@@ -62,9 +62,9 @@ impl Core {
         yield_before_sleep: bool,
     ) -> Core {
         Core {
+            live: LiveTasks::new(shared.live.clone()),
             shared,
             queue: RefCell::new(VecDeque::with_capacity(256)),
-            live: LiveTasks::with_capacity(256),
             driver: Driver::new(),
             counters: Counters::default(),
             slow_poll_threshold,
@@ -111,8 +111,10 @@ impl Core {
             bump(&self.counters.spawned, 1);
         }
         bump(&self.counters.polls, 1);
+        running.task().header().stats.poll_started(*clock);
         let polled = running.poll();
         let now = poll_clock();
+        running.task().header().stats.poll_ended(*clock, now);
         let took = Duration::from_nanos(now.saturating_sub(*clock));
         *clock = now;
         if took >= self.slow_poll_threshold {

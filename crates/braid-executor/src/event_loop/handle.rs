@@ -6,7 +6,7 @@ use std::sync::Arc;
 use futures::FutureExt;
 
 use super::Shared;
-use crate::task::{self, JoinError, Task};
+use crate::task::{self, JoinError, Task, TaskDump};
 
 /// Spawns onto an event loop from any thread (Python's `asyncio.run_coroutine_threadsafe`).
 ///
@@ -85,6 +85,25 @@ impl Handle {
     /// Whether the handle's loop has ended, so that [`spawn`](Handle::spawn) would fail.
     pub fn is_closed(&self) -> bool {
         self.shared.is_closed()
+    }
+
+    /// A snapshot of every live task of the handle's loop, from any thread, as
+    /// [`EventLoop::tasks`](crate::EventLoop::tasks) gives. It needs nothing from the loop
+    /// thread, so it works while a task blocks that thread: the culprit shows as `running`,
+    /// with how long it has been.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = braid_executor::EventLoop::new()?;
+    /// let handle = event_loop.handle();
+    /// event_loop.spawn(std::future::pending::<()>()).detach();
+    /// let dump = std::thread::spawn(move || handle.tasks()).join().unwrap();
+    /// assert_eq!(dump.len(), 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn tasks(&self) -> TaskDump {
+        self.shared.live.dump()
     }
 }
 

@@ -27,7 +27,7 @@ pub(crate) use shared::Shared;
 use self::core::Core;
 use crate::blocking::BlockingPool;
 use crate::build_error::BuildError;
-use crate::task::{JoinError, Task};
+use crate::task::{JoinError, Task, TaskDump};
 
 /// The default slow-poll threshold: a task poll longer than this logs a warning.
 pub const DEFAULT_SLOW_POLL_THRESHOLD: Duration = Duration::from_millis(100);
@@ -257,6 +257,35 @@ impl EventLoop {
     /// What the loop has done so far.
     pub fn metrics(&self) -> Metrics {
         self.core.metrics()
+    }
+
+    /// A snapshot of every live task: its number, where it was spawned, whether it is
+    /// scheduled, waiting or running, how long since it was last polled, and its polls so
+    /// far (Python's `asyncio.all_tasks()`). Print it to see where a program waits; its
+    /// `Display` is a table. [`Handle::tasks`] gives the same from any thread, even while
+    /// a task blocks the loop.
+    ///
+    /// Keeping these numbers costs the loop two stores per poll, from the clock reading it
+    /// takes anyway to time the poll.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use braid_executor::{EventLoop, TaskState};
+    ///
+    /// let event_loop = EventLoop::new()?;
+    /// let idle = event_loop.spawn(std::future::pending::<()>());
+    /// event_loop.block_on(braid_executor::yield_now()); // `idle` runs once, then waits
+    /// let queued = event_loop.spawn(async {});
+    /// let dump = event_loop.tasks();
+    /// let states: Vec<_> = dump.iter().map(|task| task.state).collect();
+    /// assert_eq!(states, [TaskState::Waiting, TaskState::Scheduled]);
+    /// println!("{dump}");
+    /// # drop((idle, queued));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn tasks(&self) -> TaskDump {
+        self.core.shared.live.dump()
     }
 }
 

@@ -8,7 +8,7 @@ use std::task::Wake;
 use braid_poller::Poller;
 
 use super::context;
-use crate::task::{Schedule, TaskRef};
+use crate::task::{LiveList, Schedule, TaskRef};
 
 /// What a loop shares with wakers, handles and other threads.
 pub(crate) struct Shared {
@@ -19,6 +19,8 @@ pub(crate) struct Shared {
     remote_pending: AtomicBool,
     /// Set when the future given to `block_on` was woken.
     pub(crate) main_woken: AtomicBool,
+    /// The loop's live tasks, for [`TaskDump`](crate::TaskDump)s from any thread.
+    pub(crate) live: Arc<LiveList>,
 }
 
 struct Remote {
@@ -37,6 +39,7 @@ impl Shared {
             }),
             remote_pending: AtomicBool::new(false),
             main_woken: AtomicBool::new(false),
+            live: Arc::new(LiveList::with_capacity(256)),
         }
     }
 
