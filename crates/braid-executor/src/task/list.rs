@@ -86,26 +86,23 @@ impl LiveTasks {
     /// on this thread: [`drop_all`](LiveTasks::drop_all) drops the futures of the list's tasks
     /// here.
     pub(crate) unsafe fn link(&self, task: &TaskRef) -> bool {
-        let ptr = task.as_ptr();
-        let mut tasks = self.list.lock();
-        let len = tasks.len();
-        let linked = task.header().alive_index.with_mut(|index| {
-            // SAFETY: the index is only touched on the loop thread, which this list is
-            // confined to, and `task` keeps the header alive.
-            let index = unsafe { &mut *index };
-            if *index != UNLINKED {
-                return false;
-            }
-            *index = len;
-            true
-        });
-        if linked {
-            let id = self.next_id.get();
-            self.next_id.set(id + 1);
-            task.header().stats.set_id(id);
-            tasks.push(ptr);
+        // SAFETY: the index is only touched on the loop thread, which this list is confined
+        // to, and `task` keeps the header alive.
+        let index = task.header().alive_index.with_mut(|index| unsafe { *index });
+        if index != UNLINKED {
+            // The common case, on every poll: checked without the lock.
+            return false;
         }
-        linked
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        task.header().stats.set_id(id);
+        let mut tasks = self.list.lock();
+        // SAFETY: as above.
+        task.header()
+            .alive_index
+            .with_mut(|index| unsafe { *index = tasks.len() });
+        tasks.push(task.as_ptr());
+        true
     }
 
     /// Links a task taken from a queue at the end of the loop, unless it already finished.
