@@ -157,7 +157,8 @@
 //! installed; without one, the first slow poll at each place prints a line to stderr.
 //! `Duration::MAX` as the threshold turns reporting off.
 //! [`EventLoop::tasks`] (or [`Handle::tasks`], from any thread) lists every live task with
-//! its state and poll times, to see where a program waits (`asyncio.all_tasks()`).
+//! its state and poll times, to see where a program waits (`asyncio.all_tasks()`); for a
+//! loop stuck in a poll, `Handle::tasks` names the task it is stuck in.
 //!
 //! Calling [`spawn`], polling a [`sleep`], or using a socket with no loop running on the
 //! thread panics with a message that says so.

@@ -626,12 +626,15 @@ fn handles_dropped_on_another_thread_while_tasks_finish_drop_each_output_once() 
     assert_eq!(drops.load(Ordering::SeqCst), 20 * 100);
 }
 
-/// A loop with a task in each state, seen from the loop's owner between runs and from
-/// another thread while one task blocks the loop. No timing: the blocking task waits on a
-/// channel that the observing thread releases only after it has looked.
+/// A loop with a task in each state, seen from the loop's owner between runs, from another
+/// thread while one task blocks the loop, and from another thread while the loop runs. No
+/// timing: the blocking task waits on a channel that the observing thread releases only
+/// after it has looked, and the loop then waits for a flag that the thread sets after its
+/// second look.
 #[test]
 fn tasks_lists_every_live_task_with_its_state() {
     use braid_executor::{TaskInfo, TaskState};
+    use std::sync::atomic::AtomicBool;
 
     within(Duration::from_secs(30), || {
         let event_loop = EventLoop::new().unwrap();
@@ -642,6 +645,7 @@ fn tasks_lists_every_live_task_with_its_state() {
 
         let (started_tx, started) = std::sync::mpsc::channel();
         let (release, released) = std::sync::mpsc::channel::<()>();
+        let blocker_line = line!() + 1;
         let blocker = event_loop.spawn(async move {
             started_tx.send(()).unwrap();
             released.recv().unwrap();
@@ -649,6 +653,7 @@ fn tasks_lists_every_live_task_with_its_state() {
         let queued = event_loop.spawn(async {});
 
         let before = event_loop.tasks();
+        assert!(before.is_complete());
         let states: Vec<(u64, TaskState, u64)> =
             before.iter().map(|t| (t.id, t.state, t.polls)).collect();
         assert_eq!(
@@ -664,35 +669,50 @@ fn tasks_lists_every_live_task_with_its_state() {
         assert!(first.location.file().ends_with("tasks.rs"));
         assert!(first.since_polled.is_some());
         assert!(before.iter().nth(1).unwrap().since_polled.is_none());
-
-        let observer = std::thread::spawn(move || {
-            started.recv().unwrap();
-            let during = handle.tasks();
-            release.send(()).unwrap();
-            during
-        });
-        event_loop.block_on(async {
-            blocker.await.unwrap();
-            queued.await.unwrap();
-        });
-        let during = observer.join().unwrap();
-        let states: Vec<(u64, TaskState)> = during.iter().map(|t| (t.id, t.state)).collect();
-        assert_eq!(
-            states,
-            [
-                (1, TaskState::Waiting),
-                (2, TaskState::Running),
-                (3, TaskState::Scheduled),
-            ]
-        );
-        let table = during.to_string();
+        let table = before.to_string();
         assert_eq!(table.lines().count(), 4, "{table}");
         assert!(
             table.lines().next().unwrap().contains("spawned at"),
             "{table}"
         );
-        assert!(table.contains("running"), "{table}");
+        assert!(table.contains("scheduled"), "{table}");
         assert!(table.contains(&format!("tasks.rs:{line}:")), "{table}");
+
+        let done = Arc::new(AtomicBool::new(false));
+        let observer = std::thread::spawn({
+            let done = done.clone();
+            move || {
+                started.recv().unwrap();
+                // The loop is stuck in `blocker`'s poll: it cannot answer, so the dump says
+                // what it is polling.
+                let stuck = handle.tasks();
+                release.send(()).unwrap();
+                // Now the loop runs (it waits for `done`) and answers.
+                let running = handle.tasks();
+                done.store(true, Ordering::SeqCst);
+                (stuck, running)
+            }
+        });
+        event_loop.block_on(async {
+            blocker.await.unwrap();
+            queued.await.unwrap();
+            while !done.load(Ordering::SeqCst) {
+                sleep(Duration::from_millis(1)).await;
+            }
+        });
+        let (stuck, running) = observer.join().unwrap();
+
+        assert!(!stuck.is_complete());
+        let states: Vec<(u64, TaskState)> = stuck.iter().map(|t| (t.id, t.state)).collect();
+        assert_eq!(states, [(2, TaskState::Running)]);
+        assert_eq!(stuck.iter().next().unwrap().location.line(), blocker_line);
+        let table = stuck.to_string();
+        assert!(table.contains("running"), "{table}");
+        assert!(table.contains("did not answer"), "{table}");
+
+        assert!(running.is_complete());
+        let states: Vec<(u64, TaskState)> = running.iter().map(|t| (t.id, t.state)).collect();
+        assert_eq!(states, [(1, TaskState::Waiting)]);
 
         // Finished tasks leave the list; the waiting one was polled once and not since.
         let after = event_loop.tasks();

@@ -19,7 +19,7 @@ use super::shared::Shared;
 use super::slow_poll::{self, Polled};
 use crate::blocking::BlockingPool;
 use crate::driver::Driver;
-use crate::task::{self, JoinError, LiveTasks, Task, TaskRef};
+use crate::task::{self, JoinError, LiveTasks, Task, TaskDump, TaskRef};
 
 /// How many tasks the loop polls before it looks at the poller and the timers again, so that
 /// tasks that keep waking themselves cannot starve I/O and timers.
@@ -62,9 +62,9 @@ impl Core {
         yield_before_sleep: bool,
     ) -> Core {
         Core {
-            live: LiveTasks::new(shared.live.clone()),
             shared,
             queue: RefCell::new(VecDeque::with_capacity(256)),
+            live: LiveTasks::with_capacity(256),
             driver: Driver::new(),
             counters: Counters::default(),
             slow_poll_threshold,
@@ -111,9 +111,14 @@ impl Core {
             bump(&self.counters.spawned, 1);
         }
         bump(&self.counters.polls, 1);
-        running.task().header().stats.poll_started(*clock);
+        let header = running.task().header();
+        header.stats.poll_started(*clock);
+        self.shared
+            .now_polling
+            .start(header.stats.id(), header.location, *clock);
         let polled = running.poll();
         let now = poll_clock();
+        self.shared.now_polling.end();
         running.task().header().stats.poll_ended(*clock, now);
         let took = Duration::from_nanos(now.saturating_sub(*clock));
         *clock = now;
@@ -138,7 +143,9 @@ impl Core {
         location: &'static Location<'static>,
     ) -> Poll<F::Output> {
         let start = poll_clock();
+        self.shared.now_polling.start(0, location, start);
         let polled = future.poll(cx);
+        self.shared.now_polling.end();
         let took = Duration::from_nanos(poll_clock().saturating_sub(start));
         if took >= self.slow_poll_threshold {
             self.slow_poll(Polled::Main(location), took);
@@ -174,6 +181,24 @@ impl Core {
             self.park();
         }
         self.fire_timers();
+        if self.shared.dump_requested() {
+            self.answer_dumps();
+        }
+    }
+
+    /// Sends a dump to every thread that asked through a [`Handle`](super::Handle).
+    #[cold]
+    fn answer_dumps(&self) {
+        let dump = self.tasks();
+        for answer in self.shared.take_dump_requests() {
+            // The asker may have given up waiting; nothing to do then.
+            let _ = answer.send(dump.clone());
+        }
+    }
+
+    /// What every live task is doing now.
+    pub(crate) fn tasks(&self) -> TaskDump {
+        self.live.dump(poll_clock())
     }
 
     /// Whether a task is queued, or a wake from another thread is waiting to be taken.

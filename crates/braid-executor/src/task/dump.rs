@@ -3,19 +3,24 @@
 //! (Python's `asyncio.all_tasks`, with what tokio-console shows).
 //!
 //! Each task's header keeps a [`PollStats`]: its number, how many polls it had, how long
-//! they took, and when the last one started and ended. Only the loop thread writes them,
-//! once before and once after each poll, from the clock reading the loop takes anyway to time
-//! the poll; any thread reads them while it holds the live list's lock.
+//! they took, and when the last one started and ended. The loop thread writes them, once
+//! before and once after each poll, from the clock reading it takes anyway to time the poll,
+//! and reads them to make a dump; the list of live tasks stays the loop thread's alone, so
+//! spawning and finishing a task take no lock. Another thread asks the loop for a dump and
+//! the loop answers between polls; for a loop blocked in a poll, which cannot answer,
+//! [`NowPolling`] tells which task (or main future) it is in, from any thread.
 
 use std::fmt;
 use std::panic::Location;
+use std::sync::atomic::AtomicPtr;
 use std::time::Duration;
 
 use super::loom::{AtomicU64, Ordering};
 use super::raw::Header;
 
-/// A task's number and poll timings. Written by its loop thread only, read from any thread;
-/// times are nanoseconds of the loop's coarse clock (`braid_sys::time`), 0 for never.
+/// A task's number and poll timings. Written and read by its loop thread (atomics only so
+/// that the header stays `Sync`; relaxed loads and stores are plain moves); times are
+/// nanoseconds of the loop's coarse clock (`braid_sys::time`), 0 for never.
 #[derive(Debug)]
 pub(crate) struct PollStats {
     id: AtomicU64,
@@ -39,6 +44,11 @@ impl PollStats {
     /// Numbers the task, as its loop first sees it.
     pub(super) fn set_id(&self, id: u64) {
         self.id.store(id, Ordering::Relaxed);
+    }
+
+    /// The task's number on its loop.
+    pub(crate) fn id(&self) -> u64 {
+        self.id.load(Ordering::Relaxed)
     }
 
     /// A poll starts at `now`. Loop thread only.
@@ -88,6 +98,62 @@ impl PollStats {
     }
 }
 
+/// What the loop is polling now, readable from any thread: what a dump can still say about a
+/// loop that is blocked in a poll and cannot answer. The loop thread writes it around each
+/// poll; it holds only `'static` data and numbers, never a pointer into a task.
+#[derive(Debug, Default)]
+pub(crate) struct NowPolling {
+    /// Where the polled task was spawned (or `block_on` called); null between polls.
+    location: AtomicPtr<Location<'static>>,
+    /// Its number; 0 for the main future.
+    id: AtomicU64,
+    /// When the poll started, on the coarse clock.
+    started: AtomicU64,
+}
+
+impl NowPolling {
+    /// A poll of task `id` (0: the main future), from `location`, starts at `now`.
+    #[inline]
+    pub(crate) fn start(&self, id: u64, location: &'static Location<'static>, now: u64) {
+        self.id.store(id, Ordering::Relaxed);
+        self.started.store(now, Ordering::Relaxed);
+        // Release: a reader that sees the location sees the number and time with it.
+        self.location
+            .store(std::ptr::from_ref(location).cast_mut(), Ordering::Release);
+    }
+
+    /// The poll ended.
+    #[inline]
+    pub(crate) fn end(&self) {
+        self.location.store(std::ptr::null_mut(), Ordering::Relaxed);
+    }
+
+    /// A dump that lists only what is being polled (nothing, between polls); `complete` is
+    /// false.
+    pub(crate) fn dump(&self, now: u64) -> TaskDump {
+        let location = self.location.load(Ordering::Acquire);
+        let id = self.id.load(Ordering::Relaxed);
+        let started = self.started.load(Ordering::Relaxed);
+        // A poll that ended and another that started between the loads could pair one's
+        // location with the other's number: a diagnostic may be off by one poll, never unsound.
+        let tasks = if location.is_null() {
+            Vec::new()
+        } else {
+            // SAFETY: only ever a `&'static Location` (see `start`).
+            let location: &'static Location<'static> = unsafe { &*location };
+            vec![TaskInfo {
+                id,
+                location,
+                state: TaskState::Running,
+                since_polled: Some(Duration::from_nanos(now.saturating_sub(started))),
+                busy: Duration::ZERO,
+                polls: 0,
+            }]
+        };
+        TaskDump::new(tasks, false)
+    }
+}
+
 /// What a task is doing, in a [`TaskInfo`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -115,7 +181,8 @@ impl fmt::Display for TaskState {
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct TaskInfo {
-    /// The task's number on its loop: 1 for the first task the loop saw, and so on.
+    /// The task's number on its loop: 1 for the first task the loop saw, and so on; 0 for
+    /// the future given to `block_on`, in a dump that is not complete.
     pub id: u64,
     /// Where it was spawned.
     pub location: &'static Location<'static>,
@@ -144,16 +211,26 @@ pub struct TaskInfo {
 /// ```
 ///
 /// A task spawned through a [`Handle`](crate::Handle) appears once its loop has taken it
-/// from the remote queue. The future given to `block_on` is not a task and is not listed.
-#[derive(Debug, Clone, Default)]
+/// from the remote queue. The future given to `block_on` is not a task and is not listed,
+/// except in a dump that is not [complete](TaskDump::is_complete), as task 0.
+#[derive(Debug, Clone)]
 pub struct TaskDump {
     tasks: Vec<TaskInfo>,
+    complete: bool,
 }
 
 impl TaskDump {
-    pub(super) fn new(mut tasks: Vec<TaskInfo>) -> TaskDump {
+    pub(crate) fn new(mut tasks: Vec<TaskInfo>, complete: bool) -> TaskDump {
         tasks.sort_by_key(|task| task.id);
-        TaskDump { tasks }
+        TaskDump { tasks, complete }
+    }
+
+    /// Whether every live task is listed: `false` when the loop, asked from another thread,
+    /// did not answer in time because it was blocked in a poll (or not running at all). Such a
+    /// dump lists only what the loop was polling: the blocking task, or the future given to
+    /// `block_on` as task 0; its `busy` and `polls` are not known and read 0.
+    pub fn is_complete(&self) -> bool {
+        self.complete
     }
 
     /// The tasks, oldest first.
@@ -208,6 +285,13 @@ impl fmt::Display for TaskDump {
                 short(task.busy),
                 task.polls,
                 task.location
+            )?;
+        }
+        if !self.complete {
+            writeln!(
+                f,
+                "(the loop did not answer: it is blocked in the poll above, or not running; \
+                 other tasks are not listed)"
             )?;
         }
         Ok(())

@@ -23,7 +23,7 @@ use loom::sync::Mutex;
 use loom::thread;
 
 use super::raw::Header;
-use super::{spawn, JoinError, LiveList, LiveTasks, Schedule, TaskRef};
+use super::{spawn, JoinError, LiveTasks, Schedule, TaskRef};
 
 /// What happened to the pieces of one task, counted across the model's threads. The counts
 /// are plain atomics: loom explores the task's own atomics, these only tally.
@@ -145,7 +145,7 @@ fn loom_wake_cancel_complete_and_drop_handle_race() {
     builder.check(|| {
         let counts = Arc::new(Counts::default());
         let queue = Arc::new(RunQueue(Mutex::new(VecDeque::new())));
-        let live = LiveTasks::new(Arc::new(LiveList::with_capacity(1)));
+        let live = LiveTasks::with_capacity(1);
         let work = Work {
             polled: false,
             counts: counts.clone(),
