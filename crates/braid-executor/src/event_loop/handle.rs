@@ -104,7 +104,8 @@ impl Handle {
     /// is blocked in a poll (or not running): the dump then lists only what it is polling,
     /// with how long it has been at it, and is not [complete](TaskDump::is_complete). That
     /// one line is usually the answer to "why does my program hang?". On the loop's own
-    /// thread (in one of its tasks) the dump is made at once.
+    /// thread (in one of its tasks) the dump is made at once. Between two `block_on` calls
+    /// no loop runs to answer: use [`EventLoop::tasks`](crate::EventLoop::tasks) there.
     ///
     /// # Examples
     ///

@@ -127,7 +127,7 @@ impl Shared {
         true
     }
 
-    /// Whether another thread waits for a dump; one relaxed-cost load per turn.
+    /// Whether another thread waits for a dump: one load, at the end of every turn.
     pub(crate) fn dump_requested(&self) -> bool {
         self.dump_pending.load(Ordering::Acquire)
     }
