@@ -151,8 +151,14 @@
 //!
 //! The loop checks for I/O and timers at least every 61 task polls, so a task that keeps
 //! waking itself cannot starve the others. A poll longer than the slow-poll threshold
-//! (default 100 ms, set with [`Builder::slow_poll_threshold`]) logs a `tracing` warning that
-//! names where the task was spawned, and [`EventLoop::metrics`] counts it.
+//! (default 100 ms, set with [`Builder::slow_poll_threshold`]), of a task or of the future
+//! given to [`run`], is reported with where the task was spawned (or `run` called), and
+//! [`EventLoop::metrics`] counts it. The report is a `tracing` warning when a subscriber is
+//! installed; without one, the first slow poll at each place prints a line to stderr.
+//! `Duration::MAX` as the threshold turns reporting off.
+//! [`EventLoop::tasks`] (or [`Handle::tasks`], from any thread) lists every live task with
+//! its state and poll times, to see where a program waits (`asyncio.all_tasks()`); for a
+//! loop stuck in a poll, `Handle::tasks` names the task it is stuck in.
 //!
 //! Calling [`spawn`], polling a [`sleep`], or using a socket with no loop running on the
 //! thread panics with a message that says so.
@@ -184,5 +190,5 @@ pub use event_loop::{
     run, spawn, Builder, EventLoop, Handle, Metrics, SpawnError, DEFAULT_SLOW_POLL_THRESHOLD,
 };
 pub use runtime::Runtime;
-pub use task::{yield_now, JoinError, Task, YieldNow};
+pub use task::{yield_now, JoinError, Task, TaskDump, TaskInfo, TaskState, YieldNow};
 pub use time::{sleep, sleep_until, timeout, Elapsed, Sleep, Timeout};

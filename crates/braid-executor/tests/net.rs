@@ -11,8 +11,10 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use braid_executor::net::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
-use braid_executor::{run, sleep, spawn, EventLoop};
+use braid_executor::net::{
+    lookup_host, TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream,
+};
+use braid_executor::{run, sleep, spawn, spawn_blocking, yield_now, EventLoop};
 use common::{raise_fd_limit, within};
 use futures::{AsyncReadExt, AsyncWriteExt};
 
@@ -178,6 +180,182 @@ fn a_datagram_to_a_closed_port_is_refused() {
             // The refusal comes back as an ICMP message; the next receive reports it.
             let error = socket.recv(&mut buf).await.unwrap_err();
             assert_eq!(error.kind(), io::ErrorKind::ConnectionRefused, "{error}");
+        });
+    });
+}
+
+/// A loop whose blocking pool has one thread, and a job holding that thread until the
+/// returned sender sends (or is dropped): while it is held, nothing else runs on the pool.
+fn loop_with_a_held_blocking_pool() -> (EventLoop, std::sync::mpsc::Sender<()>) {
+    let event_loop = EventLoop::builder().blocking_threads(1).build().unwrap();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (started_tx, started) = std::sync::mpsc::channel();
+    event_loop.block_on(async {
+        spawn_blocking(move || {
+            started_tx.send(()).unwrap();
+            let _ = released.recv();
+        })
+        .detach();
+    });
+    started.recv().unwrap();
+    (event_loop, release)
+}
+
+#[test]
+fn a_host_name_is_looked_up_on_the_blocking_pool() {
+    within(Duration::from_secs(30), || {
+        let event_loop = EventLoop::new().unwrap();
+        event_loop.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let stream = TcpStream::connect(format!("localhost:{port}"))
+                .await
+                .unwrap();
+            assert_eq!(stream.peer_addr().unwrap(), listener.local_addr().unwrap());
+            TcpStream::connect(("localhost", port)).await.unwrap();
+
+            let addrs: Vec<_> = lookup_host(("localhost", 80)).await.unwrap().collect();
+            assert!(!addrs.is_empty());
+            assert!(addrs.iter().all(|a| a.ip().is_loopback() && a.port() == 80));
+
+            let socket = UdpSocket::bind("localhost:0").await.unwrap();
+            let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let port = peer.local_addr().unwrap().port();
+            socket
+                .send_to(b"by name", ("localhost", port))
+                .await
+                .unwrap();
+            let mut buf = [0; 16];
+            let (n, _) = peer.recv_from(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"by name");
+            socket.connect(format!("localhost:{port}")).await.unwrap();
+        });
+        // Two connects, a lookup, a bind, a send_to and a connect by name: six lookups.
+        assert_eq!(event_loop.metrics().blocking_jobs, 6);
+    });
+}
+
+/// The lookup cannot run while the pool's only thread is held, and the loop's other tasks
+/// go on meanwhile; it finishes once the thread is free. Whether a lookup ran on the loop
+/// thread is seen without any timing: had it run there, it would have finished.
+#[test]
+fn a_name_lookup_does_not_hold_up_the_loop() {
+    within(Duration::from_secs(30), || {
+        let (event_loop, release) = loop_with_a_held_blocking_pool();
+        event_loop.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let connect = spawn(TcpStream::connect(format!("localhost:{port}")));
+            let lookup = spawn(lookup_host("localhost:80"));
+            let progress = Rc::new(Cell::new(0));
+            let counter = spawn({
+                let progress = progress.clone();
+                async move {
+                    for _ in 0..100 {
+                        progress.set(progress.get() + 1);
+                        yield_now().await;
+                    }
+                }
+            });
+            counter.await.unwrap();
+            assert_eq!(progress.get(), 100);
+            assert!(!connect.is_finished(), "the lookup ran without the pool");
+            assert!(!lookup.is_finished(), "the lookup ran without the pool");
+
+            release.send(()).unwrap();
+            connect.await.unwrap().unwrap();
+            assert!(lookup.await.unwrap().unwrap().next().is_some());
+        });
+        assert_eq!(event_loop.metrics().blocking_jobs, 3);
+    });
+}
+
+#[test]
+fn a_literal_address_takes_no_thread_hop() {
+    within(Duration::from_secs(30), || {
+        // Held for the whole test: anything that needed the pool would hang here.
+        let (event_loop, _release) = loop_with_a_held_blocking_pool();
+        event_loop.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            TcpStream::connect(addr).await.unwrap();
+            TcpStream::connect(format!("127.0.0.1:{}", addr.port()))
+                .await
+                .unwrap();
+            TcpStream::connect(("127.0.0.1", addr.port()))
+                .await
+                .unwrap();
+            TcpStream::connect((addr.ip(), addr.port())).await.unwrap();
+            TcpStream::connect(&[addr][..]).await.unwrap();
+            let literal: Vec<_> = lookup_host("[::1]:80").await.unwrap().collect();
+            assert_eq!(literal, ["[::1]:80".parse().unwrap()]);
+
+            let socket = UdpSocket::bind(("127.0.0.1", 0)).await.unwrap();
+            let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let to = peer.local_addr().unwrap();
+            socket.send_to(b"x", to).await.unwrap();
+            socket.send_to(b"x", to.to_string()).await.unwrap();
+            socket.connect(to).await.unwrap();
+        });
+        // Only the job that holds the pool.
+        assert_eq!(event_loop.metrics().blocking_jobs, 1);
+    });
+}
+
+#[test]
+fn socket_errors_name_their_address() {
+    within(Duration::from_secs(30), || {
+        run(async {
+            let closed = {
+                let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                listener.local_addr().unwrap()
+            };
+            let error = TcpStream::connect(closed).await.unwrap_err();
+            assert_eq!(error.kind(), io::ErrorKind::ConnectionRefused, "{error}");
+            assert!(
+                error.to_string().starts_with("connection refused"),
+                "{error}"
+            );
+            assert!(
+                error.to_string().ends_with(&format!(": {closed}")),
+                "{error}"
+            );
+            let os_error = std::error::Error::source(error.get_ref().unwrap())
+                .and_then(|source| source.downcast_ref::<io::Error>())
+                .and_then(io::Error::raw_os_error);
+            assert_eq!(os_error, Some(libc::ECONNREFUSED), "{error}");
+
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let taken = listener.local_addr().unwrap();
+            let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let error = TcpListener::bind(taken).await.unwrap_err();
+            assert_eq!(error.kind(), io::ErrorKind::AddrInUse, "{error}");
+            assert!(error.to_string().contains(&taken.to_string()), "{error}");
+            let udp_taken = socket.local_addr().unwrap();
+            let error = UdpSocket::bind(udp_taken).await.unwrap_err();
+            assert!(
+                error.to_string().contains(&udp_taken.to_string()),
+                "{error}"
+            );
+
+            let unknown = "nonexistent.invalid:80";
+            let error = lookup_host(unknown).await.err().unwrap();
+            assert!(
+                error
+                    .to_string()
+                    .starts_with("could not resolve nonexistent.invalid:80: "),
+                "{error}"
+            );
+            let error = TcpStream::connect(unknown).await.unwrap_err();
+            assert!(error.to_string().contains(unknown), "{error}");
+            let error = TcpStream::connect(("nonexistent.invalid", 80))
+                .await
+                .unwrap_err();
+            assert!(error.to_string().contains(unknown), "{error}");
+
+            let error = TcpStream::connect("no port").await.unwrap_err();
+            assert_eq!(error.kind(), io::ErrorKind::InvalidInput, "{error}");
+            assert!(error.to_string().contains("\"no port\""), "{error}");
         });
     });
 }

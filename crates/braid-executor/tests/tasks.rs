@@ -349,6 +349,20 @@ fn a_slow_poll_is_counted() {
     assert!(event_loop.metrics().slow_polls >= 1);
 }
 
+/// The future given to `block_on` is timed like a task. `sleep` lasts at least 20 ms, so the
+/// one poll it blocks is over a 1 ms threshold whatever the machine's load (and whatever the
+/// coarse clock's resolution); the main future is polled once and nothing else runs, so
+/// nothing else can be counted.
+#[test]
+fn a_slow_poll_of_the_main_future_is_counted() {
+    let event_loop = EventLoop::builder()
+        .slow_poll_threshold(Duration::from_millis(1))
+        .build()
+        .unwrap();
+    event_loop.block_on(async { std::thread::sleep(Duration::from_millis(20)) });
+    assert_eq!(event_loop.metrics().slow_polls, 1);
+}
+
 #[test]
 fn wakes_from_other_threads_reach_the_loop() {
     within(Duration::from_secs(30), || {
@@ -610,4 +624,102 @@ fn handles_dropped_on_another_thread_while_tasks_finish_drop_each_output_once() 
     });
     // Dropped by the loop or by the handle, never both, never neither.
     assert_eq!(drops.load(Ordering::SeqCst), 20 * 100);
+}
+
+/// A loop with a task in each state, seen from the loop's owner between runs, from another
+/// thread while one task blocks the loop, and from another thread while the loop runs. No
+/// timing: the blocking task waits on a channel that the observing thread releases only
+/// after it has looked, and the loop then waits for a flag that the thread sets after its
+/// second look.
+#[test]
+fn tasks_lists_every_live_task_with_its_state() {
+    use braid_executor::{TaskInfo, TaskState};
+    use std::sync::atomic::AtomicBool;
+
+    within(Duration::from_secs(30), || {
+        let event_loop = EventLoop::new().unwrap();
+        let handle = event_loop.handle();
+        let line = line!() + 1;
+        let waiting = event_loop.spawn(pending::<()>());
+        event_loop.block_on(yield_now());
+
+        let (started_tx, started) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let blocker_line = line!() + 1;
+        let blocker = event_loop.spawn(async move {
+            started_tx.send(()).unwrap();
+            released.recv().unwrap();
+        });
+        let queued = event_loop.spawn(async {});
+
+        let before = event_loop.tasks();
+        assert!(before.is_complete());
+        let states: Vec<(u64, TaskState, u64)> =
+            before.iter().map(|t| (t.id, t.state, t.polls)).collect();
+        assert_eq!(
+            states,
+            [
+                (1, TaskState::Waiting, 1),
+                (2, TaskState::Scheduled, 0),
+                (3, TaskState::Scheduled, 0),
+            ]
+        );
+        let first: &TaskInfo = before.iter().next().unwrap();
+        assert_eq!(first.location.line(), line);
+        assert!(first.location.file().ends_with("tasks.rs"));
+        assert!(first.since_polled.is_some());
+        assert!(before.iter().nth(1).unwrap().since_polled.is_none());
+        let table = before.to_string();
+        assert_eq!(table.lines().count(), 4, "{table}");
+        assert!(
+            table.lines().next().unwrap().contains("spawned at"),
+            "{table}"
+        );
+        assert!(table.contains("scheduled"), "{table}");
+        assert!(table.contains(&format!("tasks.rs:{line}:")), "{table}");
+
+        let done = Arc::new(AtomicBool::new(false));
+        let observer = std::thread::spawn({
+            let done = done.clone();
+            move || {
+                started.recv().unwrap();
+                // The loop is stuck in `blocker`'s poll: it cannot answer, so the dump says
+                // what it is polling.
+                let stuck = handle.tasks();
+                release.send(()).unwrap();
+                // Now the loop runs (it waits for `done`) and answers.
+                let running = handle.tasks();
+                done.store(true, Ordering::SeqCst);
+                (stuck, running)
+            }
+        });
+        event_loop.block_on(async {
+            blocker.await.unwrap();
+            queued.await.unwrap();
+            while !done.load(Ordering::SeqCst) {
+                sleep(Duration::from_millis(1)).await;
+            }
+        });
+        let (stuck, running) = observer.join().unwrap();
+
+        assert!(!stuck.is_complete());
+        let states: Vec<(u64, TaskState)> = stuck.iter().map(|t| (t.id, t.state)).collect();
+        assert_eq!(states, [(2, TaskState::Running)]);
+        assert_eq!(stuck.iter().next().unwrap().location.line(), blocker_line);
+        let table = stuck.to_string();
+        assert!(table.contains("running"), "{table}");
+        assert!(table.contains("did not answer"), "{table}");
+
+        assert!(running.is_complete());
+        let states: Vec<(u64, TaskState)> = running.iter().map(|t| (t.id, t.state)).collect();
+        assert_eq!(states, [(1, TaskState::Waiting)]);
+
+        // Finished tasks leave the list; the waiting one was polled once and not since.
+        let after = event_loop.tasks();
+        assert_eq!(after.len(), 1);
+        assert_eq!(after.iter().next().unwrap().polls, 1);
+        waiting.cancel();
+        assert!(event_loop.block_on(waiting).unwrap_err().is_cancelled());
+        assert!(event_loop.tasks().is_empty());
+    });
 }

@@ -67,7 +67,8 @@ pub use braid_procpool::ProcessPool;
 ///
 /// The attribute turns the `async fn` into a plain function whose body runs inside
 /// [`run`]. With the `procpool` feature on, it first calls `braid::procpool::init()`, so a
-/// program that uses a process pool cannot forget to.
+/// program that uses a process pool cannot forget to. Like any future given to [`run`], the
+/// body is watched for slow polls; they are reported at the `#[braid::main]` line.
 ///
 /// ```
 /// #[braid::main]

@@ -5,17 +5,20 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use braid_poller::Poller;
 
 use super::metrics::Metrics;
 use super::shared::Shared;
+use super::slow_poll::{self, Polled};
 use crate::blocking::BlockingPool;
 use crate::driver::Driver;
-use crate::task::{self, JoinError, LiveTasks, Task, TaskRef};
+use crate::task::{self, JoinError, LiveTasks, Task, TaskDump, TaskRef};
 
 /// How many tasks the loop polls before it looks at the poller and the timers again, so that
 /// tasks that keep waking themselves cannot starve I/O and timers.
@@ -47,6 +50,7 @@ struct Counters {
     io_events: Cell<u64>,
     timers_fired: Cell<u64>,
     slow_polls: Cell<u64>,
+    blocking_jobs: Cell<u64>,
 }
 
 fn bump(counter: &Cell<u64>, by: u64) {
@@ -111,12 +115,19 @@ impl Core {
             bump(&self.counters.spawned, 1);
         }
         bump(&self.counters.polls, 1);
+        let header = running.task().header();
+        header.stats.poll_started(*clock);
+        self.shared
+            .now_polling
+            .start(header.stats.id(), header.location, *clock);
         let polled = running.poll();
         let now = poll_clock();
+        self.shared.now_polling.end();
+        running.task().header().stats.poll_ended(*clock, now);
         let took = Duration::from_nanos(now.saturating_sub(*clock));
         *clock = now;
         if took >= self.slow_poll_threshold {
-            self.slow_poll(running.task().header().location, took);
+            self.slow_poll(Polled::Task(running.task().header().location), took);
         }
         if polled.is_ready() {
             running.complete(&self.live);
@@ -127,15 +138,29 @@ impl Core {
         }
     }
 
+    /// Polls the future given to `block_on`, timed like a task's poll; `location` is where
+    /// `block_on` (or `run`) was called.
+    pub(crate) fn poll_main<F: Future>(
+        &self,
+        future: Pin<&mut F>,
+        cx: &mut Context<'_>,
+        location: &'static Location<'static>,
+    ) -> Poll<F::Output> {
+        let start = poll_clock();
+        self.shared.now_polling.start(0, location, start);
+        let polled = future.poll(cx);
+        self.shared.now_polling.end();
+        let took = Duration::from_nanos(poll_clock().saturating_sub(start));
+        if took >= self.slow_poll_threshold {
+            self.slow_poll(Polled::Main(location), took);
+        }
+        polled
+    }
+
     #[cold]
-    fn slow_poll(&self, location: &'static Location<'static>, took: Duration) {
+    fn slow_poll(&self, polled: Polled, took: Duration) {
         bump(&self.counters.slow_polls, 1);
-        tracing::warn!(
-            spawned_at = %location,
-            took = ?took,
-            threshold = ?self.slow_poll_threshold,
-            "a task blocked the braid event loop: one poll took longer than the slow-poll threshold"
-        );
+        slow_poll::report(polled, took, self.slow_poll_threshold);
     }
 
     /// One turn: polls up to [`POLLS_PER_TURN`] tasks, then takes remote wakes, I/O events
@@ -160,6 +185,24 @@ impl Core {
             self.park();
         }
         self.fire_timers();
+        if self.shared.dump_requested() {
+            self.answer_dumps();
+        }
+    }
+
+    /// Sends a dump to every thread that asked through a [`Handle`](super::Handle).
+    #[cold]
+    fn answer_dumps(&self) {
+        let dump = self.tasks();
+        for answer in self.shared.take_dump_requests() {
+            // The asker may have given up waiting; nothing to do then.
+            let _ = answer.send(dump.clone());
+        }
+    }
+
+    /// What every live task is doing now.
+    pub(crate) fn tasks(&self) -> TaskDump {
+        self.live.dump(poll_clock())
     }
 
     /// Whether a task is queued, or a wake from another thread is waiting to be taken.
@@ -244,17 +287,18 @@ impl Core {
             io_events: c.io_events.get(),
             timers_fired: c.timers_fired.get(),
             slow_polls: c.slow_polls.get(),
+            blocking_jobs: c.blocking_jobs.get(),
         }
     }
 
-    /// The loop's pool for blocking work.
+    /// The loop's pool for blocking work. Its one caller,
+    /// [`spawn_blocking`](crate::spawn_blocking), submits a job each time, counted here.
     pub(crate) fn blocking_pool(&self) -> &BlockingPool {
+        bump(&self.counters.blocking_jobs, 1);
         &self.blocking_pool
     }
 }
 
-/// Nanoseconds on a monotonic clock, for timing polls.
-///
 /// Nanoseconds on a monotonic clock, for timing polls. Slow polls are tens of milliseconds,
 /// so the kernel's coarse clock (a few milliseconds of resolution, read from shared memory
 /// without a system call where Linux has it) is precise enough, and it is several times

@@ -1,12 +1,21 @@
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::FutureExt;
 
+use super::context;
+use super::core::Core;
 use super::Shared;
-use crate::task::{self, JoinError, Task};
+use crate::task::{self, JoinError, Task, TaskDump};
+
+/// How long [`Handle::tasks`] waits for the loop to answer before it reports what the loop
+/// is stuck polling instead. Long, so that a loop that is only busy answers; short enough
+/// for someone looking at a hung program.
+const DUMP_WAIT: Duration = Duration::from_secs(1);
 
 /// Spawns onto an event loop from any thread (Python's `asyncio.run_coroutine_threadsafe`).
 ///
@@ -85,6 +94,51 @@ impl Handle {
     /// Whether the handle's loop has ended, so that [`spawn`](Handle::spawn) would fail.
     pub fn is_closed(&self) -> bool {
         self.shared.is_closed()
+    }
+
+    /// A snapshot of every live task of the handle's loop, from any thread, as
+    /// [`EventLoop::tasks`](crate::EventLoop::tasks) gives.
+    ///
+    /// From another thread it asks the loop, which answers between two polls; the caller
+    /// waits up to a second for that. A loop that does not answer in time
+    /// is blocked in a poll (or not running): the dump then lists only what it is polling,
+    /// with how long it has been at it, and is not [complete](TaskDump::is_complete). That
+    /// one line is usually the answer to "why does my program hang?". On the loop's own
+    /// thread (in one of its tasks) the dump is made at once. Between two `block_on` calls
+    /// no loop runs to answer: use [`EventLoop::tasks`](crate::EventLoop::tasks) there.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event_loop = braid_executor::EventLoop::new()?;
+    /// let handle = event_loop.handle();
+    /// event_loop.block_on(async {
+    ///     let dump = braid_executor::spawn(async move { handle.tasks() }).await.unwrap();
+    ///     assert_eq!(dump.len(), 1); // the task that asked, running
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn tasks(&self) -> TaskDump {
+        let here = context::with_current(|core| {
+            core.filter(|core| Arc::ptr_eq(&core.shared, &self.shared))
+                .map(Core::tasks)
+        });
+        if let Some(dump) = here {
+            return dump;
+        }
+        let (answer, dump) = mpsc::channel();
+        if !self.shared.request_dump(answer) {
+            // The loop has ended, and its tasks with it.
+            return TaskDump::new(Vec::new(), true);
+        }
+        match dump.recv_timeout(DUMP_WAIT) {
+            Ok(dump) => dump,
+            Err(RecvTimeoutError::Disconnected) => TaskDump::new(Vec::new(), true),
+            Err(RecvTimeoutError::Timeout) => self
+                .shared
+                .now_polling
+                .dump(braid_sys::time::coarse_monotonic_nanos()),
+        }
     }
 }
 

@@ -25,6 +25,11 @@ pub struct Metrics {
     pub io_events: u64,
     /// Timers (sleeps and timeouts) that expired and woke their task.
     pub timers_fired: u64,
-    /// Polls that took longer than the slow-poll threshold, each of which logged a warning.
+    /// Polls that took longer than the slow-poll threshold, each of which logged a warning:
+    /// polls of tasks, and of the future given to `block_on` or `run`.
     pub slow_polls: u64,
+    /// Jobs handed to the blocking pool: [`spawn_blocking`](crate::spawn_blocking) calls,
+    /// and host-name lookups ([`net::lookup_host`](crate::net::lookup_host) and the sockets
+    /// given a name). A numeric address is never looked up, so it never counts here.
+    pub blocking_jobs: u64,
 }

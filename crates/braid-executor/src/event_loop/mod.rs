@@ -5,6 +5,7 @@ pub(crate) mod core;
 mod handle;
 mod metrics;
 mod shared;
+mod slow_poll;
 
 use std::fmt;
 use std::future::Future;
@@ -26,7 +27,7 @@ pub(crate) use shared::Shared;
 use self::core::Core;
 use crate::blocking::BlockingPool;
 use crate::build_error::BuildError;
-use crate::task::{JoinError, Task};
+use crate::task::{JoinError, Task, TaskDump};
 
 /// The default slow-poll threshold: a task poll longer than this logs a warning.
 pub const DEFAULT_SLOW_POLL_THRESHOLD: Duration = Duration::from_millis(100);
@@ -94,9 +95,26 @@ pub struct Builder {
 }
 
 impl Builder {
-    /// A poll that takes at least this long logs a `tracing` warning naming where the task
-    /// was spawned, and counts in [`Metrics::slow_polls`]. Default: 100 ms (asyncio's debug
-    /// threshold). `Duration::MAX` turns the warning off.
+    /// A poll that takes at least this long counts in [`Metrics::slow_polls`] and is
+    /// reported with where the task was spawned. The future given to [`EventLoop::block_on`]
+    /// or [`run`] is watched the same way, and named by where that was called. Default:
+    /// 100 ms (asyncio's debug threshold).
+    ///
+    /// Where the report goes: with a `tracing` subscriber installed (global or scoped), each
+    /// slow poll is a `tracing` warning, and nothing is printed. Without one, the first slow
+    /// poll at each place (spawn site, or `block_on` call) in the process prints one line to
+    /// stderr, so that the warning is seen; later ones at that place are only counted.
+    /// `Duration::MAX` turns both off.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// // No slow-poll reports at all, on stderr or to `tracing`.
+    /// let quiet = braid_executor::EventLoop::builder()
+    ///     .slow_poll_threshold(Duration::MAX)
+    ///     .build()?;
+    /// # Ok::<(), braid_executor::BuildError>(())
+    /// ```
     pub fn slow_poll_threshold(mut self, threshold: Duration) -> Builder {
         self.slow_poll_threshold = threshold;
         self
@@ -199,6 +217,10 @@ impl EventLoop {
     /// (Python's `loop.run_until_complete`). Tasks still alive when it returns stay in the
     /// loop, paused, until the next `block_on` or until the loop is dropped.
     ///
+    /// `future` is watched like a task: a poll of it longer than the
+    /// [slow-poll threshold](Builder::slow_poll_threshold) counts in
+    /// [`Metrics::slow_polls`] and is reported with the place `block_on` was called from.
+    ///
     /// # Panics
     ///
     /// If called inside a running loop (from a task); and with `future`'s own panic, which
@@ -211,7 +233,9 @@ impl EventLoop {
     /// assert_eq!(event_loop.block_on(async { 7 }), 7);
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let location = Location::caller();
         let _enter = context::Enter::new(&self.core, false);
         let mut future = pin!(future);
         let waker = Waker::from(self.core.shared.clone());
@@ -221,7 +245,8 @@ impl EventLoop {
         loop {
             if shared.main_woken.load(Ordering::Acquire) {
                 shared.main_woken.store(false, Ordering::Relaxed);
-                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                if let Poll::Ready(output) = self.core.poll_main(future.as_mut(), &mut cx, location)
+                {
                     return output;
                 }
             }
@@ -258,6 +283,35 @@ impl EventLoop {
     pub fn metrics(&self) -> Metrics {
         self.core.metrics()
     }
+
+    /// A snapshot of every live task: its number, where it was spawned, whether it is
+    /// scheduled, waiting or running, how long since it was last polled, and its polls so
+    /// far (Python's `asyncio.all_tasks()`). Print it to see where a program waits; its
+    /// `Display` is a table. [`Handle::tasks`] gives the same from any thread, and shows
+    /// which task blocks the loop when it is stuck in a poll.
+    ///
+    /// Keeping these numbers costs the loop a few plain stores per poll, from the clock
+    /// reading it takes anyway to time the poll, and no lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use braid_executor::{EventLoop, TaskState};
+    ///
+    /// let event_loop = EventLoop::new()?;
+    /// let idle = event_loop.spawn(std::future::pending::<()>());
+    /// event_loop.block_on(braid_executor::yield_now()); // `idle` runs once, then waits
+    /// let queued = event_loop.spawn(async {});
+    /// let dump = event_loop.tasks();
+    /// let states: Vec<_> = dump.iter().map(|task| task.state).collect();
+    /// assert_eq!(states, [TaskState::Waiting, TaskState::Scheduled]);
+    /// println!("{dump}");
+    /// # drop((idle, queued));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn tasks(&self) -> TaskDump {
+        self.core.tasks()
+    }
 }
 
 impl Drop for EventLoop {
@@ -283,7 +337,9 @@ impl fmt::Debug for EventLoop {
 /// returns, so nothing they own outlives the call. A [`spawn_blocking`](crate::spawn_blocking)
 /// job still running holds `run` for at most 5 s (the default
 /// [`Builder::shutdown_timeout`]), then is left to finish on its own thread, with a warning
-/// naming where it was spawned.
+/// naming where it was spawned. `future` is watched like a task: a poll of it longer than
+/// the slow-poll threshold (100 ms) is counted and reported with the place `run` was called
+/// from (see [`Builder::slow_poll_threshold`] for where reports go).
 ///
 /// # Panics
 ///
@@ -305,6 +361,7 @@ impl fmt::Debug for EventLoop {
 /// });
 /// assert_eq!(sum, 3);
 /// ```
+#[track_caller]
 pub fn run<F: Future>(future: F) -> F::Output {
     let event_loop = EventLoop::new().unwrap_or_else(|error| {
         panic!("braid_executor::run could not create an event loop: {error}")

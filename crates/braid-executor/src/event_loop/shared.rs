@@ -2,13 +2,14 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Wake;
 
 use braid_poller::Poller;
 
 use super::context;
-use crate::task::{Schedule, TaskRef};
+use crate::task::{NowPolling, Schedule, TaskDump, TaskRef};
 
 /// What a loop shares with wakers, handles and other threads.
 ///
@@ -21,6 +22,12 @@ pub(crate) struct Shared {
     remote_pending: AtomicBool,
     /// Set when the future given to `block_on` was woken.
     pub(crate) main_woken: AtomicBool,
+    /// What the loop is polling now, for a dump asked of a loop blocked in a poll.
+    pub(crate) now_polling: NowPolling,
+    /// Where to send the dumps other threads asked for; the loop answers between polls.
+    dumps: Mutex<Vec<Sender<TaskDump>>>,
+    /// Set when `dumps` has requests the loop has not answered.
+    dump_pending: AtomicBool,
 }
 
 struct Remote {
@@ -44,6 +51,9 @@ impl Shared {
             }),
             remote_pending: AtomicBool::new(false),
             main_woken: AtomicBool::new(false),
+            now_polling: NowPolling::default(),
+            dumps: Mutex::new(Vec::new()),
+            dump_pending: AtomicBool::new(false),
         }
     }
 
@@ -124,6 +134,39 @@ impl Shared {
 
     pub(crate) fn has_remote(&self) -> bool {
         self.remote_pending.load(Ordering::Acquire)
+    }
+
+    /// Asks the loop for a [`TaskDump`], to be sent on `answer` at the end of its next turn;
+    /// `false` if the loop has ended.
+    pub(crate) fn request_dump(&self, answer: Sender<TaskDump>) -> bool {
+        if self.is_closed() {
+            return false;
+        }
+        self.dumps
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(answer);
+        // After the push: the loop that sees the flag finds the request.
+        self.dump_pending.store(true, Ordering::Release);
+        self.notify();
+        true
+    }
+
+    /// Whether another thread waits for a dump: one load, at the end of every turn.
+    pub(crate) fn dump_requested(&self) -> bool {
+        self.dump_pending.load(Ordering::Acquire)
+    }
+
+    /// The requests waiting for a dump.
+    pub(crate) fn take_dump_requests(&self) -> Vec<Sender<TaskDump>> {
+        // Cleared before taking: a request pushed after the take sets the flag again.
+        self.dump_pending.store(false, Ordering::Release);
+        std::mem::take(
+            &mut *self
+                .dumps
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
     }
 }
 

@@ -6,7 +6,16 @@
 //!
 //! A socket belongs to the loop it was made in: it is not `Send`, and using it outside that
 //! running loop panics, as does making one with no loop running. Errors are the system's
-//! `io::Error`s: `ConnectionRefused`, `ConnectionReset`, `AddrInUse`, `BrokenPipe`.
+//! `io::Error`s: `ConnectionRefused`, `ConnectionReset`, `AddrInUse`, `BrokenPipe`; those
+//! about an address name it in their message (`connection refused (os error 111):
+//! 127.0.0.1:9`).
+//!
+//! # Host names
+//!
+//! Every function that takes an address takes a host name too (see [`ToSocketAddrs`]). A
+//! name is looked up on the loop's blocking pool, never on the loop thread, as asyncio's
+//! `getaddrinfo` and tokio's `lookup_host` do; an IP literal or a `SocketAddr` is parsed
+//! where it is used, with no thread hop. [`lookup_host`] gives the addresses themselves.
 //!
 //! # How readiness works
 //!
@@ -25,14 +34,17 @@
 //! methods, the last task to poll a direction is the one woken, so share a stream among
 //! several readers through `recv`, not `AsyncRead`.
 
+mod addr;
 mod stream;
 mod tcp;
 mod udp;
 mod unix;
 
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 
+pub(crate) use addr::{about, resolve};
+pub use addr::{lookup_host, ToSocketAddrs};
 pub(crate) use tcp::bind_std;
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
@@ -41,22 +53,20 @@ pub use unix::{UnixListener, UnixStream};
 /// How many connections may wait to be accepted.
 const LISTEN_BACKLOG: i32 = 1024;
 
-/// Runs `f` on each address `addr` resolves to until one succeeds; the last error otherwise.
+/// Runs `f` on each of `addrs` until one succeeds; otherwise the last error, whose message
+/// names the address it was about.
 pub(crate) fn each_addr<T>(
-    addr: impl ToSocketAddrs,
+    addrs: impl IntoIterator<Item = SocketAddr>,
     mut f: impl FnMut(SocketAddr) -> io::Result<T>,
 ) -> io::Result<T> {
     let mut last_error = None;
-    for addr in addr.to_socket_addrs()? {
+    for addr in addrs {
         match f(addr) {
             Ok(value) => return Ok(value),
-            Err(error) => last_error = Some(error),
+            Err(error) => last_error = Some(addr::about(error, addr)),
         }
     }
     Err(last_error.unwrap_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "the address resolved to nothing",
-        )
+        io::Error::new(io::ErrorKind::InvalidInput, "an empty list of addresses")
     }))
 }

@@ -2,12 +2,12 @@
 
 use std::fmt;
 use std::io;
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use super::stream::{async_stream_io, connect_in_progress, finish_connect};
-use super::{each_addr, LISTEN_BACKLOG};
+use super::{about, each_addr, resolve, ToSocketAddrs, LISTEN_BACKLOG};
 use crate::driver::{Direction, Source};
 
 /// A TCP socket that accepts connections (Python's `asyncio.start_server` socket).
@@ -44,18 +44,21 @@ pub struct TcpListener {
 
 impl TcpListener {
     /// Binds to `addr` and listens, trying each address it resolves to until one works.
-    /// `SO_REUSEADDR` is set, so a port in `TIME_WAIT` can be bound again.
+    /// `SO_REUSEADDR` is set, so a port in `TIME_WAIT` can be bound again. A host name is
+    /// looked up off the loop thread, as [`lookup_host`](super::lookup_host) does; an IP
+    /// literal is used as it is.
     ///
     /// # Errors
     ///
     /// `AddrInUse` if another socket listens there, `AddrNotAvailable` for an address that is
-    /// not local, and what name resolution reports.
+    /// not local, and what name resolution reports. The message names the address
+    /// (`address in use (os error 98): 127.0.0.1:8080`).
     ///
     /// # Panics
     ///
     /// Outside a running braid event loop.
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
-        let listener = each_addr(addr, |addr| bind_std(addr, false))?;
+        let listener = each_addr(resolve(&addr).await?, |addr| bind_std(addr, false))?;
         Ok(TcpListener {
             source: Source::new(listener)?,
         })
@@ -171,29 +174,31 @@ pub struct TcpStream {
 }
 
 impl TcpStream {
-    /// Connects to `addr`, trying each address it resolves to until one accepts.
+    /// Connects to `addr`, trying each address it resolves to until one accepts. A host name
+    /// (`"localhost:8080"`, `("example.org", 443)`) is looked up off the loop thread, as
+    /// [`lookup_host`](super::lookup_host) does; an IP literal or a [`SocketAddr`] is used as
+    /// it is, with no thread hop.
     ///
     /// # Errors
     ///
     /// `ConnectionRefused` when nothing listens there, `TimedOut` or `HostUnreachable` from
-    /// the network, and what name resolution reports (the last address's error).
+    /// the network, and what name resolution reports. With several addresses, the last
+    /// one's error. The message names the address (`connection refused (os error 111):
+    /// 127.0.0.1:9`); the system's own error is its [`source`](std::error::Error::source).
     ///
     /// # Panics
     ///
     /// Outside a running braid event loop.
     pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
         let mut last_error = None;
-        for addr in addr.to_socket_addrs()? {
+        for addr in resolve(&addr).await? {
             match TcpStream::connect_addr(addr).await {
                 Ok(stream) => return Ok(stream),
-                Err(error) => last_error = Some(error),
+                Err(error) => last_error = Some(about(error, addr)),
             }
         }
         Err(last_error.unwrap_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "the address resolved to nothing",
-            )
+            io::Error::new(io::ErrorKind::InvalidInput, "an empty list of addresses")
         }))
     }
 

@@ -2,9 +2,9 @@
 
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 
-use super::each_addr;
+use super::{about, each_addr, resolve, ToSocketAddrs};
 use crate::driver::{Direction, Source};
 
 /// A UDP socket (Python's `loop.create_datagram_endpoint` socket).
@@ -31,17 +31,20 @@ pub struct UdpSocket {
 }
 
 impl UdpSocket {
-    /// Binds to `addr`, trying each address it resolves to until one works.
+    /// Binds to `addr`, trying each address it resolves to until one works. A host name is
+    /// looked up off the loop thread, as [`lookup_host`](super::lookup_host) does; an IP
+    /// literal is used as it is.
     ///
     /// # Errors
     ///
-    /// `AddrInUse` if another socket is bound there, and what name resolution reports.
+    /// `AddrInUse` if another socket is bound there, and what name resolution reports; the
+    /// message names the address.
     ///
     /// # Panics
     ///
     /// Outside a running braid event loop.
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
-        let socket = each_addr(addr, std::net::UdpSocket::bind)?;
+        let socket = each_addr(resolve(&addr).await?, std::net::UdpSocket::bind)?;
         UdpSocket::from_std(socket)
     }
 
@@ -62,30 +65,36 @@ impl UdpSocket {
     }
 
     /// Sets the default peer for [`send`](UdpSocket::send) and keeps only its datagrams for
-    /// [`recv`](UdpSocket::recv).
+    /// [`recv`](UdpSocket::recv), trying each address `addr` resolves to until one works. A
+    /// host name is looked up off the loop thread, as [`lookup_host`](super::lookup_host)
+    /// does; an IP literal is used as it is.
     ///
     /// # Errors
     ///
-    /// What `connect` reports, and what name resolution reports.
+    /// What `connect` reports, and what name resolution reports; the message names the
+    /// address.
     pub async fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
-        self.source.get_ref().connect(addr)
+        let socket = self.source.get_ref();
+        each_addr(resolve(&addr).await?, |addr| socket.connect(addr))
     }
 
-    /// Sends one datagram to `target`; returns how many bytes went out.
+    /// Sends one datagram to `target` (the first address it resolves to); returns how many
+    /// bytes went out. A host name is looked up off the loop thread, as
+    /// [`lookup_host`](super::lookup_host) does, for every datagram: look it up once with
+    /// `lookup_host` to send many. An IP literal or a [`SocketAddr`] is used as it is.
     ///
     /// # Errors
     ///
-    /// What `sendto` reports, such as `InvalidInput` for an address of the wrong family.
+    /// What `sendto` reports, such as `InvalidInput` for an address of the wrong family, and
+    /// what name resolution reports; the message names the address.
     pub async fn send_to(&self, buf: &[u8], target: impl ToSocketAddrs) -> io::Result<usize> {
-        let target = target.to_socket_addrs()?.next().ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "the address resolved to nothing",
-            )
+        let target = resolve(&target).await?.next().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "an empty list of addresses")
         })?;
         self.source
             .io(Direction::Write, |socket| socket.send_to(buf, target))
             .await
+            .map_err(|error| about(error, target))
     }
 
     /// Waits for one datagram; returns its length and sender. A datagram longer than `buf`

@@ -384,6 +384,7 @@ impl Runtime {
     /// assert_eq!(caller, here);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let event_loop = EventLoop::builder()
             .slow_poll_threshold(self.slow_poll_threshold)

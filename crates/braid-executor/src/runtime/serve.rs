@@ -124,7 +124,7 @@ fn bind_listeners(
     addr: impl ToSocketAddrs,
     count: usize,
 ) -> io::Result<Vec<std::net::TcpListener>> {
-    each_addr(addr, |addr| {
+    each_addr(addr.to_socket_addrs()?, |addr| {
         let first = bind_std(addr, count > 1)?;
         let addr = first.local_addr()?;
         let mut listeners = Vec::with_capacity(count);

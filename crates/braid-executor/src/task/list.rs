@@ -1,10 +1,11 @@
 //! The loop's list of live tasks: every task whose future is still there, so that the end of
-//! the loop can drop them all on its own thread.
+//! the loop can drop them all on its own thread, and [`TaskDump`] can show them.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::ptr::NonNull;
 
+use super::dump::{PollStats, TaskDump};
 use super::raw::{Header, TaskRef, UNLINKED};
 
 /// Every task whose future is still alive and that the loop has seen; each entry owns a
@@ -12,13 +13,29 @@ use super::raw::{Header, TaskRef, UNLINKED};
 /// is neither `Send` nor `Sync`).
 pub(crate) struct LiveTasks {
     tasks: RefCell<Vec<NonNull<Header>>>,
+    /// The number the next task linked gets.
+    next_id: Cell<u64>,
 }
 
 impl LiveTasks {
     pub(crate) fn with_capacity(capacity: usize) -> LiveTasks {
         LiveTasks {
             tasks: RefCell::new(Vec::with_capacity(capacity)),
+            next_id: Cell::new(1),
         }
+    }
+
+    /// What every live task is doing now, `now` being the coarse clock's reading.
+    pub(crate) fn dump(&self, now: u64) -> TaskDump {
+        let tasks = self.tasks.borrow();
+        TaskDump::new(
+            tasks
+                .iter()
+                // SAFETY: each entry owns a reference; loop thread only.
+                .map(|ptr| PollStats::info(unsafe { ptr.as_ref() }, now))
+                .collect(),
+            true,
+        )
     }
 
     /// How many tasks are alive.
@@ -49,6 +66,9 @@ impl LiveTasks {
             true
         });
         if linked {
+            let id = self.next_id.get();
+            self.next_id.set(id + 1);
+            task.header().stats.set_id(id);
             tasks.push(ptr);
         }
         linked

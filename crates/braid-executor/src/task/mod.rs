@@ -1,5 +1,6 @@
 //! Tasks: spawned futures, their handles, and how they end.
 
+mod dump;
 mod harness;
 mod list;
 mod loom;
@@ -24,6 +25,8 @@ use std::task::{Context, Poll};
 /// event-loop task, a `spawn_blocking` job and a thread-pool handle.
 #[doc(inline)]
 pub use braid_threadpool::JoinError;
+pub(crate) use dump::NowPolling;
+pub use dump::{TaskDump, TaskInfo, TaskState};
 pub(crate) use list::LiveTasks;
 pub(crate) use raw::{spawn, Schedule, TaskRef};
 pub use yield_now::{yield_now, YieldNow};

@@ -22,6 +22,7 @@ use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use futures::task::AtomicWaker;
 
+use super::dump::PollStats;
 use super::loom::UnsafeCell;
 use super::state::{State, TransitionToCancelled, TransitionToNotified, TransitionToNotifiedByVal};
 use super::{JoinError, Task};
@@ -64,8 +65,10 @@ pub(crate) struct Header {
     pub(super) awaiter: AtomicWaker,
     /// Position in the loop's list of live tasks, or [`UNLINKED`]. Loop thread only.
     pub(super) alive_index: UnsafeCell<usize>,
-    /// Where the task was spawned, for slow-poll warnings.
+    /// Where the task was spawned, for slow-poll warnings and [`TaskDump`](super::TaskDump).
     pub(crate) location: &'static Location<'static>,
+    /// Its number and how its polls went, for [`TaskDump`](super::TaskDump).
+    pub(crate) stats: PollStats,
 }
 
 /// What a task holds: its future until it finishes, then its output until someone takes it.
@@ -102,6 +105,7 @@ where
             awaiter: AtomicWaker::new(),
             alive_index: UnsafeCell::new(UNLINKED),
             location,
+            stats: PollStats::new(),
         },
         scheduler,
         stage: UnsafeCell::new(Stage::<F, T>::Running(future)),

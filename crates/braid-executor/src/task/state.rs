@@ -384,6 +384,11 @@ impl Snapshot {
         self.0 & SCHEDULED != 0
     }
 
+    /// Whether the loop is polling the future.
+    pub(crate) fn is_running(self) -> bool {
+        self.0 & RUNNING != 0
+    }
+
     /// Whether the future returned and the output is (or was) in the task.
     pub(crate) fn is_completed(self) -> bool {
         self.0 & COMPLETED != 0
@@ -424,7 +429,7 @@ impl fmt::Debug for Snapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Snapshot")
             .field("scheduled", &self.is_scheduled())
-            .field("running", &(self.0 & RUNNING != 0))
+            .field("running", &self.is_running())
             .field("completed", &self.is_completed())
             .field("dropped", &self.is_dropped())
             .field("cancelled", &self.is_cancelled())

@@ -1,0 +1,312 @@
+//! What a loop's tasks are doing: [`TaskDump`], from
+//! [`EventLoop::tasks`](crate::EventLoop::tasks) and [`Handle::tasks`](crate::Handle::tasks)
+//! (Python's `asyncio.all_tasks`, with what tokio-console shows).
+//!
+//! Each task's header keeps a [`PollStats`]: its number, how many polls it had, how long
+//! they took, and when the last one started and ended. The loop thread writes them, once
+//! before and once after each poll, from the clock reading it takes anyway to time the poll,
+//! and reads them to make a dump; the list of live tasks stays the loop thread's alone, so
+//! spawning and finishing a task take no lock. Another thread asks the loop for a dump and
+//! the loop answers between polls; for a loop blocked in a poll, which cannot answer,
+//! [`NowPolling`] tells which task (or main future) it is in, from any thread.
+
+use std::fmt;
+use std::panic::Location;
+use std::sync::atomic::AtomicPtr;
+use std::time::Duration;
+
+use super::loom::{AtomicU64, Ordering};
+use super::raw::Header;
+
+/// A task's number and poll timings. Written and read by its loop thread (atomics only so
+/// that the header stays `Sync`; relaxed loads and stores are plain moves); times are
+/// nanoseconds of the loop's coarse clock (`braid_sys::time`), 0 for never.
+#[derive(Debug)]
+pub(crate) struct PollStats {
+    id: AtomicU64,
+    polls: AtomicU64,
+    busy_nanos: AtomicU64,
+    last_started: AtomicU64,
+    last_ended: AtomicU64,
+}
+
+impl PollStats {
+    pub(crate) fn new() -> PollStats {
+        PollStats {
+            id: AtomicU64::new(0),
+            polls: AtomicU64::new(0),
+            busy_nanos: AtomicU64::new(0),
+            last_started: AtomicU64::new(0),
+            last_ended: AtomicU64::new(0),
+        }
+    }
+
+    /// Numbers the task, as its loop first sees it.
+    pub(super) fn set_id(&self, id: u64) {
+        self.id.store(id, Ordering::Relaxed);
+    }
+
+    /// The task's number on its loop.
+    pub(crate) fn id(&self) -> u64 {
+        self.id.load(Ordering::Relaxed)
+    }
+
+    /// A poll starts at `now`. Loop thread only.
+    #[inline]
+    pub(crate) fn poll_started(&self, now: u64) {
+        self.last_started.store(now, Ordering::Relaxed);
+    }
+
+    /// The poll that started at `started` ended at `now`. Loop thread only: the only writer,
+    /// so a load and a store do what a read-modify-write would, for less.
+    #[inline]
+    pub(crate) fn poll_ended(&self, started: u64, now: u64) {
+        let add = |counter: &AtomicU64, by: u64| {
+            counter.store(
+                counter.load(Ordering::Relaxed).wrapping_add(by),
+                Ordering::Relaxed,
+            );
+        };
+        add(&self.polls, 1);
+        add(&self.busy_nanos, now.saturating_sub(started));
+        self.last_ended.store(now, Ordering::Relaxed);
+    }
+
+    /// What `header`'s task is doing at `now` (coarse clock nanoseconds).
+    pub(super) fn info(header: &Header, now: u64) -> TaskInfo {
+        let stats = &header.stats;
+        let state = header.state.load();
+        let state = if state.is_running() {
+            TaskState::Running
+        } else if state.is_scheduled() {
+            TaskState::Scheduled
+        } else {
+            TaskState::Waiting
+        };
+        let since = |at: u64| (at != 0).then(|| Duration::from_nanos(now.saturating_sub(at)));
+        TaskInfo {
+            id: stats.id.load(Ordering::Relaxed),
+            location: header.location,
+            state,
+            since_polled: match state {
+                TaskState::Running => since(stats.last_started.load(Ordering::Relaxed)),
+                _ => since(stats.last_ended.load(Ordering::Relaxed)),
+            },
+            busy: Duration::from_nanos(stats.busy_nanos.load(Ordering::Relaxed)),
+            polls: stats.polls.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// What the loop is polling now, readable from any thread: what a dump can still say about a
+/// loop that is blocked in a poll and cannot answer. The loop thread writes it around each
+/// poll; it holds only `'static` data and numbers, never a pointer into a task.
+#[derive(Debug, Default)]
+pub(crate) struct NowPolling {
+    /// Where the polled task was spawned (or `block_on` called); null between polls.
+    location: AtomicPtr<Location<'static>>,
+    /// Its number; 0 for the main future.
+    id: AtomicU64,
+    /// When the poll started, on the coarse clock.
+    started: AtomicU64,
+}
+
+impl NowPolling {
+    /// A poll of task `id` (0: the main future), from `location`, starts at `now`.
+    #[inline]
+    pub(crate) fn start(&self, id: u64, location: &'static Location<'static>, now: u64) {
+        self.id.store(id, Ordering::Relaxed);
+        self.started.store(now, Ordering::Relaxed);
+        // Release: a reader that sees the location sees the number and time with it.
+        self.location
+            .store(std::ptr::from_ref(location).cast_mut(), Ordering::Release);
+    }
+
+    /// The poll ended.
+    #[inline]
+    pub(crate) fn end(&self) {
+        self.location.store(std::ptr::null_mut(), Ordering::Relaxed);
+    }
+
+    /// A dump that lists only what is being polled (nothing, between polls); `complete` is
+    /// false.
+    pub(crate) fn dump(&self, now: u64) -> TaskDump {
+        let location = self.location.load(Ordering::Acquire);
+        let id = self.id.load(Ordering::Relaxed);
+        let started = self.started.load(Ordering::Relaxed);
+        // A poll that ended and another that started between the loads could pair one's
+        // location with the other's number: a diagnostic may be off by one poll, never unsound.
+        let tasks = if location.is_null() {
+            Vec::new()
+        } else {
+            // SAFETY: only ever a `&'static Location` (see `start`).
+            let location: &'static Location<'static> = unsafe { &*location };
+            vec![TaskInfo {
+                id,
+                location,
+                state: TaskState::Running,
+                since_polled: Some(Duration::from_nanos(now.saturating_sub(started))),
+                busy: Duration::ZERO,
+                polls: 0,
+            }]
+        };
+        TaskDump::new(tasks, false)
+    }
+}
+
+/// What a task is doing, in a [`TaskInfo`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TaskState {
+    /// Woken (or new) and queued: it runs at the loop's next turn.
+    Scheduled,
+    /// Waiting for something to wake it: I/O, a timer, another task, a lock.
+    Waiting,
+    /// Being polled now. Seen from another thread for longer than a moment, it is blocking
+    /// the loop.
+    Running,
+}
+
+impl fmt::Display for TaskState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            TaskState::Scheduled => "scheduled",
+            TaskState::Waiting => "waiting",
+            TaskState::Running => "running",
+        })
+    }
+}
+
+/// One live task in a [`TaskDump`].
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct TaskInfo {
+    /// The task's number on its loop: 1 for the first task the loop saw, and so on; 0 for
+    /// the future given to `block_on`, in a dump that is not complete.
+    pub id: u64,
+    /// Where it was spawned.
+    pub location: &'static Location<'static>,
+    /// Whether it is queued, waiting or being polled.
+    pub state: TaskState,
+    /// How long since its last poll ended, or for a running task since its poll started;
+    /// `None` if it was never polled. Read from a coarse clock: a few milliseconds of
+    /// resolution.
+    pub since_polled: Option<Duration>,
+    /// How long its finished polls took in all (same clock).
+    pub busy: Duration,
+    /// How many polls it finished.
+    pub polls: u64,
+}
+
+/// A snapshot of every live task of a loop: spawned, not yet finished or dropped. From
+/// [`EventLoop::tasks`](crate::EventLoop::tasks) or, from any thread,
+/// [`Handle::tasks`](crate::Handle::tasks).
+///
+/// Its `Display` is a table, one task per line, oldest first:
+///
+/// ```text
+///  id  state        since   busy   polls  spawned at
+///   1  waiting      1.20s   15us       1  src/main.rs:10:5
+///   2  running     30.00s      0       0  src/main.rs:14:5
+/// ```
+///
+/// A task spawned through a [`Handle`](crate::Handle) appears once its loop has taken it
+/// from the remote queue. The future given to `block_on` is not a task and is not listed,
+/// except in a dump that is not [complete](TaskDump::is_complete), as task 0.
+#[derive(Debug, Clone)]
+pub struct TaskDump {
+    tasks: Vec<TaskInfo>,
+    complete: bool,
+}
+
+impl TaskDump {
+    pub(crate) fn new(mut tasks: Vec<TaskInfo>, complete: bool) -> TaskDump {
+        tasks.sort_by_key(|task| task.id);
+        TaskDump { tasks, complete }
+    }
+
+    /// Whether every live task is listed: `false` when the loop, asked from another thread,
+    /// did not answer in time because it was blocked in a poll (or not running at all). Such a
+    /// dump lists only what the loop was polling: the blocking task, or the future given to
+    /// `block_on` as task 0; its `busy` and `polls` are not known and read 0.
+    pub fn is_complete(&self) -> bool {
+        self.complete
+    }
+
+    /// The tasks, oldest first.
+    pub fn iter(&self) -> std::slice::Iter<'_, TaskInfo> {
+        self.tasks.iter()
+    }
+
+    /// How many tasks were live.
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Whether no task was live.
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+}
+
+impl<'a> IntoIterator for &'a TaskDump {
+    type Item = &'a TaskInfo;
+    type IntoIter = std::slice::Iter<'a, TaskInfo>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.tasks.iter()
+    }
+}
+
+impl IntoIterator for TaskDump {
+    type Item = TaskInfo;
+    type IntoIter = std::vec::IntoIter<TaskInfo>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.tasks.into_iter()
+    }
+}
+
+impl fmt::Display for TaskDump {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{:>4}  {:<9}  {:>8}  {:>8}  {:>6}  spawned at",
+            "id", "state", "since", "busy", "polls"
+        )?;
+        for task in &self.tasks {
+            let since = task.since_polled.map_or("-".to_owned(), short);
+            writeln!(
+                f,
+                "{:>4}  {:<9}  {:>8}  {:>8}  {:>6}  {}",
+                task.id,
+                task.state,
+                since,
+                short(task.busy),
+                task.polls,
+                task.location
+            )?;
+        }
+        if !self.complete {
+            writeln!(
+                f,
+                "(the loop did not answer: it is blocked in the poll above, or not running; \
+                 other tasks are not listed)"
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// A duration in a few characters: `0`, `850us`, `12ms`, `3.25s`.
+fn short(duration: Duration) -> String {
+    if duration.is_zero() {
+        "0".to_owned()
+    } else if duration < Duration::from_millis(1) {
+        format!("{}us", duration.as_micros())
+    } else if duration < Duration::from_secs(1) {
+        format!("{}ms", duration.as_millis())
+    } else {
+        format!("{:.2}s", duration.as_secs_f64())
+    }
+}
