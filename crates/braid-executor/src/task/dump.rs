@@ -2,8 +2,8 @@
 //! [`EventLoop::tasks`](crate::EventLoop::tasks) and [`Handle::tasks`](crate::Handle::tasks)
 //! (Python's `asyncio.all_tasks`, with what tokio-console shows).
 //!
-//! Each task's header keeps a [`PollStats`]: its number, how many polls it had, how long
-//! they took, and when the last one started and ended. The loop thread writes them, once
+//! Each task's header keeps a [`PollStats`] of 16 bytes: its number, how many polls it had,
+//! how long they took, and when the last one started or ended. The loop thread writes them, once
 //! before and once after each poll, from the clock reading it takes anyway to time the poll,
 //! and reads them to make a dump; the list of live tasks stays the loop thread's alone, so
 //! spawning and finishing a task take no lock. Another thread asks the loop for a dump and
@@ -15,61 +15,72 @@ use std::panic::Location;
 use std::sync::atomic::AtomicPtr;
 use std::time::Duration;
 
-use super::loom::{AtomicU64, Ordering};
+use super::loom::{AtomicU32, AtomicU64, Ordering};
 use super::raw::Header;
 
-/// A task's number and poll timings. Written and read by its loop thread (atomics only so
-/// that the header stays `Sync`; relaxed loads and stores are plain moves); times are
-/// nanoseconds of the loop's coarse clock (`braid_sys::time`), 0 for never.
+/// A task's number and poll timings, in 16 bytes of its header. Written and read by its loop
+/// thread (atomics only so that the header stays `Sync`; relaxed loads and stores are plain
+/// moves). Kept small on purpose: every idle task carries them.
+///
+/// - `id` counts the loop's tasks from 1 (it wraps after 2^32 spawns, which only a display
+///   would notice);
+/// - `polls` saturates at `u32::MAX`;
+/// - `busy_micros` is the total poll time in microseconds, saturating (71 minutes);
+/// - `last_millis` is when the last poll started or ended, in milliseconds of the loop's
+///   coarse clock (`braid_sys::time`), wrapping every 49 days; 0 for never.
 #[derive(Debug)]
 pub(crate) struct PollStats {
-    id: AtomicU64,
-    polls: AtomicU64,
-    busy_nanos: AtomicU64,
-    last_started: AtomicU64,
-    last_ended: AtomicU64,
+    id: AtomicU32,
+    polls: AtomicU32,
+    busy_micros: AtomicU32,
+    last_millis: AtomicU32,
+}
+
+/// Milliseconds of the coarse clock's nanoseconds, never 0 (which means "never polled").
+fn millis(nanos: u64) -> u32 {
+    ((nanos / 1_000_000) as u32).max(1)
 }
 
 impl PollStats {
     pub(crate) fn new() -> PollStats {
         PollStats {
-            id: AtomicU64::new(0),
-            polls: AtomicU64::new(0),
-            busy_nanos: AtomicU64::new(0),
-            last_started: AtomicU64::new(0),
-            last_ended: AtomicU64::new(0),
+            id: AtomicU32::new(0),
+            polls: AtomicU32::new(0),
+            busy_micros: AtomicU32::new(0),
+            last_millis: AtomicU32::new(0),
         }
     }
 
     /// Numbers the task, as its loop first sees it.
     pub(super) fn set_id(&self, id: u64) {
-        self.id.store(id, Ordering::Relaxed);
+        self.id.store(id as u32, Ordering::Relaxed);
     }
 
     /// The task's number on its loop.
     pub(crate) fn id(&self) -> u64 {
-        self.id.load(Ordering::Relaxed)
+        u64::from(self.id.load(Ordering::Relaxed))
     }
 
     /// A poll starts at `now`. Loop thread only.
     #[inline]
     pub(crate) fn poll_started(&self, now: u64) {
-        self.last_started.store(now, Ordering::Relaxed);
+        self.last_millis.store(millis(now), Ordering::Relaxed);
     }
 
     /// The poll that started at `started` ended at `now`. Loop thread only: the only writer,
     /// so a load and a store do what a read-modify-write would, for less.
     #[inline]
     pub(crate) fn poll_ended(&self, started: u64, now: u64) {
-        let add = |counter: &AtomicU64, by: u64| {
+        let add = |counter: &AtomicU32, by: u32| {
             counter.store(
-                counter.load(Ordering::Relaxed).wrapping_add(by),
+                counter.load(Ordering::Relaxed).saturating_add(by),
                 Ordering::Relaxed,
             );
         };
         add(&self.polls, 1);
-        add(&self.busy_nanos, now.saturating_sub(started));
-        self.last_ended.store(now, Ordering::Relaxed);
+        let micros = now.saturating_sub(started) / 1_000;
+        add(&self.busy_micros, u32::try_from(micros).unwrap_or(u32::MAX));
+        self.last_millis.store(millis(now), Ordering::Relaxed);
     }
 
     /// What `header`'s task is doing at `now` (coarse clock nanoseconds).
@@ -83,17 +94,17 @@ impl PollStats {
         } else {
             TaskState::Waiting
         };
-        let since = |at: u64| (at != 0).then(|| Duration::from_nanos(now.saturating_sub(at)));
+        let last = stats.last_millis.load(Ordering::Relaxed);
+        // The last start for a running task, the last end for any other.
+        let since_polled =
+            (last != 0).then(|| Duration::from_millis(u64::from(millis(now).wrapping_sub(last))));
         TaskInfo {
-            id: stats.id.load(Ordering::Relaxed),
+            id: stats.id(),
             location: header.location,
             state,
-            since_polled: match state {
-                TaskState::Running => since(stats.last_started.load(Ordering::Relaxed)),
-                _ => since(stats.last_ended.load(Ordering::Relaxed)),
-            },
-            busy: Duration::from_nanos(stats.busy_nanos.load(Ordering::Relaxed)),
-            polls: stats.polls.load(Ordering::Relaxed),
+            since_polled,
+            busy: Duration::from_micros(u64::from(stats.busy_micros.load(Ordering::Relaxed))),
+            polls: u64::from(stats.polls.load(Ordering::Relaxed)),
         }
     }
 }
