@@ -116,7 +116,6 @@ impl Core {
         }
         bump(&self.counters.polls, 1);
         let header = running.task().header();
-        header.stats.poll_started(*clock);
         self.shared
             .now_polling
             .start(header.stats.id(), header.location, *clock);
@@ -202,7 +201,8 @@ impl Core {
 
     /// What every live task is doing now.
     pub(crate) fn tasks(&self) -> TaskDump {
-        self.live.dump(poll_clock())
+        self.live
+            .dump(poll_clock(), self.shared.now_polling.started_here())
     }
 
     /// Whether a task is queued, or a wake from another thread is waiting to be taken.

@@ -3,9 +3,9 @@
 //! (Python's `asyncio.all_tasks`, with what tokio-console shows).
 //!
 //! Each task's header keeps a [`PollStats`] of 16 bytes: its number, how many polls it had,
-//! how long they took, and when the last one started or ended. The loop thread writes them, once
-//! before and once after each poll, from the clock reading it takes anyway to time the poll,
-//! and reads them to make a dump; the list of live tasks stays the loop thread's alone, so
+//! how long they took, and when the last one ended. The loop thread writes them once after
+//! each poll, from the clock reading it takes anyway to time the poll (the poll in progress is
+//! timed by [`NowPolling`]), and reads them to make a dump; the list of live tasks stays the loop thread's alone, so
 //! spawning and finishing a task take no lock. Another thread asks the loop for a dump and
 //! the loop answers between polls; for a loop blocked in a poll, which cannot answer,
 //! [`NowPolling`] tells which task (or main future) it is in, from any thread.
@@ -26,8 +26,9 @@ use super::raw::Header;
 ///   would notice);
 /// - `polls` saturates at `u32::MAX`;
 /// - `busy_micros` is the total poll time in microseconds, saturating (71 minutes);
-/// - `last_millis` is when the last poll started or ended, in milliseconds of the loop's
-///   coarse clock (`braid_sys::time`), wrapping every 49 days; 0 for never.
+/// - `last_millis` is when the last poll ended, in milliseconds of the loop's coarse clock
+///   (`braid_sys::time`), wrapping every 49 days; 0 for never. A poll in progress is timed
+///   from [`NowPolling`] instead, so a poll costs the task one write of these, at its end.
 #[derive(Debug)]
 pub(crate) struct PollStats {
     id: AtomicU32,
@@ -61,12 +62,6 @@ impl PollStats {
         u64::from(self.id.load(Ordering::Relaxed))
     }
 
-    /// A poll starts at `now`. Loop thread only.
-    #[inline]
-    pub(crate) fn poll_started(&self, now: u64) {
-        self.last_millis.store(millis(now), Ordering::Relaxed);
-    }
-
     /// The poll that started at `started` ended at `now`. Loop thread only: the only writer,
     /// so a load and a store do what a read-modify-write would, for less.
     #[inline]
@@ -83,8 +78,9 @@ impl PollStats {
         self.last_millis.store(millis(now), Ordering::Relaxed);
     }
 
-    /// What `header`'s task is doing at `now` (coarse clock nanoseconds).
-    pub(super) fn info(header: &Header, now: u64) -> TaskInfo {
+    /// What `header`'s task is doing at `now` (coarse clock nanoseconds); `polling_since` is
+    /// when the poll in progress started, for the task being polled.
+    pub(super) fn info(header: &Header, now: u64, polling_since: Option<u64>) -> TaskInfo {
         let stats = &header.stats;
         let state = header.state.load();
         let state = if state.is_running() {
@@ -95,9 +91,15 @@ impl PollStats {
             TaskState::Waiting
         };
         let last = stats.last_millis.load(Ordering::Relaxed);
-        // The last start for a running task, the last end for any other.
-        let since_polled =
-            (last != 0).then(|| Duration::from_millis(u64::from(millis(now).wrapping_sub(last))));
+        let since_polled = match (state, polling_since) {
+            // A running task: since the poll in progress started.
+            (TaskState::Running, Some(started)) => {
+                Some(Duration::from_nanos(now.saturating_sub(started)))
+            }
+            // Any other: since its last poll ended.
+            _ => (last != 0)
+                .then(|| Duration::from_millis(u64::from(millis(now).wrapping_sub(last)))),
+        };
         TaskInfo {
             id: stats.id(),
             location: header.location,
@@ -116,21 +118,28 @@ impl PollStats {
 pub(crate) struct NowPolling {
     /// Where the polled task was spawned (or `block_on` called); null between polls.
     location: AtomicPtr<Location<'static>>,
-    /// Its number; 0 for the main future.
-    id: AtomicU64,
-    /// When the poll started, on the coarse clock.
+    /// When the poll started, on the coarse clock (nanoseconds).
     started: AtomicU64,
+    /// Its number; 0 for the main future.
+    id: AtomicU32,
 }
 
 impl NowPolling {
     /// A poll of task `id` (0: the main future), from `location`, starts at `now`.
     #[inline]
     pub(crate) fn start(&self, id: u64, location: &'static Location<'static>, now: u64) {
-        self.id.store(id, Ordering::Relaxed);
+        self.id.store(id as u32, Ordering::Relaxed);
         self.started.store(now, Ordering::Relaxed);
         // Release: a reader that sees the location sees the number and time with it.
         self.location
             .store(std::ptr::from_ref(location).cast_mut(), Ordering::Release);
+    }
+
+    /// When the poll in progress started, read on the loop thread itself (a task asking for
+    /// its own loop's tasks is the one being polled).
+    pub(crate) fn started_here(&self) -> Option<u64> {
+        (!self.location.load(Ordering::Relaxed).is_null())
+            .then(|| self.started.load(Ordering::Relaxed))
     }
 
     /// The poll ended.
@@ -143,7 +152,7 @@ impl NowPolling {
     /// false.
     pub(crate) fn dump(&self, now: u64) -> TaskDump {
         let location = self.location.load(Ordering::Acquire);
-        let id = self.id.load(Ordering::Relaxed);
+        let id = u64::from(self.id.load(Ordering::Relaxed));
         let started = self.started.load(Ordering::Relaxed);
         // A poll that ended and another that started between the loads could pair one's
         // location with the other's number: a diagnostic may be off by one poll, never unsound.

@@ -25,14 +25,15 @@ impl LiveTasks {
         }
     }
 
-    /// What every live task is doing now, `now` being the coarse clock's reading.
-    pub(crate) fn dump(&self, now: u64) -> TaskDump {
+    /// What every live task is doing now, `now` being the coarse clock's reading and
+    /// `polling_since` when the poll in progress (if any) started.
+    pub(crate) fn dump(&self, now: u64, polling_since: Option<u64>) -> TaskDump {
         let tasks = self.tasks.borrow();
         TaskDump::new(
             tasks
                 .iter()
                 // SAFETY: each entry owns a reference; loop thread only.
-                .map(|ptr| PollStats::info(unsafe { ptr.as_ref() }, now))
+                .map(|ptr| PollStats::info(unsafe { ptr.as_ref() }, now, polling_since))
                 .collect(),
             true,
         )
