@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use braid_executor::{run, sleep, spawn_blocking, EventLoop, Runtime};
-use common::within;
+use common::{within, Capture};
 
 /// A blocking job that reports it started, then waits for `release`, then reports it ended.
 struct Blocked {
@@ -122,30 +122,11 @@ fn dropping_a_runtime_waits_at_most_its_shutdown_timeout() {
     });
 }
 
-/// Collects what a `tracing` subscriber writes.
-#[derive(Clone, Default)]
-struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn the_warning_names_where_a_job_left_running_was_spawned() {
     within(Duration::from_secs(60), || {
         let capture = Capture::default();
-        let writer = capture.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
+        let subscriber = capture.subscriber();
         let blocked = tracing::subscriber::with_default(subscriber, || {
             let event_loop = EventLoop::builder()
                 .shutdown_timeout(Duration::from_millis(10))
@@ -157,7 +138,7 @@ fn the_warning_names_where_a_job_left_running_was_spawned() {
         });
         let line = blocked.line;
         blocked.release_and_see_it_end();
-        let log = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+        let log = capture.text();
         assert!(log.contains("WARN"), "{log}");
         assert!(log.contains("still running"), "{log}");
         assert!(log.contains(&format!("shutdown.rs:{line}:")), "{log}");

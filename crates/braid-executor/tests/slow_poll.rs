@@ -2,34 +2,17 @@
 //! anyone listens, and a test without a subscriber hitting the same call site at the same
 //! time could make this one miss its event.
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
 use braid_executor::{spawn, EventLoop};
-
-/// Collects what a `tracing` subscriber writes.
-#[derive(Clone, Default)]
-struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use common::Capture;
 
 #[test]
 fn a_slow_poll_warning_names_where_the_task_was_spawned() {
     let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
+    let subscriber = capture.subscriber();
     let spawned_at = tracing::subscriber::with_default(subscriber, || {
         let event_loop = EventLoop::builder()
             .slow_poll_threshold(Duration::from_millis(20))
@@ -42,7 +25,7 @@ fn a_slow_poll_warning_names_where_the_task_was_spawned() {
             line
         })
     });
-    let log = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let log = capture.text();
     assert!(log.contains("WARN"), "{log}");
     assert!(
         log.contains(&format!("slow_poll.rs:{spawned_at}:")),
@@ -53,11 +36,7 @@ fn a_slow_poll_warning_names_where_the_task_was_spawned() {
 #[test]
 fn a_slow_poll_of_the_main_future_names_where_block_on_was_called() {
     let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
+    let subscriber = capture.subscriber();
     let called_at = tracing::subscriber::with_default(subscriber, || {
         let event_loop = EventLoop::builder()
             .slow_poll_threshold(Duration::from_millis(1))
@@ -68,7 +47,7 @@ fn a_slow_poll_of_the_main_future_names_where_block_on_was_called() {
         assert_eq!(event_loop.metrics().slow_polls, 1);
         line
     });
-    let log = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let log = capture.text();
     assert!(log.contains("the main future blocked"), "{log}");
     assert!(log.contains(&format!("slow_poll.rs:{called_at}:")), "{log}");
 }
@@ -106,17 +85,13 @@ fn slow_polls_in_a_child_process() {
 
     // With a subscriber, the warning goes there and not to stderr.
     let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
+    let subscriber = capture.subscriber();
     tracing::subscriber::with_default(subscriber, || {
         event_loop.block_on(async move {
             spawn(async move { block() }).await.unwrap();
         });
     });
-    let log = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let log = capture.text();
     assert!(log.contains("a task blocked the braid event loop"), "{log}");
 }
 

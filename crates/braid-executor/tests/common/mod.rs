@@ -80,3 +80,34 @@ pub fn open_descriptors() -> usize {
 pub fn raise_fd_limit(wanted: u64) -> u64 {
     braid_sys::fd::raise_descriptor_limit(wanted).unwrap_or_else(|error| panic!("{error}"))
 }
+
+/// Collects what a `tracing` subscriber writes, to check a warning's text.
+#[derive(Clone, Default)]
+pub struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Capture {
+    /// A plain-text subscriber that writes here.
+    pub fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + 'static {
+        let writer = self.clone();
+        tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish()
+    }
+
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
