@@ -173,21 +173,6 @@ pub unsafe fn reset_after_fork() {
     unsafe { registry::reset_after_fork() }
 }
 
-/// Puts the default disposition (`SIG_DFL`) back for `signum`, whatever braid or anyone else
-/// installed. Async-signal-safe, for a forked child that must not run its parent's handler.
-///
-/// # Errors
-///
-/// `InvalidInput` for a number that is no signal, and what `sigaction` reports (`EINVAL` for
-/// one this system does not have). Neither error allocates.
-pub fn set_default(signum: i32) -> io::Result<()> {
-    let index = usize::try_from(signum)
-        .ok()
-        .filter(|index| (1..SIGNAL_LIMIT).contains(index))
-        .ok_or(io::ErrorKind::InvalidInput)?;
-    registry::set_action(index, libc::SIG_DFL).map(drop)
-}
-
 /// The usual name of `signum`, such as `"SIGTERM"`, for messages; `None` for numbers without
 /// a portable name.
 pub fn name(signum: i32) -> Option<&'static str> {

@@ -170,12 +170,8 @@ fn install(signum: usize) -> io::Result<libc::sigaction> {
     })
 }
 
-/// Makes `action` (a handler, `SIG_DFL` or `SIG_IGN`) the disposition of `signum`; returns
-/// the one it replaces. Async-signal-safe: errors are the system's, made without allocating.
-pub(crate) fn set_action(
-    signum: usize,
-    handler: libc::sighandler_t,
-) -> io::Result<libc::sigaction> {
+/// Makes `handler` the disposition of `signum`; returns the one it replaces.
+fn set_action(signum: usize, handler: libc::sighandler_t) -> io::Result<libc::sigaction> {
     // SAFETY: `sigaction` is a plain C struct for which all zeroes is a valid value:
     // `SIG_DFL`, no flags, an empty mask.
     let mut action: libc::sigaction = unsafe { mem::zeroed() };
