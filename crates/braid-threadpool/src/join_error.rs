@@ -27,15 +27,20 @@ pub struct JoinError {
     kind: Kind,
 }
 
+/// Sixteen bytes: the panic's parts are boxed, so that a task's slot for its result (a
+/// `Result<T, JoinError>` in every idle event-loop task) stays small. Panics are rare; the
+/// box costs only them.
 enum Kind {
     Cancelled,
     ShutDown,
-    Panic {
-        payload: SyncPayload,
-        /// Read once when the panic is caught, so that `Display` and `Debug` never look into
-        /// the payload through a shared reference.
-        message: Option<String>,
-    },
+    Panic(Box<Panicked>),
+}
+
+struct Panicked {
+    payload: SyncPayload,
+    /// Read once when the panic is caught, so that `Display` and `Debug` never look into the
+    /// payload through a shared reference.
+    message: Option<String>,
 }
 
 /// A panic payload that is only ever moved, never borrowed, so that `JoinError` is `Sync` and
@@ -83,10 +88,10 @@ impl JoinError {
     pub fn panic(payload: Box<dyn Any + Send>) -> JoinError {
         let message = panic_message(&*payload).map(str::to_owned);
         JoinError {
-            kind: Kind::Panic {
+            kind: Kind::Panic(Box::new(Panicked {
                 payload: SyncPayload(payload),
                 message,
-            },
+            })),
         }
     }
 
@@ -105,13 +110,13 @@ impl JoinError {
 
     /// True if the task panicked. [`JoinError::into_panic`] gives the payload.
     pub fn is_panic(&self) -> bool {
-        matches!(self.kind, Kind::Panic { .. })
+        matches!(self.kind, Kind::Panic(_))
     }
 
     /// The panic's message, when the task panicked with a string.
     pub fn panic_message(&self) -> Option<&str> {
         match &self.kind {
-            Kind::Panic { message, .. } => message.as_deref(),
+            Kind::Panic(panicked) => panicked.message.as_deref(),
             _ => None,
         }
     }
@@ -136,7 +141,7 @@ impl JoinError {
     /// Returns `self` unchanged when the task was cancelled or shut down.
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send>, JoinError> {
         match self.kind {
-            Kind::Panic { payload, .. } => Ok(payload.0),
+            Kind::Panic(panicked) => Ok(panicked.payload.0),
             kind => Err(JoinError { kind }),
         }
     }
@@ -149,8 +154,10 @@ impl fmt::Display for JoinError {
             Kind::ShutDown => f.write_str(
                 "the thread pool was shut down before the task was submitted; submit work before calling shutdown",
             ),
-            Kind::Panic { message: Some(message), .. } => write!(f, "the task panicked: {message}"),
-            Kind::Panic { message: None, .. } => f.write_str("the task panicked"),
+            Kind::Panic(panicked) => match &panicked.message {
+                Some(message) => write!(f, "the task panicked: {message}"),
+                None => f.write_str("the task panicked"),
+            },
         }
     }
 }
@@ -160,9 +167,9 @@ impl fmt::Debug for JoinError {
         match &self.kind {
             Kind::Cancelled => f.write_str("JoinError::Cancelled"),
             Kind::ShutDown => f.write_str("JoinError::ShutDown"),
-            Kind::Panic { message, .. } => f
+            Kind::Panic(panicked) => f
                 .debug_tuple("JoinError::Panic")
-                .field(&message.as_deref().unwrap_or("<non-string payload>"))
+                .field(&panicked.message.as_deref().unwrap_or("<non-string payload>"))
                 .finish(),
         }
     }
@@ -199,6 +206,13 @@ mod test {
         assert_eq!(error.downcast_ref::<String>().unwrap(), "disk full");
         let not_a_panic = JoinError::cancelled().try_into_panic().unwrap_err();
         assert!(not_a_panic.is_cancelled());
+    }
+
+    #[test]
+    fn join_error_and_a_unit_result_take_two_words() {
+        // Every idle event-loop task holds a slot for its `Result<T, JoinError>`.
+        assert_eq!(std::mem::size_of::<JoinError>(), 16);
+        assert_eq!(std::mem::size_of::<Result<(), JoinError>>(), 16);
     }
 
     #[test]
