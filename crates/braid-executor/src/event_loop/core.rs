@@ -38,6 +38,8 @@ pub(crate) struct Core {
     driver: Driver,
     counters: Counters,
     slow_poll_threshold: Duration,
+    /// The same in nanoseconds, as each task's poll is compared with it.
+    slow_poll_nanos: u64,
     blocking_pool: Arc<BlockingPool>,
     /// Yield the core once before sleeping in the poller.
     yield_before_sleep: bool,
@@ -72,6 +74,7 @@ impl Core {
             driver: Driver::new(),
             counters: Counters::default(),
             slow_poll_threshold,
+            slow_poll_nanos: u64::try_from(slow_poll_threshold.as_nanos()).unwrap_or(u64::MAX),
             blocking_pool,
             yield_before_sleep,
         }
@@ -123,10 +126,13 @@ impl Core {
         let now = poll_clock();
         self.shared.now_polling.end();
         running.task().header().stats.poll_ended(*clock, now);
-        let took = Duration::from_nanos(now.saturating_sub(*clock));
+        let took = now.saturating_sub(*clock);
         *clock = now;
-        if took >= self.slow_poll_threshold {
-            self.slow_poll(Polled::Task(running.task().header().location), took);
+        if took >= self.slow_poll_nanos {
+            self.slow_poll(
+                Polled::Task(running.task().header().location),
+                Duration::from_nanos(took),
+            );
         }
         if polled.is_ready() {
             running.complete(&self.live);

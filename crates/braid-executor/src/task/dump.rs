@@ -25,21 +25,29 @@ use super::raw::Header;
 /// - `id` counts the loop's tasks from 1 (it wraps after 2^32 spawns, which only a display
 ///   would notice);
 /// - `polls` saturates at `u32::MAX`;
-/// - `busy_micros` is the total poll time in microseconds, saturating (71 minutes);
-/// - `last_millis` is when the last poll ended, in milliseconds of the loop's coarse clock
-///   (`braid_sys::time`), wrapping every 49 days; 0 for never. A poll in progress is timed
-///   from [`NowPolling`] instead, so a poll costs the task one write of these, at its end.
+/// - `busy` is the total poll time in units of 1,024 ns (a shift, not a division, on the hot
+///   path), saturating after 73 minutes;
+/// - `last` is when the last poll ended, in units of 2^20 ns (about a millisecond) of the
+///   loop's coarse clock (`braid_sys::time`), wrapping every 52 days; 0 for never. A poll in
+///   progress is timed from [`NowPolling`] instead, so a poll costs the task one write of
+///   these, at its end.
 #[derive(Debug)]
 pub(crate) struct PollStats {
     id: AtomicU32,
     polls: AtomicU32,
-    busy_micros: AtomicU32,
-    last_millis: AtomicU32,
+    busy: AtomicU32,
+    last: AtomicU32,
 }
 
-/// Milliseconds of the coarse clock's nanoseconds, never 0 (which means "never polled").
-fn millis(nanos: u64) -> u32 {
-    ((nanos / 1_000_000) as u32).max(1)
+/// `busy` counts units of `1 << BUSY_SHIFT` nanoseconds.
+const BUSY_SHIFT: u32 = 10;
+/// `last` counts units of `1 << LAST_SHIFT` nanoseconds.
+const LAST_SHIFT: u32 = 20;
+
+/// The coarse clock's nanoseconds in `last`'s units, never 0 (which means "never polled").
+#[inline]
+fn last_units(nanos: u64) -> u32 {
+    ((nanos >> LAST_SHIFT) as u32).max(1)
 }
 
 impl PollStats {
@@ -47,8 +55,8 @@ impl PollStats {
         PollStats {
             id: AtomicU32::new(0),
             polls: AtomicU32::new(0),
-            busy_micros: AtomicU32::new(0),
-            last_millis: AtomicU32::new(0),
+            busy: AtomicU32::new(0),
+            last: AtomicU32::new(0),
         }
     }
 
@@ -73,9 +81,9 @@ impl PollStats {
             );
         };
         add(&self.polls, 1);
-        let micros = now.saturating_sub(started) / 1_000;
-        add(&self.busy_micros, u32::try_from(micros).unwrap_or(u32::MAX));
-        self.last_millis.store(millis(now), Ordering::Relaxed);
+        let units = now.saturating_sub(started) >> BUSY_SHIFT;
+        add(&self.busy, u32::try_from(units).unwrap_or(u32::MAX));
+        self.last.store(last_units(now), Ordering::Relaxed);
     }
 
     /// What `header`'s task is doing at `now` (coarse clock nanoseconds); `polling_since` is
@@ -90,7 +98,7 @@ impl PollStats {
         } else {
             TaskState::Waiting
         };
-        let last = stats.last_millis.load(Ordering::Relaxed);
+        let last = stats.last.load(Ordering::Relaxed);
         let since_polled = match (state, polling_since) {
             // A running task: since the poll in progress started.
             (TaskState::Running, Some(started)) => {
@@ -98,14 +106,19 @@ impl PollStats {
             }
             // Any other: since its last poll ended.
             _ => (last != 0)
-                .then(|| Duration::from_millis(u64::from(millis(now).wrapping_sub(last)))),
+                .then(|| {
+                    let units = u64::from(last_units(now).wrapping_sub(last));
+                    Duration::from_nanos(units << LAST_SHIFT)
+                }),
         };
         TaskInfo {
             id: stats.id(),
             location: header.location,
             state,
             since_polled,
-            busy: Duration::from_micros(u64::from(stats.busy_micros.load(Ordering::Relaxed))),
+            busy: Duration::from_nanos(
+                u64::from(stats.busy.load(Ordering::Relaxed)) << BUSY_SHIFT,
+            ),
             polls: u64::from(stats.polls.load(Ordering::Relaxed)),
         }
     }
