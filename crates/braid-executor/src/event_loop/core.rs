@@ -124,7 +124,7 @@ impl Core {
             .start(header.stats.id(), header.location, *clock);
         let polled = running.poll();
         let now = poll_clock();
-        self.shared.now_polling.end();
+        // `now_polling` is cleared once the turn's polls are done (`turn`), not after each.
         running.task().header().stats.poll_ended(*clock, now);
         let took = now.saturating_sub(*clock);
         *clock = now;
@@ -172,12 +172,17 @@ impl Core {
     /// and expired timers. Blocks in the poller only when nothing is ready.
     pub(crate) fn turn(&self) {
         let mut clock = poll_clock();
-        for _ in 0..POLLS_PER_TURN {
+        let mut taken = 0;
+        while taken < POLLS_PER_TURN {
             let task = self.queue.borrow_mut().pop_front();
-            match task {
-                Some(task) => self.run_task(task, &mut clock),
-                None => break,
-            }
+            let Some(task) = task else { break };
+            taken += 1;
+            self.run_task(task, &mut clock);
+        }
+        if taken > 0 {
+            // Once per turn rather than after each poll: between two polls of a turn the loop
+            // only queues, so a reader from another thread sees the last poll for that long.
+            self.shared.now_polling.end();
         }
         self.shared.take_remote(&mut *self.queue.borrow_mut());
         if self.has_work() {
