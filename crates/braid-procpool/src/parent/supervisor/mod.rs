@@ -5,10 +5,10 @@
 //! pidfd on Linux; the results pipe's end of file elsewhere; a report from the fork server
 //! for [`StartMethod::ForkServer`]). Per-task deadlines are the poller's timeout.
 //!
-//! A worker holds at most two task messages: the one it runs, and, while more tasks wait than
-//! workers are idle, the next one in its pipe. It answers them in order, so when it dies the
-//! supervisor knows which task it took down (the oldest unanswered one) and queues the other
-//! again, untouched.
+//! A worker holds one task message at a time, given to it only while it is idle: a job sent to
+//! a busy worker would wait behind whatever that worker runs, however long, while another
+//! worker may free up first. Every other job waits in the one shared queue, as in Python's
+//! pools. When a worker dies, the job it held is the one it took down.
 //!
 //! A small task submitted while a worker is idle skips this thread: the submitting thread
 //! writes it to the idle worker's pipe under the queue lock and leaves a note (a

@@ -17,73 +17,56 @@ use crate::protocol::{self, FromWorker};
 use braid_sys::{fd, process};
 
 impl Supervisor {
-    /// Hands queued jobs to idle workers, then, while jobs remain, a second one to each busy
-    /// worker (it waits in the worker's pipe and counts as started).
+    /// Hands queued jobs to idle workers, one each. A busy worker gets nothing more: a job
+    /// queued behind a long one in its pipe would wait for it while another worker may free
+    /// up first (head-of-line blocking), so every job waits in the one shared queue until a
+    /// worker is idle, as in Python's pools.
     pub(super) fn dispatch(&mut self) {
         if self.shutdown == Some(Shutdown::Kill) {
             return;
         }
-        let max_tasks = self.config.max_tasks_per_child;
         let mut queue = self.shared.queue.lock();
         absorb_handoffs(&mut self.slots, &mut queue);
-        for pass in 0..2 {
-            for index in 0..self.slots.len() {
-                let Some(worker) = &mut self.slots[index].worker else {
-                    continue;
-                };
-                let wanted = match pass {
-                    0 => worker.phase == Phase::Idle,
-                    _ => {
-                        worker.phase == Phase::Busy
-                            && worker.running.len() == 1
-                            && worker.killed.is_none()
-                            && worker.outbox.is_empty()
-                            && max_tasks.map_or(true, |max| worker.tasks_done + 2 <= max)
-                    }
-                };
-                if !wanted {
-                    continue;
-                }
-                let job = loop {
-                    match queue.jobs.pop_front() {
-                        Some(job) if job.claimed || job.sink.start() => break Some(job),
-                        Some(_cancelled) => continue,
-                        None => break None,
-                    }
-                };
-                let Some(job) = job else { return };
-                if let Err(e) = send(
-                    worker,
-                    &job.message,
-                    &self.shared.poller,
-                    index * KEYS_PER_SLOT,
-                ) {
-                    tracing::debug!("braid-procpool: sending a task failed: {e}");
-                    if worker.running.is_empty() {
-                        // The worker died while idle: the job never reached it. It goes back
-                        // to the queue, and the worker gets nothing more; its death, about to
-                        // be seen, frees the slot.
-                        set_phase(worker, index, Phase::Busy, &mut queue);
-                        queue.jobs.push_front(Job {
-                            claimed: true,
-                            ..job
-                        });
-                        if let Some(pid) = worker.pid {
-                            // Should it still live, a worker that cannot take work must go.
-                            let _ = process::kill(pid, libc::SIGKILL);
-                        }
-                        continue;
-                    }
-                    // A job waiting behind a running one: the death settles the running one
-                    // and queues this one again.
-                }
-                let mut running = Running::new(job);
-                if worker.running.is_empty() {
-                    running.start_clock(Instant::now());
-                }
-                worker.running.push_back(running);
-                set_phase(worker, index, Phase::Busy, &mut queue);
+        for index in 0..self.slots.len() {
+            let Some(worker) = &mut self.slots[index].worker else {
+                continue;
+            };
+            if worker.phase != Phase::Idle {
+                continue;
             }
+            let job = loop {
+                match queue.jobs.pop_front() {
+                    Some(job) if job.claimed || job.sink.start() => break Some(job),
+                    Some(_cancelled) => continue,
+                    None => break None,
+                }
+            };
+            let Some(job) = job else { return };
+            if let Err(e) = send(
+                worker,
+                &job.message,
+                &self.shared.poller,
+                index * KEYS_PER_SLOT,
+            ) {
+                tracing::debug!("braid-procpool: sending a task failed: {e}");
+                // The worker died while idle: the job never reached it. It goes back to the
+                // queue, and the worker gets nothing more; its death, about to be seen, frees
+                // the slot.
+                set_phase(worker, index, Phase::Busy, &mut queue);
+                queue.jobs.push_front(Job {
+                    claimed: true,
+                    ..job
+                });
+                if let Some(pid) = worker.pid {
+                    // Should it still live, a worker that cannot take work must go.
+                    let _ = process::kill(pid, libc::SIGKILL);
+                }
+                continue;
+            }
+            let mut running = Running::new(job);
+            running.start_clock(Instant::now());
+            worker.running.push_back(running);
+            set_phase(worker, index, Phase::Busy, &mut queue);
         }
     }
 

@@ -81,8 +81,8 @@ pub(super) struct WorkerProcess {
     /// The unsent tail of a task message too big for the pipe at once. Kept when the pipe
     /// turns out broken, until the worker's exit is handled: it counts as never received.
     pub(super) outbox: Vec<u8>,
-    /// At most two: the running job, and the next one already in the pipe so that the worker
-    /// need not wait for the supervisor between short tasks.
+    /// The job the worker runs (at most one: jobs go only to idle workers). A list, so that
+    /// a job found still unread in a dead worker's pipe can be told from the one it ran.
     pub(super) running: VecDeque<Running>,
     pub(super) start_deadline: Instant,
     pub(super) tasks_done: u64,

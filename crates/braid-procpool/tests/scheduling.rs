@@ -1,0 +1,152 @@
+//! Scheduling: no task waits behind another while a worker is free.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use braid_procpool::{ProcessPool, StartMethod};
+use common::{Checks, METHODS};
+
+/// Marks its start in `started`, then runs until `release` exists (at most a minute), which
+/// it removes: a long task whose end the test decides, with no timing in the test at all.
+fn run_until_released((started, release): (String, String)) -> u32 {
+    std::fs::write(&started, b"started").unwrap();
+    let give_up = Instant::now() + Duration::from_secs(60);
+    while !Path::new(&release).exists() && Instant::now() < give_up {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let _ = std::fs::remove_file(&release);
+    std::process::id()
+}
+
+fn short(x: u64) -> (u64, u32) {
+    std::thread::sleep(Duration::from_millis(10));
+    (x, std::process::id())
+}
+
+/// The files of one long task. Dropped (the test done, or failed), it releases the task if
+/// the test has not, so that the pool's drop does not wait for it.
+struct Markers {
+    started: PathBuf,
+    release: PathBuf,
+    released: bool,
+}
+
+impl Markers {
+    fn new() -> Markers {
+        Markers {
+            started: common::marker_path(),
+            release: common::marker_path(),
+            released: false,
+        }
+    }
+
+    fn release(&mut self) {
+        std::fs::write(&self.release, b"go").unwrap();
+        self.released = true;
+    }
+
+    fn arg(&self) -> (String, String) {
+        (
+            self.started.display().to_string(),
+            self.release.display().to_string(),
+        )
+    }
+}
+
+impl Drop for Markers {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.started);
+        if !self.released {
+            let _ = std::fs::write(&self.release, b"go");
+        }
+    }
+}
+
+/// One worker runs a long task; short tasks submitted next all finish on the other worker
+/// while the long one still runs.
+fn short_tasks_pass_a_long_one(method: StartMethod, shorts: u64) {
+    let pool = ProcessPool::builder()
+        .workers(2)
+        .start_method(method)
+        .build()
+        .expect("pool starts");
+    let mut markers = Markers::new();
+    let long = pool.submit(run_until_released, markers.arg());
+    common::wait_for_marker(&markers.started);
+    let handles: Vec<_> = (0..shorts).map(|x| pool.submit(short, x)).collect();
+    let long_pid_guess = {
+        // Every short task must finish without the long one being released.
+        let mut pids = Vec::new();
+        for (x, handle) in handles.into_iter().enumerate() {
+            let (value, pid) = handle
+                .join_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("short task {x} waited behind the long one"))
+                .unwrap_or_else(|e| panic!("short task {x} failed: {e}"));
+            assert_eq!(value, x as u64);
+            pids.push(pid);
+        }
+        pids
+    };
+    assert!(
+        !long.is_finished(),
+        "the long task ended before it was released"
+    );
+    markers.release();
+    let long_pid = long.join().expect("the long task");
+    assert!(
+        long_pid_guess.iter().all(|&pid| pid != long_pid),
+        "a short task ran on the busy worker after the long one"
+    );
+}
+
+/// The same with the short tasks submitted while both workers are busy, so that they queue.
+fn queued_short_tasks_pass_a_long_one(method: StartMethod) {
+    let pool = ProcessPool::builder()
+        .workers(2)
+        .start_method(method)
+        .build()
+        .expect("pool starts");
+    let mut markers = Markers::new();
+    let mut other = Markers::new();
+    let long = pool.submit(run_until_released, markers.arg());
+    let second = pool.submit(run_until_released, other.arg());
+    common::wait_for_marker(&markers.started);
+    common::wait_for_marker(&other.started);
+    let handles: Vec<_> = (0..20).map(|x| pool.submit(short, x)).collect();
+    // Free one worker: every queued short task must then finish without the long one.
+    other.release();
+    second.join().expect("the second long task");
+    for (x, handle) in handles.into_iter().enumerate() {
+        let (value, _) = handle
+            .join_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("short task {x} waited behind the long one"))
+            .unwrap_or_else(|e| panic!("short task {x} failed: {e}"));
+        assert_eq!(value, x as u64);
+    }
+    assert!(
+        !long.is_finished(),
+        "the long task ended before it was released"
+    );
+    markers.release();
+    long.join().expect("the long task");
+}
+
+fn main() {
+    braid_procpool::init();
+    let mut checks = Checks::new();
+    for method in METHODS {
+        for shorts in [1, 6, 50] {
+            checks.run(
+                &format!("{method:?}: {shorts} short tasks pass a long one on a free worker"),
+                || short_tasks_pass_a_long_one(method, shorts),
+            );
+        }
+        checks.run(
+            &format!("{method:?}: queued short tasks pass a long one once a worker frees"),
+            || queued_short_tasks_pass_a_long_one(method),
+        );
+    }
+    checks.finish();
+}
