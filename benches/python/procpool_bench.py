@@ -7,6 +7,10 @@ workers and the platform's default start method, except where a start method is 
 - map: map --map-items items in chunks of --chunksize;
 - start_spawn, start_fork: make a pool with the "spawn" or "fork" start method, get one
   result per worker, shut the pool down (null where the platform lacks the method);
+- submit_each_switches, one_at_a_time_switches: voluntary context switches per task of
+  those two workloads on a fresh pool, this process's threads and the workers' whole lives
+  together (getrusage, self and reaped children), less those of a pool that runs nothing;
+  the median of three tries. A count, not seconds;
 - cpu_map: count primes by trial division in --cpu-items ranges of --prime-span numbers
   from --primes-from, one range per task; under "one process", the same ranges counted
   one after another in this process, with no pool.
@@ -19,6 +23,7 @@ Prints one JSON line: {"ProcessPoolExecutor": {workload: seconds}, "multiprocess
 import argparse
 import json
 import multiprocessing
+import resource
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -117,6 +122,28 @@ class Pool:
         return pool.map(function, items, chunksize=chunksize)
 
 
+def voluntary_switches():
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_nvcsw
+    return own + children
+
+
+def switches_per_op(kind, args, ops, work):
+    def life(run):
+        before = voluntary_switches()
+        pool = kind.create(args.workers)
+        try:
+            kind.map(pool, identity, range(args.workers * 4), 1)
+            if run:
+                work(pool)
+        finally:
+            kind.close(pool)
+        return voluntary_switches() - before
+
+    tries = sorted((life(True) - life(False)) / max(1, ops) for _ in range(3))
+    return tries[1]
+
+
 def measure(kind, args):
     results = {}
     pool = kind.create(args.workers)
@@ -141,6 +168,16 @@ def measure(kind, args):
         results["cpu_map"] = median_time(args, lambda: kind.map(pool, primes_in_range, jobs, 1))
     finally:
         kind.close(pool)
+
+    results["submit_each_switches"] = switches_per_op(
+        kind, args, args.tasks, lambda pool: kind.submit_each(pool, args.tasks)
+    )
+
+    def sequential(pool):
+        for i in range(args.sequential):
+            check(kind.one(pool, i) == i, "a result came back wrong")
+
+    results["one_at_a_time_switches"] = switches_per_op(kind, args, args.sequential, sequential)
 
     for method in ("spawn", "fork"):
         if method not in multiprocessing.get_all_start_methods():

@@ -19,6 +19,10 @@ pub enum Unit {
     BytesPerTask,
     /// How many times faster than the same job on one thread or in one process.
     Speedup,
+    /// Voluntary context switches per operation (a thread or process that blocked and was
+    /// woken), counted with `getrusage`: unlike a time, it does not swing with how busy the
+    /// machine is.
+    SwitchesPerOp,
 }
 
 impl Unit {
@@ -32,6 +36,7 @@ impl Unit {
             Unit::MiB => "MiB",
             Unit::BytesPerTask => "B/task",
             Unit::Speedup => "×",
+            Unit::SwitchesPerOp => "switches/op",
         }
     }
 

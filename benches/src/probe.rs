@@ -83,6 +83,18 @@ pub fn peak_rss() -> io::Result<u64> {
     })
 }
 
+/// Voluntary context switches (a thread that blocked, then was woken) of this process's
+/// threads and of every descendant process that has ended and been reaped.
+///
+/// # Errors
+///
+/// When `getrusage` fails.
+pub fn voluntary_switches() -> io::Result<u64> {
+    let own = rusage(libc::RUSAGE_SELF)?.ru_nvcsw;
+    let children = rusage(libc::RUSAGE_CHILDREN)?.ru_nvcsw;
+    Ok(u64::try_from(own).unwrap_or(0) + u64::try_from(children).unwrap_or(0))
+}
+
 /// `getrusage(who)`: the resources this process (`RUSAGE_SELF`) or, on Linux, the calling
 /// thread (`RUSAGE_THREAD`) has used.
 ///

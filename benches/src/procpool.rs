@@ -7,9 +7,12 @@
 //! - `map` of 100,000 items in chunks of 1,000;
 //! - pool start: make a pool, get a result from each worker, shut it down, with workers
 //!   started by spawning (a fresh run of the program) and by forking;
-//! - a CPU-bound `map`: counting primes by trial division in ranges of 20,000 numbers
-//!   (Python's workers count in Python), and each pool's speedup over the same ranges
-//!   counted in one process with no pool.
+//! - a CPU-bound `map`: counting primes by trial division in ranges of 20,000 numbers, timed
+//!   per range (braid counts [`CPU_RANGES`] ranges, over a second in one process; Python's
+//!   workers, counting in Python, fewer), and each pool's speedup over the same ranges
+//!   counted in one process with no pool;
+//! - voluntary context switches per task, parent and workers together, for submit-each and
+//!   one task at a time (the raw pipe's is the floor for the latter).
 //!
 //! Every braid workload is a public function that times a number of iterations, so the
 //! criterion benches run exactly what `compare` runs. A program that calls them must call
@@ -39,6 +42,11 @@ pub const CHUNKSIZE: u64 = 1_000;
 /// The CPU-bound ranges start here, so trial division has real work to do.
 const PRIMES_FROM: u64 = 1_000_000;
 const PRIME_SPAN: u64 = 20_000;
+/// Ranges in braid's CPU-bound map: enough that counting them in one process takes over a
+/// second, so that the pool's start-up and hand-offs are small beside the work and the
+/// speedup shows what two cores give. Python, counting in Python, gets `Sizes::cpu_items`
+/// ranges; the time row is per range so that the two compare.
+pub const CPU_RANGES: u64 = 512;
 
 /// The sizes of one run, shared with `python/procpool_bench.py`.
 struct Sizes {
@@ -138,6 +146,49 @@ pub fn measure(settings: &Settings) -> LayerReport {
         peers,
     );
 
+    // Wakes, not times: voluntary context switches of the parent and every worker together.
+    let py_switches = |pool: &str, workload: &str| -> Cell {
+        match &python {
+            Ok(reply) => match reply[pool][workload].as_f64() {
+                Some(per_op) => Cell::Value(per_op),
+                None => Cell::Missing(format!("procpool_bench.py gave no {pool} {workload}")),
+            },
+            Err(why) => Cell::Missing(why.clone()),
+        }
+    };
+    let measured = |switches: io::Result<f64>| match switches {
+        Ok(per_op) => Cell::Value(per_op),
+        Err(e) => Cell::Missing(e.to_string()),
+    };
+    let n = sizes.tasks;
+    layer.push(
+        format!(
+            "voluntary switches per task, submit {} then join each",
+            thousands(n)
+        ),
+        Unit::SwitchesPerOp,
+        measured(switches_per_op(n, |pool| submit_all(pool, n).map(drop))),
+        vec![
+            py_switches(PPE, "submit_each_switches"),
+            py_switches(MP, "submit_each_switches"),
+            Cell::NotApplicable,
+        ],
+    );
+    let n = sizes.sequential;
+    layer.push(
+        format!(
+            "voluntary switches per round trip, one at a time, {}",
+            thousands(n)
+        ),
+        Unit::SwitchesPerOp,
+        measured(switches_per_op(n, |pool| one_at_a_time(pool, n).map(drop))),
+        vec![
+            py_switches(PPE, "one_at_a_time_switches"),
+            py_switches(MP, "one_at_a_time_switches"),
+            measured(pipe_switches_per_trip(n)),
+        ],
+    );
+
     let (braid, peers) = settings.side_by_side(
         Unit::Ms,
         1,
@@ -177,21 +228,21 @@ pub fn measure(settings: &Settings) -> LayerReport {
     // under the same load.
     let [braid_map, braid_one]: [Cell; 2] = settings
         .interleave(
-            Unit::Ms,
-            1,
+            Unit::UsPerOp,
+            CPU_RANGES,
             vec![
-                on_pool(&pool, |pool| cpu_map(pool, items, 1)),
-                Contender::runs(|| cpu_map_one_process(items, 1)),
+                on_pool(&pool, |pool| cpu_map(pool, CPU_RANGES, 1)),
+                Contender::runs(|| cpu_map_one_process(CPU_RANGES, 1)),
             ],
         )
         .try_into()
         .expect("one cell per contender");
-    let ppe_map = py(PPE, "cpu_map", Unit::Ms, 1);
-    let mp_map = py(MP, "cpu_map", Unit::Ms, 1);
-    let py_one = py(ONE_PROCESS, "cpu_map", Unit::Ms, 1);
+    let ppe_map = py(PPE, "cpu_map", Unit::UsPerOp, items);
+    let mp_map = py(MP, "cpu_map", Unit::UsPerOp, items);
+    let py_one = py(ONE_PROCESS, "cpu_map", Unit::UsPerOp, items);
     layer.push(
-        format!("CPU-bound map: primes in {items} ranges of 20,000"),
-        Unit::Ms,
+        "CPU-bound map: primes by trial division, per range of 20,000",
+        Unit::UsPerOp,
         braid_map.clone(),
         vec![ppe_map.clone(), mp_map.clone(), Cell::NotApplicable],
     );
@@ -206,12 +257,12 @@ pub fn measure(settings: &Settings) -> LayerReport {
         ],
     );
     let one_process = |cell: &Cell| match cell {
-        Cell::Value(ms) => format!("{} ms", format_value(*ms)),
+        Cell::Value(us) => format!("{} µs", format_value(*us)),
         Cell::Missing(why) => format!("n/a ({why})"),
         Cell::NotApplicable => "-".into(),
     };
     layer.note(format!(
-        "CPU-bound speedup = the same ranges counted in one process, no pool (braid: {}, Python: {}), ÷ the pool's time; the ideal is {WORKERS}×",
+        "CPU-bound map: braid counts {CPU_RANGES} ranges, so that one process takes over a second; Python, counting in Python, {items}; times are per range. Speedup = the same ranges counted in one process, no pool (braid: {} per range, Python: {} per range), ÷ the pool's time; the ideal is {WORKERS}×",
         one_process(&braid_one),
         one_process(&py_one),
     ));
@@ -368,6 +419,52 @@ pub fn cpu_map_one_process(ranges: u64, runs: u64) -> io::Result<Duration> {
         check(ranges == 0 || total > 0, "no primes were found")?;
     }
     Ok(start.elapsed())
+}
+
+/// Voluntary context switches per operation of `work` (`n` operations) on a fresh pool of
+/// [`WORKERS`] workers, the parent's threads and the workers' whole lives together, less
+/// those of a pool that runs nothing; the median of three tries.
+///
+/// # Errors
+///
+/// A pool that cannot start, a failed workload, or `getrusage` failing.
+pub fn switches_per_op(n: u64, work: impl Fn(&ProcessPool) -> io::Result<()>) -> io::Result<f64> {
+    let life = |run: bool| -> io::Result<u64> {
+        let before = probe::voluntary_switches()?;
+        let pool = ProcessPool::new(WORKERS)?;
+        if run {
+            work(&pool)?;
+        }
+        // Dropping the pool reaps every worker, so their switches are counted.
+        drop(pool);
+        Ok(probe::voluntary_switches()?.saturating_sub(before))
+    };
+    let mut tries = Vec::with_capacity(3);
+    for _ in 0..3 {
+        let idle = life(false)?;
+        let busy = life(true)?;
+        tries.push(busy.saturating_sub(idle) as f64 / n.max(1) as f64);
+    }
+    tries.sort_by(f64::total_cmp);
+    Ok(tries[1])
+}
+
+/// [`switches_per_op`] for the floor: `n` round trips through a pair of pipes to a child
+/// process, less a run of none.
+fn pipe_switches_per_trip(n: u64) -> io::Result<f64> {
+    let life = |trips: u64| -> io::Result<u64> {
+        let before = probe::voluntary_switches()?;
+        pipe_round_trips(trips)?;
+        Ok(probe::voluntary_switches()?.saturating_sub(before))
+    };
+    let mut tries = Vec::with_capacity(3);
+    for _ in 0..3 {
+        let idle = life(0)?;
+        let busy = life(n)?;
+        tries.push(busy.saturating_sub(idle) as f64 / n.max(1) as f64);
+    }
+    tries.sort_by(f64::total_cmp);
+    Ok(tries[1])
 }
 
 /// `n` round trips of 8 bytes to a child process (this program as the pipe-echo probe)

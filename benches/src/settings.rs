@@ -228,7 +228,9 @@ pub fn in_unit(elapsed: Duration, ops: u64, unit: Unit) -> f64 {
         Unit::UsPerOp => secs * 1e6 / ops,
         Unit::Ms => secs * 1e3,
         Unit::KOpsPerSec => ops / secs / 1e3,
-        Unit::MiB | Unit::BytesPerTask | Unit::Speedup => panic!("{unit} is not a time"),
+        Unit::MiB | Unit::BytesPerTask | Unit::Speedup | Unit::SwitchesPerOp => {
+            panic!("{unit} is not a time")
+        }
     }
 }
 
