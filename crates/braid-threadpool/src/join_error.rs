@@ -169,7 +169,12 @@ impl fmt::Debug for JoinError {
             Kind::ShutDown => f.write_str("JoinError::ShutDown"),
             Kind::Panic(panicked) => f
                 .debug_tuple("JoinError::Panic")
-                .field(&panicked.message.as_deref().unwrap_or("<non-string payload>"))
+                .field(
+                    &panicked
+                        .message
+                        .as_deref()
+                        .unwrap_or("<non-string payload>"),
+                )
                 .finish(),
         }
     }

@@ -105,20 +105,17 @@ impl PollStats {
                 Some(Duration::from_nanos(now.saturating_sub(started)))
             }
             // Any other: since its last poll ended.
-            _ => (last != 0)
-                .then(|| {
-                    let units = u64::from(last_units(now).wrapping_sub(last));
-                    Duration::from_nanos(units << LAST_SHIFT)
-                }),
+            _ => (last != 0).then(|| {
+                let units = u64::from(last_units(now).wrapping_sub(last));
+                Duration::from_nanos(units << LAST_SHIFT)
+            }),
         };
         TaskInfo {
             id: stats.id(),
             location: header.location,
             state,
             since_polled,
-            busy: Duration::from_nanos(
-                u64::from(stats.busy.load(Ordering::Relaxed)) << BUSY_SHIFT,
-            ),
+            busy: Duration::from_nanos(u64::from(stats.busy.load(Ordering::Relaxed)) << BUSY_SHIFT),
             polls: u64::from(stats.polls.load(Ordering::Relaxed)),
         }
     }
