@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -115,9 +115,7 @@ impl Supervisor {
         if let Err(e) = sent {
             worker.start_error = Some(format!("could not talk to the new worker: {e}"));
             worker.killed = Some(KillReason::StartFailure);
-            if let Some(pid) = worker.pid {
-                let _ = process::kill(pid, libc::SIGKILL);
-            }
+            let _ = kill_worker(&worker);
         }
         self.slots[index].worker = Some(worker);
         Ok(())
@@ -191,7 +189,7 @@ impl Supervisor {
                         if let Some(worker) = &mut self.slots[index].worker {
                             worker.pid = Some(pid);
                             if worker.killed.is_some() {
-                                let _ = process::kill(pid, libc::SIGKILL);
+                                let _ = kill_worker(worker);
                             }
                         }
                     }
@@ -383,5 +381,53 @@ impl Supervisor {
                 let _ = startup.send(Ok(()));
             }
         }
+    }
+}
+
+/// Sends `SIGKILL` to a worker: through its pidfd where it has one, so that a pid the system
+/// already gave to another process is never signalled; by pid otherwise (a fork server's
+/// worker, or a system without pidfds). A worker whose pid is not known yet is left alone:
+/// the fork server's report of it finds it marked as killed.
+pub(super) fn kill_worker(worker: &WorkerProcess) -> io::Result<()> {
+    kill_process(worker.pid, worker.pidfd.as_ref())
+}
+
+fn kill_process(pid: Option<u32>, pidfd: Option<&OwnedFd>) -> io::Result<()> {
+    match (pidfd, pid) {
+        (Some(pidfd), _) => process::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL),
+        (None, Some(pid)) => process::kill(pid, libc::SIGKILL),
+        (None, None) => Ok(()),
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod test {
+    use super::*;
+    use std::process::Command;
+
+    /// A pidfd outlives its process's pid: once the process is reaped, a kill through it
+    /// fails with `ESRCH` and never reaches the process that holds the pid now.
+    #[test]
+    fn a_kill_goes_through_the_pidfd_not_the_pid() {
+        let mut gone = Command::new("sleep").arg("30").spawn().unwrap();
+        let pidfd = process::pidfd_open(gone.id()).unwrap();
+        gone.kill().unwrap();
+        gone.wait().unwrap();
+        // Stands for a process that was given the reaped worker's pid.
+        let mut bystander = Command::new("sleep").arg("30").spawn().unwrap();
+        let error = kill_process(Some(bystander.id()), Some(&pidfd)).unwrap_err();
+        assert_eq!(error.raw_os_error(), Some(libc::ESRCH), "{error}");
+        assert!(
+            bystander.try_wait().unwrap().is_none(),
+            "the kill reached the process that holds the pid now"
+        );
+        // Without a pidfd the pid is all there is.
+        kill_process(Some(bystander.id()), None).unwrap();
+        let status = bystander.wait().unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(libc::SIGKILL)
+        );
+        assert!(kill_process(None, None).is_ok());
     }
 }

@@ -46,6 +46,7 @@ mod lifecycle;
 mod work;
 mod worker_process;
 
+use lifecycle::kill_worker;
 use worker_process::{absorb_handoffs, KillReason, Slot, KEYS_PER_SLOT, RESULTS_KEY, TASKS_KEY};
 
 /// How long a new worker may take to answer `READY` (its initializer included).
@@ -128,8 +129,8 @@ pub(crate) fn run(shared: Arc<Shared>, config: Config, startup: Sender<Result<()
         let own_children = !supervisor.launcher.reports_exits();
         for slot in &mut supervisor.slots {
             if let Some(worker) = slot.worker.take() {
+                let _ = kill_worker(&worker);
                 if let Some(pid) = worker.pid {
-                    let _ = process::kill(pid, libc::SIGKILL);
                     if own_children {
                         let _ = process::wait_pid(pid, true);
                     }
@@ -223,9 +224,7 @@ impl Supervisor {
             for slot in &mut self.slots {
                 if let Some(worker) = &mut slot.worker {
                     worker.killed.get_or_insert(KillReason::Shutdown);
-                    if let Some(pid) = worker.pid {
-                        let _ = process::kill(pid, libc::SIGKILL);
-                    }
+                    let _ = kill_worker(worker);
                 }
                 slot.wanted = false;
             }

@@ -6,6 +6,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use super::lifecycle::kill_worker;
 use super::worker_process::{
     absorb_handoffs, read_available, retire, send, set_phase, KillReason, Phase, Running,
     KEYS_PER_SLOT,
@@ -14,7 +15,7 @@ use super::{Supervisor, START_TIMEOUT};
 use crate::parent::job::Job;
 use crate::parent::settings::Shutdown;
 use crate::protocol::{self, FromWorker};
-use braid_sys::{fd, process};
+use braid_sys::fd;
 
 impl Supervisor {
     /// Hands queued jobs to idle workers, then, while jobs remain, a second one to each busy
@@ -68,10 +69,8 @@ impl Supervisor {
                             claimed: true,
                             ..job
                         });
-                        if let Some(pid) = worker.pid {
-                            // Should it still live, a worker that cannot take work must go.
-                            let _ = process::kill(pid, libc::SIGKILL);
-                        }
+                        // Should it still live, a worker that cannot take work must go.
+                        let _ = kill_worker(worker);
                         continue;
                     }
                     // A job waiting behind a running one: the death settles the running one
@@ -215,9 +214,7 @@ impl Supervisor {
             worker.start_error.get_or_insert(reason);
             worker.killed.get_or_insert(KillReason::StartFailure);
         }
-        if let Some(pid) = worker.pid {
-            let _ = process::kill(pid, libc::SIGKILL);
-        }
+        let _ = kill_worker(worker);
     }
 
     pub(super) fn on_tasks_writable(&mut self, index: usize) {
@@ -286,9 +283,7 @@ impl Supervisor {
                 _ => continue,
             };
             worker.killed = Some(reason);
-            if let Some(pid) = worker.pid {
-                let _ = process::kill(pid, libc::SIGKILL);
-            }
+            let _ = kill_worker(worker);
         }
     }
 }
