@@ -152,7 +152,7 @@ impl Supervisor {
                 worker.pid = worker.pid.or(Some(pid));
                 set_phase(worker, index, Phase::Idle, &mut self.shared.queue.lock());
                 worker.counted = true;
-                self.slots[index].start_failures = 0;
+                self.start_succeeded(index);
                 self.shared.counters.workers.fetch_add(1, Ordering::Relaxed);
                 self.report_startup_if_ready();
             }
