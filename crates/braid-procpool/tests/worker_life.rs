@@ -5,7 +5,7 @@ mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -60,6 +60,7 @@ impl std::io::Write for Capture {
 fn failed_starts_are_retried(method: StartMethod, log: &Capture) {
     let refuse = marker_path();
     std::env::set_var(REFUSE_ENV, &refuse);
+    let logged_before = log.text().len();
     // Every task needs a new worker.
     let pool = ProcessPool::builder()
         .workers(1)
@@ -88,7 +89,7 @@ fn failed_starts_are_retried(method: StartMethod, log: &Capture) {
         Ok(other) => panic!("a task submitted while no worker can start got {other:?}"),
         Err(_) => panic!("a task submitted while no worker can start waited"),
     }
-    let warnings = log.text();
+    let warnings = log.text().split_off(logged_before);
     assert!(
         warnings.contains("WARN") && warnings.contains("refusing to start"),
         "no warning names the reason: {warnings:?}"
@@ -169,6 +170,16 @@ fn process_gone(pid: u32) -> bool {
     unsafe { libc::kill(pid as libc::pid_t, 0) != 0 }
 }
 
+/// The program that owns the pool, killed however the check ends.
+struct Owner(Child);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A program that owns a pool is killed with `SIGKILL` while a worker runs a long task: the
 /// worker, and for `ForkServer` the server, end within a generous deadline. With
 /// `death_signal` false the system's death signal is off, and the portable watch must do it.
@@ -182,7 +193,8 @@ fn owner_dies(method: StartMethod, death_signal: bool) {
     } else {
         command.env(NO_DEATH_SIGNAL_ENV, "1");
     }
-    let mut owner = command.spawn().unwrap();
+    let mut owner = Owner(command.spawn().unwrap());
+    let owner = &mut owner.0;
     let mut line = String::new();
     BufReader::new(owner.stdout.take().unwrap())
         .read_line(&mut line)
