@@ -96,9 +96,11 @@
 //!
 //! One supervisor thread per pool owns every worker's pipes and watches them, and the
 //! workers' exits (a pidfd on Linux), through [`braid_poller`]. It knows which task each
-//! worker holds, enforces timeouts by killing the worker, and starts replacements. Workers
-//! die with their parent (`PR_SET_PDEATHSIG` on Linux, and the closed task pipe everywhere)
-//! and inherit no descriptor but their own pipes. Dropping a pool runs the submitted tasks,
+//! worker holds, enforces timeouts by killing the worker (through its pidfd where it has
+//! one), and starts replacements, retrying a failed start after a growing pause. Workers die
+//! with their parent, even in the middle of a task (`PR_SET_PDEATHSIG` on Linux; elsewhere a
+//! thread in each worker that notices when it is handed to a new parent) and inherit no
+//! descriptor but their own pipes. Dropping a pool runs the submitted tasks,
 //! then reaps every worker: no zombie and no descriptor is left behind.
 //!
 //! Three [`StartMethod`]s make workers: `Spawn` (the default) runs the executable again;

@@ -204,6 +204,23 @@ pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, signal: libc::c_int) -> io::Resu
     .map(drop)
 }
 
+/// Only Linux has pidfds: this always fails with `Unsupported`.
+///
+/// # Errors
+///
+/// Always.
+#[cfg(not(target_os = "linux"))]
+pub fn pidfd_send_signal(
+    pidfd: std::os::fd::BorrowedFd<'_>,
+    signal: libc::c_int,
+) -> io::Result<()> {
+    let _ = (pidfd, signal);
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "pidfds exist on Linux only",
+    ))
+}
+
 /// Asks the kernel to kill this process with `SIGKILL` when the thread that created it ends
 /// (Linux and Android: `PR_SET_PDEATHSIG`). Returns whether the system offers it.
 pub fn die_with_parent() -> bool {

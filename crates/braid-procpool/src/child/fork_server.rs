@@ -4,7 +4,9 @@
 //! To start a worker the supervisor sends the worker's two pipe ends; the server forks and
 //! reports the pid. When a worker ends, the server reaps it and reports how it ended: only a
 //! parent can learn a process's exit status. When the socket closes, the server waits for
-//! its remaining workers (they end when their task pipes close) and exits.
+//! its remaining workers (they end when their task pipes close) and exits; if it closed
+//! because the pool's program died, the server exits at once, and its workers, which watch
+//! their parent, end with it.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
@@ -17,7 +19,7 @@ use crate::protocol::fork_server::Report;
 /// The fork server's main loop; never returns.
 pub(super) fn serve(control: RawFd, parent: u32) -> ! {
     super::become_pool_child(parent, &[control]);
-    let code = match run_server(control) {
+    let code = match run_server(control, parent) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("braid-procpool fork server: {e}");
@@ -31,7 +33,7 @@ pub(super) fn serve(control: RawFd, parent: u32) -> ! {
 const CONTROL: usize = 0;
 const CHILD_EXITED: usize = 1;
 
-fn run_server(control: RawFd) -> io::Result<()> {
+fn run_server(control: RawFd, parent: u32) -> io::Result<()> {
     // A `SIGCHLD` writes a byte to `exits`: braid's one signal handler, the self-pipe trick.
     let (exits, exits_write) = fd::pipe()?;
     fd::set_nonblocking(exits.as_fd(), true)?;
@@ -53,7 +55,7 @@ fn run_server(control: RawFd) -> io::Result<()> {
         if exited {
             let mut sink = [0u8; 64];
             while matches!(fd::read(exits.as_raw_fd(), &mut sink), Ok(n) if n > 0) {}
-            reap(control, false);
+            reap(control);
         }
         if requested {
             match fd::recv_with_fds::<2>(control)? {
@@ -76,16 +78,28 @@ fn run_server(control: RawFd) -> io::Result<()> {
             }
         }
     }
-    drop(poller);
-    drop((wake, sigchld));
-    // Workers end once the supervisor closes their task pipes; wait for each.
-    reap(control, true);
-    Ok(())
+    // Workers end once the supervisor closes their task pipes; wait for each. If the pool's
+    // program died instead, leave at once: the workers, still busy, see this server go and
+    // end too. A dying process closes its descriptors before the system gives its children
+    // a new parent, so keep looking while waiting.
+    poller.delete(control_fd)?;
+    loop {
+        match process::wait_any(false) {
+            Ok(Some((pid, status))) => report(control, Report::Exited(pid, status)),
+            Ok(None) if process::parent_id() == parent => {
+                poller.wait(&mut events, Some(super::PARENT_CHECK))?;
+                let mut sink = [0u8; 64];
+                while matches!(fd::read(exits.as_raw_fd(), &mut sink), Ok(n) if n > 0) {}
+            }
+            // No worker left, or the pool's program is gone.
+            _ => return Ok(()),
+        }
+    }
 }
 
-/// Reaps ended workers and reports them; with `block`, until no child is left.
-fn reap(control: RawFd, block: bool) {
-    while let Ok(Some((pid, status))) = process::wait_any(block) {
+/// Reaps ended workers and reports them.
+fn reap(control: RawFd) {
+    while let Ok(Some((pid, status))) = process::wait_any(false) {
         report(control, Report::Exited(pid, status));
     }
 }

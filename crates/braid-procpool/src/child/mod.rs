@@ -7,6 +7,8 @@ mod fork_server;
 mod serve;
 
 use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use braid_sys::{fd, process};
 
@@ -20,7 +22,7 @@ use crate::protocol::role::Role;
 /// process when the pool lets it go, so the rest of `main` never runs there. It is the
 /// counterpart of Python's `if __name__ == "__main__":` guard.
 ///
-/// In the program's own process `init` only reads one environment variable.
+/// In the program's own process `init` only reads two environment variables.
 ///
 /// # Examples
 ///
@@ -37,6 +39,11 @@ use crate::protocol::role::Role;
 /// }
 /// ```
 pub fn init() {
+    // Read here, where every process of a pool passes first and while it has one thread: a
+    // worker forked from a threaded parent must not take the environment's lock.
+    if std::env::var_os(NO_DEATH_SIGNAL_ENV).is_some() {
+        NO_DEATH_SIGNAL.store(true, Ordering::Relaxed);
+    }
     let role = match Role::take_from_env() {
         None => return,
         Some(Ok(role)) => role,
@@ -51,24 +58,36 @@ pub fn init() {
             result,
             parent,
         } => {
-            become_pool_child(parent, &[task, result]);
+            if !become_pool_child(parent, &[task, result]) {
+                watch_parent(parent);
+            }
             std::process::exit(serve::serve(task, result));
         }
         Role::ForkServer { control, parent } => fork_server::serve(control, parent),
     }
 }
 
+/// Set (to anything) in a program whose pool processes must not use the system's death
+/// signal (`PR_SET_PDEATHSIG`), so that the portable watch of the parent is what ends them.
+/// For tests of that watch; not a promise to users.
+const NO_DEATH_SIGNAL_ENV: &str = "BRAID_PROCPOOL_NO_DEATH_SIGNAL";
+/// [`NO_DEATH_SIGNAL_ENV`] as [`init`] found it; a forked worker inherits it.
+static NO_DEATH_SIGNAL: AtomicBool = AtomicBool::new(false);
+
 /// Whether this process was started as a worker but its `main` did not call [`init`] first.
 pub(crate) fn started_without_init() -> bool {
     Role::pending_in_env()
 }
 
-/// Makes a freshly started worker or fork server a well-behaved child of the pool: it dies
-/// with its parent and holds no descriptor but its standard streams and `keep`.
+/// Makes a freshly started worker or fork server a well-behaved child of the pool: it holds
+/// no descriptor but its standard streams and `keep`, and, where the system has a death
+/// signal, it dies with its parent. Returns whether the death signal is armed; where it is
+/// not, a worker must [`watch_parent`] (the fork server, which must keep a single thread,
+/// sees its control socket close instead).
 ///
 /// Runs while the process has a single thread (right after `exec` or `fork`).
-pub(crate) fn become_pool_child(parent: u32, keep: &[RawFd]) {
-    process::die_with_parent();
+pub(crate) fn become_pool_child(parent: u32, keep: &[RawFd]) -> bool {
+    let armed = !NO_DEATH_SIGNAL.load(Ordering::Relaxed) && process::die_with_parent();
     if process::parent_id() != parent {
         // The parent died before the death signal was armed. `_exit`: the parent's exit
         // handlers are not this process's to run.
@@ -78,6 +97,33 @@ pub(crate) fn become_pool_child(parent: u32, keep: &[RawFd]) {
     // Programs a task starts must not hold the pool's descriptors open.
     for &fd in keep {
         let _ = fd::set_cloexec(fd, true);
+    }
+    armed
+}
+
+/// How often a worker without a death signal looks for its parent.
+const PARENT_CHECK: Duration = Duration::from_millis(250);
+
+/// Ends this worker once its parent is gone, on any system: a thread that checks every
+/// [`PARENT_CHECK`] whether the worker was handed to another parent (`init`, or a
+/// subreaper), which is how every Unix shows that the parent died. It needs nothing from
+/// the parent, so it works alike for every start method, and it notices a dead parent
+/// while a task holds the worker's main thread.
+fn watch_parent(parent: u32) {
+    let watch = move || loop {
+        std::thread::sleep(PARENT_CHECK);
+        if process::parent_id() != parent {
+            // `_exit`: the task still runs, and its state is not to be flushed anywhere.
+            process::exit_now(1);
+        }
+    };
+    let started = std::thread::Builder::new()
+        .name("braid-procpool-parent-watch".into())
+        .stack_size(64 * 1024)
+        .spawn(watch);
+    if started.is_err() {
+        // A worker that could outlive its parent unseen must not serve.
+        process::exit_now(1);
     }
 }
 
@@ -90,7 +136,9 @@ pub(crate) fn run_forked_worker(task: RawFd, result: RawFd, parent: u32) -> ! {
     unsafe { braid_sys::signal::reset_after_fork() };
     // Like an exec'd worker, read nothing from the parent's terminal or input.
     fd::stdin_from_null();
-    become_pool_child(parent, &[task, result]);
+    if !become_pool_child(parent, &[task, result]) {
+        watch_parent(parent);
+    }
     let code = serve::serve(task, result);
     // `_exit`, not `exit`: the parent's exit handlers and buffered output are not ours.
     process::exit_now(code)

@@ -37,7 +37,9 @@ pub enum TaskError {
     Decode(String),
     /// The pool was shut down before the task could run, or was killed while it ran.
     ShutDown,
-    /// No worker could be started to run the task.
+    /// No worker could be started to run the task: every start since the last worker ended
+    /// failed, for the reason given. The pool keeps trying and takes tasks again as soon as
+    /// a worker starts.
     WorkerStart(String),
 }
 

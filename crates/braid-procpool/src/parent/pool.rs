@@ -39,6 +39,9 @@ pub struct Metrics {
     pub timeouts: u64,
     /// Workers started to replace one that died, timed out or reached `max_tasks_per_child`.
     pub respawns: u64,
+    /// Worker starts that failed: the process could not be made, its initializer panicked,
+    /// or it ended or hung before it was ready. Each is retried after a back-off.
+    pub start_failures: u64,
     /// Workers running now.
     pub workers: usize,
 }
@@ -225,6 +228,7 @@ impl ProcessPool {
             worker_deaths: c.worker_deaths.load(Ordering::Relaxed),
             timeouts: c.timeouts.load(Ordering::Relaxed),
             respawns: c.respawns.load(Ordering::Relaxed),
+            start_failures: c.start_failures.load(Ordering::Relaxed),
             workers: c.workers.load(Ordering::Relaxed),
         }
     }
@@ -304,8 +308,12 @@ impl Builder {
     }
 
     /// A function every worker runs once before its first task. If it panics in a worker
-    /// started by [`build`](Builder::build), `build` fails; in a later replacement worker,
-    /// that worker is retried, and after repeated failures its place is given up.
+    /// started by [`build`](Builder::build), `build` fails. If it panics in a later
+    /// replacement, the start is retried after a back-off (50 ms, doubling up to 5 s) for as
+    /// long as the pool lives, and counted in [`Metrics::start_failures`]. While no worker
+    /// runs and every slot's last start failed, queued and new tasks fail at once with
+    /// [`TaskError::WorkerStart`], which names the reason; once a worker starts again, the
+    /// pool takes work again.
     pub fn initializer(mut self, f: fn()) -> Builder {
         self.initializer = Some(f);
         self

@@ -22,6 +22,7 @@ pub(crate) struct Counters {
     pub(crate) worker_deaths: AtomicU64,
     pub(crate) timeouts: AtomicU64,
     pub(crate) respawns: AtomicU64,
+    pub(crate) start_failures: AtomicU64,
     pub(crate) workers: AtomicUsize,
 }
 
@@ -48,7 +49,8 @@ pub(crate) struct Queue {
     pub(crate) handed: Vec<Handoff>,
     /// The strongest shutdown asked for; no job is accepted once set.
     pub(crate) closing: Option<Shutdown>,
-    /// Why the pool has no worker left, when every one failed to start.
+    /// Why the pool has no worker, while every slot's last start failed; cleared when a
+    /// worker starts again.
     pub(crate) broken: Option<String>,
 }
 

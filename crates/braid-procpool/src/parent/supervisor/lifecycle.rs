@@ -4,9 +4,9 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use braid_poller::{Interest, Mode};
 
@@ -14,7 +14,7 @@ use super::worker_process::{
     absorb_handoffs, read_available, retire, send, KillReason, Phase, WorkerProcess, EXIT_KEY,
     KEYS_PER_SLOT, RESULTS_KEY,
 };
-use super::{fail_queue, Supervisor, MAX_START_FAILURES, START_TIMEOUT};
+use super::{fail_queue, Supervisor, START_RETRY_FIRST, START_RETRY_MAX, START_TIMEOUT};
 use crate::parent::error::{BuildError, TaskError};
 use crate::parent::launch::Launched;
 use crate::parent::settings::Shutdown;
@@ -24,22 +24,28 @@ use braid_sys::fd;
 use braid_sys::process::{self, ExitStatus};
 
 impl Supervisor {
-    /// Starts a worker in every slot that wants one.
-    pub(super) fn refill_slots(&mut self) {
-        let stopping = match self.shutdown {
+    /// Whether the pool is stopping: it starts no more workers.
+    fn stopping(&self) -> bool {
+        match self.shutdown {
             None => false,
             Some(Shutdown::Kill) => true,
             Some(_) => self.shared.queue.lock().jobs.is_empty(),
-        };
-        if stopping {
+        }
+    }
+
+    /// Starts a worker in every slot that wants one and is not waiting out a back-off.
+    pub(super) fn refill_slots(&mut self) {
+        if self.stopping() {
             return;
         }
+        let now = Instant::now();
         for index in 0..self.slots.len() {
-            let slot = &self.slots[index];
-            if !slot.wanted || slot.worker.is_some() || slot.given_up {
+            let slot = &mut self.slots[index];
+            if !slot.wanted || slot.worker.is_some() || slot.retry_at.is_some_and(|at| at > now) {
                 continue;
             }
-            self.slots[index].wanted = false;
+            slot.wanted = false;
+            slot.retry_at = None;
             let replacement = self.startup.is_none();
             match self.start_worker(index) {
                 Ok(()) => {
@@ -115,9 +121,7 @@ impl Supervisor {
         if let Err(e) = sent {
             worker.start_error = Some(format!("could not talk to the new worker: {e}"));
             worker.killed = Some(KillReason::StartFailure);
-            if let Some(pid) = worker.pid {
-                let _ = process::kill(pid, libc::SIGKILL);
-            }
+            let _ = kill_worker(&worker);
         }
         self.slots[index].worker = Some(worker);
         Ok(())
@@ -191,7 +195,7 @@ impl Supervisor {
                         if let Some(worker) = &mut self.slots[index].worker {
                             worker.pid = Some(pid);
                             if worker.killed.is_some() {
-                                let _ = process::kill(pid, libc::SIGKILL);
+                                let _ = kill_worker(worker);
                             }
                         }
                     }
@@ -343,24 +347,53 @@ impl Supervisor {
         self.slots[index].wanted = true;
     }
 
-    /// A worker of slot `index` did not come up.
+    /// A worker of slot `index` did not come up: during `build` that fails the build;
+    /// afterwards the slot tries again after a back-off that doubles with each failure in a
+    /// row. While no slot has a worker that came up, queued and new jobs fail rather than
+    /// wait for one that may never come.
     fn start_failed(&mut self, index: usize, reason: String) {
+        self.shared
+            .counters
+            .start_failures
+            .fetch_add(1, Ordering::Relaxed);
         if self.startup.is_some() {
             self.fail_start(BuildError::worker_start(reason));
             return;
         }
-        tracing::warn!("braid-procpool: {reason}");
         let slot = &mut self.slots[index];
         slot.start_failures += 1;
-        if slot.start_failures >= MAX_START_FAILURES {
-            slot.given_up = true;
-        } else {
-            slot.wanted = true;
-        }
-        if self.slots.iter().all(|s| s.given_up) {
+        let delay = retry_delay(slot.start_failures);
+        slot.retry_at = Some(Instant::now() + delay);
+        slot.wanted = true;
+        tracing::warn!(
+            "braid-procpool: a worker failed to start ({} in a row): {reason}; trying again \
+             in {delay:?}",
+            slot.start_failures
+        );
+        // A slot whose worker came up has no failures counted, so this means no worker runs.
+        if self.slots.iter().all(|s| s.start_failures > 0) {
             self.shared.queue.lock().broken = Some(reason.clone());
             fail_queue(&self.shared, TaskError::WorkerStart(reason));
         }
+    }
+
+    /// A worker of slot `index` answered `READY`: the slot's failures are forgiven, and a
+    /// pool that refused work for want of workers takes it again.
+    pub(super) fn start_succeeded(&mut self, index: usize) {
+        self.slots[index].start_failures = 0;
+        self.shared.queue.lock().broken = None;
+    }
+
+    /// When the first slot waiting out a back-off may start a worker.
+    pub(super) fn next_retry(&self) -> Option<Instant> {
+        if self.stopping() {
+            return None;
+        }
+        self.slots
+            .iter()
+            .filter(|s| s.wanted && s.worker.is_none())
+            .filter_map(|s| s.retry_at)
+            .min()
     }
 
     /// Build fails: remember why, and tear everything down before telling the builder.
@@ -383,5 +416,71 @@ impl Supervisor {
                 let _ = startup.send(Ok(()));
             }
         }
+    }
+}
+
+/// Sends `SIGKILL` to a worker: through its pidfd where it has one, so that a pid the system
+/// already gave to another process is never signalled; by pid otherwise (a fork server's
+/// worker, or a system without pidfds). A worker whose pid is not known yet is left alone:
+/// the fork server's report of it finds it marked as killed.
+pub(super) fn kill_worker(worker: &WorkerProcess) -> io::Result<()> {
+    kill_process(worker.pid, worker.pidfd.as_ref())
+}
+
+/// The wait before the next start after `failures` failed ones in a row.
+fn retry_delay(failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(16);
+    START_RETRY_FIRST
+        .saturating_mul(1 << doublings)
+        .min(START_RETRY_MAX)
+}
+
+fn kill_process(pid: Option<u32>, pidfd: Option<&OwnedFd>) -> io::Result<()> {
+    match (pidfd, pid) {
+        (Some(pidfd), _) => process::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL),
+        (None, Some(pid)) => process::kill(pid, libc::SIGKILL),
+        (None, None) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn the_back_off_doubles_up_to_its_cap() {
+        assert_eq!(retry_delay(1), START_RETRY_FIRST);
+        assert_eq!(retry_delay(2), START_RETRY_FIRST * 2);
+        assert_eq!(retry_delay(3), START_RETRY_FIRST * 4);
+        assert_eq!(retry_delay(20), START_RETRY_MAX);
+        assert_eq!(retry_delay(u32::MAX), START_RETRY_MAX);
+    }
+
+    /// A pidfd outlives its process's pid: once the process is reaped, a kill through it
+    /// fails with `ESRCH` and never reaches the process that holds the pid now.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_kill_goes_through_the_pidfd_not_the_pid() {
+        use std::process::Command;
+        let mut gone = Command::new("sleep").arg("30").spawn().unwrap();
+        let pidfd = process::pidfd_open(gone.id()).unwrap();
+        gone.kill().unwrap();
+        gone.wait().unwrap();
+        // Stands for a process that was given the reaped worker's pid.
+        let mut bystander = Command::new("sleep").arg("30").spawn().unwrap();
+        let error = kill_process(Some(bystander.id()), Some(&pidfd)).unwrap_err();
+        assert_eq!(error.raw_os_error(), Some(libc::ESRCH), "{error}");
+        assert!(
+            bystander.try_wait().unwrap().is_none(),
+            "the kill reached the process that holds the pid now"
+        );
+        // Without a pidfd the pid is all there is.
+        kill_process(Some(bystander.id()), None).unwrap();
+        let status = bystander.wait().unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(libc::SIGKILL)
+        );
+        assert!(kill_process(None, None).is_ok());
     }
 }

@@ -19,7 +19,9 @@
 //!
 //! A worker's life: `Starting` (launched, `INIT` sent) → `Idle` (it answered `READY`) ⇄
 //! `Busy` (holding task messages) → `Retiring` (task pipe closed: it exits on its own) → gone.
-//! Any phase may end in death; the slot is then refilled unless the pool is stopping.
+//! Any phase may end in death; the slot is then refilled unless the pool is stopping. A
+//! worker that dies before `READY` failed to start: its slot tries again after a back-off
+//! that doubles with each failure in a row, for as long as the pool lives.
 //!
 //! This file holds the loop itself; [`lifecycle`] starts, reaps and replaces workers,
 //! [`work`] moves jobs out, results in, and enforces deadlines, and [`worker`] is one
@@ -46,12 +48,15 @@ mod lifecycle;
 mod work;
 mod worker_process;
 
+use lifecycle::kill_worker;
 use worker_process::{absorb_handoffs, KillReason, Slot, KEYS_PER_SLOT, RESULTS_KEY, TASKS_KEY};
 
 /// How long a new worker may take to answer `READY` (its initializer included).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
-/// A replacement worker that fails to start this many times in a row is given up.
-const MAX_START_FAILURES: u32 = 3;
+/// How long a slot waits before it tries again after a failed start; the wait doubles with
+/// each failure in a row, up to `START_RETRY_MAX`.
+const START_RETRY_FIRST: Duration = Duration::from_millis(50);
+const START_RETRY_MAX: Duration = Duration::from_secs(5);
 /// The fork server's control socket.
 const CONTROL_KEY: usize = usize::MAX - 1;
 
@@ -128,8 +133,8 @@ pub(crate) fn run(shared: Arc<Shared>, config: Config, startup: Sender<Result<()
         let own_children = !supervisor.launcher.reports_exits();
         for slot in &mut supervisor.slots {
             if let Some(worker) = slot.worker.take() {
+                let _ = kill_worker(&worker);
                 if let Some(pid) = worker.pid {
-                    let _ = process::kill(pid, libc::SIGKILL);
                     if own_children {
                         let _ = process::wait_pid(pid, true);
                     }
@@ -179,6 +184,9 @@ impl Supervisor {
             }
             let timeout = self
                 .next_deadline()
+                .into_iter()
+                .chain(self.next_retry())
+                .min()
                 .map(|d| d.saturating_duration_since(Instant::now()));
             if let Err(e) = self.shared.poller.wait(&mut events, timeout) {
                 tracing::error!(
@@ -223,9 +231,7 @@ impl Supervisor {
             for slot in &mut self.slots {
                 if let Some(worker) = &mut slot.worker {
                     worker.killed.get_or_insert(KillReason::Shutdown);
-                    if let Some(pid) = worker.pid {
-                        let _ = process::kill(pid, libc::SIGKILL);
-                    }
+                    let _ = kill_worker(worker);
                 }
                 slot.wanted = false;
             }

@@ -6,6 +6,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use super::lifecycle::kill_worker;
 use super::worker_process::{
     absorb_handoffs, read_available, retire, send, set_phase, KillReason, Phase, Running,
     KEYS_PER_SLOT,
@@ -14,7 +15,7 @@ use super::{Supervisor, START_TIMEOUT};
 use crate::parent::job::Job;
 use crate::parent::settings::Shutdown;
 use crate::protocol::{self, FromWorker};
-use braid_sys::{fd, process};
+use braid_sys::fd;
 
 impl Supervisor {
     /// Hands queued jobs to idle workers, one each. A busy worker gets nothing more: a job
@@ -57,10 +58,8 @@ impl Supervisor {
                     claimed: true,
                     ..job
                 });
-                if let Some(pid) = worker.pid {
-                    // Should it still live, a worker that cannot take work must go.
-                    let _ = process::kill(pid, libc::SIGKILL);
-                }
+                // Should it still live, a worker that cannot take work must go.
+                let _ = kill_worker(worker);
                 continue;
             }
             let mut running = Running::new(job);
@@ -136,7 +135,7 @@ impl Supervisor {
                 worker.pid = worker.pid.or(Some(pid));
                 set_phase(worker, index, Phase::Idle, &mut self.shared.queue.lock());
                 worker.counted = true;
-                self.slots[index].start_failures = 0;
+                self.start_succeeded(index);
                 self.shared.counters.workers.fetch_add(1, Ordering::Relaxed);
                 self.report_startup_if_ready();
             }
@@ -198,9 +197,7 @@ impl Supervisor {
             worker.start_error.get_or_insert(reason);
             worker.killed.get_or_insert(KillReason::StartFailure);
         }
-        if let Some(pid) = worker.pid {
-            let _ = process::kill(pid, libc::SIGKILL);
-        }
+        let _ = kill_worker(worker);
     }
 
     pub(super) fn on_tasks_writable(&mut self, index: usize) {
@@ -269,9 +266,7 @@ impl Supervisor {
                 _ => continue,
             };
             worker.killed = Some(reason);
-            if let Some(pid) = worker.pid {
-                let _ = process::kill(pid, libc::SIGKILL);
-            }
+            let _ = kill_worker(worker);
         }
     }
 }

@@ -99,8 +99,10 @@ pub(super) struct WorkerProcess {
 #[derive(Default)]
 pub(super) struct Slot {
     pub(super) worker: Option<WorkerProcess>,
+    /// Failed starts in a row; 0 once a worker of this slot is ready.
     pub(super) start_failures: u32,
-    pub(super) given_up: bool,
+    /// When the next start may be tried, after a failed one.
+    pub(super) retry_at: Option<Instant>,
     /// Refill this slot on the next turn.
     pub(super) wanted: bool,
 }
