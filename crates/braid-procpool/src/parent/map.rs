@@ -39,6 +39,8 @@ struct Chunker<I> {
     chunksize: usize,
     /// The encoded size of the last chunk, to size the next one's buffer in one go.
     last_len: usize,
+    /// The largest body a chunk's message may grow to.
+    frame_limit: usize,
 }
 
 impl<I, A> ChunkSource for Chunker<I>
@@ -47,7 +49,7 @@ where
     A: Serialize,
 {
     fn next_chunk(&mut self) -> Option<Chunk> {
-        let mut message = TaskMessage::new(self.f, self.last_len);
+        let mut message = TaskMessage::new(self.f, self.last_len).limit(self.frame_limit);
         let mut holes = Vec::new();
         let mut len = 0u32;
         for item in self.items.by_ref() {
@@ -154,6 +156,7 @@ where
         items: I,
         chunksize: usize,
         ordered: bool,
+        frame_limit: usize,
     ) -> Map<R>
     where
         A: Serialize + DeserializeOwned,
@@ -173,6 +176,7 @@ where
                 f: FnRef::new(f),
                 chunksize,
                 last_len: 64,
+                frame_limit,
             })),
             ordered,
             chunk_timeout,

@@ -22,7 +22,7 @@ pub use crate::parent::settings::{Shutdown, StartMethod};
 use crate::parent::shared::Shared;
 use crate::parent::supervisor::{self, Config};
 use crate::protocol::function::FnRef;
-use crate::protocol::TaskMessage;
+use crate::protocol::{TaskMessage, WorkerSettings, MAX_FRAME};
 
 /// A snapshot of a pool's counters, from [`ProcessPool::metrics`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -54,6 +54,8 @@ pub struct Metrics {
 /// away: a worker's death is still noticed, but reported without an exit code or signal.
 pub struct ProcessPool {
     shared: Arc<Shared>,
+    /// The largest task message body; see [`Builder::frame_limit`].
+    frame_limit: usize,
     supervisor: Mutex<Option<thread::JoinHandle<()>>>,
 }
 
@@ -138,7 +140,7 @@ impl ProcessPool {
         R: Serialize + DeserializeOwned + Send + 'static,
     {
         let slot = Arc::new(TaskSlot::<R>::new());
-        let mut message = TaskMessage::new(FnRef::new(f), 32);
+        let mut message = TaskMessage::new(FnRef::new(f), 32).limit(self.frame_limit);
         match message.push(&arg) {
             Ok(()) => self.shared.push(Job {
                 message: message.finish(),
@@ -182,7 +184,15 @@ impl ProcessPool {
         I: IntoIterator<Item = A>,
         I::IntoIter: Send + 'static,
     {
-        Map::new(self.shared.clone(), f, items.into_iter(), chunksize, true)
+        let items = items.into_iter();
+        Map::new(
+            self.shared.clone(),
+            f,
+            items,
+            chunksize,
+            true,
+            self.frame_limit,
+        )
     }
 
     /// Like [`map`](ProcessPool::map), but yields each chunk's results as soon as the chunk
@@ -194,7 +204,15 @@ impl ProcessPool {
         I: IntoIterator<Item = A>,
         I::IntoIter: Send + 'static,
     {
-        Map::new(self.shared.clone(), f, items.into_iter(), chunksize, false)
+        let items = items.into_iter();
+        Map::new(
+            self.shared.clone(),
+            f,
+            items,
+            chunksize,
+            false,
+            self.frame_limit,
+        )
     }
 
     /// Stops the pool and returns once every worker process is reaped.
@@ -274,6 +292,7 @@ pub struct Builder {
     max_tasks_per_child: Option<usize>,
     task_timeout: Option<Duration>,
     initializer: Option<fn()>,
+    frame_limit: Option<usize>,
 }
 
 impl Builder {
@@ -308,6 +327,14 @@ impl Builder {
     /// that worker is retried, and after repeated failures its place is given up.
     pub fn initializer(mut self, f: fn()) -> Builder {
         self.initializer = Some(f);
+        self
+    }
+
+    /// Lowers the largest message body either side sends below its normal 2 GiB, so that a
+    /// test can reach the limit with small values. Not a tuning knob.
+    #[doc(hidden)]
+    pub fn frame_limit(mut self, bytes: usize) -> Builder {
+        self.frame_limit = Some(bytes);
         self
     }
 
@@ -350,15 +377,19 @@ impl Builder {
             StartMethod::Fork => None,
             StartMethod::Spawn | StartMethod::ForkServer => Some(own_executable()?),
         };
+        let frame_limit = self.frame_limit.unwrap_or(MAX_FRAME).min(MAX_FRAME);
         let shared = Arc::new(Shared::new(Poller::new()?, self.task_timeout, workers));
         let config = Config {
             workers,
             method: self.start_method,
             exe,
             max_tasks_per_child: self.max_tasks_per_child.map(|n| n as u64),
-            initializer: self
-                .initializer
-                .map_or(0, |f| FnRef::initializer(f).function),
+            worker: WorkerSettings {
+                initializer: self
+                    .initializer
+                    .map_or(0, |f| FnRef::initializer(f).function),
+                frame_limit,
+            },
         };
         let (report, started) = crossbeam_channel::bounded(1);
         let thread = {
@@ -370,6 +401,7 @@ impl Builder {
         match started.recv() {
             Ok(Ok(())) => Ok(ProcessPool {
                 shared,
+                frame_limit,
                 supervisor: Mutex::new(Some(thread)),
             }),
             Ok(Err(e)) => {

@@ -23,8 +23,10 @@ pub(crate) enum ItemFailure {
 /// The type every trampoline is erased to.
 ///
 /// The first argument is the address of a `fn(A) -> R` whose `(A, R)` matches the
-/// trampoline's instantiation.
-pub(crate) type Trampoline = unsafe fn(usize, &[u8], &mut Vec<u8>) -> Result<(), ItemFailure>;
+/// trampoline's instantiation. On success it returns `R`'s type name, for a message about
+/// the result's size.
+pub(crate) type Trampoline =
+    unsafe fn(usize, &[u8], &mut Vec<u8>) -> Result<&'static str, ItemFailure>;
 
 /// The fixed point all code offsets are measured from.
 #[inline(never)]
@@ -89,7 +91,11 @@ impl FnRef {
 /// # Safety
 ///
 /// `f` must be the address of a `fn(A) -> R` of this program.
-unsafe fn trampoline<A, R>(f: usize, input: &[u8], out: &mut Vec<u8>) -> Result<(), ItemFailure>
+unsafe fn trampoline<A, R>(
+    f: usize,
+    input: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<&'static str, ItemFailure>
 where
     A: DeserializeOwned,
     R: Serialize,
@@ -108,7 +114,7 @@ where
             std::any::type_name::<R>()
         )));
     }
-    Ok(())
+    Ok(std::any::type_name::<R>())
 }
 
 #[cfg(test)]

@@ -107,7 +107,7 @@ impl Supervisor {
         let sent = registered.and_then(|()| {
             send(
                 &mut worker,
-                &ToWorker::init_frame(self.config.initializer),
+                &ToWorker::init_frame(&self.config.worker),
                 poller,
                 base,
             )

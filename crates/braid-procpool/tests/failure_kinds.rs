@@ -1,0 +1,145 @@
+//! How each kind of failure is reported: values too big for a message, under every start
+//! method. Each failure is its own task's, with an error that says what went wrong, and the
+//! worker that saw it lives on wherever it can.
+
+mod common;
+
+use braid_procpool::{ProcessPool, StartMethod, TaskError};
+use common::{eventually, Checks, METHODS};
+
+/// The message limit the size checks run with: 2 GiB values are too big for a test.
+const LIMIT: usize = 1 << 20;
+
+fn sized_pool(method: StartMethod) -> ProcessPool {
+    ProcessPool::builder()
+        .workers(1)
+        .start_method(method)
+        .frame_limit(LIMIT)
+        .build()
+        .expect("pool starts")
+}
+
+fn byte_len(bytes: Vec<u8>) -> usize {
+    bytes.len()
+}
+
+fn bytes_of(n: usize) -> Vec<u8> {
+    vec![1; n]
+}
+
+/// The number that follows `label` in `message`.
+fn number_after(message: &str, label: &str) -> usize {
+    let at = message
+        .find(label)
+        .unwrap_or_else(|| panic!("{message:?} should say {label:?}"))
+        + label.len();
+    let digits: String = message[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("no number after {label:?} in {message:?}"))
+}
+
+/// Checks a size error and returns the length of a `Vec<u8>` whose message is exactly at the
+/// limit, worked out from what the error says about a `Vec<u8>` of `len` bytes: the value's
+/// size, the message's, and the limit.
+fn at_limit_from(error: &TaskError, len: usize) -> usize {
+    let TaskError::Encode(message) = error else {
+        panic!("expected an Encode error, got {error:?}");
+    };
+    assert!(message.contains("alloc::vec::Vec<u8>"), "{message}");
+    assert_eq!(
+        number_after(message, "over the limit of "),
+        LIMIT,
+        "{message}"
+    );
+    // A `Vec<u8>` near 1 MiB encodes as a 3-byte length and its bytes.
+    assert_eq!(number_after(message, "encodes to "), len + 3, "{message}");
+    let body = number_after(message, "makes a message of ");
+    assert!(body > LIMIT, "{message}");
+    len - (body - LIMIT)
+}
+
+/// An argument that would make a task message bigger than the limit fails to encode in the
+/// parent, naming its size and the limit; one byte less and it runs.
+fn argument_sizes(method: StartMethod) {
+    let pool = sized_pool(method);
+    let pid = pool.submit(common::pid, ()).join().unwrap();
+    let before = pool.metrics();
+    let error = pool.submit(byte_len, vec![0; LIMIT]).join().unwrap_err();
+    let at = at_limit_from(&error, LIMIT);
+    assert_eq!(pool.submit(byte_len, vec![0; at - 1]).join(), Ok(at - 1));
+    assert_eq!(pool.submit(byte_len, vec![0; at]).join(), Ok(at));
+    let over = pool.submit(byte_len, vec![0; at + 1]).join().unwrap_err();
+    assert_eq!(at_limit_from(&over, at + 1), at);
+    // The two refused arguments never reached the worker.
+    assert_eq!(pool.metrics().tasks_done, before.tasks_done + 2);
+
+    // In a map, the item that does not fit fails alone, in a chunk or by itself.
+    for chunksize in [1, 3] {
+        let items = vec![vec![0; 10], vec![0; at + 1], vec![0; 20]];
+        let results: Vec<_> = pool.map(byte_len, items, chunksize).collect();
+        assert_eq!(results[0], Ok(10), "chunksize {chunksize}");
+        assert!(
+            matches!(&results[1], Err(TaskError::Encode(m)) if m.contains("over the limit")),
+            "chunksize {chunksize}: {:?}",
+            results[1]
+        );
+        assert_eq!(results[2], Ok(20), "chunksize {chunksize}");
+    }
+    assert_eq!(pool.submit(common::pid, ()).join(), Ok(pid));
+    assert_eq!(pool.metrics().worker_deaths, 0);
+}
+
+/// A result that would make a results message bigger than the limit fails to encode in the
+/// worker, naming its type, its size and the limit; the worker lives on.
+fn result_sizes(method: StartMethod) {
+    let pool = sized_pool(method);
+    let pid = pool.submit(common::pid, ()).join().unwrap();
+    let error = pool.submit(bytes_of, LIMIT).join().unwrap_err();
+    let at = at_limit_from(&error, LIMIT);
+    assert_eq!(
+        pool.submit(bytes_of, at - 1).join().map(|v| v.len()),
+        Ok(at - 1)
+    );
+    assert_eq!(pool.submit(bytes_of, at).join().map(|v| v.len()), Ok(at));
+    let over = pool.submit(bytes_of, at + 1).join().unwrap_err();
+    assert_eq!(at_limit_from(&over, at + 1), at);
+
+    // In a map, the result that does not fit fails alone, in a chunk or by itself. In a chunk
+    // the other results share the message, so the big one is made big enough alone.
+    for chunksize in [1, 3] {
+        let results: Vec<_> = pool
+            .map(bytes_of, [10, LIMIT, 20], chunksize)
+            .map(|r| r.map(|v| v.len()))
+            .collect();
+        assert_eq!(results[0], Ok(10), "chunksize {chunksize}");
+        assert!(
+            matches!(&results[1], Err(TaskError::Encode(m)) if m.contains("over the limit")),
+            "chunksize {chunksize}: {:?}",
+            results[1]
+        );
+        assert_eq!(results[2], Ok(20), "chunksize {chunksize}");
+    }
+    assert_eq!(pool.submit(common::pid, ()).join(), Ok(pid));
+    eventually("the pool to settle", || pool.metrics().workers == 1);
+    assert_eq!(pool.metrics().worker_deaths, 0);
+    assert_eq!(pool.metrics().respawns, 0);
+}
+
+fn main() {
+    braid_procpool::init();
+    let mut checks = Checks::new();
+    for method in METHODS {
+        let name = |what: &str| format!("{method:?}: {what}");
+        checks.run(&name("an argument over the message limit"), || {
+            argument_sizes(method)
+        });
+        checks.run(&name("a result over the message limit"), || {
+            result_sizes(method)
+        });
+    }
+    checks.finish();
+}
