@@ -1,11 +1,12 @@
-//! How each kind of failure is reported: values too big for a message, under every start
-//! method. Each failure is its own task's, with an error that says what went wrong, and the
+//! How each kind of failure is reported: values too big for a message, and a worker that
+//! breaks the protocol, under every start method. Each failure is its own task's, with an error that says what went wrong, and the
 //! worker that saw it lives on wherever it can.
 
 mod common;
 
+use braid_procpool::__test::{corrupt_results, Corruption};
 use braid_procpool::{ProcessPool, StartMethod, TaskError};
-use common::{eventually, Checks, METHODS};
+use common::{double, eventually, Checks, METHODS};
 
 /// The message limit the size checks run with: 2 GiB values are too big for a test.
 const LIMIT: usize = 1 << 20;
@@ -129,6 +130,61 @@ fn result_sizes(method: StartMethod) {
     assert_eq!(pool.metrics().respawns, 0);
 }
 
+fn sends_unknown_tag(_: ()) -> u32 {
+    corrupt_results(Corruption::UnknownTag);
+    std::process::id()
+}
+
+fn sends_bad_length(_: ()) -> u32 {
+    corrupt_results(Corruption::BadLength);
+    std::process::id()
+}
+
+fn sends_unowned_result(_: ()) -> u32 {
+    corrupt_results(Corruption::UnownedResult);
+    std::process::id()
+}
+
+/// A worker that sends what is not the protocol is killed, and its task fails with
+/// `Protocol`, saying what was wrong; the task queued behind it runs on the replacement.
+fn protocol_breach(method: StartMethod, f: fn(()) -> u32, says: &str) {
+    let pool = common::pool(method, 1);
+    let pid = pool.submit(common::pid, ()).join().unwrap();
+    let bad = pool.submit(f, ());
+    let behind = pool.submit(double, 21);
+    let error = bad
+        .join()
+        .expect_err("the task of a worker that broke the protocol fails");
+    assert!(
+        matches!(&error, TaskError::Protocol(m) if m.contains(says) && m.contains(&pid.to_string())),
+        "{error:?} should be Protocol, naming the worker and saying {says:?}"
+    );
+    assert!(error.is_protocol());
+    assert!(error.to_string().contains("protocol"), "{error}");
+    assert_eq!(behind.join(), Ok(42));
+    eventually("a replacement worker", || pool.metrics().respawns == 1);
+    assert_ne!(pool.submit(common::pid, ()).join().unwrap(), pid);
+    let more: Vec<_> = (0..10).map(|i| pool.submit(double, i)).collect();
+    let results: Vec<_> = more.into_iter().map(|h| h.join()).collect();
+    assert_eq!(results, (0..10).map(|i| Ok(i * 2)).collect::<Vec<_>>());
+}
+
+/// A worker that sends a result for a task it does not hold is killed and replaced; the
+/// task it did hold had its own result first.
+fn unowned_result(method: StartMethod) {
+    let pool = common::pool(method, 1);
+    let pid = pool.submit(common::pid, ()).join().unwrap();
+    assert_eq!(pool.submit(sends_unowned_result, ()).join(), Ok(pid));
+    // Nothing is submitted until the worker is replaced: a task handed to it in between
+    // would be taken for the owner of the stray result.
+    eventually("a replacement worker", || pool.metrics().respawns == 1);
+    assert_eq!(pool.metrics().worker_deaths, 1);
+    assert_ne!(pool.submit(common::pid, ()).join().unwrap(), pid);
+    let more: Vec<_> = (0..10).map(|i| pool.submit(double, i)).collect();
+    let results: Vec<_> = more.into_iter().map(|h| h.join()).collect();
+    assert_eq!(results, (0..10).map(|i| Ok(i * 2)).collect::<Vec<_>>());
+}
+
 fn main() {
     braid_procpool::init();
     let mut checks = Checks::new();
@@ -140,6 +196,16 @@ fn main() {
         checks.run(&name("a result over the message limit"), || {
             result_sizes(method)
         });
+        checks.run(&name("a message with an unknown tag"), || {
+            protocol_breach(method, sends_unknown_tag, "unknown tag 0xee")
+        });
+        checks.run(&name("a frame with a bad length"), || {
+            protocol_breach(method, sends_bad_length, "a frame of 4294967295 bytes")
+        });
+        checks.run(
+            &name("a result for a task the worker does not hold"),
+            || unowned_result(method),
+        );
     }
     checks.finish();
 }

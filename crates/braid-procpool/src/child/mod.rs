@@ -3,6 +3,7 @@
 //!
 //! Nothing here imports the parent's side: the two meet only in `protocol`.
 
+pub(crate) mod corrupt;
 mod fork_server;
 mod serve;
 

@@ -11,6 +11,7 @@ use crate::protocol::{self, FromWorker, ResultsFrame, TaskBody, ToWorker};
 
 /// Serves tasks until the task pipe closes; returns the process exit code.
 pub(super) fn serve(task: RawFd, result: RawFd) -> i32 {
+    super::corrupt::set_results_fd(result);
     let mut reader = FrameReader::new(task);
     let mut out = Vec::with_capacity(4096);
     let mut frame_limit = protocol::MAX_FRAME;
@@ -35,7 +36,9 @@ pub(super) fn serve(task: RawFd, result: RawFd) -> i32 {
             },
             Some(ToWorker::Task(task)) => {
                 run_task(task, &mut out, frame_limit);
-                fd::write_all(result, &out).is_ok()
+                let sent = fd::write_all(result, &out).is_ok();
+                super::corrupt::after_results();
+                sent
             }
             None => return 2,
         };

@@ -39,6 +39,10 @@ pub enum TaskError {
     ShutDown,
     /// No worker could be started to run the task.
     WorkerStart(String),
+    /// The task's worker broke the pool's protocol (it sent a message the pool could not
+    /// read, or a result for no task), so it was killed and replaced. The message says what
+    /// it sent. A bug in braid, or memory the task corrupted in its worker.
+    Protocol(String),
 }
 
 impl TaskError {
@@ -55,6 +59,11 @@ impl TaskError {
     /// Whether the task ran past its timeout.
     pub fn is_timeout(&self) -> bool {
         matches!(self, TaskError::TimedOut)
+    }
+
+    /// Whether the task's worker broke the pool's protocol and was killed for it.
+    pub fn is_protocol(&self) -> bool {
+        matches!(self, TaskError::Protocol(_))
     }
 }
 
@@ -95,6 +104,10 @@ impl fmt::Display for TaskError {
                 f.write_str("the process pool was shut down before the task finished")
             }
             TaskError::WorkerStart(e) => write!(f, "no worker process could be started: {e}"),
+            TaskError::Protocol(e) => write!(
+                f,
+                "the worker broke the pool's protocol ({e}), so it was killed and replaced"
+            ),
         }
     }
 }

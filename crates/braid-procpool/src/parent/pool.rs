@@ -33,7 +33,8 @@ pub struct Metrics {
     pub tasks_done: u64,
     /// Task items that panicked.
     pub panics: u64,
-    /// Workers that died unexpectedly (exit, crash, outside kill), timeouts not included.
+    /// Workers that died unexpectedly (exit, crash, outside kill) or were killed for breaking
+    /// the pool's protocol, timeouts not included.
     pub worker_deaths: u64,
     /// Tasks whose worker was killed for running past their timeout.
     pub timeouts: u64,

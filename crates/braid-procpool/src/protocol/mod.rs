@@ -319,6 +319,29 @@ impl<'a> ResultsFrame<'a> {
     }
 }
 
+/// Frames that break this protocol, for tests of how the parent copes with a worker that
+/// sends one.
+pub(crate) mod broken {
+    use super::{frame, ResultsFrame, MAX_FRAME};
+
+    /// A message whose tag the protocol does not have.
+    pub(crate) fn unknown_tag() -> Vec<u8> {
+        frame(0xee, &[])
+    }
+
+    /// A frame length no frame may have.
+    pub(crate) fn bad_length() -> Vec<u8> {
+        u32::MAX.to_le_bytes().to_vec()
+    }
+
+    /// A well-formed results message with no items, for a task nobody sent.
+    pub(crate) fn unowned_results() -> Vec<u8> {
+        let mut out = Vec::new();
+        ResultsFrame::begin(&mut out, 0, MAX_FRAME).finish();
+        out
+    }
+}
+
 /// Reads little-endian numbers and length-prefixed slices from a frame body.
 #[derive(Clone, Debug)]
 struct Cursor<'a> {

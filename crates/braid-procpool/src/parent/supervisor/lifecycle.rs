@@ -309,7 +309,11 @@ impl Supervisor {
                 }
             }
         }
-        match (running_now, worker.killed) {
+        match (running_now, worker.killed.clone()) {
+            (Some(running), Some(KillReason::Protocol(reason))) => {
+                counters.worker_deaths.fetch_add(1, Ordering::Relaxed);
+                running.sink.fail(TaskError::Protocol(reason));
+            }
             (Some(running), Some(KillReason::Timeout)) => {
                 counters.timeouts.fetch_add(1, Ordering::Relaxed);
                 running.sink.fail(TaskError::TimedOut);
