@@ -1,5 +1,6 @@
-//! How each kind of failure is reported: values too big for a message, and a worker that
-//! breaks the protocol, under every start method. Each failure is its own task's, with an error that says what went wrong, and the
+//! How each kind of failure is reported, under every start method: a value that fails at
+//! each of the five places a value can fail (Python's crash matrix), values too big for a
+//! message, and a worker that breaks the protocol. Each failure is its own task's, with an error that says what went wrong, and the
 //! worker that saw it lives on wherever it can.
 
 mod common;
@@ -7,6 +8,165 @@ mod common;
 use braid_procpool::__test::{corrupt_results, Corruption};
 use braid_procpool::{ProcessPool, StartMethod, TaskError};
 use common::{double, eventually, Checks, METHODS};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A value that fails to encode or to decode when told to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Fragile {
+    fails_to_encode: bool,
+    fails_to_decode: bool,
+    value: u64,
+}
+
+impl Fragile {
+    fn fine(value: u64) -> Fragile {
+        Fragile {
+            fails_to_encode: false,
+            fails_to_decode: false,
+            value,
+        }
+    }
+}
+
+impl Serialize for Fragile {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.fails_to_encode {
+            return Err(serde::ser::Error::custom("Fragile refuses to encode"));
+        }
+        (self.fails_to_decode, self.value).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Fragile {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (fails_to_decode, value) = <(bool, u64)>::deserialize(d)?;
+        if fails_to_decode {
+            return Err(serde::de::Error::custom("Fragile refuses to decode"));
+        }
+        Ok(Fragile::fine(value))
+    }
+}
+
+/// Where a value fails on its way: the five stages of CPython's
+/// `test_concurrent_futures/test_deadlock.py`, the panic in the middle included.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+enum Stage {
+    /// Fine all the way.
+    None,
+    /// The argument, in the parent.
+    EncodeArgument,
+    /// The argument, in the worker.
+    DecodeArgument,
+    /// The function panics.
+    Run,
+    /// The result, in the worker.
+    EncodeResult,
+    /// The result, in the parent.
+    DecodeResult,
+}
+
+const STAGES: [Stage; 5] = [
+    Stage::EncodeArgument,
+    Stage::DecodeArgument,
+    Stage::Run,
+    Stage::EncodeResult,
+    Stage::DecodeResult,
+];
+
+/// The argument that fails at `stage`, carrying `value`.
+fn argument(stage: Stage, value: u64) -> (Fragile, Stage) {
+    let mut arg = Fragile::fine(value);
+    arg.fails_to_encode = stage == Stage::EncodeArgument;
+    arg.fails_to_decode = stage == Stage::DecodeArgument;
+    (arg, stage)
+}
+
+/// Returns the argument's value in a result that fails where the stage says.
+fn through((arg, stage): (Fragile, Stage)) -> Fragile {
+    assert!(stage != Stage::Run, "item {} panics", arg.value);
+    let mut result = Fragile::fine(arg.value);
+    result.fails_to_encode = stage == Stage::EncodeResult;
+    result.fails_to_decode = stage == Stage::DecodeResult;
+    result
+}
+
+/// Checks that `error` is what a value failing at `stage` must give.
+fn check_stage_error(stage: Stage, error: &TaskError) {
+    let fragile = std::any::type_name::<Fragile>();
+    let argument = std::any::type_name::<(Fragile, Stage)>();
+    let (encode, message, names) = match (stage, error) {
+        (Stage::Run, TaskError::Panicked { message }) => {
+            assert!(message.contains("panics"), "{message}");
+            return;
+        }
+        (Stage::EncodeArgument, TaskError::Encode(m)) => (true, m, argument),
+        (Stage::DecodeArgument, TaskError::Decode(m)) => (false, m, argument),
+        (Stage::EncodeResult, TaskError::Encode(m)) => (true, m, fragile),
+        (Stage::DecodeResult, TaskError::Decode(m)) => (false, m, fragile),
+        _ => panic!("{stage:?}: unexpected {error:?}"),
+    };
+    assert!(
+        message.contains(names),
+        "{stage:?}: {message:?} should name {names}"
+    );
+    let (value, verb) = match stage {
+        Stage::EncodeArgument | Stage::DecodeArgument => ("argument", "argument"),
+        _ => ("result", "result"),
+    };
+    assert!(
+        message.contains(value),
+        "{stage:?}: {message:?} should say {verb}"
+    );
+    let word = if encode { "encode" } else { "decode" };
+    assert!(
+        message.contains(word),
+        "{stage:?}: {message:?} should say {word}"
+    );
+}
+
+/// A value failing at `stage` fails its task alone; the worker lives on.
+fn codec_stage(method: StartMethod, stage: Stage) {
+    let pool = common::pool(method, 1);
+    let pid = pool.submit(common::pid, ()).join().unwrap();
+    let before = pool.metrics();
+    let bad = pool.submit(through, argument(stage, 7));
+    let behind = pool.submit(through, argument(Stage::None, 8));
+    check_stage_error(stage, &bad.join().expect_err("the task must fail"));
+    assert_eq!(behind.join(), Ok(Fragile::fine(8)));
+    assert_eq!(
+        pool.submit(common::pid, ()).join(),
+        Ok(pid),
+        "the same worker"
+    );
+    let m = pool.metrics();
+    assert_eq!((m.worker_deaths, m.respawns), (0, 0), "{m:?}");
+    // The argument that did not encode never reached the worker.
+    let ran = if stage == Stage::EncodeArgument { 2 } else { 3 };
+    assert_eq!(m.tasks_done, before.tasks_done + ran);
+}
+
+/// In a map, the item failing at `stage` fails alone, whether it shares its chunk or not.
+fn codec_stage_in_map(method: StartMethod, stage: Stage) {
+    let pool = common::pool(method, 1);
+    let pid = pool.submit(common::pid, ()).join().unwrap();
+    for chunksize in [1, 2, 5] {
+        let items = (0..5).map(move |i| argument(if i == 2 { stage } else { Stage::None }, i));
+        let results: Vec<_> = pool.map(through, items, chunksize).collect();
+        for (i, result) in results.iter().enumerate() {
+            match result {
+                Err(error) if i == 2 => check_stage_error(stage, error),
+                Ok(value) if i != 2 => assert_eq!(*value, Fragile::fine(i as u64)),
+                _ => panic!("chunksize {chunksize}: item {i}: {result:?}"),
+            }
+        }
+    }
+    assert_eq!(
+        pool.submit(common::pid, ()).join(),
+        Ok(pid),
+        "the same worker"
+    );
+    assert_eq!(pool.metrics().worker_deaths, 0);
+}
 
 /// The message limit the size checks run with: 2 GiB values are too big for a test.
 const LIMIT: usize = 1 << 20;
@@ -190,6 +350,14 @@ fn main() {
     let mut checks = Checks::new();
     for method in METHODS {
         let name = |what: &str| format!("{method:?}: {what}");
+        for stage in STAGES {
+            checks.run(&name(&format!("a value failing at {stage:?}")), || {
+                codec_stage(method, stage)
+            });
+            checks.run(&name(&format!("a map item failing at {stage:?}")), || {
+                codec_stage_in_map(method, stage)
+            });
+        }
         checks.run(&name("an argument over the message limit"), || {
             argument_sizes(method)
         });
