@@ -1,12 +1,12 @@
 //! How each kind of failure is reported, under every start method: a value that fails at
 //! each of the five places a value can fail (Python's crash matrix), values too big for a
-//! message, and a worker that breaks the protocol. Each failure is its own task's, with an error that says what went wrong, and the
+//! message, a worker that breaks the protocol, and what a worker's panic prints. Each failure is its own task's, with an error that says what went wrong, and the
 //! worker that saw it lives on wherever it can.
 
 mod common;
 
 use braid_procpool::__test::{corrupt_results, Corruption};
-use braid_procpool::{ProcessPool, StartMethod, TaskError};
+use braid_procpool::{PanicOutput, ProcessPool, StartMethod, TaskError};
 use common::{double, eventually, Checks, METHODS};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -345,8 +345,86 @@ fn unowned_result(method: StartMethod) {
     assert_eq!(results, (0..10).map(|i| Ok(i * 2)).collect::<Vec<_>>());
 }
 
+fn panics(x: u64) -> u64 {
+    panic!("task {x} refuses")
+}
+
+/// The flag that makes this program run [`panicking_pool`] instead of its checks.
+const PANICKING_POOL: &str = "--panicking-pool";
+
+/// Run as a program of its own, so that its standard error can be read: a pool whose
+/// worker panics. Prints the worker's pid.
+fn panicking_pool(method: &str, silent: bool) -> ! {
+    let method = METHODS
+        .into_iter()
+        .find(|m| format!("{m:?}") == method)
+        .expect("a start method");
+    let mut builder = ProcessPool::builder().workers(1).start_method(method);
+    if silent {
+        builder = builder.worker_panic_output(PanicOutput::Silent);
+    }
+    let pool = builder.build().expect("pool starts");
+    let pid = pool.submit(common::pid, ()).join().unwrap();
+    let error = pool.submit(panics, 5).join().unwrap_err();
+    assert!(
+        matches!(&error, TaskError::Panicked { message } if message == "task 5 refuses"),
+        "{error:?}"
+    );
+    assert_eq!(pool.submit(common::pid, ()).join(), Ok(pid));
+    drop(pool);
+    println!("{pid}");
+    std::process::exit(0)
+}
+
+/// What a worker's panic prints on the standard error the parent shares with it: each line
+/// prefixed with the worker's pid, or nothing at all.
+fn panic_output(method: StartMethod, silent: bool) {
+    let exe = std::env::current_exe().expect("the test's own executable");
+    let mut command = std::process::Command::new(exe);
+    command.args([PANICKING_POOL, &format!("{method:?}")]);
+    if silent {
+        command.arg("silent");
+    }
+    let out = command.output().expect("the test runs itself");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}\n{stdout}\n{stderr}", out.status);
+    let pid: u32 = stdout.trim().parse().expect("the worker's pid");
+    if silent {
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(!stderr.contains("task 5 refuses"), "{stderr}");
+        return;
+    }
+    let prefix = format!("[braid-procpool worker {pid}] ");
+    let lines: Vec<&str> = stderr.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("panicked at"))
+        .unwrap_or_else(|| panic!("no panic reported:\n{stderr}"));
+    assert!(
+        lines[at].starts_with(&format!("{prefix}thread '")),
+        "{:?} should start with {prefix:?}",
+        lines[at]
+    );
+    assert!(lines[at].contains("failure_kinds.rs"), "{}", lines[at]);
+    assert_eq!(
+        lines.get(at + 1),
+        Some(&&*format!("{prefix}task 5 refuses"))
+    );
+    for line in &lines {
+        assert!(
+            line.starts_with(&prefix) || !line.contains("panic"),
+            "{line:?} has no prefix:\n{stderr}"
+        );
+    }
+}
+
 fn main() {
     braid_procpool::init();
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(PANICKING_POOL) {
+        panicking_pool(&args[2], args.get(3).is_some_and(|a| a == "silent"));
+    }
     let mut checks = Checks::new();
     for method in METHODS {
         let name = |what: &str| format!("{method:?}: {what}");
@@ -374,6 +452,12 @@ fn main() {
             &name("a result for a task the worker does not hold"),
             || unowned_result(method),
         );
+        checks.run(&name("a worker's panic is printed with its pid"), || {
+            panic_output(method, false)
+        });
+        checks.run(&name("a worker's panic is not printed when silent"), || {
+            panic_output(method, true)
+        });
     }
     checks.finish();
 }

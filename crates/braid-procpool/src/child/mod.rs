@@ -5,6 +5,7 @@
 
 pub(crate) mod corrupt;
 mod fork_server;
+mod panic_hook;
 mod serve;
 
 use std::os::fd::RawFd;

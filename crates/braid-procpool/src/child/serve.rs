@@ -7,7 +7,7 @@ use std::panic::{self, AssertUnwindSafe};
 use braid_sys::fd;
 
 use crate::protocol::function::{self, ItemFailure, Trampoline};
-use crate::protocol::{self, FromWorker, ResultsFrame, TaskBody, ToWorker};
+use crate::protocol::{self, FromWorker, ResultsFrame, TaskBody, ToWorker, WorkerSettings};
 
 /// Serves tasks until the task pipe closes; returns the process exit code.
 pub(super) fn serve(task: RawFd, result: RawFd) -> i32 {
@@ -22,7 +22,7 @@ pub(super) fn serve(task: RawFd, result: RawFd) -> i32 {
             Err(_) => return 2,
         };
         let reply_ok = match ToWorker::decode(body) {
-            Some(ToWorker::Init(settings)) => match run_initializer(settings.initializer) {
+            Some(ToWorker::Init(settings)) => match begin(&settings) {
                 Ok(()) => {
                     frame_limit = settings.frame_limit;
                     let ready =
@@ -47,6 +47,13 @@ pub(super) fn serve(task: RawFd, result: RawFd) -> i32 {
             return 0;
         }
     }
+}
+
+/// Takes the worker's settings and runs its initializer; `Err` with the message of an
+/// initializer that panicked.
+fn begin(settings: &WorkerSettings) -> Result<(), String> {
+    super::panic_hook::install(settings.panic_output);
+    run_initializer(settings.initializer)
 }
 
 fn run_initializer(offset: i64) -> Result<(), String> {

@@ -18,7 +18,7 @@ use crate::parent::error::{BuildError, TaskError};
 use crate::parent::handle::{JoinHandle, TaskSlot};
 use crate::parent::job::{Job, Settle};
 use crate::parent::map::Map;
-pub use crate::parent::settings::{Shutdown, StartMethod};
+pub use crate::parent::settings::{PanicOutput, Shutdown, StartMethod};
 use crate::parent::shared::Shared;
 use crate::parent::supervisor::{self, Config};
 use crate::protocol::function::FnRef;
@@ -293,6 +293,7 @@ pub struct Builder {
     max_tasks_per_child: Option<usize>,
     task_timeout: Option<Duration>,
     initializer: Option<fn()>,
+    panic_output: PanicOutput,
     frame_limit: Option<usize>,
 }
 
@@ -328,6 +329,17 @@ impl Builder {
     /// that worker is retried, and after repeated failures its place is given up.
     pub fn initializer(mut self, f: fn()) -> Builder {
         self.initializer = Some(f);
+        self
+    }
+
+    /// What a worker prints on its standard error when a task panics in it:
+    /// [`PanicOutput::Prefixed`] (the default) or [`PanicOutput::Silent`]. The panic's
+    /// message reaches the task's handle in [`TaskError::Panicked`] either way.
+    ///
+    /// A worker sets its own panic hook for this; a hook the program installed before it
+    /// started the pool is not used in workers.
+    pub fn worker_panic_output(mut self, output: PanicOutput) -> Builder {
+        self.panic_output = output;
         self
     }
 
@@ -390,6 +402,7 @@ impl Builder {
                     .initializer
                     .map_or(0, |f| FnRef::initializer(f).function),
                 frame_limit,
+                panic_output: self.panic_output,
             },
         };
         let (report, started) = crossbeam_channel::bounded(1);

@@ -10,8 +10,8 @@
 //! Every message is a frame: a little-endian `u32` body length, then the body, whose first
 //! byte is a tag. The parent sends:
 //!
-//! - `INIT`: `i64` initializer offset, or 0 for none, then `u64` frame limit: the largest
-//!   body the worker may send. Always the first message.
+//! - `INIT`: `i64` initializer offset, or 0 for none, `u64` frame limit (the largest body the
+//!   worker may send), `u8` panic output (0: prefixed, 1: silent). Always the first message.
 //! - `TASK`: `i64` function offset, `i64` trampoline offset, `u32` item count, then per item
 //!   a `u32` length and the encoded argument. A single task is a chunk of one item.
 //!
@@ -31,6 +31,7 @@ pub(crate) mod role;
 use serde::Serialize;
 
 use self::function::FnRef;
+use crate::parent::settings::PanicOutput;
 
 const INIT: u8 = 1;
 const TASK: u8 = 2;
@@ -155,6 +156,10 @@ impl ToWorker<'_> {
         let mut body = Vec::with_capacity(16);
         body.extend_from_slice(&settings.initializer.to_le_bytes());
         body.extend_from_slice(&(settings.frame_limit as u64).to_le_bytes());
+        body.push(match settings.panic_output {
+            PanicOutput::Prefixed => 0,
+            PanicOutput::Silent => 1,
+        });
         frame(INIT, &body)
     }
 
@@ -165,6 +170,11 @@ impl ToWorker<'_> {
             INIT => Some(ToWorker::Init(WorkerSettings {
                 initializer: cursor.i64()?,
                 frame_limit: (cursor.i64()? as u64).min(MAX_FRAME as u64) as usize,
+                panic_output: match cursor.u8()? {
+                    0 => PanicOutput::Prefixed,
+                    1 => PanicOutput::Silent,
+                    _ => return None,
+                },
             })),
             TASK => Some(ToWorker::Task(TaskBody {
                 function: cursor.i64()?,
@@ -184,6 +194,8 @@ pub(crate) struct WorkerSettings {
     pub(crate) initializer: i64,
     /// The largest frame body the worker may send, at most [`MAX_FRAME`].
     pub(crate) frame_limit: usize,
+    /// What the worker prints when a task panics.
+    pub(crate) panic_output: PanicOutput,
 }
 
 /// A `TASK` body: the function to run and its encoded arguments.
@@ -550,6 +562,7 @@ mod test {
         let settings = WorkerSettings {
             initializer: -42,
             frame_limit: 1000,
+            panic_output: PanicOutput::Silent,
         };
         let init = ToWorker::init_frame(&settings);
         let (body, _) = split_frame(&init).unwrap().unwrap();
