@@ -1,6 +1,7 @@
 //! How each kind of failure is reported, under every start method: a value that fails at
 //! each of the five places a value can fail (Python's crash matrix), values too big for a
-//! message, a worker that breaks the protocol, and what a worker's panic prints. Each failure is its own task's, with an error that says what went wrong, and the
+//! message, a worker that breaks the protocol, what a worker's panic prints, and a function
+//! that is not the program's own. Each failure is its own task's, with an error that says what went wrong, and the
 //! worker that saw it lives on wherever it can.
 
 mod common;
@@ -419,6 +420,65 @@ fn panic_output(method: StartMethod, silent: bool) {
     }
 }
 
+/// A `fn(u64) -> u64` that lives in the C library, not in this program.
+fn function_in_libc() -> fn(u64) -> u64 {
+    // SAFETY: `RTLD_DEFAULT` searches every loaded object; the name is NUL-terminated.
+    let abs = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"abs".as_ptr()) };
+    assert!(!abs.is_null(), "abs is in the C library");
+    // SAFETY: the pointer is never called: the pool must refuse it before any process can.
+    // A code address and a `fn` pointer have the same size on every Unix braid supports.
+    unsafe { std::mem::transmute::<*mut libc::c_void, fn(u64) -> u64>(abs) }
+}
+
+fn check_not_our_own(error: &TaskError) {
+    let TaskError::Encode(message) = error else {
+        panic!("expected an Encode error, got {error:?}");
+    };
+    assert!(
+        message.contains("libc"),
+        "{message} should name the library"
+    );
+    assert!(message.contains("not in the program"), "{message}");
+}
+
+/// A function of a shared library is refused in the parent, for submit and for each item of
+/// a map: a worker would look for it at the wrong address.
+fn foreign_function(method: StartMethod) {
+    let pool = common::pool(method, 1);
+    let pid = pool.submit(common::pid, ()).join().unwrap();
+    let before = pool.metrics();
+    check_not_our_own(&pool.submit(function_in_libc(), 5).join().unwrap_err());
+    let results: Vec<_> = pool.map(function_in_libc(), 0..4, 2).collect();
+    assert_eq!(results.len(), 4);
+    for result in &results {
+        check_not_our_own(result.as_ref().unwrap_err());
+    }
+    let m = pool.metrics();
+    assert_eq!(
+        m.tasks_done, before.tasks_done,
+        "nothing reached the worker"
+    );
+    assert_eq!(
+        pool.submit(common::pid, ()).join(),
+        Ok(pid),
+        "the same worker"
+    );
+}
+
+/// An initializer of a shared library is refused before any worker starts.
+fn foreign_initializer() {
+    let abs = function_in_libc();
+    // SAFETY: never called, as in `function_in_libc`; only the address matters.
+    let init = unsafe { std::mem::transmute::<fn(u64) -> u64, fn()>(abs) };
+    let error = ProcessPool::builder()
+        .workers(1)
+        .initializer(init)
+        .build()
+        .expect_err("a foreign initializer must fail build");
+    assert!(error.is_invalid_setting(), "{error:?}");
+    assert!(error.to_string().contains("shared library"), "{error}");
+}
+
 fn main() {
     braid_procpool::init();
     let args: Vec<String> = std::env::args().collect();
@@ -426,6 +486,10 @@ fn main() {
         panicking_pool(&args[2], args.get(3).is_some_and(|a| a == "silent"));
     }
     let mut checks = Checks::new();
+    checks.run(
+        "an initializer of a shared library is refused",
+        foreign_initializer,
+    );
     for method in METHODS {
         let name = |what: &str| format!("{method:?}: {what}");
         for stage in STAGES {
@@ -457,6 +521,9 @@ fn main() {
         });
         checks.run(&name("a worker's panic is not printed when silent"), || {
             panic_output(method, true)
+        });
+        checks.run(&name("a function of a shared library is refused"), || {
+            foreign_function(method)
         });
     }
     checks.finish();

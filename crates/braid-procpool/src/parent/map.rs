@@ -35,7 +35,8 @@ trait ChunkSource: Send {
 
 struct Chunker<I> {
     items: I,
-    f: FnRef,
+    /// The function, or why it cannot be sent: then every item fails with that.
+    f: Result<FnRef, String>,
     chunksize: usize,
     /// The encoded size of the last chunk, to size the next one's buffer in one go.
     last_len: usize,
@@ -49,11 +50,20 @@ where
     A: Serialize,
 {
     fn next_chunk(&mut self) -> Option<Chunk> {
-        let mut message = TaskMessage::new(self.f, self.last_len).limit(self.frame_limit);
+        let f = self.f.as_ref().map_or(
+            FnRef {
+                function: 0,
+                trampoline: 0,
+            },
+            |f| *f,
+        );
+        let mut message = TaskMessage::new(f, self.last_len).limit(self.frame_limit);
         let mut holes = Vec::new();
         let mut len = 0u32;
         for item in self.items.by_ref() {
-            if let Err(e) = message.push(&item) {
+            if let Err(e) = &self.f {
+                holes.push((len, e.clone()));
+            } else if let Err(e) = message.push(&item) {
                 holes.push((
                     len,
                     format!(

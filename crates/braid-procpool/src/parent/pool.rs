@@ -87,8 +87,9 @@ impl ProcessPool {
     ///
     /// `f` must be a function item or a closure that captures nothing, of this program:
     /// workers find it by its place in the executable, which is why every worker runs the
-    /// same executable as the parent. (A function from a library loaded at run time with
-    /// `dlopen` is not supported.) `arg` is encoded here, in the calling thread; an argument
+    /// same executable as the parent. A function of a shared library (one loaded with
+    /// `dlopen`, or a crate linked as a `dylib`) is refused: the handle yields
+    /// [`TaskError::Encode`] saying where the function lives. `arg` is encoded here, in the calling thread; an argument
     /// that fails to encode makes the handle yield [`TaskError::Encode`] and never reaches a
     /// worker. The task gets the pool's [`Builder::task_timeout`], if any.
     ///
@@ -141,7 +142,14 @@ impl ProcessPool {
         R: Serialize + DeserializeOwned + Send + 'static,
     {
         let slot = Arc::new(TaskSlot::<R>::new());
-        let mut message = TaskMessage::new(FnRef::new(f), 32).limit(self.frame_limit);
+        let f = match FnRef::new(f) {
+            Ok(f) => f,
+            Err(e) => {
+                slot.complete(Err(TaskError::Encode(e)));
+                return JoinHandle::new(slot);
+            }
+        };
+        let mut message = TaskMessage::new(f, 32).limit(self.frame_limit);
         match message.push(&arg) {
             Ok(()) => self.shared.push(Job {
                 message: message.finish(),
@@ -164,7 +172,8 @@ impl ProcessPool {
     /// Items travel in chunks of `chunksize` (0 counts as 1): one message per chunk both
     /// ways, which makes short tasks cheap. The iterator is lazy and keeps a bounded number
     /// of chunks in flight, so an endless `items` works. Each item's result is its own; an
-    /// item that fails to encode yields [`TaskError::Encode`] in its place. If a worker dies
+    /// item that fails to encode yields [`TaskError::Encode`] in its place, and so does every
+    /// item if `f` is not the program's own (see [`submit`](ProcessPool::submit)). If a worker dies
     /// in the middle of a chunk, every item of that chunk yields the error (use a
     /// `chunksize` of 1 to confine a crash to its item). A pool-wide
     /// [`Builder::task_timeout`] applies to a chunk as `chunksize` times the timeout.
@@ -386,6 +395,16 @@ impl Builder {
         if child::started_without_init() {
             return Err(BuildError::not_initialized());
         }
+        let initializer = match self.initializer.map(FnRef::initializer) {
+            None => 0,
+            Some(Ok(f)) => f.function,
+            Some(Err(_)) => {
+                return Err(BuildError::invalid_setting(
+                    "the initializer must be a function of the program itself, not of a \
+                     shared library",
+                ))
+            }
+        };
         let exe = match self.start_method {
             StartMethod::Fork => None,
             StartMethod::Spawn | StartMethod::ForkServer => Some(own_executable()?),
@@ -398,9 +417,7 @@ impl Builder {
             exe,
             max_tasks_per_child: self.max_tasks_per_child.map(|n| n as u64),
             worker: WorkerSettings {
-                initializer: self
-                    .initializer
-                    .map_or(0, |f| FnRef::initializer(f).function),
+                initializer,
                 frame_limit,
                 panic_output: self.panic_output,
             },
