@@ -29,8 +29,11 @@ pub enum TaskError {
     TimedOut,
     /// The task was cancelled before a worker took it.
     Cancelled,
-    /// The argument could not be encoded, or the result could not be encoded in the worker.
-    /// An argument that fails to encode never reaches a worker.
+    /// A value of the task could not be put into a message: the argument did not encode, or
+    /// would make a message over the 2 GiB limit, in the parent (it never reaches a worker);
+    /// the result did the same in the worker (which lives on); or the function is not the
+    /// program's own (see [`ProcessPool::submit`](crate::ProcessPool::submit)). The message
+    /// names the value's type, and its size when that was the trouble.
     Encode(String),
     /// The result could not be decoded in the parent, or the argument could not be decoded
     /// in the worker.
@@ -268,5 +271,12 @@ mod test {
         };
         assert_eq!(panic.to_string(), "the task panicked: boom");
         assert!(killed.is_worker_died() && panic.is_panic() && TaskError::TimedOut.is_timeout());
+        let protocol = TaskError::Protocol("worker process 12 sent an empty message".into());
+        assert_eq!(
+            protocol.to_string(),
+            "the worker broke the pool's protocol (worker process 12 sent an empty message), so \
+             it was killed and replaced"
+        );
+        assert!(protocol.is_protocol() && !protocol.is_worker_died());
     }
 }
