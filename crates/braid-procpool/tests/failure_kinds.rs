@@ -1,8 +1,8 @@
 //! How each kind of failure is reported, under every start method: a value that fails at
 //! each of the five places a value can fail (Python's crash matrix), values too big for a
 //! message, a worker that breaks the protocol, what a worker's panic prints, and a function
-//! that is not the program's own. Each failure is its own task's, with an error that says what went wrong, and the
-//! worker that saw it lives on wherever it can.
+//! that is not the program's own. Each failure is its own task's, with an error that says
+//! what went wrong, and the worker that saw it lives on wherever it can.
 
 mod common;
 
@@ -316,8 +316,9 @@ fn protocol_breach(method: StartMethod, f: fn(()) -> u32, says: &str) {
     let error = bad
         .join()
         .expect_err("the task of a worker that broke the protocol fails");
+    let worker = format!("worker process {pid} ");
     assert!(
-        matches!(&error, TaskError::Protocol(m) if m.contains(says) && m.contains(&pid.to_string())),
+        matches!(&error, TaskError::Protocol(m) if m.contains(says) && m.contains(&worker)),
         "{error:?} should be Protocol, naming the worker and saying {says:?}"
     );
     assert!(error.is_protocol());

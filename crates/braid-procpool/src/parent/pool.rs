@@ -89,8 +89,9 @@ impl ProcessPool {
     /// workers find it by its place in the executable, which is why every worker runs the
     /// same executable as the parent. A function of a shared library (one loaded with
     /// `dlopen`, or a crate linked as a `dylib`) is refused: the handle yields
-    /// [`TaskError::Encode`] saying where the function lives. `arg` is encoded here, in the calling thread; an argument
-    /// that fails to encode makes the handle yield [`TaskError::Encode`] and never reaches a
+    /// [`TaskError::Encode`] saying where the function lives. `arg` is encoded here, in the
+    /// calling thread; an argument that fails to encode, or that would make a message over
+    /// the 2 GiB limit, makes the handle yield [`TaskError::Encode`] and never reaches a
     /// worker. The task gets the pool's [`Builder::task_timeout`], if any.
     ///
     /// # Examples
@@ -172,10 +173,11 @@ impl ProcessPool {
     /// Items travel in chunks of `chunksize` (0 counts as 1): one message per chunk both
     /// ways, which makes short tasks cheap. The iterator is lazy and keeps a bounded number
     /// of chunks in flight, so an endless `items` works. Each item's result is its own; an
-    /// item that fails to encode yields [`TaskError::Encode`] in its place, and so does every
-    /// item if `f` is not the program's own (see [`submit`](ProcessPool::submit)). If a worker dies
-    /// in the middle of a chunk, every item of that chunk yields the error (use a
-    /// `chunksize` of 1 to confine a crash to its item). A pool-wide
+    /// item that fails to encode, or does not fit in its chunk's message, yields
+    /// [`TaskError::Encode`] in its place, and so does every item if `f` is not the
+    /// program's own (see [`submit`](ProcessPool::submit)). If a worker dies in the middle
+    /// of a chunk, every item of that chunk yields the error (use a `chunksize` of 1 to
+    /// confine a crash to its item). A pool-wide
     /// [`Builder::task_timeout`] applies to a chunk as `chunksize` times the timeout.
     ///
     /// # Examples

@@ -520,7 +520,10 @@ mod test {
                 Ok(()) => assert!(fits, "limit {limit}"),
                 Err(e) => {
                     assert!(!fits, "limit {limit}: {e}");
-                    let says = format!("encodes to 101 bytes, which makes a message of {body} bytes, over the limit of {limit} bytes");
+                    let says = format!(
+                        "encodes to 101 bytes, which makes a message of {body} bytes, over \
+                         the limit of {limit} bytes"
+                    );
                     assert!(e.contains(&says), "{e}");
                     assert_eq!((msg.items(), msg.encoded_len()), (0, TASK_HEADER));
                 }
