@@ -130,4 +130,10 @@ pub use child::init;
 pub use parent::error::{BuildError, TaskError};
 pub use parent::handle::JoinHandle;
 pub use parent::map::Map;
-pub use parent::pool::{Builder, Metrics, ProcessPool, Shutdown, StartMethod};
+pub use parent::pool::{Builder, Metrics, PanicOutput, ProcessPool, Shutdown, StartMethod};
+
+/// Hooks for braid's own tests: a worker that misbehaves on purpose. Not part of the API.
+#[doc(hidden)]
+pub mod __test {
+    pub use crate::child::corrupt::{corrupt_results, Corruption};
+}

@@ -25,6 +25,8 @@
 //! - [`signal`]: one async-signal-safe handler that counts deliveries and writes a byte to
 //!   every registered wake-up descriptor (the self-pipe trick), saving and restoring `errno`.
 //! - [`time`]: the cheap monotonic clock the event loop reads on every turn.
+//! - [`image`]: which loaded image, the executable or a shared library, holds a code
+//!   address (`dladdr`).
 //!
 //! Only Unix is supported: Linux and Android, macOS and iOS, and the BSDs.
 //!
@@ -104,6 +106,7 @@ pub fn interrupted_is_spurious(result: io::Result<()>) -> io::Result<()> {
 }
 
 pub mod fd;
+pub mod image;
 pub mod process;
 pub mod signal;
 pub mod time;

@@ -3,7 +3,9 @@
 //!
 //! Nothing here imports the parent's side: the two meet only in `protocol`.
 
+pub(crate) mod corrupt;
 mod fork_server;
+mod panic_hook;
 mod serve;
 
 use std::os::fd::RawFd;

@@ -7,12 +7,14 @@ use std::panic::{self, AssertUnwindSafe};
 use braid_sys::fd;
 
 use crate::protocol::function::{self, ItemFailure, Trampoline};
-use crate::protocol::{self, FromWorker, ResultsFrame, TaskBody, ToWorker};
+use crate::protocol::{self, FromWorker, ResultsFrame, TaskBody, ToWorker, WorkerSettings};
 
 /// Serves tasks until the task pipe closes; returns the process exit code.
 pub(super) fn serve(task: RawFd, result: RawFd) -> i32 {
+    super::corrupt::set_results_fd(result);
     let mut reader = FrameReader::new(task);
     let mut out = Vec::with_capacity(4096);
+    let mut frame_limit = protocol::MAX_FRAME;
     loop {
         let body = match reader.next_frame() {
             Ok(Some(body)) => body,
@@ -20,8 +22,9 @@ pub(super) fn serve(task: RawFd, result: RawFd) -> i32 {
             Err(_) => return 2,
         };
         let reply_ok = match ToWorker::decode(body) {
-            Some(ToWorker::Init { initializer }) => match run_initializer(initializer) {
+            Some(ToWorker::Init(settings)) => match begin(&settings) {
                 Ok(()) => {
+                    frame_limit = settings.frame_limit;
                     let ready =
                         FromWorker::ready_frame(std::process::id(), function::build_fingerprint());
                     fd::write_all(result, &ready).is_ok()
@@ -32,8 +35,10 @@ pub(super) fn serve(task: RawFd, result: RawFd) -> i32 {
                 }
             },
             Some(ToWorker::Task(task)) => {
-                run_task(task, &mut out);
-                fd::write_all(result, &out).is_ok()
+                run_task(task, &mut out, frame_limit);
+                let sent = fd::write_all(result, &out).is_ok();
+                super::corrupt::after_results();
+                sent
             }
             None => return 2,
         };
@@ -42,6 +47,13 @@ pub(super) fn serve(task: RawFd, result: RawFd) -> i32 {
             return 0;
         }
     }
+}
+
+/// Takes the worker's settings and runs its initializer; `Err` with the message of an
+/// initializer that panicked.
+fn begin(settings: &WorkerSettings) -> Result<(), String> {
+    super::panic_hook::install(settings.panic_output);
+    run_initializer(settings.initializer)
 }
 
 fn run_initializer(offset: i64) -> Result<(), String> {
@@ -54,14 +66,15 @@ fn run_initializer(offset: i64) -> Result<(), String> {
     panic::catch_unwind(f).map_err(|payload| panic_message(payload.as_ref()))
 }
 
-/// Runs every item of a `TASK` body and leaves a complete `RESULTS` frame in `out`.
-fn run_task(mut task: TaskBody<'_>, out: &mut Vec<u8>) {
+/// Runs every item of a `TASK` body and leaves a complete `RESULTS` frame in `out`, whose
+/// body stays within `frame_limit`.
+fn run_task(mut task: TaskBody<'_>, out: &mut Vec<u8>, frame_limit: usize) {
     let f = function::address_of(task.function);
     // SAFETY: the parent sent the offset of a `Trampoline` instantiated for the types of `f`,
     // from this same executable.
     let trampoline =
         unsafe { std::mem::transmute::<usize, Trampoline>(function::address_of(task.trampoline)) };
-    let mut results = ResultsFrame::begin(out, task.items);
+    let mut results = ResultsFrame::begin(out, task.items, frame_limit);
     for _ in 0..task.items {
         let arg = task.next_argument();
         results.item(|buf| {
@@ -69,7 +82,7 @@ fn run_task(mut task: TaskBody<'_>, out: &mut Vec<u8>) {
             // `(A, R)`.
             let run = panic::catch_unwind(AssertUnwindSafe(|| unsafe { trampoline(f, arg, buf) }));
             match run {
-                Ok(Ok(())) => Ok(()),
+                Ok(Ok(type_name)) => Ok(type_name),
                 Ok(Err(ItemFailure::DecodeArgument(m))) => Err((protocol::ITEM_DECODE_ARGUMENT, m)),
                 Ok(Err(ItemFailure::EncodeResult(m))) => Err((protocol::ITEM_ENCODE_RESULT, m)),
                 Err(payload) => Err((protocol::ITEM_PANICKED, panic_message(payload.as_ref()))),

@@ -29,8 +29,11 @@ pub enum TaskError {
     TimedOut,
     /// The task was cancelled before a worker took it.
     Cancelled,
-    /// The argument could not be encoded, or the result could not be encoded in the worker.
-    /// An argument that fails to encode never reaches a worker.
+    /// A value of the task could not be put into a message: the argument did not encode, or
+    /// would make a message over the 2 GiB limit, in the parent (it never reaches a worker);
+    /// the result did the same in the worker (which lives on); or the function is not the
+    /// program's own (see [`ProcessPool::submit`](crate::ProcessPool::submit)). The message
+    /// names the value's type, and its size when that was the trouble.
     Encode(String),
     /// The result could not be decoded in the parent, or the argument could not be decoded
     /// in the worker.
@@ -41,6 +44,10 @@ pub enum TaskError {
     /// failed, for the reason given. The pool keeps trying and takes tasks again as soon as
     /// a worker starts.
     WorkerStart(String),
+    /// The task's worker broke the pool's protocol (it sent a message the pool could not
+    /// read, or a result for no task), so it was killed and replaced. The message says what
+    /// it sent. A bug in braid, or memory the task corrupted in its worker.
+    Protocol(String),
 }
 
 impl TaskError {
@@ -57,6 +64,11 @@ impl TaskError {
     /// Whether the task ran past its timeout.
     pub fn is_timeout(&self) -> bool {
         matches!(self, TaskError::TimedOut)
+    }
+
+    /// Whether the task's worker broke the pool's protocol and was killed for it.
+    pub fn is_protocol(&self) -> bool {
+        matches!(self, TaskError::Protocol(_))
     }
 }
 
@@ -97,6 +109,10 @@ impl fmt::Display for TaskError {
                 f.write_str("the process pool was shut down before the task finished")
             }
             TaskError::WorkerStart(e) => write!(f, "no worker process could be started: {e}"),
+            TaskError::Protocol(e) => write!(
+                f,
+                "the worker broke the pool's protocol ({e}), so it was killed and replaced"
+            ),
         }
     }
 }
@@ -257,5 +273,12 @@ mod test {
         };
         assert_eq!(panic.to_string(), "the task panicked: boom");
         assert!(killed.is_worker_died() && panic.is_panic() && TaskError::TimedOut.is_timeout());
+        let protocol = TaskError::Protocol("worker process 12 sent an empty message".into());
+        assert_eq!(
+            protocol.to_string(),
+            "the worker broke the pool's protocol (worker process 12 sent an empty message), so \
+             it was killed and replaced"
+        );
+        assert!(protocol.is_protocol() && !protocol.is_worker_died());
     }
 }

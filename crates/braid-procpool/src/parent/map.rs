@@ -35,10 +35,13 @@ trait ChunkSource: Send {
 
 struct Chunker<I> {
     items: I,
-    f: FnRef,
+    /// The function, or why it cannot be sent: then every item fails with that.
+    f: Result<FnRef, String>,
     chunksize: usize,
     /// The encoded size of the last chunk, to size the next one's buffer in one go.
     last_len: usize,
+    /// The largest body a chunk's message may grow to.
+    frame_limit: usize,
 }
 
 impl<I, A> ChunkSource for Chunker<I>
@@ -47,11 +50,20 @@ where
     A: Serialize,
 {
     fn next_chunk(&mut self) -> Option<Chunk> {
-        let mut message = TaskMessage::new(self.f, self.last_len);
+        let f = self.f.as_ref().map_or(
+            FnRef {
+                function: 0,
+                trampoline: 0,
+            },
+            |f| *f,
+        );
+        let mut message = TaskMessage::new(f, self.last_len).limit(self.frame_limit);
         let mut holes = Vec::new();
         let mut len = 0u32;
         for item in self.items.by_ref() {
-            if let Err(e) = message.push(&item) {
+            if let Err(e) = &self.f {
+                holes.push((len, e.clone()));
+            } else if let Err(e) = message.push(&item) {
                 holes.push((
                     len,
                     format!(
@@ -154,6 +166,7 @@ where
         items: I,
         chunksize: usize,
         ordered: bool,
+        frame_limit: usize,
     ) -> Map<R>
     where
         A: Serialize + DeserializeOwned,
@@ -173,6 +186,7 @@ where
                 f: FnRef::new(f),
                 chunksize,
                 last_len: 64,
+                frame_limit,
             })),
             ordered,
             chunk_timeout,

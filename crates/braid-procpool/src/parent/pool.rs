@@ -18,11 +18,11 @@ use crate::parent::error::{BuildError, TaskError};
 use crate::parent::handle::{JoinHandle, TaskSlot};
 use crate::parent::job::{Job, Settle};
 use crate::parent::map::Map;
-pub use crate::parent::settings::{Shutdown, StartMethod};
+pub use crate::parent::settings::{PanicOutput, Shutdown, StartMethod};
 use crate::parent::shared::Shared;
 use crate::parent::supervisor::{self, Config};
 use crate::protocol::function::FnRef;
-use crate::protocol::TaskMessage;
+use crate::protocol::{TaskMessage, WorkerSettings, MAX_FRAME};
 
 /// A snapshot of a pool's counters, from [`ProcessPool::metrics`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -33,7 +33,8 @@ pub struct Metrics {
     pub tasks_done: u64,
     /// Task items that panicked.
     pub panics: u64,
-    /// Workers that died unexpectedly (exit, crash, outside kill), timeouts not included.
+    /// Workers that died unexpectedly (exit, crash, outside kill) or were killed for breaking
+    /// the pool's protocol, timeouts not included.
     pub worker_deaths: u64,
     /// Tasks whose worker was killed for running past their timeout.
     pub timeouts: u64,
@@ -57,6 +58,8 @@ pub struct Metrics {
 /// away: a worker's death is still noticed, but reported without an exit code or signal.
 pub struct ProcessPool {
     shared: Arc<Shared>,
+    /// The largest task message body; see [`Builder::frame_limit`].
+    frame_limit: usize,
     supervisor: Mutex<Option<thread::JoinHandle<()>>>,
 }
 
@@ -87,9 +90,11 @@ impl ProcessPool {
     ///
     /// `f` must be a function item or a closure that captures nothing, of this program:
     /// workers find it by its place in the executable, which is why every worker runs the
-    /// same executable as the parent. (A function from a library loaded at run time with
-    /// `dlopen` is not supported.) `arg` is encoded here, in the calling thread; an argument
-    /// that fails to encode makes the handle yield [`TaskError::Encode`] and never reaches a
+    /// same executable as the parent. A function of a shared library (one loaded with
+    /// `dlopen`, or a crate linked as a `dylib`) is refused: the handle yields
+    /// [`TaskError::Encode`] saying where the function lives. `arg` is encoded here, in the
+    /// calling thread; an argument that fails to encode, or that would make a message over
+    /// the 2 GiB limit, makes the handle yield [`TaskError::Encode`] and never reaches a
     /// worker. The task gets the pool's [`Builder::task_timeout`], if any.
     ///
     /// # Examples
@@ -141,7 +146,14 @@ impl ProcessPool {
         R: Serialize + DeserializeOwned + Send + 'static,
     {
         let slot = Arc::new(TaskSlot::<R>::new());
-        let mut message = TaskMessage::new(FnRef::new(f), 32);
+        let f = match FnRef::new(f) {
+            Ok(f) => f,
+            Err(e) => {
+                slot.complete(Err(TaskError::Encode(e)));
+                return JoinHandle::new(slot);
+            }
+        };
+        let mut message = TaskMessage::new(f, 32).limit(self.frame_limit);
         match message.push(&arg) {
             Ok(()) => self.shared.push(Job {
                 message: message.finish(),
@@ -164,9 +176,11 @@ impl ProcessPool {
     /// Items travel in chunks of `chunksize` (0 counts as 1): one message per chunk both
     /// ways, which makes short tasks cheap. The iterator is lazy and keeps a bounded number
     /// of chunks in flight, so an endless `items` works. Each item's result is its own; an
-    /// item that fails to encode yields [`TaskError::Encode`] in its place. If a worker dies
-    /// in the middle of a chunk, every item of that chunk yields the error (use a
-    /// `chunksize` of 1 to confine a crash to its item). A pool-wide
+    /// item that fails to encode, or does not fit in its chunk's message, yields
+    /// [`TaskError::Encode`] in its place, and so does every item if `f` is not the
+    /// program's own (see [`submit`](ProcessPool::submit)). If a worker dies in the middle
+    /// of a chunk, every item of that chunk yields the error (use a `chunksize` of 1 to
+    /// confine a crash to its item). A pool-wide
     /// [`Builder::task_timeout`] applies to a chunk as `chunksize` times the timeout.
     ///
     /// # Examples
@@ -185,7 +199,15 @@ impl ProcessPool {
         I: IntoIterator<Item = A>,
         I::IntoIter: Send + 'static,
     {
-        Map::new(self.shared.clone(), f, items.into_iter(), chunksize, true)
+        let items = items.into_iter();
+        Map::new(
+            self.shared.clone(),
+            f,
+            items,
+            chunksize,
+            true,
+            self.frame_limit,
+        )
     }
 
     /// Like [`map`](ProcessPool::map), but yields each chunk's results as soon as the chunk
@@ -197,7 +219,15 @@ impl ProcessPool {
         I: IntoIterator<Item = A>,
         I::IntoIter: Send + 'static,
     {
-        Map::new(self.shared.clone(), f, items.into_iter(), chunksize, false)
+        let items = items.into_iter();
+        Map::new(
+            self.shared.clone(),
+            f,
+            items,
+            chunksize,
+            false,
+            self.frame_limit,
+        )
     }
 
     /// Stops the pool and returns once every worker process is reaped.
@@ -278,6 +308,8 @@ pub struct Builder {
     max_tasks_per_child: Option<usize>,
     task_timeout: Option<Duration>,
     initializer: Option<fn()>,
+    panic_output: PanicOutput,
+    frame_limit: Option<usize>,
 }
 
 impl Builder {
@@ -319,6 +351,25 @@ impl Builder {
         self
     }
 
+    /// What a worker prints on its standard error when a task panics in it:
+    /// [`PanicOutput::Prefixed`] (the default) or [`PanicOutput::Silent`]. The panic's
+    /// message reaches the task's handle in [`TaskError::Panicked`] either way.
+    ///
+    /// A worker sets its own panic hook for this; a hook the program installed before it
+    /// started the pool is not used in workers.
+    pub fn worker_panic_output(mut self, output: PanicOutput) -> Builder {
+        self.panic_output = output;
+        self
+    }
+
+    /// Lowers the largest message body either side sends below its normal 2 GiB, so that a
+    /// test can reach the limit with small values. Not a tuning knob.
+    #[doc(hidden)]
+    pub fn frame_limit(mut self, bytes: usize) -> Builder {
+        self.frame_limit = Some(bytes);
+        self
+    }
+
     /// Starts the workers and waits until each one is ready (its initializer done).
     ///
     /// # Errors
@@ -354,19 +405,32 @@ impl Builder {
         if child::started_without_init() {
             return Err(BuildError::not_initialized());
         }
+        let initializer = match self.initializer.map(FnRef::initializer) {
+            None => 0,
+            Some(Ok(f)) => f.function,
+            Some(Err(_)) => {
+                return Err(BuildError::invalid_setting(
+                    "the initializer must be a function of the program itself, not of a \
+                     shared library",
+                ))
+            }
+        };
         let exe = match self.start_method {
             StartMethod::Fork => None,
             StartMethod::Spawn | StartMethod::ForkServer => Some(own_executable()?),
         };
+        let frame_limit = self.frame_limit.unwrap_or(MAX_FRAME).min(MAX_FRAME);
         let shared = Arc::new(Shared::new(Poller::new()?, self.task_timeout, workers));
         let config = Config {
             workers,
             method: self.start_method,
             exe,
             max_tasks_per_child: self.max_tasks_per_child.map(|n| n as u64),
-            initializer: self
-                .initializer
-                .map_or(0, |f| FnRef::initializer(f).function),
+            worker: WorkerSettings {
+                initializer,
+                frame_limit,
+                panic_output: self.panic_output,
+            },
         };
         let (report, started) = crossbeam_channel::bounded(1);
         let thread = {
@@ -378,6 +442,7 @@ impl Builder {
         match started.recv() {
             Ok(Ok(())) => Ok(ProcessPool {
                 shared,
+                frame_limit,
                 supervisor: Mutex::new(Some(thread)),
             }),
             Ok(Err(e)) => {

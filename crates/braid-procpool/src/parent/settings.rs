@@ -1,5 +1,5 @@
-//! The settings a pool is started and stopped with: [`StartMethod`] and [`Shutdown`]. They
-//! import nothing of the pool, so every part of it may use them.
+//! The settings a pool is started and stopped with: [`StartMethod`], [`PanicOutput`] and
+//! [`Shutdown`]. They import nothing of the pool, so every part of it may use them.
 
 #[cfg(doc)]
 use crate::{JoinHandle, ProcessPool, TaskError};
@@ -23,6 +23,22 @@ pub enum StartMethod {
     /// worker. Respawns cost a `fork` of a small clean process, without the dangers of
     /// [`Fork`](StartMethod::Fork).
     ForkServer,
+}
+
+/// What a worker prints when a task panics in it.
+///
+/// The panic's message comes back to the parent in [`TaskError::Panicked`] either way; this
+/// is only about the worker's standard error, which it shares with the parent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PanicOutput {
+    /// Print what Rust prints for a panic (and the backtrace, if `RUST_BACKTRACE` asks for
+    /// one), each line starting with `[braid-procpool worker PID] `, so that it cannot be
+    /// taken for a panic of the parent. The default.
+    #[default]
+    Prefixed,
+    /// Print nothing.
+    Silent,
 }
 
 /// How [`ProcessPool::shutdown`] treats work that has not finished.

@@ -5,8 +5,15 @@
 //! program in every process, wherever address-space layout randomisation placed the image.
 //! The parent sends `f`'s distance from [`anchor`]; the worker adds its own anchor's address.
 //!
+//! That holds only for code of the image that holds [`anchor`], the program's executable: a
+//! shared library is loaded at its own place in each process. A function from one is
+//! refused before it is sent.
+//!
 //! Alongside `f` goes a trampoline monomorphised for `(A, R)`: it decodes `A`, calls `f` and
 //! encodes `R`, so the worker needs no knowledge of the types.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -23,8 +30,10 @@ pub(crate) enum ItemFailure {
 /// The type every trampoline is erased to.
 ///
 /// The first argument is the address of a `fn(A) -> R` whose `(A, R)` matches the
-/// trampoline's instantiation.
-pub(crate) type Trampoline = unsafe fn(usize, &[u8], &mut Vec<u8>) -> Result<(), ItemFailure>;
+/// trampoline's instantiation. On success it returns `R`'s type name, for a message about
+/// the result's size.
+pub(crate) type Trampoline =
+    unsafe fn(usize, &[u8], &mut Vec<u8>) -> Result<&'static str, ItemFailure>;
 
 /// The fixed point all code offsets are measured from.
 #[inline(never)]
@@ -63,25 +72,68 @@ pub(crate) struct FnRef {
 }
 
 impl FnRef {
-    pub(crate) fn new<A, R>(f: fn(A) -> R) -> FnRef
+    /// `f`'s reference.
+    ///
+    /// # Errors
+    ///
+    /// Why `f` cannot be sent: it is not code of this program (see [`check_own`]).
+    pub(crate) fn new<A, R>(f: fn(A) -> R) -> Result<FnRef, String>
     where
         A: Serialize + DeserializeOwned,
         R: Serialize + DeserializeOwned,
     {
+        check_own(f as usize, std::any::type_name::<fn(A) -> R>())?;
         let trampoline: Trampoline = trampoline::<A, R>;
-        FnRef {
+        Ok(FnRef {
             function: offset_of(f as usize),
             trampoline: offset_of(trampoline as usize),
-        }
+        })
     }
 
     /// The initializer's reference; it has no trampoline.
-    pub(crate) fn initializer(f: fn()) -> FnRef {
-        FnRef {
+    ///
+    /// # Errors
+    ///
+    /// As [`FnRef::new`].
+    pub(crate) fn initializer(f: fn()) -> Result<FnRef, String> {
+        check_own(f as usize, "fn()")?;
+        Ok(FnRef {
             function: offset_of(f as usize),
             trampoline: 0,
-        }
+        })
     }
+}
+
+/// Checks that the function at `address` is in the image that holds [`anchor`], so that its
+/// offset names it in every worker. A program the dynamic linker knows nothing of (a static
+/// executable) has no other image, and passes.
+fn check_own(address: usize, type_name: &str) -> Result<(), String> {
+    static OURS: OnceLock<Option<usize>> = OnceLock::new();
+    // The last function found to be ours: a program submits the same few over and over, and
+    // this spares the linker's lookup for them.
+    static LAST_OWN: AtomicUsize = AtomicUsize::new(0);
+    if LAST_OWN.load(Ordering::Relaxed) == address {
+        return Ok(());
+    }
+    let ours = *OURS
+        .get_or_init(|| braid_sys::image::image_of(anchor as *const () as usize).map(|i| i.base));
+    let Some(ours) = ours else { return Ok(()) };
+    let place = match braid_sys::image::image_of(address) {
+        Some(image) if image.base == ours => {
+            LAST_OWN.store(address, Ordering::Relaxed);
+            return Ok(());
+        }
+        Some(image) => match image.path {
+            Some(path) => format!("in {}", path.display()),
+            None => "in a shared library".to_owned(),
+        },
+        None => "in no loaded image".to_owned(),
+    };
+    Err(format!(
+        "the function ({type_name}) at {address:#x} is {place}, not in the program that \
+         started the pool: workers find a function by its place in the program's own \
+         executable, so only the program's own functions can run in them"
+    ))
 }
 
 /// Decodes an `A`, runs `f` on it and appends the encoded `R` to `out`.
@@ -89,7 +141,11 @@ impl FnRef {
 /// # Safety
 ///
 /// `f` must be the address of a `fn(A) -> R` of this program.
-unsafe fn trampoline<A, R>(f: usize, input: &[u8], out: &mut Vec<u8>) -> Result<(), ItemFailure>
+unsafe fn trampoline<A, R>(
+    f: usize,
+    input: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<&'static str, ItemFailure>
 where
     A: DeserializeOwned,
     R: Serialize,
@@ -108,7 +164,7 @@ where
             std::any::type_name::<R>()
         )));
     }
-    Ok(())
+    Ok(std::any::type_name::<R>())
 }
 
 #[cfg(test)]
@@ -121,7 +177,7 @@ mod test {
 
     #[test]
     fn offsets_round_trip_to_the_same_function() {
-        let f = FnRef::new(double);
+        let f = FnRef::new(double).unwrap();
         assert_eq!(address_of(f.function), double as fn(u32) -> u64 as usize);
         let trampoline = address_of(f.trampoline);
         // SAFETY: the address was made from a `Trampoline` a line above.
@@ -135,7 +191,7 @@ mod test {
 
     #[test]
     fn bad_argument_bytes_are_a_decode_failure() {
-        let f = FnRef::new(double);
+        let f = FnRef::new(double).unwrap();
         // SAFETY: made from a `Trampoline`.
         let trampoline =
             unsafe { std::mem::transmute::<usize, Trampoline>(address_of(f.trampoline)) };

@@ -10,7 +10,8 @@
 //! Every message is a frame: a little-endian `u32` body length, then the body, whose first
 //! byte is a tag. The parent sends:
 //!
-//! - `INIT`: `i64` initializer offset, or 0 for none. Always the first message.
+//! - `INIT`: `i64` initializer offset, or 0 for none, `u64` frame limit (the largest body the
+//!   worker may send), `u8` panic output (0: prefixed, 1: silent). Always the first message.
 //! - `TASK`: `i64` function offset, `i64` trampoline offset, `u32` item count, then per item
 //!   a `u32` length and the encoded argument. A single task is a chunk of one item.
 //!
@@ -30,6 +31,7 @@ pub(crate) mod role;
 use serde::Serialize;
 
 use self::function::FnRef;
+use crate::parent::settings::PanicOutput;
 
 const INIT: u8 = 1;
 const TASK: u8 = 2;
@@ -43,7 +45,9 @@ pub(crate) const ITEM_PANICKED: u8 = 1;
 pub(crate) const ITEM_DECODE_ARGUMENT: u8 = 2;
 pub(crate) const ITEM_ENCODE_RESULT: u8 = 3;
 
-/// The largest frame either side accepts; anything bigger is a corrupted stream.
+/// The largest frame body either side sends or accepts: 2 GiB, well inside the `u32` that
+/// frames its length. A value that would make a bigger message fails to encode, on either
+/// side, for its own task alone; a length over it on the wire is a corrupted stream.
 pub(crate) const MAX_FRAME: usize = 1 << 31;
 
 const TASK_HEADER: usize = 4 + 1 + 8 + 8 + 4;
@@ -53,6 +57,8 @@ const TASK_HEADER: usize = 4 + 1 + 8 + 8 + 4;
 pub(crate) struct TaskMessage {
     buf: Vec<u8>,
     items: u32,
+    /// The largest body this message may grow to.
+    limit: usize,
 }
 
 impl TaskMessage {
@@ -63,15 +69,31 @@ impl TaskMessage {
         buf.extend_from_slice(&f.function.to_le_bytes());
         buf.extend_from_slice(&f.trampoline.to_le_bytes());
         buf.extend_from_slice(&[0; 4]);
-        TaskMessage { buf, items: 0 }
+        TaskMessage {
+            buf,
+            items: 0,
+            limit: MAX_FRAME,
+        }
     }
 
-    /// Appends one encoded argument; on an encoding error the message is left unchanged.
+    /// Lowers the largest body this message may grow to below [`MAX_FRAME`].
+    pub(crate) fn limit(mut self, limit: usize) -> TaskMessage {
+        self.limit = limit.min(MAX_FRAME);
+        self
+    }
+
+    /// Appends one encoded argument; on an encoding error, or an argument that would take
+    /// the message past its limit, the message is left unchanged.
     pub(crate) fn push<A: Serialize>(&mut self, arg: &A) -> Result<(), String> {
         let mark = self.buf.len();
         self.buf.extend_from_slice(&[0; 4]);
-        match postcard::to_io(arg, &mut self.buf) {
-            Ok(_) => {
+        match postcard::to_io(arg, &mut self.buf).map(drop) {
+            Ok(()) if self.buf.len() - 4 > self.limit => {
+                let (encoded, body) = (self.buf.len() - mark - 4, self.buf.len() - 4);
+                self.buf.truncate(mark);
+                Err(too_big("argument", encoded, body, self.limit))
+            }
+            Ok(()) => {
                 let len = (self.buf.len() - mark - 4) as u32;
                 self.buf[mark..mark + 4].copy_from_slice(&len.to_le_bytes());
                 self.items += 1;
@@ -101,6 +123,15 @@ impl TaskMessage {
     }
 }
 
+/// Why a value does not fit in a message: it encodes to `encoded` bytes, which make a body
+/// of `body` bytes, over `limit`.
+fn too_big(what: &str, encoded: usize, body: usize, limit: usize) -> String {
+    format!(
+        "the {what} encodes to {encoded} bytes, which makes a message of {body} bytes, over \
+         the limit of {limit} bytes"
+    )
+}
+
 /// A frame with the given tag and body.
 fn frame(tag: u8, body: &[u8]) -> Vec<u8> {
     let mut buf = Vec::with_capacity(5 + body.len());
@@ -113,25 +144,38 @@ fn frame(tag: u8, body: &[u8]) -> Vec<u8> {
 /// What the parent sends a worker, decoded.
 #[derive(Debug)]
 pub(crate) enum ToWorker<'a> {
-    /// Run the initializer at this offset (0: none), then answer `Ready`.
-    Init { initializer: i64 },
+    /// Take these settings, run the initializer, then answer `Ready`.
+    Init(WorkerSettings),
     /// Run a function on each item.
     Task(TaskBody<'a>),
 }
 
 impl ToWorker<'_> {
     /// The `INIT` frame.
-    pub(crate) fn init_frame(initializer: i64) -> Vec<u8> {
-        frame(INIT, &initializer.to_le_bytes())
+    pub(crate) fn init_frame(settings: &WorkerSettings) -> Vec<u8> {
+        let mut body = Vec::with_capacity(16);
+        body.extend_from_slice(&settings.initializer.to_le_bytes());
+        body.extend_from_slice(&(settings.frame_limit as u64).to_le_bytes());
+        body.push(match settings.panic_output {
+            PanicOutput::Prefixed => 0,
+            PanicOutput::Silent => 1,
+        });
+        frame(INIT, &body)
     }
 
     /// Decodes a frame body; `None` for one that is not this protocol.
     pub(crate) fn decode(body: &[u8]) -> Option<ToWorker<'_>> {
         let mut cursor = Cursor::new(body);
         match cursor.u8()? {
-            INIT => Some(ToWorker::Init {
+            INIT => Some(ToWorker::Init(WorkerSettings {
                 initializer: cursor.i64()?,
-            }),
+                frame_limit: (cursor.i64()? as u64).min(MAX_FRAME as u64) as usize,
+                panic_output: match cursor.u8()? {
+                    0 => PanicOutput::Prefixed,
+                    1 => PanicOutput::Silent,
+                    _ => return None,
+                },
+            })),
             TASK => Some(ToWorker::Task(TaskBody {
                 function: cursor.i64()?,
                 trampoline: cursor.i64()?,
@@ -141,6 +185,17 @@ impl ToWorker<'_> {
             _ => None,
         }
     }
+}
+
+/// What a worker is told before its first task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct WorkerSettings {
+    /// The initializer's code offset, 0 for none.
+    pub(crate) initializer: i64,
+    /// The largest frame body the worker may send, at most [`MAX_FRAME`].
+    pub(crate) frame_limit: usize,
+    /// What the worker prints when a task panics.
+    pub(crate) panic_output: PanicOutput,
 }
 
 /// A `TASK` body: the function to run and its encoded arguments.
@@ -215,28 +270,54 @@ impl FromWorker<'_> {
 #[derive(Debug)]
 pub(crate) struct ResultsFrame<'a> {
     out: &'a mut Vec<u8>,
+    /// The largest body the frame may grow to.
+    limit: usize,
 }
 
 impl<'a> ResultsFrame<'a> {
-    /// Starts a frame of `items` outcomes in `out`, which is cleared first.
-    pub(crate) fn begin(out: &'a mut Vec<u8>, items: u32) -> ResultsFrame<'a> {
+    /// Starts a frame of `items` outcomes in `out`, which is cleared first; its body may
+    /// grow to `limit` bytes at most (see [`ResultsFrame::item`]).
+    pub(crate) fn begin(out: &'a mut Vec<u8>, items: u32, limit: usize) -> ResultsFrame<'a> {
         out.clear();
         out.extend_from_slice(&[0; 4]);
         out.push(RESULTS);
         out.extend_from_slice(&items.to_le_bytes());
-        ResultsFrame { out }
+        ResultsFrame {
+            out,
+            limit: limit.min(MAX_FRAME),
+        }
     }
 
     /// Adds one outcome: `encode` appends the encoded result to the buffer it is given, or
     /// returns the failure's status and message, which then replace whatever it appended.
-    pub(crate) fn item(&mut self, encode: impl FnOnce(&mut Vec<u8>) -> Result<(), (u8, String)>) {
+    /// A result that takes the body past the limit becomes an `ITEM_ENCODE_RESULT` failure
+    /// that names the sizes, prefixed with `encode`'s note about the value: the type's name.
+    pub(crate) fn item(
+        &mut self,
+        encode: impl FnOnce(&mut Vec<u8>) -> Result<&'static str, (u8, String)>,
+    ) {
         let status_at = self.out.len();
         self.out.push(ITEM_OK);
         self.out.extend_from_slice(&[0; 4]);
         let start = self.out.len();
-        if let Err((status, message)) = encode(self.out) {
+        let failure = match encode(self.out) {
+            Ok(_) if self.out.len() - 4 <= self.limit => None,
+            Ok(type_name) => {
+                let (encoded, body) = (self.out.len() - start, self.out.len() - 4);
+                let why = too_big("result", encoded, body, self.limit);
+                Some((ITEM_ENCODE_RESULT, format!("{type_name}: {why}")))
+            }
+            Err(failure) => Some(failure),
+        };
+        if let Some((status, message)) = failure {
             self.out.truncate(start);
-            self.out.extend_from_slice(message.as_bytes());
+            // A message that does not fit either (a huge panic message) is cut short.
+            let room = self.limit.saturating_sub(start - 4);
+            let mut cut = message.len().min(room);
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            self.out.extend_from_slice(&message.as_bytes()[..cut]);
             self.out[status_at] = status;
         }
         let len = (self.out.len() - start) as u32;
@@ -247,6 +328,29 @@ impl<'a> ResultsFrame<'a> {
     pub(crate) fn finish(self) {
         let body = (self.out.len() - 4) as u32;
         self.out[0..4].copy_from_slice(&body.to_le_bytes());
+    }
+}
+
+/// Frames that break this protocol, for tests of how the parent copes with a worker that
+/// sends one.
+pub(crate) mod broken {
+    use super::{frame, ResultsFrame, MAX_FRAME};
+
+    /// A message whose tag the protocol does not have.
+    pub(crate) fn unknown_tag() -> Vec<u8> {
+        frame(0xee, &[])
+    }
+
+    /// A frame length no frame may have.
+    pub(crate) fn bad_length() -> Vec<u8> {
+        u32::MAX.to_le_bytes().to_vec()
+    }
+
+    /// A well-formed results message with no items, for a task nobody sent.
+    pub(crate) fn unowned_results() -> Vec<u8> {
+        let mut out = Vec::new();
+        ResultsFrame::begin(&mut out, 0, MAX_FRAME).finish();
+        out
     }
 }
 
@@ -402,12 +506,72 @@ mod test {
     }
 
     #[test]
+    fn values_over_the_limit_are_refused_with_their_sizes() {
+        let f = FnRef {
+            function: 1,
+            trampoline: 2,
+        };
+        // A 100-byte `Vec<u8>` encodes to 101 bytes; with its item length, the task header
+        // and the tag it makes a body of 126 bytes.
+        let body = TASK_HEADER - 4 + 4 + 101;
+        for (limit, fits) in [(body + 1, true), (body, true), (body - 1, false)] {
+            let mut msg = TaskMessage::new(f, 0).limit(limit);
+            match msg.push(&vec![0u8; 100]) {
+                Ok(()) => assert!(fits, "limit {limit}"),
+                Err(e) => {
+                    assert!(!fits, "limit {limit}: {e}");
+                    let says = format!(
+                        "encodes to 101 bytes, which makes a message of {body} bytes, over \
+                         the limit of {limit} bytes"
+                    );
+                    assert!(e.contains(&says), "{e}");
+                    assert_eq!((msg.items(), msg.encoded_len()), (0, TASK_HEADER));
+                }
+            }
+        }
+
+        let mut out = Vec::new();
+        let mut results = ResultsFrame::begin(&mut out, 3, 200);
+        results.item(|buf| {
+            buf.extend_from_slice(&[7; 196]);
+            Ok("Big")
+        });
+        results.item(|buf| {
+            buf.push(1);
+            Ok("Small")
+        });
+        results.item(|_| Err((ITEM_PANICKED, "long ".repeat(100))));
+        results.finish();
+        let (body, _) = split_frame(&out).unwrap().unwrap();
+        assert_eq!(body.len(), 200, "the panic message is cut to fit");
+        let Ok(FromWorker::Results(outcomes)) = FromWorker::decode(body) else {
+            panic!("not a RESULTS message");
+        };
+        let outcomes: Vec<_> = outcomes.collect();
+        assert_eq!(outcomes[0].0, ITEM_ENCODE_RESULT);
+        let message = String::from_utf8_lossy(outcomes[0].1);
+        assert_eq!(
+            message,
+            "Big: the result encodes to 196 bytes, which makes a message of 206 bytes, over \
+             the limit of 200 bytes"
+        );
+        assert_eq!(outcomes[1], (ITEM_OK, &[1u8][..]));
+        assert_eq!(outcomes[2].0, ITEM_PANICKED);
+        assert!(outcomes[2].1.starts_with(b"long long"));
+    }
+
+    #[test]
     fn each_message_decodes_to_what_was_encoded() {
-        let init = ToWorker::init_frame(-42);
+        let settings = WorkerSettings {
+            initializer: -42,
+            frame_limit: 1000,
+            panic_output: PanicOutput::Silent,
+        };
+        let init = ToWorker::init_frame(&settings);
         let (body, _) = split_frame(&init).unwrap().unwrap();
         assert!(matches!(
             ToWorker::decode(body),
-            Some(ToWorker::Init { initializer: -42 })
+            Some(ToWorker::Init(s)) if s == settings
         ));
 
         let ready = FromWorker::ready_frame(77, i64::MIN);
@@ -428,10 +592,10 @@ mod test {
         ));
 
         let mut out = vec![9, 9, 9];
-        let mut results = ResultsFrame::begin(&mut out, 2);
+        let mut results = ResultsFrame::begin(&mut out, 2, MAX_FRAME);
         results.item(|buf| {
             buf.extend_from_slice(b"ok");
-            Ok(())
+            Ok("T")
         });
         results.item(|buf| {
             buf.extend_from_slice(b"half-written");

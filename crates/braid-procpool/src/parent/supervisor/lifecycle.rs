@@ -113,7 +113,7 @@ impl Supervisor {
         let sent = registered.and_then(|()| {
             send(
                 &mut worker,
-                &ToWorker::init_frame(self.config.initializer),
+                &ToWorker::init_frame(&self.config.worker),
                 poller,
                 base,
             )
@@ -313,7 +313,11 @@ impl Supervisor {
                 }
             }
         }
-        match (running_now, worker.killed) {
+        match (running_now, worker.killed.clone()) {
+            (Some(running), Some(KillReason::Protocol(reason))) => {
+                counters.worker_deaths.fetch_add(1, Ordering::Relaxed);
+                running.sink.fail(TaskError::Protocol(reason));
+            }
             (Some(running), Some(KillReason::Timeout)) => {
                 counters.timeouts.fetch_add(1, Ordering::Relaxed);
                 running.sink.fail(TaskError::TimedOut);

@@ -41,7 +41,7 @@ use crate::parent::launch::Launcher;
 use crate::parent::settings::{Shutdown, StartMethod};
 use crate::parent::shared::Shared;
 use crate::protocol::fork_server::Report;
-use crate::protocol::function;
+use crate::protocol::{function, WorkerSettings};
 use braid_sys::process;
 
 mod lifecycle;
@@ -67,8 +67,8 @@ pub(crate) struct Config {
     pub(crate) method: StartMethod,
     pub(crate) exe: Option<PathBuf>,
     pub(crate) max_tasks_per_child: Option<u64>,
-    /// The initializer's code offset, 0 for none.
-    pub(crate) initializer: i64,
+    /// What every worker is told in its `INIT` message.
+    pub(crate) worker: WorkerSettings,
 }
 
 struct Supervisor {

@@ -94,6 +94,15 @@ impl Supervisor {
         let inbox = std::mem::take(&mut worker.inbox);
         let mut used = 0;
         loop {
+            if self.slots[index]
+                .worker
+                .as_ref()
+                .is_some_and(|w| matches!(w.killed, Some(KillReason::Protocol(_))))
+            {
+                // Whatever follows a breach may be anything, a well-formed result included.
+                used = inbox.len();
+                break;
+            }
             match protocol::split_frame(&inbox[used..]) {
                 Ok(Some((body, len))) => {
                     used += len;
@@ -196,6 +205,13 @@ impl Supervisor {
         if worker.phase == Phase::Starting {
             worker.start_error.get_or_insert(reason);
             worker.killed.get_or_insert(KillReason::StartFailure);
+        } else {
+            // Every reason starts "the worker ...": name which one, for the task's error.
+            let reason = match (worker.pid, reason.strip_prefix("the worker ")) {
+                (Some(pid), Some(what)) => format!("worker process {pid} {what}"),
+                _ => reason,
+            };
+            worker.killed.get_or_insert(KillReason::Protocol(reason));
         }
         let _ = kill_worker(worker);
     }

@@ -28,11 +28,13 @@ pub(super) enum Phase {
     Retiring,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum KillReason {
     Timeout,
     Shutdown,
     StartFailure,
+    /// It broke the protocol, as the message says; nothing more it sent is believed.
+    Protocol(String),
 }
 
 /// A job a worker holds: the one it runs, or the next one waiting in its pipe.
