@@ -56,15 +56,16 @@ impl Client {
         let (control, server_end) = fd::socket_pair()?;
         let parent = std::process::id();
         let forked = {
-            // Always stdout, then stderr, the order std never reverses; a thread that holds
-            // one of them while it builds this pool waits here forever (documented on Fork).
+            // The thread building the pool waits for this one: if it holds either lock, both
+            // wait forever, as documented on Fork. std itself never holds both at once, so
+            // the order only matters to a program that does.
             let stdout = io::stdout().lock();
             let stderr = io::stderr().lock();
             // SAFETY: the child runs only the fork server, single-threaded. Both std stream
             // locks belong to this thread, which the child is a copy of, and the guards
             // release them on both sides below; braid's signal registry is reset in the
-            // child; glibc's allocator prepares itself for fork. What else another thread may
-            // hold is the Fork start method's documented hazard.
+            // child; the system allocator prepares itself for fork. What else another thread
+            // may hold is the Fork start method's documented hazard.
             let forked = unsafe { process::fork() };
             drop((stderr, stdout));
             forked?
