@@ -27,16 +27,16 @@ pub enum StartMethod {
     ///   worker is replaced cannot leave it held in the new worker.
     ///
     /// The one fork of the parent, at `build`, still copies a process whose other threads
-    /// vanished mid-step. braid makes it safe for what braid and std touch in a worker: it
-    /// holds std's stdout and stderr locks across that fork (so `build` waits for a thread
-    /// that is printing, and a thread that holds `std::io::stdout().lock()` or
-    /// `stderr().lock()` must let go of it before it builds a Fork pool), it resets braid's
-    /// signal listeners, and the system's allocator prepares itself for `fork` (glibc's,
-    /// macOS's and FreeBSD's do). What stays unsafe is any other lock another thread holds at
-    /// that moment: a `Mutex` of the program's own, a library's (a logger's, a `tracing`
-    /// subscriber's, an allocator other than the system's), std's environment lock while a
-    /// thread changes a variable. It stays locked forever in every worker, and a task that
-    /// touches it hangs until its timeout. Build a Fork pool before starting other threads,
+    /// vanished mid-step. braid takes care of the locks a worker takes by itself: it holds
+    /// std's stdout and stderr locks across that fork (so `build` waits for a thread that is
+    /// printing, and a thread that holds `std::io::stdout().lock()` or `stderr().lock()`
+    /// must let go of it before it builds a Fork pool), it resets braid's signal listeners,
+    /// and the system's allocator prepares itself for `fork` (glibc's, macOS's and
+    /// FreeBSD's do). What stays unsafe is any other lock that another thread holds at that
+    /// moment and a task then touches: a `Mutex` of the program's own, a library's (a
+    /// logger's, a `tracing` subscriber's, an allocator other than the system's), std's
+    /// environment lock while a thread changes a variable. It stays locked forever in every
+    /// worker, and a task that touches it hangs until its timeout. Build a Fork pool before starting other threads,
     /// or while they touch nothing the tasks need; otherwise use
     /// [`ForkServer`](StartMethod::ForkServer) or [`Spawn`](StartMethod::Spawn).
     Fork,
