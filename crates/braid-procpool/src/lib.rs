@@ -104,9 +104,9 @@
 //! then reaps every worker: no zombie and no descriptor is left behind.
 //!
 //! Three [`StartMethod`]s make workers: `Spawn` (the default) runs the executable again;
-//! `Fork` forks the parent, which is fastest but risky in a program with other threads;
-//! `ForkServer` runs the executable once as a clean single-threaded server that forks every
-//! worker.
+//! `Fork` forks the parent once, at build, into a template that forks every worker, which is
+//! fastest but copies the parent's memory and locks as they were at build; `ForkServer` runs
+//! the executable once as a clean single-threaded server that forks every worker.
 //!
 //! # Layout
 //!

@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use braid_procpool::{ProcessPool, Shutdown, StartMethod, TaskError};
 use common::{
-    double, eventually, mark_then_sleep, marker_path, pid, pool, wait_for_marker, Checks, METHODS,
+    double, eventually, mark_then_sleep, marker_path, no_children, pid, pool, process_gone,
+    wait_for_marker, Checks, METHODS,
 };
 
 fn failing_initializer() {
@@ -400,19 +401,6 @@ fn bad_arguments() {
     assert!(err.is_invalid_setting(), "{err:?}");
 }
 
-/// Whether a process is gone (or only a zombie waiting for a reaper that is not ours).
-fn process_gone(pid: u32) -> bool {
-    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        let state = stat
-            .rsplit(')')
-            .next()
-            .and_then(|rest| rest.split_whitespace().next());
-        return state == Some("Z") || state == Some("X");
-    }
-    // SAFETY: signal 0 only checks for existence.
-    unsafe { libc::kill(pid as libc::pid_t, 0) != 0 }
-}
-
 /// The helper run by `killed_parent`: a pool whose worker pids it prints before sleeping.
 fn orphan_helper(method: &str) -> ! {
     let method = METHODS
@@ -467,13 +455,6 @@ fn open_fds() -> usize {
         "/dev/fd"
     };
     std::fs::read_dir(dir).unwrap().count()
-}
-
-fn no_children() -> bool {
-    let mut status = 0;
-    // SAFETY: `status` is a valid out-pointer.
-    let res = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-    res == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD)
 }
 
 fn hundred_pools_leak_nothing() {

@@ -1,4 +1,6 @@
-//! The fork server: a clean, single-threaded copy of the program that forks workers.
+//! The fork server: a clean, single-threaded copy of the program that forks workers. The
+//! `ForkServer` start method runs the executable to start it; `Fork` forks the pool's process
+//! into it once, at build, as the template of every worker.
 //!
 //! The supervisor and the server talk over a Unix stream socket (`protocol::fork_server`).
 //! To start a worker the supervisor sends the worker's two pipe ends; the server forks and
@@ -16,7 +18,7 @@ use braid_sys::{fd, process, signal};
 
 use crate::protocol::fork_server::Report;
 
-/// The fork server's main loop; never returns.
+/// The fork server's main loop; never returns. Runs while the process has a single thread.
 pub(super) fn serve(control: RawFd, parent: u32) -> ! {
     super::become_pool_child(parent, &[control]);
     let code = match run_server(control, parent) {
@@ -26,7 +28,9 @@ pub(super) fn serve(control: RawFd, parent: u32) -> ! {
             1
         }
     };
-    std::process::exit(code)
+    // `_exit`: a server forked from the pool's process must not run that process's exit
+    // handlers or flush its buffered output, and a server started by `exec` has neither.
+    process::exit_now(code)
 }
 
 /// The poller keys of the two descriptors the server watches.

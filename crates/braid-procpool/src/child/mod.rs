@@ -131,17 +131,29 @@ fn watch_parent(parent: u32) {
 
 /// The body of a forked worker: it shares nothing with the parent but its two pipes.
 pub(crate) fn run_forked_worker(task: RawFd, result: RawFd, parent: u32) -> ! {
-    // The parent's signal listeners are not this worker's: without this, braid's handler
-    // would stay installed for them and write to descriptor numbers the worker's own files
-    // may reuse, and a task's own listener of such a signal would never be woken.
-    // SAFETY: a forked process has a single thread.
-    unsafe { braid_sys::signal::reset_after_fork() };
-    // Like an exec'd worker, read nothing from the parent's terminal or input.
-    fd::stdin_from_null();
+    leave_forked_parent();
     if !become_pool_child(parent, &[task, result]) {
         watch_parent(parent);
     }
     let code = serve::serve(task, result);
     // `_exit`, not `exit`: the parent's exit handlers and buffered output are not ours.
     process::exit_now(code)
+}
+
+/// The body of the [`Fork`](crate::StartMethod::Fork) start method's template, forked from
+/// the pool's process at build: the fork server, entered by `fork` instead of `exec`.
+pub(crate) fn run_forked_template(control: RawFd, parent: u32) -> ! {
+    leave_forked_parent();
+    fork_server::serve(control, parent)
+}
+
+/// Drops what a forked process inherited but must not keep. Runs while it has one thread.
+fn leave_forked_parent() {
+    // The parent's signal listeners are not this process's: without this, braid's handler
+    // would stay installed for them and write to descriptor numbers its own files may reuse,
+    // and a task's own listener of such a signal would never be woken.
+    // SAFETY: a forked process has a single thread.
+    unsafe { braid_sys::signal::reset_after_fork() };
+    // Like an exec'd worker, read nothing from the parent's terminal or input.
+    fd::stdin_from_null();
 }

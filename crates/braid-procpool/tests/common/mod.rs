@@ -121,3 +121,24 @@ pub fn sleep_then_pid(millis: u64) -> u32 {
     std::thread::sleep(Duration::from_millis(millis));
     std::process::id()
 }
+
+/// Whether a process is gone (or only a zombie waiting for a reaper that is not ours).
+pub fn process_gone(pid: u32) -> bool {
+    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        let state = stat
+            .rsplit(')')
+            .next()
+            .and_then(|rest| rest.split_whitespace().next());
+        return state == Some("Z") || state == Some("X");
+    }
+    // SAFETY: signal 0 only checks for existence.
+    unsafe { libc::kill(pid as libc::pid_t, 0) != 0 }
+}
+
+/// Whether this process has no child left, not even a zombie.
+pub fn no_children() -> bool {
+    let mut status = 0;
+    // SAFETY: `status` is a valid out-pointer.
+    let res = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+    res == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD)
+}

@@ -1,6 +1,11 @@
 //! The supervisor's end of the fork server: a clean, single-threaded copy of the program
 //! that forks workers (its own side is `child::fork_server`).
 //!
+//! [`StartMethod::ForkServer`](crate::StartMethod::ForkServer) starts the server by running
+//! the executable again. [`StartMethod::Fork`](crate::StartMethod::Fork) starts it by forking
+//! this process once, when the pool is built: that server is the template every worker is
+//! forked from, so no worker, and no replacement, is a fork of this threaded process.
+//!
 //! The supervisor and the server talk over a Unix stream socket. To start a worker the
 //! supervisor sends one byte carrying the worker's two pipe ends (`SCM_RIGHTS`); the server
 //! forks, and answers `Forked(pid)`. When a worker ends, the server reaps it and reports
@@ -14,6 +19,7 @@ use std::path::Path;
 
 use braid_sys::{fd, process};
 
+use crate::child::run_forked_template;
 use crate::protocol::fork_server::Report;
 use crate::protocol::role::Role;
 
@@ -29,21 +35,61 @@ impl Client {
     /// Runs this executable as a fork server.
     pub(crate) fn start(exe: &Path) -> io::Result<Client> {
         let (control, server_end) = fd::socket_pair()?;
-        let server_fd = server_end.as_raw_fd();
         let pid = super::spawn::run_again(
             exe,
             Role::ForkServer {
-                control: server_fd,
+                control: server_end.as_raw_fd(),
                 parent: std::process::id(),
             },
         )?;
         drop(server_end);
-        fd::set_nonblocking(control.as_fd(), true)?;
-        Ok(Client {
+        Client::new(control, pid)
+    }
+
+    /// Forks this process into a fork server, the template of every worker.
+    ///
+    /// This is the one fork of the (possibly threaded) parent. std's stdout and stderr locks
+    /// are held across it, so a thread that is printing cannot leave them locked in the
+    /// template; the template resets braid's signal listeners. Other locks are
+    /// [`StartMethod::Fork`](crate::StartMethod::Fork)'s documented hazard.
+    pub(crate) fn fork_template() -> io::Result<Client> {
+        let (control, server_end) = fd::socket_pair()?;
+        let parent = std::process::id();
+        let forked = {
+            // The thread building the pool waits for this one: if it holds either lock, both
+            // wait forever, as documented on Fork. std itself never holds both at once, so
+            // the order only matters to a program that does.
+            let stdout = io::stdout().lock();
+            let stderr = io::stderr().lock();
+            // SAFETY: the child runs only the fork server, single-threaded. Both std stream
+            // locks belong to this thread, which the child is a copy of, and the guards
+            // release them on both sides below; braid's signal registry is reset in the
+            // child; the system allocator prepares itself for fork. What else another thread
+            // may hold is the Fork start method's documented hazard.
+            let forked = unsafe { process::fork() };
+            drop((stderr, stdout));
+            forked?
+        };
+        match forked {
+            None => run_forked_template(server_end.as_raw_fd(), parent),
+            Some(pid) => {
+                drop(server_end);
+                Client::new(control, pid)
+            }
+        }
+    }
+
+    fn new(control: OwnedFd, pid: u32) -> io::Result<Client> {
+        let client = Client {
             control,
             pid,
             buf: Vec::new(),
-        })
+        };
+        if let Err(e) = fd::set_nonblocking(client.control.as_fd(), true) {
+            client.close();
+            return Err(e);
+        }
+        Ok(client)
     }
 
     pub(crate) fn control(&self) -> BorrowedFd<'_> {

@@ -1,24 +1,23 @@
 //! Making worker processes, one way per [`StartMethod`]: `spawn.rs` runs the executable
-//! again, `fork_server.rs` asks the fork server, and `Fork` forks here.
+//! again, and `fork_server.rs` asks a fork server, which `ForkServer` starts by running the
+//! executable and `Fork` by forking this process once, when the pool is built.
 
 mod fork_server;
 mod spawn;
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 
 use braid_sys::fd;
-use braid_sys::process;
 
-use crate::child::run_forked_worker;
 use crate::parent::settings::StartMethod;
 use crate::protocol::fork_server::Report;
 
 /// A new worker's parent-side pipe ends.
 #[derive(Debug)]
 pub(crate) struct Launched {
-    /// Known at once for `Spawn` and `Fork`; a fork server reports it with
+    /// Known at once for `Spawn`; a fork server (`ForkServer` and `Fork`) reports it with
     /// [`Report::Forked`].
     pub(crate) pid: Option<u32>,
     /// Where task messages go (non-blocking).
@@ -27,12 +26,15 @@ pub(crate) struct Launched {
     pub(crate) results: OwnedFd,
 }
 
-/// Starts workers. Lives on the supervisor thread: on Linux a worker's death signal follows
-/// the thread that created it, and that thread outlives every worker.
+/// Starts workers. Lives on the supervisor thread: on Linux the death signal of a worker or
+/// a fork server follows the thread that created it, and that thread outlives every one.
 #[derive(Debug)]
 pub(crate) enum Launcher {
-    Spawn { exe: PathBuf },
-    Fork,
+    Spawn {
+        exe: PathBuf,
+    },
+    /// `ForkServer`'s server, or `Fork`'s template: the same server, entered by `exec` or by
+    /// `fork`.
     ForkServer(fork_server::Client),
 }
 
@@ -44,7 +46,7 @@ impl Launcher {
         };
         Ok(match method {
             StartMethod::Spawn => Launcher::Spawn { exe: exe()? },
-            StartMethod::Fork => Launcher::Fork,
+            StartMethod::Fork => Launcher::ForkServer(fork_server::Client::fork_template()?),
             StartMethod::ForkServer => Launcher::ForkServer(fork_server::Client::start(&exe()?)?),
         })
     }
@@ -56,7 +58,6 @@ impl Launcher {
         fd::grow_pipe(task_write.as_fd());
         let pid = match self {
             Launcher::Spawn { exe } => Some(spawn::spawn(exe, &task_read, &result_write)?),
-            Launcher::Fork => Some(fork(&task_read, &result_write)?),
             Launcher::ForkServer(client) => {
                 client.request(&task_read, &result_write)?;
                 None
@@ -99,17 +100,5 @@ impl Launcher {
         if let Launcher::ForkServer(client) = self {
             client.close();
         }
-    }
-}
-
-/// Forks this process; the child becomes a worker and never returns.
-fn fork(task: &OwnedFd, result: &OwnedFd) -> io::Result<u32> {
-    let (task, result) = (task.as_raw_fd(), result.as_raw_fd());
-    let parent = std::process::id();
-    // SAFETY: the child only serves tasks. That it may find a lock another thread held at
-    // the fork is the Fork start method's documented hazard.
-    match unsafe { process::fork() }? {
-        Some(pid) => Ok(pid),
-        None => run_forked_worker(task, result, parent),
     }
 }

@@ -3,7 +3,8 @@
 //! It waits on a [`Poller`](braid_poller::Poller) for three things: a notify from a thread
 //! that queued work or asked for shutdown, a worker's results pipe, and a worker's exit (a
 //! pidfd on Linux; the results pipe's end of file elsewhere; a report from the fork server
-//! for [`StartMethod::ForkServer`]). Per-task deadlines are the poller's timeout.
+//! for [`StartMethod::ForkServer`] and from the template, the same server, for
+//! [`StartMethod::Fork`]). Per-task deadlines are the poller's timeout.
 //!
 //! A worker holds one task message at a time, given to it only while it is idle: a job sent to
 //! a busy worker would wait behind whatever that worker runs, however long, while another
