@@ -133,6 +133,47 @@ fn queued_short_tasks_pass_a_long_one(method: StartMethod) {
     long.join().expect("the long task");
 }
 
+/// Creates `dir/id` (failing if it exists: the task ran before), sleeping `millis` first.
+fn run_once((dir, id, millis): (String, u64, u64)) -> u64 {
+    std::thread::sleep(Duration::from_millis(millis));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(Path::new(&dir).join(id.to_string()))
+        .unwrap_or_else(|e| panic!("task {id} ran twice: {e}"));
+    id
+}
+
+/// Many short tasks among long ones, on workers that keep taking jobs back from each other:
+/// every task runs exactly once and its handle gets its own result.
+fn every_task_runs_once(method: StartMethod) {
+    let pool = ProcessPool::builder()
+        .workers(2)
+        .start_method(method)
+        .build()
+        .expect("pool starts");
+    let dir = common::marker_path();
+    std::fs::create_dir(&dir).unwrap();
+    let path = dir.display().to_string();
+    let arg = move |id: u64| {
+        let millis = if id % 97 == 0 { 40 } else { 0 };
+        (path.clone(), id, millis)
+    };
+    let n = 2_000;
+    let handles: Vec<_> = (0..n).map(|id| pool.submit(run_once, arg(id))).collect();
+    let mapped: Vec<_> = pool.map(run_once, (n..n + 500).map(arg), 7).collect();
+    for (id, handle) in handles.into_iter().enumerate() {
+        assert_eq!(handle.join(), Ok(id as u64));
+    }
+    for (at, result) in mapped.into_iter().enumerate() {
+        assert_eq!(result, Ok(n + at as u64));
+    }
+    let ran = std::fs::read_dir(&dir).unwrap().count();
+    assert_eq!(ran as u64, n + 500);
+    assert_eq!(pool.metrics().worker_deaths, 0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 fn main() {
     braid_procpool::init();
     let mut checks = Checks::new();
@@ -146,6 +187,10 @@ fn main() {
         checks.run(
             &format!("{method:?}: queued short tasks pass a long one once a worker frees"),
             || queued_short_tasks_pass_a_long_one(method),
+        );
+        checks.run(
+            &format!("{method:?}: every task runs once while workers trade jobs"),
+            || every_task_runs_once(method),
         );
     }
     checks.finish();

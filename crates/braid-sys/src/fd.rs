@@ -72,6 +72,59 @@ pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     mark_late(own_pair(fds))
 }
 
+/// The largest write a [`packet_pipe`] keeps as one packet: `PIPE_BUF`, which is also the
+/// largest write any pipe takes all or nothing.
+pub const PACKET_MAX: usize = libc::PIPE_BUF;
+
+/// A pipe in packet mode (Linux's `O_DIRECT` pipes): `(read end, write end)`, both
+/// close-on-exec and blocking. Each write of at most [`PACKET_MAX`] bytes is one packet, and
+/// each read returns at most one packet, so two processes reading the same pipe each get
+/// whole messages, never parts of one. A longer write is cut into several packets. A read
+/// into a buffer shorter than the packet loses the rest of the packet: read with at least
+/// [`PACKET_MAX`] bytes of room.
+///
+/// # Errors
+///
+/// `Unsupported` where the system has no packet pipes (every system but Linux); otherwise
+/// what `pipe2(2)` reports.
+pub fn packet_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let mut fds = [-1 as RawFd; 2];
+        // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+        unsafe {
+            crate::syscall!(pipe2(
+                fds.as_mut_ptr(),
+                libc::O_CLOEXEC | libc::O_DIRECT
+            ))
+        }?;
+        Ok(own_pair(fds))
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this system has no packet-mode pipes",
+        ))
+    }
+}
+
+/// Blocks until `fd` is readable (or at end of file, or in error), retrying `EINTR`: how a
+/// reader of a non-blocking descriptor waits without spinning.
+///
+/// # Errors
+///
+/// What `poll(2)` reports.
+pub fn wait_readable(fd: RawFd) -> io::Result<()> {
+    let mut entry = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: `entry` is one valid pollfd for the whole call.
+    retry(|| unsafe { crate::syscall!(poll(&mut entry, 1, -1)) }).map(drop)
+}
+
 /// A connected pair of Unix stream sockets, both close-on-exec and blocking.
 ///
 /// # Errors
@@ -493,6 +546,53 @@ mod test {
         // SAFETY: F_GETFL only reads flags.
         let flags = unsafe { crate::syscall!(fcntl(fd, libc::F_GETFL)) }.unwrap();
         flags & libc::O_NONBLOCK != 0
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_packet_pipe_keeps_each_write_whole_for_either_reader() {
+        let (r, w) = packet_pipe().unwrap();
+        assert!(is_cloexec(r.as_raw_fd()) && is_cloexec(w.as_raw_fd()));
+        for message in [&b"first"[..], b"second message", &[7u8; PACKET_MAX]] {
+            assert_eq!(write(w.as_raw_fd(), message).unwrap(), message.len());
+        }
+        // Two readers of one pipe: each read takes one whole packet, never more.
+        let other = r.try_clone().unwrap();
+        let mut buf = vec![0u8; 4 * PACKET_MAX];
+        assert_eq!(read(r.as_raw_fd(), &mut buf).unwrap(), 5);
+        assert_eq!(&buf[..5], b"first");
+        assert_eq!(read(other.as_raw_fd(), &mut buf).unwrap(), 14);
+        assert_eq!(&buf[..14], b"second message");
+        assert_eq!(read(r.as_raw_fd(), &mut buf).unwrap(), PACKET_MAX);
+        set_nonblocking(r.as_fd(), true).unwrap();
+        let empty = read(other.as_raw_fd(), &mut buf).unwrap_err();
+        assert_eq!(empty.kind(), io::ErrorKind::WouldBlock);
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    #[test]
+    fn packet_pipes_are_refused_where_the_system_has_none() {
+        assert_eq!(
+            packet_pipe().unwrap_err().kind(),
+            io::ErrorKind::Unsupported
+        );
+    }
+
+    #[test]
+    fn wait_readable_returns_once_there_is_data_or_an_end() {
+        let (r, w) = pipe().unwrap();
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            write_all(w.as_raw_fd(), b"x").unwrap();
+            w
+        });
+        wait_readable(r.as_raw_fd()).unwrap();
+        let mut buf = [0u8; 4];
+        assert_eq!(read(r.as_raw_fd(), &mut buf).unwrap(), 1);
+        drop(writer.join().unwrap());
+        // At end of file it returns too, rather than block forever.
+        wait_readable(r.as_raw_fd()).unwrap();
+        assert_eq!(read(r.as_raw_fd(), &mut buf).unwrap(), 0);
     }
 
     #[test]

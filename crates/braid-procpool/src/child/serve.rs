@@ -74,7 +74,7 @@ fn run_task(mut task: TaskBody<'_>, out: &mut Vec<u8>, frame_limit: usize) {
     // from this same executable.
     let trampoline =
         unsafe { std::mem::transmute::<usize, Trampoline>(function::address_of(task.trampoline)) };
-    let mut results = ResultsFrame::begin(out, task.items, frame_limit);
+    let mut results = ResultsFrame::begin(out, task.ticket, task.items, frame_limit);
     for _ in 0..task.items {
         let arg = task.next_argument();
         results.item(|buf| {
@@ -142,7 +142,20 @@ impl FrameReader {
                     self.buf.resize(need, 0);
                 }
             }
-            let n = fd::read(self.fd, &mut self.buf[self.end..])?;
+            // A packet pipe drops what does not fit of a packet: always leave room for one.
+            if self.buf.len() - self.end < fd::PACKET_MAX {
+                self.buf.resize(self.end + fd::PACKET_MAX, 0);
+            }
+            let n = match fd::read(self.fd, &mut self.buf[self.end..]) {
+                Ok(n) => n,
+                // The parent shares this end of the pipe (it takes back jobs this worker has
+                // not read yet), and keeps it non-blocking: wait for the next message here.
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    fd::wait_readable(self.fd)?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             if n == 0 {
                 return if self.end == 0 {
                     Ok(None)

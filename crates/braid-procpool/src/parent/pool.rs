@@ -43,6 +43,9 @@ pub struct Metrics {
     /// Worker starts that failed: the process could not be made, its initializer panicked,
     /// or it ended or hung before it was ready. Each is retried after a back-off.
     pub start_failures: u64,
+    /// Jobs taken back, unread, from a busy worker's pipe so that an idle worker could run
+    /// them (on systems with packet pipes, where a worker is sent several jobs at once).
+    pub taken_back: u64,
     /// Workers running now.
     pub workers: usize,
 }
@@ -259,6 +262,7 @@ impl ProcessPool {
             timeouts: c.timeouts.load(Ordering::Relaxed),
             respawns: c.respawns.load(Ordering::Relaxed),
             start_failures: c.start_failures.load(Ordering::Relaxed),
+            taken_back: c.taken_back.load(Ordering::Relaxed),
             workers: c.workers.load(Ordering::Relaxed),
         }
     }

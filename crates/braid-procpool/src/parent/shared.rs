@@ -14,6 +14,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 use super::error::TaskError;
 use super::job::Job;
 use super::settings::Shutdown;
+use crate::protocol;
 
 #[derive(Default)]
 pub(crate) struct Counters {
@@ -23,6 +24,7 @@ pub(crate) struct Counters {
     pub(crate) timeouts: AtomicU64,
     pub(crate) respawns: AtomicU64,
     pub(crate) start_failures: AtomicU64,
+    pub(crate) taken_back: AtomicU64,
     pub(crate) workers: AtomicUsize,
 }
 
@@ -52,6 +54,9 @@ pub(crate) struct Queue {
     /// Why the pool has no worker, while every slot's last start failed; cleared when a
     /// worker starts again.
     pub(crate) broken: Option<String>,
+    /// The last ticket stamped in a task message; the next one sent gets one more, so that
+    /// tickets start at 1 and none repeats.
+    pub(crate) last_ticket: u64,
 }
 
 /// An idle worker's task pipe, lent to submitting threads while the queue lock is held. The
@@ -74,6 +79,14 @@ pub(crate) struct Handoff {
 /// of at most `PIPE_BUF` bytes is all or nothing, and an idle worker's pipe is empty.
 const DIRECT_MAX: usize = 512;
 
+impl Queue {
+    /// A fresh ticket for a task message about to be sent.
+    pub(crate) fn next_ticket(&mut self) -> u64 {
+        self.last_ticket += 1;
+        self.last_ticket
+    }
+}
+
 impl Shared {
     pub(crate) fn new(poller: Poller, task_timeout: Option<Duration>, workers: usize) -> Shared {
         Shared {
@@ -82,6 +95,7 @@ impl Shared {
                 idle: Vec::new(),
                 handed: Vec::new(),
                 closing: None,
+                last_ticket: 0,
                 broken: None,
             }),
             poller,
@@ -132,6 +146,8 @@ impl Shared {
             return;
         }
         job.claimed = true;
+        let ticket = queue.next_ticket();
+        protocol::stamp_ticket(&mut job.message, ticket);
         if fd::write(idle.tasks, &job.message).is_ok_and(|n| n == job.message.len()) {
             let timed = job.timeout.is_some();
             queue.handed.push(Handoff {

@@ -12,17 +12,21 @@
 //!
 //! - `INIT`: `i64` initializer offset, or 0 for none, `u64` frame limit (the largest body the
 //!   worker may send), `u8` panic output (0: prefixed, 1: silent). Always the first message.
-//! - `TASK`: `i64` function offset, `i64` trampoline offset, `u32` item count, then per item
-//!   a `u32` length and the encoded argument. A single task is a chunk of one item.
+//! - `TASK`: `u64` ticket, `i64` function offset, `i64` trampoline offset, `u32` item count,
+//!   then per item a `u32` length and the encoded argument. A single task is a chunk of one
+//!   item. The ticket, stamped as the message is sent ([`stamp_ticket`]), tells this message
+//!   from every other the pool sent: a result says which task it answers, and a message the
+//!   parent reads back out of a worker's pipe says which job it was.
 //!
 //! The worker answers:
 //!
 //! - `READY`: `u32` pid, `i64` build fingerprint; after `INIT` succeeded.
 //! - `INIT_FAILED`: a UTF-8 message; the worker exits after it.
-//! - `RESULTS`: `u32` item count, then per item a status byte, a `u32` length and the bytes
-//!   (the encoded result, or a UTF-8 message for a failure), in the order of the task's items.
+//! - `RESULTS`: the `u64` ticket of the task it answers, `u32` item count, then per item a
+//!   status byte, a `u32` length and the bytes (the encoded result, or a UTF-8 message for a
+//!   failure), in the order of the task's items.
 //!
-//! A worker handles one task message at a time, in order, so no message needs an id.
+//! A worker answers its task messages one at a time, in the order it took them.
 
 pub(crate) mod fork_server;
 pub(crate) mod function;
@@ -50,7 +54,9 @@ pub(crate) const ITEM_ENCODE_RESULT: u8 = 3;
 /// side, for its own task alone; a length over it on the wire is a corrupted stream.
 pub(crate) const MAX_FRAME: usize = 1 << 31;
 
-const TASK_HEADER: usize = 4 + 1 + 8 + 8 + 4;
+const TASK_HEADER: usize = 4 + 1 + 8 + 8 + 8 + 4;
+/// Where a `TASK` frame's ticket sits.
+const TICKET_AT: usize = 4 + 1;
 
 /// Builds a `TASK` frame item by item.
 #[derive(Debug)]
@@ -66,6 +72,7 @@ impl TaskMessage {
         let mut buf = Vec::with_capacity(TASK_HEADER + capacity);
         buf.extend_from_slice(&[0; 4]);
         buf.push(TASK);
+        buf.extend_from_slice(&[0; 8]);
         buf.extend_from_slice(&f.function.to_le_bytes());
         buf.extend_from_slice(&f.trampoline.to_le_bytes());
         buf.extend_from_slice(&[0; 4]);
@@ -123,6 +130,21 @@ impl TaskMessage {
     }
 }
 
+/// Writes `ticket` into a finished `TASK` frame.
+pub(crate) fn stamp_ticket(frame: &mut [u8], ticket: u64) {
+    frame[TICKET_AT..TICKET_AT + 8].copy_from_slice(&ticket.to_le_bytes());
+}
+
+/// The ticket of a whole `TASK` frame (length prefix included); `None` for anything else.
+pub(crate) fn task_ticket(frame: &[u8]) -> Option<u64> {
+    if frame.len() < TASK_HEADER || frame[4] != TASK {
+        return None;
+    }
+    Some(u64::from_le_bytes(
+        frame[TICKET_AT..TICKET_AT + 8].try_into().ok()?,
+    ))
+}
+
 /// Why a value does not fit in a message: it encodes to `encoded` bytes, which make a body
 /// of `body` bytes, over `limit`.
 fn too_big(what: &str, encoded: usize, body: usize, limit: usize) -> String {
@@ -177,6 +199,7 @@ impl ToWorker<'_> {
                 },
             })),
             TASK => Some(ToWorker::Task(TaskBody {
+                ticket: cursor.u64()?,
                 function: cursor.i64()?,
                 trampoline: cursor.i64()?,
                 items: cursor.u32()?,
@@ -201,6 +224,7 @@ pub(crate) struct WorkerSettings {
 /// A `TASK` body: the function to run and its encoded arguments.
 #[derive(Debug)]
 pub(crate) struct TaskBody<'a> {
+    pub(crate) ticket: u64,
     pub(crate) function: i64,
     pub(crate) trampoline: i64,
     pub(crate) items: u32,
@@ -275,12 +299,18 @@ pub(crate) struct ResultsFrame<'a> {
 }
 
 impl<'a> ResultsFrame<'a> {
-    /// Starts a frame of `items` outcomes in `out`, which is cleared first; its body may
-    /// grow to `limit` bytes at most (see [`ResultsFrame::item`]).
-    pub(crate) fn begin(out: &'a mut Vec<u8>, items: u32, limit: usize) -> ResultsFrame<'a> {
+    /// Starts a frame of `items` outcomes of the task `ticket` in `out`, which is cleared
+    /// first; its body may grow to `limit` bytes at most (see [`ResultsFrame::item`]).
+    pub(crate) fn begin(
+        out: &'a mut Vec<u8>,
+        ticket: u64,
+        items: u32,
+        limit: usize,
+    ) -> ResultsFrame<'a> {
         out.clear();
         out.extend_from_slice(&[0; 4]);
         out.push(RESULTS);
+        out.extend_from_slice(&ticket.to_le_bytes());
         out.extend_from_slice(&items.to_le_bytes());
         ResultsFrame {
             out,
@@ -346,10 +376,11 @@ pub(crate) mod broken {
         u32::MAX.to_le_bytes().to_vec()
     }
 
-    /// A well-formed results message with no items, for a task nobody sent.
+    /// A well-formed results message with no items, for a task nobody sent (tickets start
+    /// at 1).
     pub(crate) fn unowned_results() -> Vec<u8> {
         let mut out = Vec::new();
-        ResultsFrame::begin(&mut out, 0, MAX_FRAME).finish();
+        ResultsFrame::begin(&mut out, 0, 0, MAX_FRAME).finish();
         out
     }
 }
@@ -386,6 +417,10 @@ impl<'a> Cursor<'a> {
         Some(i64::from_le_bytes(self.take(8)?.try_into().ok()?))
     }
 
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+
     fn bytes(&mut self) -> Option<&'a [u8]> {
         let len = self.u32()? as usize;
         self.take(len)
@@ -399,16 +434,27 @@ impl<'a> Cursor<'a> {
 /// The per-item outcomes of a `RESULTS` body (after the tag), iterable any number of times.
 #[derive(Clone, Debug)]
 pub(crate) struct Outcomes<'a> {
+    ticket: u64,
     count: u32,
     cursor: Cursor<'a>,
 }
 
 impl<'a> Outcomes<'a> {
-    /// Parses the item count; `None` for a body too short to hold one.
+    /// Parses the ticket and the item count; `None` for a body too short to hold them.
     pub(crate) fn parse(body: &'a [u8]) -> Option<Outcomes<'a>> {
         let mut cursor = Cursor::new(body);
+        let ticket = cursor.u64()?;
         let count = cursor.u32()?;
-        Some(Outcomes { count, cursor })
+        Some(Outcomes {
+            ticket,
+            count,
+            cursor,
+        })
+    }
+
+    /// The ticket of the task these outcomes answer.
+    pub(crate) fn ticket(&self) -> u64 {
+        self.ticket
     }
 
     pub(crate) fn items(&self) -> u32 {
@@ -462,12 +508,16 @@ mod test {
         let mut msg = TaskMessage::new(f, 16);
         msg.push(&5u32).unwrap();
         msg.push(&"hi").unwrap();
-        let bytes = msg.finish();
+        let mut bytes = msg.finish();
+        stamp_ticket(&mut bytes, u64::MAX - 3);
+        assert_eq!(task_ticket(&bytes), Some(u64::MAX - 3));
+        assert_eq!(task_ticket(&FromWorker::ready_frame(1, 2)), None);
         let (body, used) = split_frame(&bytes).unwrap().unwrap();
         assert_eq!(used, bytes.len());
         let Some(ToWorker::Task(mut task)) = ToWorker::decode(body) else {
             panic!("not a TASK message");
         };
+        assert_eq!(task.ticket, u64::MAX - 3);
         assert_eq!((task.function, task.trampoline, task.items), (7, -9, 2));
         assert_eq!(
             postcard::from_bytes::<u32>(task.next_argument()).unwrap(),
@@ -531,7 +581,7 @@ mod test {
         }
 
         let mut out = Vec::new();
-        let mut results = ResultsFrame::begin(&mut out, 3, 200);
+        let mut results = ResultsFrame::begin(&mut out, 1, 3, 200);
         results.item(|buf| {
             buf.extend_from_slice(&[7; 196]);
             Ok("Big")
@@ -552,7 +602,7 @@ mod test {
         let message = String::from_utf8_lossy(outcomes[0].1);
         assert_eq!(
             message,
-            "Big: the result encodes to 196 bytes, which makes a message of 206 bytes, over \
+            "Big: the result encodes to 196 bytes, which makes a message of 214 bytes, over \
              the limit of 200 bytes"
         );
         assert_eq!(outcomes[1], (ITEM_OK, &[1u8][..]));
@@ -592,7 +642,7 @@ mod test {
         ));
 
         let mut out = vec![9, 9, 9];
-        let mut results = ResultsFrame::begin(&mut out, 2, MAX_FRAME);
+        let mut results = ResultsFrame::begin(&mut out, 12, 2, MAX_FRAME);
         results.item(|buf| {
             buf.extend_from_slice(b"ok");
             Ok("T")
@@ -607,6 +657,7 @@ mod test {
         let Ok(FromWorker::Results(outcomes)) = FromWorker::decode(body) else {
             panic!("not a RESULTS message");
         };
+        assert_eq!(outcomes.ticket(), 12);
         assert_eq!(
             outcomes.collect::<Vec<_>>(),
             vec![(ITEM_OK, &b"ok"[..]), (ITEM_PANICKED, &b"boom"[..])]
@@ -643,6 +694,7 @@ mod test {
     #[test]
     fn outcomes_stop_at_a_truncated_body() {
         let mut body = Vec::new();
+        body.extend_from_slice(&5u64.to_le_bytes());
         body.extend_from_slice(&2u32.to_le_bytes());
         body.push(ITEM_OK);
         body.extend_from_slice(&1u32.to_le_bytes());

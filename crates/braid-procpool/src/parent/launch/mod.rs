@@ -24,6 +24,10 @@ pub(crate) struct Launched {
     pub(crate) tasks: OwnedFd,
     /// Where results come from (non-blocking).
     pub(crate) results: OwnedFd,
+    /// The parent's copy of the task pipe's read end, where the pipe is in packet mode
+    /// ([`fd::packet_pipe`], Linux): reading it takes back, whole, task messages the worker
+    /// has not read yet. Non-blocking, and so is the worker's end, which shares its mode.
+    pub(crate) recall: Option<OwnedFd>,
 }
 
 /// Starts workers. Lives on the supervisor thread: on Linux the death signal of a worker or
@@ -53,7 +57,16 @@ impl Launcher {
 
     /// Starts one worker.
     pub(crate) fn launch(&mut self) -> io::Result<Launched> {
-        let (task_read, task_write) = fd::pipe()?;
+        let (task_read, task_write, packets) = match fd::packet_pipe() {
+            Ok((read, write)) => (read, write, true),
+            Err(_) => {
+                let (read, write) = fd::pipe()?;
+                (read, write, false)
+            }
+        };
+        if packets {
+            fd::set_nonblocking(task_read.as_fd(), true)?;
+        }
         let (result_read, result_write) = fd::pipe()?;
         fd::grow_pipe(task_write.as_fd());
         let pid = match self {
@@ -64,13 +77,15 @@ impl Launcher {
             }
         };
         // The child holds its own copies of its ends now.
-        drop((task_read, result_write));
+        drop(result_write);
+        let recall = packets.then_some(task_read);
         fd::set_nonblocking(task_write.as_fd(), true)?;
         fd::set_nonblocking(result_read.as_fd(), true)?;
         Ok(Launched {
             pid,
             tasks: task_write,
             results: result_read,
+            recall,
         })
     }
 

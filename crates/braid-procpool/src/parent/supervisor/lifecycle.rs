@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use braid_poller::{Interest, Mode};
 
-use super::worker_process::{
+use super::worker_process::{take_back, 
     absorb_handoffs, read_available, retire, send, KillReason, Phase, WorkerProcess, EXIT_KEY,
     KEYS_PER_SLOT, RESULTS_KEY,
 };
@@ -68,6 +68,7 @@ impl Supervisor {
             pid,
             tasks,
             results,
+            recall,
         } = self.launcher.launch()?;
         let pidfd = match (pid, self.launcher.reports_exits()) {
             (Some(pid), false) => process::pidfd_open(pid).ok(),
@@ -108,6 +109,8 @@ impl Supervisor {
             exit: None,
             counted: false,
             serial: self.next_serial,
+            recall,
+            passed_over: false,
         };
         self.next_serial += 1;
         let sent = registered.and_then(|()| {
@@ -282,6 +285,10 @@ impl Supervisor {
                 worker.killed,
                 Some(KillReason::Shutdown | KillReason::StartFailure)
             );
+        let mut worker = worker;
+        // Jobs still whole in a packet pipe never reached the worker: take them back before
+        // telling which job it ran.
+        let never_read = take_back(&mut worker);
         let mut running = worker.running;
         // A job whose bytes all still sit in the pipe never reached the worker: it is given to
         // another worker rather than failed. This happens when a worker dies while idle just
@@ -299,6 +306,7 @@ impl Supervisor {
         } else {
             running.pop_front()
         };
+        running.extend(never_read);
         // Jobs still waiting in the pipe never started: they go back to the front of the queue,
         // unless the pool is being killed.
         if !running.is_empty() {

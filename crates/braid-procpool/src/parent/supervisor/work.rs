@@ -8,64 +8,135 @@ use std::time::Instant;
 
 use super::lifecycle::kill_worker;
 use super::worker_process::{
-    absorb_handoffs, read_available, retire, send, set_phase, KillReason, Phase, Running,
-    KEYS_PER_SLOT,
+    absorb_handoffs, fits_a_packet, read_available, retire, send, send_packet, set_phase,
+    take_back, takes_more, KillReason, Phase, Running, Slot, KEYS_PER_SLOT,
 };
 use super::{Supervisor, START_TIMEOUT};
-use crate::parent::job::Job;
 use crate::parent::settings::Shutdown;
+use crate::parent::shared::Queue;
 use crate::protocol::{self, FromWorker};
 use braid_sys::fd;
 
+/// The most jobs a worker holds at once (where it can hold more than one): enough that a
+/// burst of short tasks keeps it busy between two turns of this thread, few enough that
+/// taking them back stays cheap.
+const AHEAD: usize = 32;
+
 impl Supervisor {
-    /// Hands queued jobs to idle workers, one each. A busy worker gets nothing more: a job
-    /// queued behind a long one in its pipe would wait for it while another worker may free
-    /// up first (head-of-line blocking), so every job waits in the one shared queue until a
-    /// worker is idle, as in Python's pools.
+    /// Hands queued jobs to workers.
+    ///
+    /// An idle worker gets its share of the queue: one job where the system has no packet
+    /// pipes, else up to [`AHEAD`], so that it runs a burst of short tasks without waiting
+    /// for this thread between them. A busy worker whose pipe runs low is topped up the same
+    /// way. A job queued behind a long one in a pipe would wait for it while another worker
+    /// frees up, so whenever a worker is idle and the queue is empty, the jobs other workers
+    /// have not read yet are taken back ([`take_back`]) and shared out again: no job waits
+    /// while a worker idles, as with Python's one shared queue.
     pub(super) fn dispatch(&mut self) {
         if self.shutdown == Some(Shutdown::Kill) {
             return;
         }
+        let max_tasks = self.config.max_tasks_per_child;
         let mut queue = self.shared.queue.lock();
         absorb_handoffs(&mut self.slots, &mut queue);
-        for index in 0..self.slots.len() {
-            let Some(worker) = &mut self.slots[index].worker else {
-                continue;
-            };
-            if worker.phase != Phase::Idle {
-                continue;
-            }
-            let job = loop {
-                match queue.jobs.pop_front() {
-                    Some(job) if job.claimed || job.sink.start() => break Some(job),
-                    Some(_cancelled) => continue,
-                    None => break None,
+        let taken = take_back_for_idle(&mut self.slots, &mut queue);
+        if taken > 0 {
+            let counters = &self.shared.counters;
+            counters.taken_back.fetch_add(taken, Ordering::Relaxed);
+        }
+        if queue.jobs.is_empty() {
+            return;
+        }
+        let serving = self
+            .slots
+            .iter()
+            .filter_map(|s| s.worker.as_ref())
+            .filter(|w| matches!(w.phase, Phase::Idle | Phase::Busy) && w.killed.is_none())
+            .count();
+        let share = queue.jobs.len().div_ceil(serving.max(1)).clamp(1, AHEAD);
+        // Idle workers first, then busy ones whose pipes run low.
+        for busy in [false, true] {
+            for index in 0..self.slots.len() {
+                let Some(worker) = &mut self.slots[index].worker else {
+                    continue;
+                };
+                let wanted = if busy {
+                    worker.phase == Phase::Busy
+                        && !worker.passed_over
+                        && worker.running.len() <= share / 2
+                        && takes_more(worker)
+                } else {
+                    worker.phase == Phase::Idle
+                };
+                if !wanted {
+                    continue;
                 }
-            };
-            let Some(job) = job else { return };
-            if let Err(e) = send(
-                worker,
-                &job.message,
-                &self.shared.poller,
-                index * KEYS_PER_SLOT,
-            ) {
-                tracing::debug!("braid-procpool: sending a task failed: {e}");
-                // The worker died while idle: the job never reached it. It goes back to the
-                // queue, and the worker gets nothing more; its death, about to be seen, frees
-                // the slot.
-                set_phase(worker, index, Phase::Busy, &mut queue);
-                queue.jobs.push_front(Job {
-                    claimed: true,
-                    ..job
+                let left = max_tasks.map_or(usize::MAX, |max| {
+                    usize::try_from(max.saturating_sub(worker.tasks_done)).unwrap_or(usize::MAX)
                 });
-                // Should it still live, a worker that cannot take work must go.
-                let _ = kill_worker(worker);
-                continue;
+                let target = if worker.recall.is_some() { share } else { 1 };
+                while worker.running.len() < target.min(left) {
+                    let Some(front) = queue.jobs.front() else {
+                        return;
+                    };
+                    // Behind another job only what fits a packet, and nothing behind a big one.
+                    if !worker.running.is_empty()
+                        && !(fits_a_packet(&front.message) && takes_more(worker))
+                    {
+                        break;
+                    }
+                    let Some(mut job) = queue.jobs.pop_front() else {
+                        return;
+                    };
+                    if !(job.claimed || job.sink.start()) {
+                        // Cancelled while queued.
+                        continue;
+                    }
+                    job.claimed = true;
+                    let ticket = queue.next_ticket();
+                    protocol::stamp_ticket(&mut job.message, ticket);
+                    let sent = if worker.running.is_empty() {
+                        send(
+                            worker,
+                            &job.message,
+                            &self.shared.poller,
+                            index * KEYS_PER_SLOT,
+                        )
+                        .map(|()| true)
+                    } else {
+                        send_packet(worker, &job.message)
+                    };
+                    match sent {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            // Its pipe is full: the job waits for the next turn.
+                            queue.jobs.push_front(job);
+                            break;
+                        }
+                        Err(e) => {
+                            tracing::debug!("braid-procpool: sending a task failed: {e}");
+                            // The job never reached the worker. It goes back to the queue,
+                            // and the worker gets nothing more; its death, about to be seen,
+                            // settles what it holds and frees the slot.
+                            queue.jobs.push_front(job);
+                            if worker.running.is_empty() {
+                                set_phase(worker, index, Phase::Busy, &mut queue);
+                                // Should it still live, a worker that cannot take work must go.
+                                let _ = kill_worker(worker);
+                            }
+                            break;
+                        }
+                    }
+                    let mut running = Running::new(job, ticket);
+                    if worker.running.is_empty() {
+                        running.start_clock(Instant::now());
+                    }
+                    worker.running.push_back(running);
+                    if worker.phase == Phase::Idle {
+                        set_phase(worker, index, Phase::Busy, &mut queue);
+                    }
+                }
             }
-            let mut running = Running::new(job);
-            running.start_clock(Instant::now());
-            worker.running.push_back(running);
-            set_phase(worker, index, Phase::Busy, &mut queue);
         }
     }
 
@@ -165,6 +236,15 @@ impl Supervisor {
                     self.protocol_error(index, "the worker sent a result it owed no one".into());
                     return;
                 }
+                if worker.running.front().map(|r| r.ticket) != Some(outcomes.ticket()) {
+                    let reason = format!(
+                        "the worker sent a result for task #{}, which it does not hold",
+                        outcomes.ticket()
+                    );
+                    self.protocol_error(index, reason);
+                    return;
+                }
+                worker.passed_over = false;
                 let Some(running) = worker.running.pop_front() else {
                     return;
                 };
@@ -285,4 +365,45 @@ impl Supervisor {
             let _ = kill_worker(worker);
         }
     }
+}
+
+/// While a worker is idle and nothing is queued, takes back the jobs waiting unread in
+/// other workers' pipes, to the front of the queue: whatever holds those workers, the
+/// idle one can run them now. Returns how many it took.
+fn take_back_for_idle(slots: &mut [Slot], queue: &mut Queue) -> u64 {
+    if !queue.jobs.is_empty()
+        || !slots
+            .iter()
+            .filter_map(|s| s.worker.as_ref())
+            .any(|w| w.phase == Phase::Idle)
+    {
+        return 0;
+    }
+    let mut taken = Vec::new();
+    for index in 0..slots.len() {
+        let Some(worker) = &mut slots[index].worker else {
+            continue;
+        };
+        if worker.phase != Phase::Busy || worker.running.len() < 2 || !takes_more(worker) {
+            continue;
+        }
+        let back = take_back(worker);
+        if back.is_empty() {
+            continue;
+        }
+        worker.passed_over = true;
+        taken.extend(back);
+        match worker.running.front_mut() {
+            // The one it had not read yet was taken back too: it holds nothing now.
+            None => set_phase(worker, index, Phase::Idle, queue),
+            // What it runs now may be one whose clock has not started.
+            Some(front) if front.deadline.is_none() => front.start_clock(Instant::now()),
+            Some(_) => {}
+        }
+    }
+    let count = taken.len() as u64;
+    for running in taken.into_iter().rev() {
+        queue.jobs.push_front(running.into_job());
+    }
+    count
 }

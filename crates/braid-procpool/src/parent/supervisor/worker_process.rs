@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use braid_poller::{Interest, Mode};
 
 use crate::parent::job::{Job, Settle};
+use crate::protocol;
 use crate::parent::shared::{Handoff, IdleWorker, Queue, Shared};
 use braid_sys::fd;
 use braid_sys::process::ExitStatus;
@@ -37,8 +38,10 @@ pub(super) enum KillReason {
     Protocol(String),
 }
 
-/// A job a worker holds: the one it runs, or the next one waiting in its pipe.
+/// A job a worker holds: the one it runs, or one waiting in its pipe.
 pub(super) struct Running {
+    /// The ticket stamped in its message as it was sent.
+    pub(super) ticket: u64,
     pub(super) sink: Settle,
     /// Kept so that a job still waiting in the pipe of a worker that died can be queued again.
     pub(super) message: Vec<u8>,
@@ -48,9 +51,11 @@ pub(super) struct Running {
 }
 
 impl Running {
-    /// The job a worker took; its clock starts once it is the one running.
-    pub(super) fn new(job: Job) -> Running {
+    /// The job a worker took, sent with `ticket`; its clock starts once it is the one
+    /// running.
+    pub(super) fn new(job: Job, ticket: u64) -> Running {
         Running {
+            ticket,
             sink: job.sink,
             message: job.message,
             timeout: job.timeout,
@@ -83,8 +88,8 @@ pub(super) struct WorkerProcess {
     /// The unsent tail of a task message too big for the pipe at once. Kept when the pipe
     /// turns out broken, until the worker's exit is handled: it counts as never received.
     pub(super) outbox: Vec<u8>,
-    /// The job the worker runs (at most one: jobs go only to idle workers). A list, so that
-    /// a job found still unread in a dead worker's pipe can be told from the one it ran.
+    /// The jobs sent to the worker, in the order it takes and answers them: the first is the
+    /// one it runs (or is about to take), the others wait in its pipe.
     pub(super) running: VecDeque<Running>,
     pub(super) start_deadline: Instant,
     pub(super) tasks_done: u64,
@@ -96,6 +101,12 @@ pub(super) struct WorkerProcess {
     pub(super) counted: bool,
     /// Tells this worker apart from earlier ones of its slot.
     pub(super) serial: u64,
+    /// The parent's read end of a packet task pipe ([`take_back`]); `None` where the system
+    /// has no packet pipes, and then the worker is given one job at a time.
+    pub(super) recall: Option<OwnedFd>,
+    /// Jobs were taken back from this worker for an idle one since its last result: it may
+    /// be in a long task, so it gets no more until it answers.
+    pub(super) passed_over: bool,
 }
 
 #[derive(Default)]
@@ -143,7 +154,8 @@ pub(super) fn absorb_handoffs(slots: &mut [Slot], queue: &mut Queue) {
             .filter(|w| w.serial == serial)
         {
             Some(worker) => {
-                let mut running = Running::new(job);
+                let ticket = protocol::task_ticket(&job.message).unwrap_or(0);
+                let mut running = Running::new(job, ticket);
                 running.start_clock(started);
                 worker.running.push_back(running);
                 // The submitter already took the worker off the idle list.
@@ -199,6 +211,74 @@ pub(super) fn send(
         worker.outbox.extend_from_slice(&message[written..]);
     }
     Ok(())
+}
+
+/// Whether a message is sent as one packet, so that it can be taken back whole.
+pub(super) fn fits_a_packet(message: &[u8]) -> bool {
+    message.len() <= fd::PACKET_MAX
+}
+
+/// Whether more jobs may be queued in the worker's pipe behind those it holds: its pipe is
+/// a packet pipe holding only whole small messages, so that any of them can be taken back.
+pub(super) fn takes_more(worker: &WorkerProcess) -> bool {
+    worker.recall.is_some()
+        && worker.killed.is_none()
+        && worker.tasks.is_some()
+        && worker.outbox.is_empty()
+        && worker.running.iter().all(|r| fits_a_packet(&r.message))
+}
+
+/// Writes a small job's message (one packet) behind others in a worker's pipe: `Ok(false)`
+/// if the pipe is full, and nothing was written.
+pub(super) fn send_packet(worker: &WorkerProcess, message: &[u8]) -> io::Result<bool> {
+    let Some(tasks) = &worker.tasks else {
+        return Err(io::ErrorKind::BrokenPipe.into());
+    };
+    match fd::write(tasks.as_raw_fd(), message) {
+        // At most `PIPE_BUF` bytes: all or nothing.
+        Ok(n) => Ok(n == message.len()),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Takes back every job still unread in a worker's packet pipe, in pipe order, and removes
+/// them from what it holds. The worker and this read take turns on whole packets, so each
+/// job is either read by the worker or taken back here, never both; the tickets say which.
+/// Takes nothing from a worker whose pipe may hold part of a big message.
+pub(super) fn take_back(worker: &mut WorkerProcess) -> Vec<Running> {
+    let mut back = Vec::new();
+    let Some(recall) = &worker.recall else {
+        return back;
+    };
+    if !worker.outbox.is_empty() || !worker.running.iter().all(|r| fits_a_packet(&r.message)) {
+        return back;
+    }
+    let mut packet = vec![0u8; fd::PACKET_MAX];
+    loop {
+        let n = match fd::read(recall.as_raw_fd(), &mut packet) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => {
+                tracing::error!("braid-procpool: reading back a worker's tasks failed: {e}");
+                break;
+            }
+        };
+        // Not a task: the `INIT` message of a worker that died starting.
+        let Some(ticket) = protocol::task_ticket(&packet[..n]) else {
+            continue;
+        };
+        match worker.running.iter().position(|r| r.ticket == ticket) {
+            Some(at) => back.extend(worker.running.remove(at)),
+            // Cannot happen: only this thread writes task messages to the pipe, and it keeps
+            // each one in `running` until it is answered or taken back.
+            None => tracing::error!(
+                "braid-procpool: took back a task message ({n} bytes) the worker was not holding"
+            ),
+        }
+    }
+    back
 }
 
 /// Reads everything available from a worker's results pipe; `Ok(true)` at end of file.
