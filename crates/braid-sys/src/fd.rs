@@ -72,6 +72,9 @@ pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     mark_late(own_pair(fds))
 }
 
+/// Whether this system has [`packet_pipe`]s.
+pub const HAS_PACKET_PIPES: bool = cfg!(any(target_os = "linux", target_os = "android"));
+
 /// The largest write a [`packet_pipe`] keeps as one packet: `PIPE_BUF`, which is also the
 /// largest write any pipe takes all or nothing.
 pub const PACKET_MAX: usize = libc::PIPE_BUF;
@@ -92,12 +95,7 @@ pub fn packet_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     {
         let mut fds = [-1 as RawFd; 2];
         // SAFETY: `fds` has room for the two descriptors pipe2 writes.
-        unsafe {
-            crate::syscall!(pipe2(
-                fds.as_mut_ptr(),
-                libc::O_CLOEXEC | libc::O_DIRECT
-            ))
-        }?;
+        unsafe { crate::syscall!(pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_DIRECT)) }?;
         Ok(own_pair(fds))
     }
     #[cfg(not(any(target_os = "linux", target_os = "android")))]

@@ -15,6 +15,7 @@ use crate::parent::job::{Job, Settle, Sink};
 use crate::parent::shared::Shared;
 use crate::protocol::function::FnRef;
 use crate::protocol::{Outcomes, TaskMessage};
+use braid_sys::fd;
 
 /// A chunk's results, tagged with the chunk's index.
 type ChunkResults<R> = (u64, Vec<Result<R, TaskError>>);
@@ -44,6 +45,16 @@ struct Chunker<I> {
     frame_limit: usize,
 }
 
+/// Where task pipes are packet pipes, a chunk is also cut before its message outgrows a
+/// packet: a worker can then be sent several chunks at once, and any it has not started
+/// can be taken back for an idle worker. A message that outgrows a packet goes only to an
+/// idle worker, alone.
+const CHUNK_BYTES: usize = if fd::HAS_PACKET_PIPES {
+    fd::PACKET_MAX
+} else {
+    usize::MAX
+};
+
 impl<I, A> ChunkSource for Chunker<I>
 where
     I: Iterator<Item = A> + Send,
@@ -60,7 +71,9 @@ where
         let mut message = TaskMessage::new(f, self.last_len).limit(self.frame_limit);
         let mut holes = Vec::new();
         let mut len = 0u32;
+        let mut last_item = 0;
         for item in self.items.by_ref() {
+            let before = message.encoded_len();
             if let Err(e) = &self.f {
                 holes.push((len, e.clone()));
             } else if let Err(e) = message.push(&item) {
@@ -74,6 +87,11 @@ where
             }
             len += 1;
             if len as usize == self.chunksize {
+                break;
+            }
+            // Stop while one more item like the last still fits a packet.
+            last_item = last_item.max(message.encoded_len() - before);
+            if message.encoded_len() + last_item > CHUNK_BYTES {
                 break;
             }
         }
@@ -282,5 +300,53 @@ impl<R> fmt::Debug for Map<R> {
             .field("chunks_in_flight", &self.in_flight)
             .field("exhausted", &self.source.is_none())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    fn double(x: u64) -> u64 {
+        x * 2
+    }
+
+    fn chunks(items: std::ops::Range<u64>, chunksize: usize) -> Vec<Chunk> {
+        let mut chunker = Chunker {
+            items,
+            f: FnRef::new(double),
+            chunksize,
+            last_len: 64,
+            frame_limit: crate::protocol::MAX_FRAME,
+        };
+        std::iter::from_fn(|| chunker.next_chunk()).collect()
+    }
+
+    #[test]
+    fn chunks_keep_their_size_and_fit_a_packet_where_pipes_have_packets() {
+        let small = chunks(0..100, 7);
+        assert_eq!(small.len(), 15);
+        assert!(small[..14].iter().all(|c| c.len == 7));
+        assert_eq!(small[14].len, 2);
+
+        // Items of about 4 bytes each: 1,000 of them outgrow a 4 KiB packet.
+        let big = chunks(1 << 20..(1 << 20) + 10_000, 1_000);
+        let items: u32 = big.iter().map(|c| c.len).sum();
+        assert_eq!(items, 10_000, "every item is in a chunk");
+        for (at, chunk) in big.iter().enumerate() {
+            let bytes = chunk.message.as_ref().unwrap().encoded_len();
+            let last = at == big.len() - 1;
+            if fd::HAS_PACKET_PIPES {
+                assert!(bytes <= fd::PACKET_MAX, "a chunk of {bytes} bytes");
+                assert!(
+                    last || chunk.len > 500,
+                    "a chunk cut too short: {}",
+                    chunk.len
+                );
+            } else {
+                assert_eq!(chunk.len, 1_000);
+            }
+            let _ = last;
+        }
     }
 }

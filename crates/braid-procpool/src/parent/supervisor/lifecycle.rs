@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use braid_poller::{Interest, Mode};
 
-use super::worker_process::{take_back, 
-    absorb_handoffs, read_available, retire, send, KillReason, Phase, WorkerProcess, EXIT_KEY,
-    KEYS_PER_SLOT, RESULTS_KEY,
+use super::worker_process::{
+    absorb_handoffs, read_available, retire, send, take_back, KillReason, Phase, WorkerProcess,
+    EXIT_KEY, KEYS_PER_SLOT, RESULTS_KEY,
 };
 use super::{fail_queue, Supervisor, START_RETRY_FIRST, START_RETRY_MAX, START_TIMEOUT};
 use crate::parent::error::{BuildError, TaskError};

@@ -80,9 +80,8 @@ impl Supervisor {
                         return;
                     };
                     // Behind another job only what fits a packet, and nothing behind a big one.
-                    if !worker.running.is_empty()
-                        && !(fits_a_packet(&front.message) && takes_more(worker))
-                    {
+                    let behind_another = !worker.running.is_empty();
+                    if behind_another && !(fits_a_packet(&front.message) && takes_more(worker)) {
                         break;
                     }
                     let Some(mut job) = queue.jobs.pop_front() else {
@@ -380,8 +379,8 @@ fn take_back_for_idle(slots: &mut [Slot], queue: &mut Queue) -> u64 {
         return 0;
     }
     let mut taken = Vec::new();
-    for index in 0..slots.len() {
-        let Some(worker) = &mut slots[index].worker else {
+    for (index, slot) in slots.iter_mut().enumerate() {
+        let Some(worker) = &mut slot.worker else {
             continue;
         };
         if worker.phase != Phase::Busy || worker.running.len() < 2 || !takes_more(worker) {

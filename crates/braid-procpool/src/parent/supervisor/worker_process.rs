@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use braid_poller::{Interest, Mode};
 
 use crate::parent::job::{Job, Settle};
-use crate::protocol;
 use crate::parent::shared::{Handoff, IdleWorker, Queue, Shared};
+use crate::protocol;
 use braid_sys::fd;
 use braid_sys::process::ExitStatus;
 
