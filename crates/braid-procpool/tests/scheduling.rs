@@ -174,6 +174,51 @@ fn every_task_runs_once(method: StartMethod) {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+fn identity(x: u64) -> u64 {
+    x
+}
+
+/// Bursts of tasks, tasks one at a time, and a pool dropped the moment its last result is
+/// in: every result comes back and every drop ends. Between tasks the pool looks for the
+/// next one for a moment before it sleeps; a wake lost on the way to that sleep would leave
+/// a task, or the drop, waiting forever.
+fn nothing_stalls_between_tasks(method: StartMethod) {
+    let join = |handle: braid_procpool::JoinHandle<u64>, what: &str| {
+        handle
+            .join_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("{what} stalled"))
+    };
+    for round in 0..40 {
+        let pool = ProcessPool::builder()
+            .workers(2)
+            .start_method(method)
+            .build()
+            .expect("pool starts");
+        let handles: Vec<_> = (0..500).map(|i| pool.submit(identity, i)).collect();
+        for (i, handle) in handles.into_iter().enumerate() {
+            assert_eq!(
+                join(handle, &format!("round {round}, task {i}")),
+                Ok(i as u64)
+            );
+        }
+        for i in 0..200 {
+            let handle = pool.submit(identity, i);
+            assert_eq!(
+                join(handle, &format!("round {round}, round trip {i}")),
+                Ok(i)
+            );
+        }
+        // Dropped at once, while the pool still looks for more work.
+        let (dropped, done) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            drop(pool);
+            let _ = dropped.send(());
+        });
+        done.recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("round {round}: dropping the pool stalled"));
+    }
+}
+
 fn main() {
     braid_procpool::init();
     let mut checks = Checks::new();
@@ -191,6 +236,10 @@ fn main() {
         checks.run(
             &format!("{method:?}: every task runs once while workers trade jobs"),
             || every_task_runs_once(method),
+        );
+        checks.run(
+            &format!("{method:?}: nothing stalls between tasks, one at a time or in bursts"),
+            || nothing_stalls_between_tasks(method),
         );
     }
     checks.finish();

@@ -50,8 +50,12 @@ mod work;
 mod worker_process;
 
 use lifecycle::kill_worker;
-use worker_process::{absorb_handoffs, KillReason, Slot, KEYS_PER_SLOT, RESULTS_KEY, TASKS_KEY};
+use worker_process::{
+    absorb_handoffs, KillReason, Phase, Slot, KEYS_PER_SLOT, RESULTS_KEY, TASKS_KEY,
+};
 
+/// How long the supervisor, expecting a result, keeps looking before it sleeps.
+const SPIN: Duration = Duration::from_micros(50);
 /// How long a new worker may take to answer `READY` (its initializer included).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a slot waits before it tries again after a failed start; the wait doubles with
@@ -189,7 +193,7 @@ impl Supervisor {
                 .chain(self.next_retry())
                 .min()
                 .map(|d| d.saturating_duration_since(Instant::now()));
-            if let Err(e) = self.shared.poller.wait(&mut events, timeout) {
+            if let Err(e) = self.wait(&mut events, timeout) {
                 tracing::error!(
                     "braid-procpool: the supervisor's poller failed: {e}; killing the pool"
                 );
@@ -215,6 +219,31 @@ impl Supervisor {
             }
             self.enforce_deadlines();
         }
+    }
+
+    /// Waits for events. While a worker is busy, or just after events (the next task of a
+    /// burst, handed straight to an idle worker, answers soon), a result is usually on the
+    /// way, so for up to [`SPIN`] this thread gives the processor away and looks again, and
+    /// sleeps in the poller only after that: a sleep and a wake cost more than a short task.
+    fn wait(&mut self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
+        let busy = self
+            .slots
+            .iter()
+            .filter_map(|s| s.worker.as_ref())
+            .any(|w| w.phase == Phase::Busy);
+        let expecting = busy || !events.is_empty() || events.is_notified();
+        if expecting && timeout.map_or(true, |t| t >= SPIN) {
+            let spin_until = Instant::now() + SPIN;
+            while Instant::now() < spin_until {
+                std::thread::yield_now();
+                self.shared.poller.wait(events, Some(Duration::ZERO))?;
+                // A notify counts: the look just took it, and a sleep now would not see it.
+                if !events.is_empty() || events.is_notified() {
+                    return Ok(());
+                }
+            }
+        }
+        self.shared.poller.wait(events, timeout).map(drop)
     }
 
     /// Takes over a shutdown a pool handle asked for.
