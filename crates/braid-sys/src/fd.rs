@@ -88,15 +88,34 @@ pub const PACKET_MAX: usize = libc::PIPE_BUF;
 ///
 /// # Errors
 ///
-/// `Unsupported` where the system has no packet pipes (every system but Linux); otherwise
-/// what `pipe2(2)` reports.
+/// `Unsupported` where the system has no packet pipes (every system but Linux), or where a
+/// test of two writes shows that the pipe does not keep them apart; otherwise what
+/// `pipe2(2)` reports.
 pub fn packet_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
         let mut fds = [-1 as RawFd; 2];
         // SAFETY: `fds` has room for the two descriptors pipe2 writes.
         unsafe { crate::syscall!(pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_DIRECT)) }?;
-        Ok(own_pair(fds))
+        let (read_end, write_end) = own_pair(fds);
+        // A kernel (or a sandbox in front of one) may take the flag and still merge writes:
+        // two one-byte writes must come back as two reads.
+        write(write_end.as_raw_fd(), &[1])?;
+        write(write_end.as_raw_fd(), &[2])?;
+        let mut two = [0u8; 2];
+        let first = read(read_end.as_raw_fd(), &mut two)?;
+        let second = if first == 1 {
+            read(read_end.as_raw_fd(), &mut two)?
+        } else {
+            0
+        };
+        if (first, second) != (1, 1) {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "this kernel's pipes do not keep packets apart",
+            ));
+        }
+        Ok((read_end, write_end))
     }
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     {
@@ -427,6 +446,85 @@ fn fd_message(iov: &mut libc::iovec, control: &mut ControlBuffer, space: usize) 
     msg
 }
 
+/// Sends `bytes` over the Unix stream socket `socket`, in one `sendmsg`, with the
+/// descriptor `fd` attached; the receiver gets its own copy with the first of these bytes
+/// ([`recv_with_any_fds`]). Retries `EINTR`.
+///
+/// # Errors
+///
+/// What `sendmsg(2)` reports; `WouldBlock` from a full non-blocking socket. A short send
+/// (only on a non-blocking socket with little room) is an error too: the receiver would get
+/// the descriptor with part of the bytes.
+pub fn send_bytes_with_fd(socket: RawFd, bytes: &[u8], fd: RawFd) -> io::Result<()> {
+    let (len, space) = fd_control_sizes(1);
+    let mut iov = libc::iovec {
+        iov_base: bytes.as_ptr().cast_mut().cast(),
+        iov_len: bytes.len(),
+    };
+    let mut control: ControlBuffer = [0; 12];
+    let msg = fd_message(&mut iov, &mut control, space);
+    // SAFETY: `msg` describes a control buffer with room for one header and one descriptor
+    // (CMSG_SPACE), so the first header and its data lie inside it.
+    unsafe {
+        let header = libc::CMSG_FIRSTHDR(&msg);
+        (*header).cmsg_level = libc::SOL_SOCKET;
+        (*header).cmsg_type = libc::SCM_RIGHTS;
+        (*header).cmsg_len = len as _;
+        libc::CMSG_DATA(header).cast::<RawFd>().write_unaligned(fd);
+    }
+    // SAFETY: `msg` and the bytes, iovec and control buffer it points to live across the
+    // call; sendmsg only reads the bytes.
+    let sent = retry(|| unsafe { crate::syscall!(sendmsg(socket, &msg, 0)) })? as usize;
+    if sent != bytes.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            format!("sent {sent} of {} bytes with a descriptor", bytes.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads up to `buf.len()` bytes from the Unix stream socket `socket`, with any descriptors
+/// that came attached to them (close-on-exec). `Ok((0, _))` is end of file. Retries `EINTR`.
+///
+/// # Errors
+///
+/// What `recvmsg(2)` reports; `WouldBlock` from an empty non-blocking socket.
+pub fn recv_with_any_fds(socket: RawFd, buf: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>)> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let mut control: ControlBuffer = [0; 12];
+    let mut msg = fd_message(&mut iov, &mut control, std::mem::size_of::<ControlBuffer>());
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+    let flags = libc::MSG_CMSG_CLOEXEC;
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+    let flags = 0;
+    // SAFETY: `msg` and the buffers it points to live on this stack frame (and in `buf`)
+    // across the call.
+    let n = retry(|| unsafe { crate::syscall!(recvmsg(socket, &mut msg, flags)) })? as usize;
+    let mut received = Vec::new();
+    // SAFETY: as in `recv_with_fds`: the kernel filled `msg`, the headers lie inside the
+    // control buffer, and SCM_RIGHTS data is descriptors now owned by this process.
+    unsafe {
+        let mut header = libc::CMSG_FIRSTHDR(&msg);
+        while !header.is_null() {
+            if (*header).cmsg_level == libc::SOL_SOCKET && (*header).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(header).cast::<RawFd>();
+                let bytes = (*header).cmsg_len as usize - (data as usize - header as usize);
+                for i in 0..bytes / std::mem::size_of::<RawFd>() {
+                    received.push(mark_late_one(OwnedFd::from_raw_fd(
+                        data.add(i).read_unaligned(),
+                    )));
+                }
+            }
+            header = libc::CMSG_NXTHDR(&msg, header);
+        }
+    }
+    Ok((n, received))
+}
+
 /// Sends one byte over the Unix socket `socket` with the descriptors `fds` attached; the
 /// receiver gets its own copies. Retries `EINTR`.
 ///
@@ -574,6 +672,32 @@ mod test {
             packet_pipe().unwrap_err().kind(),
             io::ErrorKind::Unsupported
         );
+    }
+
+    #[test]
+    fn bytes_and_a_descriptor_arrive_together() {
+        let (a, b) = socket_pair().unwrap();
+        let (r, w) = pipe().unwrap();
+        write_all(b.as_raw_fd(), b"plain").unwrap();
+        send_bytes_with_fd(b.as_raw_fd(), b"with", w.as_raw_fd()).unwrap();
+        drop(w);
+        let mut buf = [0u8; 64];
+        let mut got = Vec::new();
+        let mut fds = Vec::new();
+        while got.len() < 9 {
+            let (n, more) = recv_with_any_fds(a.as_raw_fd(), &mut buf).unwrap();
+            got.extend_from_slice(&buf[..n]);
+            fds.extend(more);
+        }
+        assert_eq!(got, b"plainwith");
+        assert_eq!(fds.len(), 1);
+        assert!(is_cloexec(fds[0].as_raw_fd()));
+        // The copy is the pipe's write end: what goes in comes out of the read end.
+        write_all(fds[0].as_raw_fd(), b"!").unwrap();
+        let mut one = [0u8; 1];
+        assert_eq!(read(r.as_raw_fd(), &mut one).unwrap(), 1);
+        drop(b);
+        assert_eq!(recv_with_any_fds(a.as_raw_fd(), &mut buf).unwrap().0, 0);
     }
 
     #[test]

@@ -168,6 +168,37 @@ pub fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
 }
 
+/// The pid of the process a pidfd refers to (its `Pid:` line in `/proc/self/fdinfo`), or
+/// `None` once that process has been reaped.
+///
+/// # Errors
+///
+/// When `/proc` cannot be read, or `pidfd` is not a pidfd.
+#[cfg(target_os = "linux")]
+pub fn pidfd_pid(pidfd: BorrowedFd<'_>) -> io::Result<Option<u32>> {
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", pidfd.as_raw_fd()))?;
+    let pid = info
+        .lines()
+        .find_map(|line| line.strip_prefix("Pid:"))
+        .and_then(|pid| pid.trim().parse::<i64>().ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a pidfd"))?;
+    Ok(u32::try_from(pid).ok().filter(|&pid| pid > 0))
+}
+
+/// Only Linux has pidfds: this always fails with `Unsupported`.
+///
+/// # Errors
+///
+/// Always.
+#[cfg(not(target_os = "linux"))]
+pub fn pidfd_pid(pidfd: std::os::fd::BorrowedFd<'_>) -> io::Result<Option<u32>> {
+    let _ = pidfd;
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "pidfds exist on Linux only",
+    ))
+}
+
 /// Only Linux has pidfds: this always fails with `Unsupported`.
 ///
 /// # Errors
@@ -330,6 +361,7 @@ mod test {
         use std::os::fd::AsFd;
         let child = Command::new("sleep").arg("30").spawn().unwrap().id();
         let pidfd = pidfd_open(child).unwrap();
+        assert_eq!(pidfd_pid(pidfd.as_fd()).unwrap(), Some(child));
         pidfd_send_signal(pidfd.as_fd(), libc::SIGTERM).unwrap();
         let mut poll = libc::pollfd {
             fd: pidfd.as_raw_fd(),
@@ -343,6 +375,7 @@ mod test {
             wait_pid(child, true).unwrap(),
             Some(ExitStatus::signaled(libc::SIGTERM))
         );
+        assert_eq!(pidfd_pid(pidfd.as_fd()).unwrap(), None, "reaped");
         assert_eq!(
             pidfd_send_signal(pidfd.as_fd(), libc::SIGTERM)
                 .unwrap_err()

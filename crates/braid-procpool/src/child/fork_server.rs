@@ -75,7 +75,7 @@ fn run_server(control: RawFd, parent: u32) -> io::Result<()> {
                         }
                         Some(pid) => {
                             drop((task, result));
-                            report(control, Report::Forked(pid));
+                            report_forked(control, pid);
                         }
                     }
                 }
@@ -105,6 +105,21 @@ fn run_server(control: RawFd, parent: u32) -> io::Result<()> {
 fn reap(control: RawFd) {
     while let Ok(Some((pid, status))) = process::wait_any(false) {
         report(control, Report::Exited(pid, status));
+    }
+}
+
+/// Reports a new worker, with a pidfd for it where the system has them: the server, its
+/// parent, is the only process that can open one knowing it is this worker (nobody has
+/// reaped it yet), and the supervisor kills through it, so a pid reused after the worker
+/// ended is never signalled.
+fn report_forked(control: RawFd, pid: u32) {
+    let bytes = Report::Forked(pid).encode();
+    match process::pidfd_open(pid) {
+        Ok(pidfd) => {
+            // A supervisor that went away no longer needs reports.
+            let _ = fd::send_bytes_with_fd(control, &bytes, pidfd.as_raw_fd());
+        }
+        Err(_) => report(control, Report::Forked(pid)),
     }
 }
 

@@ -13,6 +13,7 @@
 //! 9 bytes: a tag, a little-endian `u32` pid and an `i32` status. When the socket closes, the
 //! server waits for its remaining workers (they end when their task pipes close) and exits.
 
+use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
@@ -29,6 +30,8 @@ pub(crate) struct Client {
     control: OwnedFd,
     pid: u32,
     buf: Vec<u8>,
+    /// Pidfds the server sent with its `Forked` reports, by the pid they refer to.
+    pidfds: HashMap<u32, OwnedFd>,
 }
 
 impl Client {
@@ -84,6 +87,7 @@ impl Client {
             control,
             pid,
             buf: Vec::new(),
+            pidfds: HashMap::new(),
         };
         if let Err(e) = fd::set_nonblocking(client.control.as_fd(), true) {
             client.close();
@@ -120,12 +124,22 @@ impl Client {
         let mut open = true;
         let mut chunk = [0u8; 512];
         loop {
-            match fd::read(self.control.as_raw_fd(), &mut chunk) {
-                Ok(0) => {
+            match fd::recv_with_any_fds(self.control.as_raw_fd(), &mut chunk) {
+                Ok((0, _)) => {
                     open = false;
                     break;
                 }
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Ok((n, pidfds)) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    for pidfd in pidfds {
+                        // Kept by the pid it refers to, so that no pairing of descriptors
+                        // with reports is assumed; one whose worker is already gone is
+                        // dropped.
+                        if let Ok(Some(pid)) = process::pidfd_pid(pidfd.as_fd()) {
+                            self.pidfds.insert(pid, pidfd);
+                        }
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => return Err(e),
             }
@@ -134,9 +148,44 @@ impl Client {
         Ok(open)
     }
 
+    /// The pidfd the server sent for its worker `pid`, if any.
+    pub(crate) fn take_pidfd(&mut self, pid: u32) -> Option<OwnedFd> {
+        self.pidfds.remove(&pid)
+    }
+
     /// Closes the socket, which tells the server to finish, and reaps it.
     pub(crate) fn close(self) {
         drop(self.control);
         let _ = process::wait_pid(self.pid, true);
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod test {
+    use super::*;
+
+    /// The template's worker comes with a pidfd that refers to it, sent by its parent.
+    #[test]
+    fn a_forked_worker_is_reported_with_its_pidfd() {
+        let mut client = Client::fork_template().unwrap();
+        let (task_read, task_write) = fd::pipe().unwrap();
+        let (result_read, result_write) = fd::pipe().unwrap();
+        client.request(&task_read, &result_write).unwrap();
+        drop((task_read, result_write));
+        let mut reports = Vec::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let pid = loop {
+            assert!(std::time::Instant::now() < deadline, "no Forked report");
+            client.read_events(&mut reports).unwrap();
+            if let Some(Report::Forked(pid)) = reports.first() {
+                break *pid;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        let pidfd = client.take_pidfd(pid).expect("a pidfd with the report");
+        assert_eq!(process::pidfd_pid(pidfd.as_fd()).unwrap(), Some(pid));
+        // Its task pipe closed, the worker ends; the server reports it and closes.
+        drop((task_write, result_read));
+        client.close();
     }
 }

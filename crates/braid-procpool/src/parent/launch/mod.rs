@@ -105,6 +105,14 @@ impl Launcher {
         }
     }
 
+    /// A pidfd for the fork server's worker `pid`, sent with its `Forked` report.
+    pub(crate) fn take_pidfd(&mut self, pid: u32) -> Option<OwnedFd> {
+        match self {
+            Launcher::ForkServer(client) => client.take_pidfd(pid),
+            _ => None,
+        }
+    }
+
     /// Whether worker exits are reported by a fork server rather than observed directly.
     pub(crate) fn reports_exits(&self) -> bool {
         matches!(self, Launcher::ForkServer(_))

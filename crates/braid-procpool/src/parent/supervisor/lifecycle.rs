@@ -194,9 +194,12 @@ impl Supervisor {
         for event in events.drain(..) {
             match event {
                 Report::Forked(pid) => {
+                    // Kills go through the pidfd the server sent, where it sent one.
+                    let pidfd = self.launcher.take_pidfd(pid);
                     if let Some(index) = self.awaiting_pid.pop_front() {
                         if let Some(worker) = &mut self.slots[index].worker {
                             worker.pid = Some(pid);
+                            worker.pidfd = pidfd;
                             if worker.killed.is_some() {
                                 let _ = kill_worker(worker);
                             }
@@ -431,9 +434,10 @@ impl Supervisor {
     }
 }
 
-/// Sends `SIGKILL` to a worker: through its pidfd where it has one, so that a pid the system
-/// already gave to another process is never signalled; by pid otherwise (a fork server's
-/// worker, or a system without pidfds). A worker whose pid is not known yet is left alone:
+/// Sends `SIGKILL` to a worker: through its pidfd where it has one (opened here for a child
+/// of this process, sent by the fork server for one of its own), so that a pid the system
+/// already gave to another process is never signalled; by pid otherwise (a system without
+/// pidfds). A worker whose pid is not known yet is left alone:
 /// the fork server's report of it finds it marked as killed.
 pub(super) fn kill_worker(worker: &WorkerProcess) -> io::Result<()> {
     kill_process(worker.pid, worker.pidfd.as_ref())
