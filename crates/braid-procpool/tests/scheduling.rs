@@ -219,6 +219,39 @@ fn nothing_stalls_between_tasks(method: StartMethod) {
     }
 }
 
+/// Spins for `micros`: a task that ends when it says, give or take the clock.
+fn spin_for(micros: u64) -> u64 {
+    let until = Instant::now() + Duration::from_micros(micros);
+    while Instant::now() < until {}
+    micros
+}
+
+fn sleep_ms(millis: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(millis));
+    millis
+}
+
+/// A task with a timeout that ends right about at its deadline, with a burst of tasks that
+/// have none queued behind it: whatever the worker had begun when the deadline killed it,
+/// only the timed task may ever be reported `TimedOut`.
+fn a_timeout_blames_only_its_task(method: StartMethod) {
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .start_method(method)
+        .build()
+        .expect("pool starts");
+    for i in 0..150u64 {
+        let timed =
+            pool.submit_with_timeout(spin_for, 19_500 + i % 100 * 10, Duration::from_millis(20));
+        let after: Vec<_> = (0..12).map(|_| pool.submit(sleep_ms, 1)).collect();
+        let _ = timed.join();
+        for (at, handle) in after.into_iter().enumerate() {
+            let result = handle.join();
+            assert_eq!(result, Ok(1), "round {i}: task {at} behind the timed one");
+        }
+    }
+}
+
 fn main() {
     braid_procpool::init();
     let mut checks = Checks::new();
@@ -236,6 +269,10 @@ fn main() {
         checks.run(
             &format!("{method:?}: every task runs once while workers trade jobs"),
             || every_task_runs_once(method),
+        );
+        checks.run(
+            &format!("{method:?}: a timeout blames only its own task"),
+            || a_timeout_blames_only_its_task(method),
         );
         checks.run(
             &format!("{method:?}: nothing stalls between tasks, one at a time or in bursts"),

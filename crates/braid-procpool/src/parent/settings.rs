@@ -68,8 +68,9 @@ pub enum PanicOutput {
 pub enum Shutdown {
     /// Run every task already submitted, then stop the workers. Dropping a pool does this.
     Wait,
-    /// Cancel queued tasks (they yield [`TaskError::Cancelled`]), let the ones workers have
-    /// taken finish (see [`JoinHandle::cancel`]), then stop the workers.
+    /// Cancel queued tasks (they yield [`TaskError::Cancelled`]), and those sent ahead to a
+    /// worker that it has not read yet; let the ones workers are running finish (see
+    /// [`JoinHandle::cancel`]), then stop the workers.
     CancelPending,
     /// Cancel queued tasks and kill the workers at once; running tasks yield
     /// [`TaskError::ShutDown`].

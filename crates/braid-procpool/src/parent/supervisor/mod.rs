@@ -51,7 +51,8 @@ mod worker_process;
 
 use lifecycle::kill_worker;
 use worker_process::{
-    absorb_handoffs, KillReason, Phase, Slot, KEYS_PER_SLOT, RESULTS_KEY, TASKS_KEY,
+    absorb_handoffs, set_phase, take_back, KillReason, Phase, Slot, KEYS_PER_SLOT, RESULTS_KEY,
+    TASKS_KEY,
 };
 
 /// How long the supervisor, expecting a result, keeps looking before it sleeps.
@@ -256,6 +257,20 @@ impl Supervisor {
         self.shutdown = Some(how);
         if how >= Shutdown::CancelPending {
             fail_queue(&self.shared, TaskError::Cancelled);
+            // Jobs sent ahead that no worker has read yet have not started either.
+            let mut queue = self.shared.queue.lock();
+            absorb_handoffs(&mut self.slots, &mut queue);
+            for (index, slot) in self.slots.iter_mut().enumerate() {
+                let Some(worker) = &mut slot.worker else {
+                    continue;
+                };
+                for unread in take_back(worker) {
+                    unread.sink.fail(TaskError::Cancelled);
+                }
+                if worker.phase == Phase::Busy && worker.running.is_empty() {
+                    set_phase(worker, index, Phase::Idle, &mut queue);
+                }
+            }
         }
         if how == Shutdown::Kill {
             for slot in &mut self.slots {

@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use super::lifecycle::kill_worker;
 use super::worker_process::{
-    absorb_handoffs, fits_a_packet, read_available, retire, send, send_packet, set_phase,
-    take_back, takes_more, KillReason, Phase, Running, Slot, KEYS_PER_SLOT,
+    absorb_handoffs, may_go_ahead, read_available, retire, send, send_packet, set_phase, take_back,
+    takes_more, KillReason, Phase, Running, Slot, KEYS_PER_SLOT,
 };
 use super::{Supervisor, START_TIMEOUT};
 use crate::parent::settings::Shutdown;
@@ -22,12 +22,15 @@ use braid_sys::fd;
 /// taking them back stays cheap.
 const AHEAD: usize = 32;
 
+/// Jobs are sent ahead only while at least this many per worker are queued.
+const AHEAD_FROM: usize = 8;
+
 impl Supervisor {
     /// Hands queued jobs to workers.
     ///
     /// An idle worker gets its share of the queue: one job where the system has no packet
-    /// pipes, else up to [`AHEAD`], so that it runs a burst of short tasks without waiting
-    /// for this thread between them. A busy worker whose pipe runs low is topped up the same
+    /// pipes or only a few jobs wait ([`AHEAD_FROM`]), else up to [`AHEAD`], so that it runs
+    /// a burst of short tasks without waiting for this thread between them. A busy worker whose pipe runs low is topped up the same
     /// way. A job queued behind a long one in a pipe would wait for it while another worker
     /// frees up, so whenever a worker is idle and the queue is empty, the jobs other workers
     /// have not read yet are taken back ([`take_back`]) and shared out again: no job waits
@@ -53,7 +56,14 @@ impl Supervisor {
             .filter_map(|s| s.worker.as_ref())
             .filter(|w| matches!(w.phase, Phase::Idle | Phase::Busy) && w.killed.is_none())
             .count();
-        let share = queue.jobs.len().div_ceil(serving.max(1)).clamp(1, AHEAD);
+        // Send ahead only for a burst: a few queued jobs wait in the queue, where a worker
+        // that frees up takes them and `cancel` still can.
+        let serving = serving.max(1);
+        let share = if queue.jobs.len() >= AHEAD_FROM * serving {
+            queue.jobs.len().div_ceil(serving).min(AHEAD)
+        } else {
+            1
+        };
         // Idle workers first, then busy ones whose pipes run low.
         for busy in [false, true] {
             for index in 0..self.slots.len() {
@@ -81,7 +91,9 @@ impl Supervisor {
                     };
                     // Behind another job only what fits a packet, and nothing behind a big one.
                     let behind_another = !worker.running.is_empty();
-                    if behind_another && !(fits_a_packet(&front.message) && takes_more(worker)) {
+                    if behind_another
+                        && !(may_go_ahead(&front.message, front.timeout) && takes_more(worker))
+                    {
                         break;
                     }
                     let Some(mut job) = queue.jobs.pop_front() else {

@@ -225,7 +225,18 @@ pub(super) fn takes_more(worker: &WorkerProcess) -> bool {
         && worker.killed.is_none()
         && worker.tasks.is_some()
         && worker.outbox.is_empty()
-        && worker.running.iter().all(|r| fits_a_packet(&r.message))
+        && worker
+            .running
+            .iter()
+            .all(|r| may_go_ahead(&r.message, r.timeout))
+}
+
+/// Whether a job may wait in a worker's pipe behind another, or have another behind it: it
+/// fits a packet, so it can be taken back whole, and it has no timeout. A timeout kills the
+/// worker, and a job behind the timed one, which the worker may have just begun, would die
+/// with it.
+pub(super) fn may_go_ahead(message: &[u8], timeout: Option<Duration>) -> bool {
+    fits_a_packet(message) && timeout.is_none()
 }
 
 /// Writes a small job's message (one packet) behind others in a worker's pipe: `Ok(false)`
