@@ -12,6 +12,9 @@ use braid_threadpool::completion::Completion;
 use serde::de::DeserializeOwned;
 
 use crate::parent::error::TaskError;
+
+/// How long [`JoinHandle::join`] looks for the result before it sleeps.
+const SPIN: Duration = Duration::from_micros(50);
 use crate::parent::job::Sink;
 use crate::protocol::{self, Outcomes};
 
@@ -92,8 +95,19 @@ impl<R> JoinHandle<R> {
     ///
     /// Panics if the handle was already polled to completion as a future.
     pub fn join(self) -> Result<R, TaskError> {
+        self.look_before_sleeping();
         self.slot.wait_parked(None);
         self.slot.take()
+    }
+
+    /// A short task's result is usually on the way: for up to [`SPIN`], give the processor
+    /// away and look again before the caller sleeps, since a sleep and a wake cost more than
+    /// a short task (the workers and the supervisor do the same).
+    fn look_before_sleeping(&self) {
+        let spin_until = Instant::now() + SPIN;
+        while !self.slot.is_done() && Instant::now() < spin_until {
+            std::thread::yield_now();
+        }
     }
 
     /// Waits at most `timeout` for the task. On time-out the handle comes back in `Err`, and
@@ -108,6 +122,9 @@ impl<R> JoinHandle<R> {
     ///
     /// Panics if the handle was already polled to completion as a future.
     pub fn join_timeout(self, timeout: Duration) -> Result<Result<R, TaskError>, JoinHandle<R>> {
+        if timeout >= SPIN {
+            self.look_before_sleeping();
+        }
         if self.slot.wait_parked(Instant::now().checked_add(timeout)) {
             Ok(self.slot.take())
         } else {
