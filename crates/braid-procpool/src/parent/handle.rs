@@ -136,9 +136,9 @@ impl<R> JoinHandle<R> {
     ///
     /// A cancelled task never runs and its handle yields [`TaskError::Cancelled`]. A task
     /// that is running or finished is left alone and `cancel` returns `false`. As in Python's
-    /// `ProcessPoolExecutor`, a task counts as started once it is sent to a worker: on Linux,
-    /// while many tasks wait, a worker is sent several at once (up to 32), so that it need
-    /// not wait for the parent between short tasks. Those are taken back for an idle worker,
+    /// `ProcessPoolExecutor`, a task counts as started once it is sent to a worker: a busy
+    /// worker is sent its next task ahead of time, and on Linux, while many tasks wait,
+    /// several (up to 32), so that it need not wait for the parent between short tasks. Those are taken back for an idle worker,
     /// or by [`Shutdown::CancelPending`](crate::Shutdown::CancelPending), which cancels them,
     /// but not by `cancel`.
     pub fn cancel(&self) -> bool {

@@ -22,15 +22,15 @@ use braid_sys::fd;
 /// taking them back stays cheap.
 const AHEAD: usize = 32;
 
-/// Jobs are sent ahead only while at least this many per worker are queued.
+/// A worker holds more than two jobs only while at least this many per worker are queued.
 const AHEAD_FROM: usize = 8;
 
 impl Supervisor {
     /// Hands queued jobs to workers.
     ///
-    /// An idle worker gets its share of the queue: one job where the system has no packet
-    /// pipes or only a few jobs wait ([`AHEAD_FROM`]), else up to [`AHEAD`], so that it runs
-    /// a burst of short tasks without waiting for this thread between them. A busy worker whose pipe runs low is topped up the same
+    /// A worker gets its share of the queue: one job where the system has no packet pipes;
+    /// else two while only a few jobs wait ([`AHEAD_FROM`]), and up to [`AHEAD`] in a burst,
+    /// so that it runs short tasks back to back without waiting for this thread between them. A busy worker whose pipe runs low is topped up the same
     /// way. A job queued behind a long one in a pipe would wait for it while another worker
     /// frees up, so whenever a worker is idle and the queue is empty, the jobs other workers
     /// have not read yet are taken back ([`take_back`]) and shared out again: no job waits
@@ -56,14 +56,18 @@ impl Supervisor {
             .filter_map(|s| s.worker.as_ref())
             .filter(|w| matches!(w.phase, Phase::Idle | Phase::Busy) && w.killed.is_none())
             .count();
-        // Send ahead only for a burst: a few queued jobs wait in the queue, where a worker
-        // that frees up takes them and `cancel` still can.
+        // A worker holds the job it runs and one more, so that it need not wait for this
+        // thread between two jobs (as Python's executor keeps one call queued beyond its
+        // workers); in a burst it holds its share of the queue, up to `AHEAD`. The rest wait
+        // in the queue, where `cancel` still reaches them.
         let serving = serving.max(1);
-        let share = if queue.jobs.len() >= AHEAD_FROM * serving {
+        let burst = queue.jobs.len() >= AHEAD_FROM * serving;
+        let share = if burst {
             queue.jobs.len().div_ceil(serving).min(AHEAD)
         } else {
-            1
+            2
         };
+        let top_up_at = if burst { share / 2 } else { 1 };
         // Idle workers first, then busy ones whose pipes run low.
         for busy in [false, true] {
             for index in 0..self.slots.len() {
@@ -73,7 +77,7 @@ impl Supervisor {
                 let wanted = if busy {
                     worker.phase == Phase::Busy
                         && !worker.passed_over
-                        && worker.running.len() <= share / 2
+                        && worker.running.len() <= top_up_at
                         && takes_more(worker)
                 } else {
                     worker.phase == Phase::Idle
@@ -84,7 +88,13 @@ impl Supervisor {
                 let left = max_tasks.map_or(usize::MAX, |max| {
                     usize::try_from(max.saturating_sub(worker.tasks_done)).unwrap_or(usize::MAX)
                 });
-                let target = if worker.recall.is_some() { share } else { 1 };
+                // Outside a burst an idle worker gets one job here, and its second in the
+                // busy pass, once every idle worker has had one.
+                let target = match (worker.recall.is_some(), busy || burst) {
+                    (false, _) => 1,
+                    (true, true) => share,
+                    (true, false) => 1,
+                };
                 while worker.running.len() < target.min(left) {
                     let Some(front) = queue.jobs.front() else {
                         return;
