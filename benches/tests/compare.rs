@@ -150,7 +150,13 @@ fn the_process_pool_layer_measures_braid_and_the_pipe_floor() {
     let layer = &json["layers"][0];
     assert_eq!(layer["floors"], serde_json::json!(["raw pipe"]));
     for row in layer["rows"].as_array().unwrap() {
-        assert!(row["braid"].as_f64().unwrap() > 0.0, "{row}");
+        let braid = row["braid"].as_f64().unwrap();
+        if row["unit"] == "switches/op" {
+            // A count: a run with no sleep at all is zero.
+            assert!(braid >= 0.0, "{row}");
+        } else {
+            assert!(braid > 0.0, "{row}");
+        }
     }
     assert!(layer["rows"][1]["peers"]["raw pipe"].as_f64().unwrap() > 0.0);
     let row = |start: &str| {
