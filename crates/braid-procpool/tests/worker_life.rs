@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use braid_procpool::{ProcessPool, StartMethod, TaskError};
-use common::{double, eventually, marker_path, pid, Checks, METHODS};
+use common::{double, eventually, marker_path, pid, process_gone, Checks, METHODS};
 
 const REFUSE_ENV: &str = "BRAID_PROCPOOL_TEST_REFUSE_START";
 
@@ -155,19 +155,6 @@ fn pool_owner(method: &str) -> ! {
     let _busy = pool.submit(announce_then_sleep, ());
     std::thread::sleep(Duration::from_secs(600));
     std::process::exit(0);
-}
-
-/// Whether a process is gone (or only a zombie waiting for a reaper that is not ours).
-fn process_gone(pid: u32) -> bool {
-    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        let state = stat
-            .rsplit(')')
-            .next()
-            .and_then(|rest| rest.split_whitespace().next());
-        return state == Some("Z") || state == Some("X");
-    }
-    // SAFETY: signal 0 only checks for existence.
-    unsafe { libc::kill(pid as libc::pid_t, 0) != 0 }
 }
 
 /// The program that owns the pool, killed however the check ends.

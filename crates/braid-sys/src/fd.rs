@@ -504,25 +504,8 @@ pub fn recv_with_any_fds(socket: RawFd, buf: &mut [u8]) -> io::Result<(usize, Ve
     // SAFETY: `msg` and the buffers it points to live on this stack frame (and in `buf`)
     // across the call.
     let n = retry(|| unsafe { crate::syscall!(recvmsg(socket, &mut msg, flags)) })? as usize;
-    let mut received = Vec::new();
-    // SAFETY: as in `recv_with_fds`: the kernel filled `msg`, the headers lie inside the
-    // control buffer, and SCM_RIGHTS data is descriptors now owned by this process.
-    unsafe {
-        let mut header = libc::CMSG_FIRSTHDR(&msg);
-        while !header.is_null() {
-            if (*header).cmsg_level == libc::SOL_SOCKET && (*header).cmsg_type == libc::SCM_RIGHTS {
-                let data = libc::CMSG_DATA(header).cast::<RawFd>();
-                let bytes = (*header).cmsg_len as usize - (data as usize - header as usize);
-                for i in 0..bytes / std::mem::size_of::<RawFd>() {
-                    received.push(mark_late_one(OwnedFd::from_raw_fd(
-                        data.add(i).read_unaligned(),
-                    )));
-                }
-            }
-            header = libc::CMSG_NXTHDR(&msg, header);
-        }
-    }
-    Ok((n, received))
+    // SAFETY: `recvmsg` just filled `msg`.
+    Ok((n, unsafe { received_fds(&msg) }))
 }
 
 /// Sends one byte over the Unix socket `socket` with the descriptors `fds` attached; the
@@ -590,25 +573,8 @@ pub fn recv_with_fds<const N: usize>(socket: RawFd) -> io::Result<Option<[OwnedF
     if retry(|| unsafe { crate::syscall!(recvmsg(socket, &mut msg, flags)) })? == 0 {
         return Ok(None);
     }
-    let mut received: Vec<OwnedFd> = Vec::with_capacity(N);
-    // SAFETY: the kernel filled `msg`; CMSG_FIRSTHDR and CMSG_NXTHDR return null or a header
-    // inside the control buffer, whose data holds `cmsg_len` bytes; SCM_RIGHTS data is an
-    // array of descriptors now owned by this process.
-    unsafe {
-        let mut header = libc::CMSG_FIRSTHDR(&msg);
-        while !header.is_null() {
-            if (*header).cmsg_level == libc::SOL_SOCKET && (*header).cmsg_type == libc::SCM_RIGHTS {
-                let data = libc::CMSG_DATA(header).cast::<RawFd>();
-                let bytes = (*header).cmsg_len as usize - (data as usize - header as usize);
-                for i in 0..bytes / std::mem::size_of::<RawFd>() {
-                    received.push(mark_late_one(OwnedFd::from_raw_fd(
-                        data.add(i).read_unaligned(),
-                    )));
-                }
-            }
-            header = libc::CMSG_NXTHDR(&msg, header);
-        }
-    }
+    // SAFETY: `recvmsg` just filled `msg`.
+    let received = unsafe { received_fds(&msg) };
     let truncated = msg.msg_flags & libc::MSG_CTRUNC != 0;
     match <[OwnedFd; N]>::try_from(received) {
         Ok(fds) if !truncated => Ok(Some(fds)),
@@ -621,6 +587,34 @@ pub fn recv_with_fds<const N: usize>(socket: RawFd) -> io::Result<Option<[OwnedF
 }
 
 /// Marks one received descriptor close-on-exec where `MSG_CMSG_CLOEXEC` does not exist.
+/// The descriptors an `SCM_RIGHTS` message brought, owned (and close-on-exec) now.
+///
+/// # Safety
+///
+/// `msg` was just filled by a successful `recvmsg`, and its control buffer is still in
+/// place: CMSG_FIRSTHDR and CMSG_NXTHDR then return null or a header inside it, whose data
+/// holds `cmsg_len` bytes, and SCM_RIGHTS data is descriptors nobody else owns yet.
+unsafe fn received_fds(msg: &libc::msghdr) -> Vec<OwnedFd> {
+    let mut received = Vec::new();
+    // SAFETY: the caller's promise above.
+    unsafe {
+        let mut header = libc::CMSG_FIRSTHDR(msg);
+        while !header.is_null() {
+            if (*header).cmsg_level == libc::SOL_SOCKET && (*header).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(header).cast::<RawFd>();
+                let bytes = (*header).cmsg_len as usize - (data as usize - header as usize);
+                for i in 0..bytes / std::mem::size_of::<RawFd>() {
+                    received.push(mark_late_one(OwnedFd::from_raw_fd(
+                        data.add(i).read_unaligned(),
+                    )));
+                }
+            }
+            header = libc::CMSG_NXTHDR(msg, header);
+        }
+    }
+    received
+}
+
 fn mark_late_one(fd: OwnedFd) -> OwnedFd {
     #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
     let _ = set_cloexec(fd.as_raw_fd(), true);
