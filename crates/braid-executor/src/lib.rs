@@ -187,7 +187,8 @@ pub use blocking::spawn_blocking;
 pub use build_error::BuildError;
 pub use combine::{as_completed, gather, wait, AsCompleted, ReturnWhen, TaskGroup, TaskGroupError};
 pub use event_loop::{
-    run, spawn, Builder, EventLoop, Handle, Metrics, SpawnError, DEFAULT_SLOW_POLL_THRESHOLD,
+    metrics, run, spawn, Builder, EventLoop, Handle, Metrics, SpawnError,
+    DEFAULT_SLOW_POLL_THRESHOLD,
 };
 pub use runtime::Runtime;
 pub use task::{yield_now, JoinError, Task, TaskDump, TaskInfo, TaskState, YieldNow};

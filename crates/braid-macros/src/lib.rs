@@ -2,14 +2,19 @@
 //! its documentation lives there.
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+mod settings;
+
 use proc_macro::{Delimiter, Group, Ident, Punct, Spacing, Span, TokenStream, TokenTree};
+
+use settings::Settings;
 
 /// Runs an `async fn` on a new braid event loop; see `braid::main`.
 #[proc_macro_attribute]
 pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
-    if let Some(arg) = args.into_iter().next() {
-        return error(arg.span(), "#[braid::main] takes no arguments");
-    }
+    let settings = match Settings::parse(args) {
+        Ok(settings) => settings,
+        Err((span, message)) => return error(span, &message),
+    };
     let mut tokens: Vec<TokenTree> = item.into_iter().collect();
 
     // The signature runs up to `fn`; `async` must come before it.
@@ -35,7 +40,10 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
     tokens.remove(async_at);
     let last = tokens.len() - 1;
 
-    // { ::braid::__private::main_prelude(); ::braid::executor::run(async move BODY) }
+    // {
+    //     ::braid::__private::main_prelude();
+    //     ::braid::__private::run_with(BUILDER, async move BODY)
+    // }
     let mut new_body = Vec::new();
     new_body.extend(path(&["braid", "__private", "main_prelude"], body.span()));
     new_body.push(TokenTree::Group(Group::new(
@@ -43,15 +51,15 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
         TokenStream::new(),
     )));
     new_body.push(TokenTree::Punct(Punct::new(';', Spacing::Alone)));
-    new_body.extend(path(&["braid", "executor", "run"], body.span()));
-    let call = [
-        TokenTree::Ident(Ident::new("async", body.span())),
-        TokenTree::Ident(Ident::new("move", body.span())),
-        TokenTree::Group(body.clone()),
-    ];
+    new_body.extend(path(&["braid", "__private", "run_with"], body.span()));
+    let mut arguments: Vec<TokenTree> = settings.builder().into_iter().collect();
+    arguments.push(TokenTree::Punct(Punct::new(',', Spacing::Alone)));
+    arguments.push(TokenTree::Ident(Ident::new("async", body.span())));
+    arguments.push(TokenTree::Ident(Ident::new("move", body.span())));
+    arguments.push(TokenTree::Group(body.clone()));
     new_body.push(TokenTree::Group(Group::new(
         Delimiter::Parenthesis,
-        call.into_iter().collect(),
+        arguments.into_iter().collect(),
     )));
     let mut group = Group::new(Delimiter::Brace, new_body.into_iter().collect());
     group.set_span(body.span());
@@ -80,14 +88,15 @@ fn error(span: Span, message: &str) -> TokenStream {
     literal.set_span(span);
     let mut bang = Punct::new('!', Spacing::Alone);
     bang.set_span(span);
+    let mut message = Group::new(Delimiter::Parenthesis, TokenTree::Literal(literal).into());
+    message.set_span(span);
+    let mut semicolon = Punct::new(';', Spacing::Alone);
+    semicolon.set_span(span);
     [
         TokenTree::Ident(Ident::new("compile_error", span)),
         TokenTree::Punct(bang),
-        TokenTree::Group(Group::new(
-            Delimiter::Parenthesis,
-            TokenTree::Literal(literal).into(),
-        )),
-        TokenTree::Punct(Punct::new(';', Spacing::Alone)),
+        TokenTree::Group(message),
+        TokenTree::Punct(semicolon),
     ]
     .into_iter()
     .collect()

@@ -51,7 +51,10 @@ pub use braid_procpool as procpool;
 #[cfg(feature = "executor")]
 #[cfg_attr(docsrs, doc(cfg(feature = "executor")))]
 #[doc(inline)]
-pub use braid_executor::{gather, run, sleep, spawn, spawn_blocking, timeout};
+pub use braid_executor::{
+    as_completed, gather, run, sleep, spawn, spawn_blocking, timeout, yield_now, JoinError, Task,
+    TaskGroup,
+};
 
 #[cfg(feature = "threadpool")]
 #[cfg_attr(docsrs, doc(cfg(feature = "threadpool")))]
@@ -90,34 +93,85 @@ pub use braid_procpool::ProcessPool;
 /// assert_eq!(answer().unwrap(), 42);
 /// ```
 ///
+/// # Settings
+///
+/// The loop's settings go in the attribute, each `name = literal`, as in Python's
+/// `asyncio.run(main(), debug=True)` or tokio's `#[tokio::main(worker_threads = 4)]`. Each
+/// is the [`EventLoop` builder](crate::executor::Builder) method of the same name:
+///
+/// | setting | value | default |
+/// |---|---|---|
+/// | `blocking_threads` | most threads [`spawn_blocking`] may start, at least 1 | 512 |
+/// | `slow_poll_threshold` | a poll this long is reported; `"off"` reports none | `"100ms"` |
+/// | `shutdown_timeout` | how long the end waits for `spawn_blocking` jobs; `"forever"` waits for all | `"5s"` |
+/// | `yield_before_sleep` | `true` or `false` | `false` |
+///
+/// A duration is a string of a number and a unit: `"50ms"`, `"1.5s"`, `"250us"`, `"10ns"`,
+/// `"2min"`, `"1h"`.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// #[braid::main(blocking_threads = 2, slow_poll_threshold = "50ms", shutdown_timeout = "1s")]
+/// async fn main() {
+///     let a = braid::spawn_blocking(|| std::thread::current().id());
+///     let b = braid::spawn_blocking(|| std::thread::current().id());
+///     let _ = (a.await.unwrap(), b.await.unwrap());
+///     // This poll takes longer than 50 ms, so it is counted and reported.
+///     braid::spawn(async { std::thread::sleep(Duration::from_millis(60)) }).await.unwrap();
+///     assert!(braid::executor::metrics().slow_polls >= 1);
+/// }
+/// ```
+///
+/// A mistake is a compile error at the token that is wrong, saying what would be right. An
+/// unknown setting names the ones there are:
+///
+/// ```compile_fail
+/// #[braid::main(threads = 4)] // error: #[braid::main] has no setting `threads`; it takes ...
+/// async fn main() {}
+/// ```
+///
+/// and so do a duration without a unit, a count of 0, or a setting given twice:
+///
+/// ```compile_fail
+/// #[braid::main(slow_poll_threshold = "50")]
+/// async fn main() {}
+/// ```
+///
+/// ```compile_fail
+/// #[braid::main(blocking_threads = 0)]
+/// async fn main() {}
+/// ```
+///
 /// A function that is not `async` is refused with a message saying so:
 ///
 /// ```compile_fail
 /// #[braid::main]
 /// fn main() {}
 /// ```
-///
-/// and so is any argument, since it takes none:
-///
-/// ```compile_fail
-/// #[braid::main(threads = 4)]
-/// async fn main() {}
-/// ```
 #[cfg(feature = "executor")]
 #[cfg_attr(docsrs, doc(cfg(feature = "executor")))]
 pub use braid_macros::main;
 
 /// The names most programs use, for `use braid::prelude::*`.
+///
+/// Each name means one thing whatever features are on: `as_completed` is the event loop's
+/// (a stream, awaited), never the thread pool's blocking iterator, which keeps its full name
+/// `braid::threadpool::as_completed`; `JoinError` is the one error type of a task, a
+/// [`spawn_blocking`](crate::executor::spawn_blocking) job and a thread-pool handle.
 pub mod prelude {
     #[cfg(feature = "executor")]
     #[doc(no_inline)]
     pub use braid_executor::{
-        gather, run, sleep, spawn, spawn_blocking, timeout, yield_now, JoinError, Task, TaskGroup,
+        as_completed, gather, run, sleep, spawn, spawn_blocking, timeout, yield_now, JoinError,
+        Task, TaskGroup,
     };
 
+    // The thread pool's blocking `as_completed` stays at `braid::threadpool::as_completed`:
+    // the prelude's is the event loop's, which waits without blocking the thread.
     #[cfg(feature = "threadpool")]
     #[doc(no_inline)]
-    pub use braid_threadpool::{as_completed, JoinHandle, ThreadPool};
+    pub use braid_threadpool::{JoinHandle, ThreadPool};
 
     // One `JoinError` for both models: the executor's is the thread pool's type.
     #[cfg(all(feature = "threadpool", not(feature = "executor")))]
@@ -136,6 +190,19 @@ pub mod __private {
     pub fn main_prelude() {
         #[cfg(feature = "procpool")]
         braid_procpool::init();
+    }
+
+    /// Builds the loop `#[braid::main(...)]` asked for and runs `future` on it.
+    #[cfg(feature = "executor")]
+    #[track_caller]
+    pub fn run_with<F: std::future::Future>(
+        builder: braid_executor::Builder,
+        future: F,
+    ) -> F::Output {
+        let event_loop = builder.build().unwrap_or_else(|error| {
+            panic!("#[braid::main] could not create its event loop: {error}")
+        });
+        event_loop.block_on(future)
     }
 }
 

@@ -39,6 +39,16 @@ fn executor_module_and_shortcuts() {
     });
     assert_eq!(out, 15);
     let _ = braid::executor::sync::Queue::<u8>::new(0);
+    // The everyday event-loop types, at the top as in the prelude.
+    let counted = braid::run(async {
+        let task: braid::Task<u8> = braid::spawn(async { 6 });
+        braid::yield_now().await;
+        let group: braid::TaskGroup<u8, ()> = braid::TaskGroup::new();
+        group.spawn(async { Ok(1) });
+        let joined: Result<u8, braid::JoinError> = task.await;
+        joined.unwrap() + group.join().await.unwrap()[0]
+    });
+    assert_eq!(counted, 7);
     let _ = braid::executor::EventLoop::builder();
 }
 
@@ -70,11 +80,14 @@ fn procpool_module_and_shortcut() {
 #[test]
 fn prelude_brings_the_everyday_names() {
     use braid::prelude::*;
+    use futures::StreamExt;
     let pool: ThreadPool = ThreadPool::new(1).unwrap();
     let handle: JoinHandle<u32> = pool.submit(|| 20);
-    let from_pool: u32 = as_completed([handle]).map(Result::unwrap).sum();
+    let from_pool: u32 = handle.join().unwrap();
     let total = run(async move {
         let task: Task<u32> = spawn(async { 1 });
+        let finished: Vec<_> = as_completed(vec![spawn(async { 0 })]).collect().await;
+        assert_eq!(finished.len(), 1);
         yield_now().await;
         sleep(std::time::Duration::from_millis(1)).await;
         let group: TaskGroup<u32, ()> = TaskGroup::new();

@@ -369,6 +369,28 @@ pub fn run<F: Future>(future: F) -> F::Output {
     event_loop.block_on(future)
 }
 
+/// What the loop running on this thread has done so far: [`EventLoop::metrics`] for code
+/// inside [`run`] or `#[braid::main]`, where the [`EventLoop`] itself is out of reach.
+///
+/// # Panics
+///
+/// If no braid event loop runs on this thread.
+///
+/// # Examples
+///
+/// ```
+/// braid_executor::run(async {
+///     braid_executor::spawn(async {}).await.unwrap();
+///     assert_eq!(braid_executor::metrics().tasks_spawned, 1);
+/// });
+/// ```
+pub fn metrics() -> Metrics {
+    context::with_current(|core| match core {
+        Some(core) => core.metrics(),
+        None => context::no_loop("braid_executor::metrics"),
+    })
+}
+
 /// Spawns a task on the loop running on this thread (Python's `asyncio.create_task`).
 ///
 /// The future need not be `Send`: it stays on this thread. The task starts at the loop's next
