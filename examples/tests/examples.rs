@@ -291,6 +291,84 @@ fn http_hello_serves_curl_on_one_connection() {
 }
 
 #[test]
+fn http_get_fetches_from_http_hello() {
+    let mut server = Running::start("http_hello", &["127.0.0.1:0"]);
+    let url = format!("http://{}/", server.listening_address());
+    let (status, stdout, stderr) = Running::start("http_get", &[&url]).finish();
+    assert!(status.success(), "{stderr}");
+    assert_eq!(stdout, "Hello, world!");
+    assert!(stderr.contains("HTTP/1.1 200 OK"), "{stderr}");
+}
+
+/// A one-shot server on a plain thread: reads one request, sends `answer`, closes.
+fn answer_once(answer: &'static str) -> (String, std::thread::JoinHandle<String>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/missing?x=1", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !request.ends_with(b"\r\n\r\n") {
+            let n = stream.read(&mut buf).unwrap();
+            assert!(n > 0, "the request ended early");
+            request.extend_from_slice(&buf[..n]);
+        }
+        stream.write_all(answer.as_bytes()).unwrap();
+        String::from_utf8(request).unwrap()
+    });
+    (url, server)
+}
+
+#[test]
+fn http_get_sends_the_path_and_fails_on_a_404() {
+    let (url, server) = answer_once("HTTP/1.1 404 Not Found\r\nContent-Length: 5\r\n\r\nnope\n");
+    let (status, stdout, stderr) = Running::start("http_get", &[&url]).finish();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert_eq!(stdout, "nope");
+    assert!(stderr.contains("404 Not Found"), "{stderr}");
+    let request = server.join().unwrap();
+    assert!(
+        request.starts_with("GET /missing?x=1 HTTP/1.1\r\n"),
+        "{request}"
+    );
+    assert!(request.contains("\r\nConnection: close\r\n"), "{request}");
+}
+
+#[test]
+fn http_get_reports_bad_urls_and_unreachable_servers() {
+    let (status, _, stderr) = Running::start("http_get", &["https://example.org/"]).finish();
+    assert_eq!(status.code(), Some(1));
+    assert!(stderr.contains("only http:// URLs"), "{stderr}");
+
+    let (status, _, stderr) = Running::start("http_get", &[]).finish();
+    assert_eq!(status.code(), Some(2));
+    assert!(stderr.contains("usage"), "{stderr}");
+
+    // A port that was free a moment ago: nothing listens there.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let url = format!("http://{addr}/");
+    let (status, _, stderr) = Running::start("http_get", &[&url]).finish();
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        stderr.contains(&url) && stderr.contains("refused"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn tokio_crates_answers_every_request_made_on_tokio() {
+    let stdout = run_ok("tokio_crates", &["12"]);
+    for i in 0..12 {
+        let line = format!("tokio asked \"request {i}\", braid answered \"REQUEST {i}\"");
+        assert!(stdout.contains(&line), "no {line:?} in:\n{stdout}");
+    }
+    assert!(stdout.ends_with("12 requests made on tokio were answered on braid"));
+}
+
+#[test]
 fn http_hello_survives_wrk() {
     require("wrk");
     let mut server = Running::start("http_hello", &["127.0.0.1:0"]);
