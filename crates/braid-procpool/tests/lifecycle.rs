@@ -364,6 +364,28 @@ fn the_handles_sequence(method: StartMethod) {
     let _ = std::fs::remove_file(&release);
 }
 
+/// The thread pool's `as_completed` takes these handles: each result comes with its handle's
+/// position, in the order the test lets the tasks finish.
+fn as_completed_names_each_input(method: StartMethod) {
+    let pool = pool(method, 2);
+    let releases = [marker_path(), marker_path()];
+    let handles: Vec<_> = releases
+        .iter()
+        .zip([10, 20])
+        .map(|(release, x)| pool.submit(wait_for_file, (release.to_string_lossy().into_owned(), x)))
+        .collect();
+    let mut completed = braid_threadpool::as_completed(handles);
+    assert_eq!(completed.len(), 2);
+    std::fs::write(&releases[1], b"go").unwrap();
+    assert_eq!(completed.next(), Some((1, Ok(20))));
+    std::fs::write(&releases[0], b"go").unwrap();
+    assert_eq!(completed.next(), Some((0, Ok(10))));
+    assert_eq!(completed.next(), None);
+    for release in &releases {
+        let _ = std::fs::remove_file(release);
+    }
+}
+
 const REFUSE_ENV: &str = "BRAID_PROCPOOL_TEST_REFUSE_FILE";
 
 /// Fails once the file named by `REFUSE_ENV` exists: only replacement workers fail.
@@ -625,6 +647,9 @@ fn main() {
         );
         checks.run(&name("the handle's sequence"), || {
             the_handles_sequence(method)
+        });
+        checks.run(&name("as_completed names each input"), || {
+            as_completed_names_each_input(method)
         });
         checks.run(
             &name("replacements that cannot start fail queued tasks"),

@@ -18,8 +18,8 @@ fn threadpool_module_and_shortcuts() {
     use braid::threadpool::{as_completed, JoinError, JoinHandle, Shutdown};
     let pool: braid::ThreadPool = braid::threadpool::ThreadPool::new(1).unwrap();
     let handle: JoinHandle<u8> = pool.submit(|| 3);
-    let results: Vec<Result<u8, JoinError>> = as_completed([handle]).collect();
-    assert_eq!(results.into_iter().map(Result::unwrap).sum::<u8>(), 3);
+    let results: Vec<(usize, Result<u8, JoinError>)> = as_completed([handle]).collect();
+    assert_eq!(results.into_iter().map(|(_, r)| r.unwrap()).sum::<u8>(), 3);
     pool.shutdown(Shutdown::Wait);
 }
 
@@ -72,7 +72,7 @@ fn prelude_brings_the_everyday_names() {
     use braid::prelude::*;
     let pool: ThreadPool = ThreadPool::new(1).unwrap();
     let handle: JoinHandle<u32> = pool.submit(|| 20);
-    let from_pool: u32 = as_completed([handle]).map(Result::unwrap).sum();
+    let from_pool: u32 = as_completed([handle]).map(|(_, r)| r.unwrap()).sum();
     let total = run(async move {
         let task: Task<u32> = spawn(async { 1 });
         yield_now().await;

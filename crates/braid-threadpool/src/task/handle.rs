@@ -2,7 +2,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::{Outcome, TaskOutput};
@@ -151,16 +151,6 @@ impl<T> JoinHandle<T> {
         } else {
             None
         }
-    }
-
-    /// Wakes `waker` when the task finishes; true if it already has.
-    pub(crate) fn register(&self, waker: &Waker) -> bool {
-        self.outcome().register(waker)
-    }
-
-    /// The result of a finished task (see [`JoinHandle::is_finished`]).
-    pub(crate) fn take_finished(self) -> Result<T, JoinError> {
-        self.outcome().take()
     }
 }
 
