@@ -69,12 +69,12 @@ fn busy_parent(stream: &str, report: &Path) -> ! {
     };
     for i in 0..TASKS {
         match pool.submit(task, i).join_timeout(Duration::from_secs(30)) {
-            Ok(Ok(got)) if got == i => std::fs::write(report, format!("{}", i + 1)).unwrap(),
-            Ok(other) => {
+            Some(Ok(got)) if got == i => std::fs::write(report, format!("{}", i + 1)).unwrap(),
+            Some(other) => {
                 std::fs::write(report, format!("task {i} yielded {other:?}")).unwrap();
                 std::process::exit(1);
             }
-            Err(_) => {
+            None => {
                 std::fs::write(report, format!("task {i} did not finish within 30 s")).unwrap();
                 // Not a drop of the pool, which would wait for the stuck worker.
                 std::process::exit(2);

@@ -325,17 +325,64 @@ fn awaited_on_the_event_loop(method: StartMethod) {
     );
 }
 
-fn join_timeout(method: StartMethod) {
+/// Returns `x` once the file at `path` exists: a task the test releases when it likes.
+fn wait_for_file((path, x): (String, u64)) -> u64 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !std::path::Path::new(&path).exists() {
+        assert!(std::time::Instant::now() < deadline, "never released");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    x
+}
+
+/// The same steps as the thread pool's handle test: the two handles agree.
+fn the_handles_sequence(method: StartMethod) {
     let pool = pool(method, 1);
-    let handle = pool.submit(common::sleep_then_pid, 300);
-    let handle = match handle.join_timeout(Duration::from_millis(10)) {
-        Ok(result) => panic!("a 300 ms task cannot finish within 10 ms: {result:?}"),
-        Err(handle) => handle,
-    };
-    assert!(!handle.cancel(), "it is running");
-    match handle.join_timeout(Duration::from_secs(60)) {
-        Ok(Ok(pid)) => assert_ne!(pid, std::process::id()),
-        other => panic!("{other:?}"),
+    let release = marker_path();
+    let mut blocker = pool.submit(wait_for_file, (release.to_string_lossy().into_owned(), 42));
+    // With one worker and three tasks, the worker holds at most two: `queued` stays queued.
+    let ahead = pool.submit(double, 1);
+    let queued = pool.submit(double, 2);
+    assert_eq!(blocker.join_timeout(Duration::from_millis(10)), None);
+    assert!(!blocker.is_finished(), "still usable and still running");
+    assert!(
+        queued.cancel(),
+        "a task not yet sent to a worker can be cancelled"
+    );
+    std::fs::write(&release, b"go").unwrap();
+    assert_eq!(blocker.join_timeout(Duration::from_secs(60)), Some(Ok(42)));
+    assert!(blocker.is_finished());
+    assert_eq!(queued.join(), Err(TaskError::Cancelled));
+    assert!(!blocker.cancel(), "a finished task cannot be cancelled");
+    let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        blocker.join_timeout(Duration::ZERO)
+    }));
+    let payload = again.expect_err("a second take panics");
+    let message = braid_threadpool::panic_message(&*payload).unwrap_or_default();
+    assert!(message.contains("already taken"), "{message}");
+    assert_eq!(ahead.join(), Ok(2));
+    let _ = std::fs::remove_file(&release);
+}
+
+/// The thread pool's `as_completed` takes these handles: each result comes with its handle's
+/// position, in the order the test lets the tasks finish.
+fn as_completed_names_each_input(method: StartMethod) {
+    let pool = pool(method, 2);
+    let releases = [marker_path(), marker_path()];
+    let handles: Vec<_> = releases
+        .iter()
+        .zip([10, 20])
+        .map(|(release, x)| pool.submit(wait_for_file, (release.to_string_lossy().into_owned(), x)))
+        .collect();
+    let mut completed = braid_threadpool::as_completed(handles);
+    assert_eq!(completed.len(), 2);
+    std::fs::write(&releases[1], b"go").unwrap();
+    assert_eq!(completed.next(), Some((1, Ok(20))));
+    std::fs::write(&releases[0], b"go").unwrap();
+    assert_eq!(completed.next(), Some((0, Ok(10))));
+    assert_eq!(completed.next(), None);
+    for release in &releases {
+        let _ = std::fs::remove_file(release);
     }
 }
 
@@ -519,9 +566,9 @@ fn workers_start_without_the_parents_signal_listeners(method: StartMethod) {
         .submit(child_watched_by_sigchld, 0)
         .join_timeout(Duration::from_secs(60))
     {
-        Ok(Ok(true)) => {}
-        Ok(other) => panic!("the task's child did not run: {other:?}"),
-        Err(_) => panic!("the task's SIGCHLD listener was never woken in the worker"),
+        Some(Ok(true)) => {}
+        Some(other) => panic!("the task's child did not run: {other:?}"),
+        None => panic!("the task's SIGCHLD listener was never woken in the worker"),
     }
     drop(pool);
     drop(listener);
@@ -598,8 +645,11 @@ fn main() {
             &name("awaiting on braid-executor does not block the loop"),
             || awaited_on_the_event_loop(method),
         );
-        checks.run(&name("join_timeout gives the handle back"), || {
-            join_timeout(method)
+        checks.run(&name("the handle's sequence"), || {
+            the_handles_sequence(method)
+        });
+        checks.run(&name("as_completed names each input"), || {
+            as_completed_names_each_input(method)
         });
         checks.run(
             &name("replacements that cannot start fail queued tasks"),

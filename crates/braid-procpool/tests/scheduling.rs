@@ -79,10 +79,10 @@ fn short_tasks_pass_a_long_one(method: StartMethod, shorts: u64) {
     let long_pid_guess = {
         // Every short task must finish without the long one being released.
         let mut pids = Vec::new();
-        for (x, handle) in handles.into_iter().enumerate() {
+        for (x, mut handle) in handles.into_iter().enumerate() {
             let (value, pid) = handle
                 .join_timeout(Duration::from_secs(30))
-                .unwrap_or_else(|_| panic!("short task {x} waited behind the long one"))
+                .unwrap_or_else(|| panic!("short task {x} waited behind the long one"))
                 .unwrap_or_else(|e| panic!("short task {x} failed: {e}"));
             assert_eq!(value, x as u64);
             pids.push(pid);
@@ -118,10 +118,10 @@ fn queued_short_tasks_pass_a_long_one(method: StartMethod) {
     // Free one worker: every queued short task must then finish without the long one.
     other.release();
     second.join().expect("the second long task");
-    for (x, handle) in handles.into_iter().enumerate() {
+    for (x, mut handle) in handles.into_iter().enumerate() {
         let (value, _) = handle
             .join_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("short task {x} waited behind the long one"))
+            .unwrap_or_else(|| panic!("short task {x} waited behind the long one"))
             .unwrap_or_else(|e| panic!("short task {x} failed: {e}"));
         assert_eq!(value, x as u64);
     }
@@ -183,10 +183,10 @@ fn identity(x: u64) -> u64 {
 /// next one for a moment before it sleeps; a wake lost on the way to that sleep would leave
 /// a task, or the drop, waiting forever.
 fn nothing_stalls_between_tasks(method: StartMethod) {
-    let join = |handle: braid_procpool::JoinHandle<u64>, what: &str| {
+    let join = |mut handle: braid_procpool::JoinHandle<u64>, what: &str| {
         handle
             .join_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("{what} stalled"))
+            .unwrap_or_else(|| panic!("{what} stalled"))
     };
     for round in 0..40 {
         let pool = ProcessPool::builder()

@@ -73,21 +73,21 @@ fn failed_starts_are_retried(method: StartMethod, log: &Capture) {
     std::fs::write(&refuse, b"").unwrap();
     let first = pool.submit(pid, ());
     // Waits for the worker after `first`, which cannot start.
-    let queued = pool.submit(double, 1);
+    let mut queued = pool.submit(double, 1);
     assert!(first.join().is_ok());
     let is_refusal =
         |e: &TaskError| matches!(e, TaskError::WorkerStart(m) if m.contains("refusing to start"));
     match queued.join_timeout(Duration::from_secs(60)) {
-        Ok(Err(e)) if is_refusal(&e) => {}
-        Ok(other) => panic!("the queued task got {other:?}"),
-        Err(_) => panic!("the queued task waited for a worker that cannot start"),
+        Some(Err(e)) if is_refusal(&e) => {}
+        Some(other) => panic!("the queued task got {other:?}"),
+        None => panic!("the queued task waited for a worker that cannot start"),
     }
     // Three failures in a row used to give the slot up for good.
     eventually("five failed starts", || pool.metrics().start_failures >= 5);
     match pool.submit(double, 2).join_timeout(Duration::from_secs(60)) {
-        Ok(Err(e)) if is_refusal(&e) => {}
-        Ok(other) => panic!("a task submitted while no worker can start got {other:?}"),
-        Err(_) => panic!("a task submitted while no worker can start waited"),
+        Some(Err(e)) if is_refusal(&e) => {}
+        Some(other) => panic!("a task submitted while no worker can start got {other:?}"),
+        None => panic!("a task submitted while no worker can start waited"),
     }
     let warnings = log.text().split_off(logged_before);
     assert!(
@@ -98,7 +98,7 @@ fn failed_starts_are_retried(method: StartMethod, log: &Capture) {
     eventually("the pool to take work again", || {
         matches!(
             pool.submit(double, 3).join_timeout(Duration::from_secs(30)),
-            Ok(Ok(6))
+            Some(Ok(6))
         )
     });
     let failures = pool.metrics().start_failures;

@@ -1,19 +1,35 @@
-//! `as_completed`: results of many tasks in the order they finish.
+//! `as_completed`: results of many futures in the order they finish, each with its input's
+//! position.
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::future::Future;
+use std::mem;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Wake, Waker};
+use std::task::{Context, Poll, Wake, Waker};
 
 use crate::sync::{lock, Mutex};
-use crate::task::JoinHandle;
 use crate::wait::Waiter;
-use crate::JoinError;
 
-/// Yields the results of `handles` as the tasks finish, first finished first, like Python's
-/// `concurrent.futures.as_completed`.
+/// Yields the outputs of `futures` as they finish, first finished first, each with its
+/// position in the input, like Python's `concurrent.futures.as_completed`.
 ///
-/// Waiting for the next result blocks; on a worker thread the worker runs other jobs meanwhile.
+/// Python looks the position up in a dict, `i = futures[fut]`; here it comes with the result:
+/// `for (i, result) in as_completed(handles)`.
+///
+/// The futures are thread-pool or process-pool [`JoinHandle`](crate::JoinHandle)s, or any other
+/// `Unpin` future that a different thread completes and wakes. Each is polled once here, with a
+/// waker that names it, and again only after that waker fires; none is polled after it returned
+/// `Ready`. Waiting for the next result blocks the calling thread; on a worker of a braid thread
+/// pool the worker runs other jobs of its pool meanwhile. Nothing drives the futures but their
+/// wakers, so a future that needs an event loop to make progress (a socket, a timer) never
+/// finishes here.
+///
+/// # Panics
+///
+/// A panic while polling an input future propagates to the caller: out of `as_completed` for
+/// the first poll, out of [`Iterator::next`] for later ones.
 ///
 /// # Examples
 ///
@@ -22,107 +38,180 @@ use crate::JoinError;
 /// use std::time::Duration;
 ///
 /// let pool = ThreadPool::new(3)?;
-/// let handles = [30, 1, 15].map(|ms| {
+/// let delays = [30, 1, 15];
+/// let handles = delays.map(|ms| {
 ///     pool.submit(move || {
 ///         std::thread::sleep(Duration::from_millis(ms));
-///         ms
+///         ms * 2
 ///     })
 /// });
-/// let mut results: Vec<u64> = as_completed(handles).map(Result::unwrap).collect();
-/// results.sort();
-/// assert_eq!(results, [1, 15, 30]);
+/// for (i, result) in as_completed(handles) {
+///     assert_eq!(result.unwrap(), delays[i] * 2);
+/// }
 /// # Ok::<(), braid_threadpool::BuildError>(())
 /// ```
-pub fn as_completed<T, I>(handles: I) -> AsCompleted<T>
+pub fn as_completed<I>(futures: I) -> AsCompleted<I::Item>
 where
-    I: IntoIterator<Item = JoinHandle<T>>,
+    I: IntoIterator,
+    I::Item: Future + Unpin,
 {
-    let finished = Arc::new(Finished {
-        indices: Mutex::new(VecDeque::new()),
-        consumer: Mutex::new(None),
+    let ready = Arc::new(Ready {
+        queue: Mutex::new(Queue {
+            indices: VecDeque::new(),
+            consumer: None,
+        }),
     });
-    let handles: Vec<Option<JoinHandle<T>>> = handles.into_iter().map(Some).collect();
-    for (index, handle) in handles.iter().enumerate() {
-        let handle = handle.as_ref().expect("just filled");
-        let waker = Waker::from(Arc::new(Finisher {
-            index,
-            finished: finished.clone(),
-        }));
-        // Exactly one of these reports the index: either the task had finished when the waker
-        // was registered, or it wakes the waker once it does.
-        if handle.register(&waker) {
-            lock(&finished.indices).push_back(index);
+    let mut entries: Vec<Entry<I::Item>> = futures
+        .into_iter()
+        .enumerate()
+        .map(|(index, future)| {
+            let waker = Waker::from(Arc::new(Woken {
+                index,
+                ready: ready.clone(),
+            }));
+            Entry::Pending { future, waker }
+        })
+        .collect();
+    let remaining = entries.len();
+    // The first poll registers each waker; a future that is done already is queued here, in
+    // input order, as if it had woken.
+    for (index, entry) in entries.iter_mut().enumerate() {
+        if let Some(output) = entry.take_output() {
+            *entry = Entry::Done(output);
+            lock(&ready.queue).indices.push_back(index);
         }
     }
     AsCompleted {
-        remaining: handles.len(),
-        handles,
-        finished,
+        entries,
+        remaining,
+        ready,
     }
 }
 
-/// The iterator returned by [`as_completed`].
-pub struct AsCompleted<T> {
-    handles: Vec<Option<JoinHandle<T>>>,
+/// The iterator returned by [`as_completed`]: `(position in the input, output)` pairs in the
+/// order the futures finish.
+///
+/// Dropping it drops the futures it still holds; for braid's pool handles that lets their
+/// tasks run on and throws their results away.
+pub struct AsCompleted<F: Future> {
+    entries: Vec<Entry<F>>,
     remaining: usize,
-    finished: Arc<Finished>,
+    ready: Arc<Ready>,
 }
 
-/// Indices of finished handles not yet yielded, and who to wake when one arrives.
-struct Finished {
-    indices: Mutex<VecDeque<usize>>,
-    consumer: Mutex<Option<Waker>>,
+/// One input future, from its first poll until its output is yielded.
+enum Entry<F: Future> {
+    /// Not finished; `waker` names this entry's position.
+    Pending { future: F, waker: Waker },
+    /// Finished at its first poll; the output waits here to be yielded.
+    Done(F::Output),
+    /// Its output was yielded.
+    Yielded,
 }
 
-/// The waker registered with one handle.
-struct Finisher {
+impl<F: Future + Unpin> Entry<F> {
+    /// The output, if there is one now: a pending future is polled with its own waker. Once
+    /// this returned `Some` the entry is `Yielded`, so its future is never polled again.
+    fn take_output(&mut self) -> Option<F::Output> {
+        let output = match self {
+            Entry::Pending { future, waker } => {
+                match Pin::new(future).poll(&mut Context::from_waker(waker)) {
+                    Poll::Ready(output) => output,
+                    Poll::Pending => return None,
+                }
+            }
+            Entry::Done(_) => match mem::replace(self, Entry::Yielded) {
+                Entry::Done(output) => output,
+                _ => unreachable!("matched Done above"),
+            },
+            Entry::Yielded => return None,
+        };
+        *self = Entry::Yielded;
+        Some(output)
+    }
+}
+
+/// Positions whose futures woke and are not yet looked at, shared with every [`Woken`].
+struct Ready {
+    queue: Mutex<Queue>,
+}
+
+struct Queue {
+    /// In the order they woke; a position may be here twice, or after it was yielded.
+    indices: VecDeque<usize>,
+    /// The iterator's waiting thread, while it waits on an empty queue.
+    consumer: Option<Waker>,
+}
+
+impl Ready {
+    /// The oldest woken position; with none, `consumer` (if any) is woken by the next wake.
+    fn pop(&self, consumer: Option<&Waker>) -> Option<usize> {
+        let mut queue = lock(&self.queue);
+        let index = queue.indices.pop_front();
+        if index.is_none() {
+            if let Some(consumer) = consumer {
+                queue.consumer = Some(consumer.clone());
+            }
+        }
+        index
+    }
+}
+
+/// The waker given to the future at `index`.
+struct Woken {
     index: usize,
-    finished: Arc<Finished>,
+    ready: Arc<Ready>,
 }
 
-impl Wake for Finisher {
+impl Wake for Woken {
     fn wake(self: Arc<Self>) {
         self.wake_by_ref();
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        lock(&self.finished.indices).push_back(self.index);
-        let consumer = lock(&self.finished.consumer).clone();
+        let consumer = {
+            let mut queue = lock(&self.ready.queue);
+            queue.indices.push_back(self.index);
+            queue.consumer.take()
+        };
+        // Outside the lock: waking may run any code.
         if let Some(consumer) = consumer {
             consumer.wake();
         }
     }
 }
 
-impl<T> AsCompleted<T> {
-    fn pop_finished(&mut self) -> Option<Result<T, JoinError>> {
-        // Yield in finishing order: take the oldest entry.
-        let index = lock(&self.finished.indices).pop_front()?;
-        let handle = self.handles[index].take().expect("a handle finished twice");
-        self.remaining -= 1;
-        Some(handle.take_finished())
-    }
-}
+impl<F: Future + Unpin> Iterator for AsCompleted<F> {
+    type Item = (usize, F::Output);
 
-impl<T> Iterator for AsCompleted<T> {
-    type Item = Result<T, JoinError>;
-
+    /// The next future to finish, with its position in the input; blocks until one does.
+    ///
+    /// # Panics
+    ///
+    /// If polling that future panics.
     fn next(&mut self) -> Option<Self::Item> {
-        if self.remaining == 0 {
-            return None;
-        }
-        if let Some(result) = self.pop_finished() {
-            return Some(result);
-        }
-        let waiter = Waiter::new();
-        *lock(&self.finished.consumer) = Some(waiter.waker().clone());
-        loop {
-            if let Some(result) = self.pop_finished() {
-                *lock(&self.finished.consumer) = None;
-                return Some(result);
+        let mut waiter: Option<Waiter> = None;
+        while self.remaining > 0 {
+            match self.ready.pop(waiter.as_ref().map(Waiter::waker)) {
+                // A spurious wake leaves its future pending, and a wake after the output was
+                // taken finds nothing: both just look at the queue again.
+                Some(index) => {
+                    if let Some(output) = self.entries[index].take_output() {
+                        self.remaining -= 1;
+                        return Some((index, output));
+                    }
+                }
+                None => match &waiter {
+                    // Registered as the consumer by that `pop`: the next wake wakes it.
+                    Some(waiter) => {
+                        waiter.wait(None);
+                    }
+                    // Made only once the queue runs dry, then looked at again.
+                    None => waiter = Some(Waiter::new()),
+                },
             }
-            waiter.wait(None);
         }
+        None
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -130,12 +219,13 @@ impl<T> Iterator for AsCompleted<T> {
     }
 }
 
-impl<T> ExactSizeIterator for AsCompleted<T> {}
+impl<F: Future + Unpin> ExactSizeIterator for AsCompleted<F> {}
 
-impl<T> fmt::Debug for AsCompleted<T> {
+impl<F: Future> fmt::Debug for AsCompleted<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsCompleted")
             .field("remaining", &self.remaining)
+            .field("total", &self.entries.len())
             .finish_non_exhaustive()
     }
 }

@@ -33,7 +33,7 @@
 //!
 //! [`ThreadPool::map`] applies a function to every item and yields results in input order,
 //! submitting lazily so only a bounded number of tasks are in flight. [`as_completed`] yields
-//! results as tasks finish instead.
+//! results as tasks finish instead, each with its handle's position in the input.
 //!
 //! ```
 //! # use braid_threadpool::ThreadPool;
@@ -44,8 +44,9 @@
 //! assert_eq!(doubled, [2, 4, 6]);
 //!
 //! let handles: Vec<_> = (0..4).map(|i| pool.submit(move || i)).collect();
-//! let sum: i32 = as_completed(handles).map(Result::unwrap).sum();
-//! assert_eq!(sum, 6);
+//! for (i, result) in as_completed(handles) {
+//!     assert_eq!(result.unwrap(), i as i32);
+//! }
 //! # Ok::<(), braid_threadpool::BuildError>(())
 //! ```
 //!

@@ -13,6 +13,31 @@ use crate::JoinError;
 /// Items are pulled from the input and submitted lazily, keeping at most
 /// [`Map::window`] tasks in flight; each result taken makes room for the next item. Dropping
 /// the iterator cancels the submitted tasks that have not started.
+///
+/// # Dropping it unread
+///
+/// Python's `Executor.map` submits every item before it returns, so a call whose results
+/// nobody reads still runs them all. A `Map` submits only its first window of items, and
+/// dropping it cancels those that have not started: most of the work never runs. So a `Map`
+/// that is never read is a compile-time warning:
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// let pool = braid_threadpool::ThreadPool::new(2)?;
+/// pool.map(|x: u32| println!("{x}"), 0..100);
+/// # Ok::<(), braid_threadpool::BuildError>(())
+/// ```
+///
+/// To run a function for its effects, drain the iterator:
+///
+/// ```
+/// #![deny(unused_must_use)]
+/// let pool = braid_threadpool::ThreadPool::new(2)?;
+/// pool.map(|x: u32| println!("{x}"), 0..100).for_each(Result::unwrap);
+/// # Ok::<(), braid_threadpool::BuildError>(())
+/// ```
+#[must_use = "a Map is lazy: dropped unread it cancels the tasks it has not started and \
+              submits no more; iterate or collect it"]
 pub struct Map<'pool, T> {
     in_flight: VecDeque<JoinHandle<T>>,
     submit_next: Box<dyn FnMut() -> Option<JoinHandle<T>> + 'pool>,

@@ -1,14 +1,14 @@
-//! `ThreadPool::map` and `as_completed`.
+//! `ThreadPool::map`.
 
 mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use braid_threadpool::{as_completed, ThreadPool};
-use common::{within_guard, Gate};
+use braid_threadpool::ThreadPool;
+use common::Gate;
 
 #[test]
 fn map_yields_results_in_input_order_even_when_they_finish_out_of_order() {
@@ -106,88 +106,4 @@ fn dropping_a_map_cancels_what_has_not_started() {
     blocker.join().unwrap();
     drop(pool);
     assert_eq!(ran.load(Ordering::SeqCst), 0);
-}
-
-#[test]
-fn as_completed_yields_in_completion_order() {
-    let pool = ThreadPool::new(3).unwrap();
-    let order = Arc::new(Mutex::new(Vec::new()));
-    let gates: Vec<Gate> = (0..3).map(|_| Gate::new()).collect();
-    let handles: Vec<_> = (0..3)
-        .map(|i| {
-            let (gate, order) = (gates[i].clone(), order.clone());
-            pool.submit(move || {
-                gate.wait();
-                order.lock().unwrap().push(i);
-                i
-            })
-        })
-        .collect();
-    let mut completed = as_completed(handles);
-    assert_eq!(completed.len(), 3);
-    // Release them in the order 2, 0, 1 and check each arrives before the next is released.
-    for expected in [2, 0, 1] {
-        gates[expected].open();
-        let got = completed.next().unwrap().unwrap();
-        assert_eq!(got, expected);
-    }
-    assert!(completed.next().is_none());
-    assert_eq!(*order.lock().unwrap(), [2, 0, 1]);
-}
-
-#[test]
-fn as_completed_includes_finished_cancelled_and_panicked_tasks() {
-    let pool = ThreadPool::new(1).unwrap();
-    let gate = Gate::new();
-    let blocker = {
-        let gate = gate.clone();
-        pool.submit(move || {
-            gate.wait();
-            1
-        })
-    };
-    let cancelled = pool.submit(|| 2);
-    assert!(cancelled.cancel());
-    let panicked = pool.submit(|| -> i32 { panic!("nope") });
-    let done_early = {
-        let pool2 = ThreadPool::new(1).unwrap();
-        let handle = pool2.submit(|| 4);
-        drop(pool2);
-        handle
-    };
-    let completed = as_completed(vec![blocker, cancelled, panicked, done_early]);
-    gate.open();
-    let results: Vec<_> = within_guard(move || completed.collect::<Vec<_>>());
-    assert_eq!(results.len(), 4);
-    let values: Vec<i32> = results
-        .iter()
-        .filter_map(|r| r.as_ref().ok().copied())
-        .collect();
-    assert_eq!(values.len(), 2);
-    assert!(values.contains(&1) && values.contains(&4));
-    assert_eq!(
-        results
-            .iter()
-            .filter(|r| matches!(r, Err(e) if e.is_cancelled()))
-            .count(),
-        1
-    );
-    assert_eq!(
-        results
-            .iter()
-            .filter(|r| matches!(r, Err(e) if e.is_panic()))
-            .count(),
-        1
-    );
-}
-
-#[test]
-fn as_completed_many_handles_from_inside_a_one_worker_pool() {
-    let pool = Arc::new(ThreadPool::new(1).unwrap());
-    let inner = pool.clone();
-    let total = pool.submit(move || {
-        let handles: Vec<_> = (0..1000u64).map(|i| inner.submit(move || i)).collect();
-        as_completed(handles).map(Result::unwrap).sum::<u64>()
-    });
-    assert_eq!(within_guard(move || total.join().unwrap()), 499_500);
 }

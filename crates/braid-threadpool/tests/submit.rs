@@ -8,7 +8,7 @@ use std::thread;
 use std::time::Duration;
 
 use braid_threadpool::ThreadPool;
-use common::{occupy_worker, wait_for, within_guard, Gate};
+use common::{occupy_worker, wait_for, within_guard, Gate, HANG_GUARD};
 
 #[test]
 fn submit_returns_values_from_worker_threads() {
@@ -165,6 +165,38 @@ fn join_timeout_returns_none_until_the_task_finishes() {
         }
     };
     assert_eq!(result.unwrap(), 9);
+}
+
+/// The same steps as the process pool's `the handle's sequence` check: the two handles agree.
+#[test]
+fn a_handle_waits_cancels_and_refuses_a_second_take_like_the_process_pools() {
+    let pool = ThreadPool::new(1).unwrap();
+    let gate = Gate::new();
+    let mut blocker = {
+        let gate = gate.clone();
+        pool.submit(move || {
+            gate.wait();
+            21 * 2
+        })
+    };
+    let queued = pool.submit(|| 0);
+    assert!(blocker.join_timeout(Duration::from_millis(10)).is_none());
+    assert!(!blocker.is_finished(), "still usable and still running");
+    assert!(queued.cancel(), "a task no worker started can be cancelled");
+    gate.open();
+    assert_eq!(
+        blocker.join_timeout(HANG_GUARD).map(Result::unwrap),
+        Some(42)
+    );
+    assert!(blocker.is_finished());
+    assert!(queued.join().unwrap_err().is_cancelled());
+    assert!(!blocker.cancel(), "a finished task cannot be cancelled");
+    let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        blocker.join_timeout(Duration::ZERO)
+    }));
+    let payload = again.expect_err("a second take panics");
+    let message = braid_threadpool::panic_message(&*payload).unwrap_or_default();
+    assert!(message.contains("already taken"), "{message}");
 }
 
 #[test]

@@ -18,8 +18,8 @@ fn threadpool_module_and_shortcuts() {
     use braid::threadpool::{as_completed, JoinError, JoinHandle, Shutdown};
     let pool: braid::ThreadPool = braid::threadpool::ThreadPool::new(1).unwrap();
     let handle: JoinHandle<u8> = pool.submit(|| 3);
-    let results: Vec<Result<u8, JoinError>> = as_completed([handle]).collect();
-    assert_eq!(results.into_iter().map(Result::unwrap).sum::<u8>(), 3);
+    let results: Vec<(usize, Result<u8, JoinError>)> = as_completed([handle]).collect();
+    assert_eq!(results.into_iter().map(|(_, r)| r.unwrap()).sum::<u8>(), 3);
     pool.shutdown(Shutdown::Wait);
 }
 

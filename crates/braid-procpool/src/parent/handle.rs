@@ -71,6 +71,55 @@ pub(crate) fn decode_outcome<R: DeserializeOwned>(
 /// [`Future`] that wakes its task from the pool's supervisor thread, so awaiting it never
 /// blocks an executor thread. Dropping the handle lets the task run on; its result is thrown
 /// away.
+///
+/// # Compared with the other pool's handle
+///
+/// braid's thread pool hands out a `JoinHandle` with the same methods, and they mean the
+/// same, but for three things. The error here is a [`TaskError`], not the thread pool's
+/// `JoinError`, since a task in another process can also time out, lose its worker, or fail
+/// to encode its argument or result. [`cancel`](JoinHandle::cancel) stops only a task not yet
+/// sent to a worker: a task sent ahead to a busy worker counts as started, as in Python's
+/// `ProcessPoolExecutor`, where the thread pool's stops any task no worker has started. And
+/// [`join`](JoinHandle::join) on a worker of a thread pool just waits, where the thread
+/// pool's handle runs other jobs of its pool meanwhile: the result comes from another
+/// process, so nothing on this thread can hurry it.
+///
+/// # Dropping it
+///
+/// A handle dropped straight away is a compile-time warning, since whatever ended the task
+/// (a panic, a crashed worker, a timeout) would then go unseen:
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// fn report(x: u32) {
+///     println!("{x}");
+/// }
+///
+/// fn main() -> std::io::Result<()> {
+///     braid_procpool::init();
+///     let pool = braid_procpool::ProcessPool::new(1)?;
+///     pool.submit(report, 7);
+///     Ok(())
+/// }
+/// ```
+///
+/// Say `let _ =` to mean it:
+///
+/// ```
+/// #![deny(unused_must_use)]
+/// fn report(x: u32) {
+///     println!("{x}");
+/// }
+///
+/// fn main() -> std::io::Result<()> {
+///     braid_procpool::init();
+///     let pool = braid_procpool::ProcessPool::new(1)?;
+///     let _ = pool.submit(report, 7);
+///     Ok(())
+/// }
+/// ```
+#[must_use = "dropping a JoinHandle lets the task run but throws away its result and any \
+              error; use `let _ =` to mean that"]
 pub struct JoinHandle<R> {
     slot: Arc<TaskSlot<R>>,
     _result: PhantomData<fn() -> R>,
@@ -93,7 +142,8 @@ impl<R> JoinHandle<R> {
     ///
     /// # Panics
     ///
-    /// Panics if the handle was already polled to completion as a future.
+    /// Panics if the result was already taken by polling the handle to completion as a
+    /// future, or by [`JoinHandle::join_timeout`].
     pub fn join(self) -> Result<R, TaskError> {
         self.look_before_sleeping();
         self.slot.wait_parked(None);
@@ -110,25 +160,51 @@ impl<R> JoinHandle<R> {
         }
     }
 
-    /// Waits at most `timeout` for the task. On time-out the handle comes back in `Err`, and
-    /// the task goes on running: this is a time limit on the wait, not on the task (set that
-    /// with [`ProcessPool::submit_with_timeout`](crate::ProcessPool::submit_with_timeout)).
+    /// Waits at most `timeout` for the task. `None` if it has not finished; the handle stays
+    /// usable to wait again, and the task goes on running: this is a time limit on the wait,
+    /// not on the task (set that with
+    /// [`ProcessPool::submit_with_timeout`](crate::ProcessPool::submit_with_timeout)).
     ///
     /// # Errors
     ///
-    /// `Err(self)` when the task did not finish in time.
+    /// `Some(Err(..))` as for [`JoinHandle::join`].
     ///
     /// # Panics
     ///
-    /// Panics if the handle was already polled to completion as a future.
-    pub fn join_timeout(self, timeout: Duration) -> Result<Result<R, TaskError>, JoinHandle<R>> {
+    /// Panics if the result was already taken by an earlier call that returned `Some`, or by
+    /// polling the handle to completion as a future.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// fn slow_double(x: u64) -> u64 {
+    ///     std::thread::sleep(Duration::from_millis(20));
+    ///     x * 2
+    /// }
+    ///
+    /// fn main() -> std::io::Result<()> {
+    ///     braid_procpool::init();
+    ///     let pool = braid_procpool::ProcessPool::new(1)?;
+    ///     let mut handle = pool.submit(slow_double, 21);
+    ///     let result = loop {
+    ///         if let Some(result) = handle.join_timeout(Duration::from_millis(5)) {
+    ///             break result;
+    ///         }
+    ///     };
+    ///     assert_eq!(result, Ok(42));
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn join_timeout(&mut self, timeout: Duration) -> Option<Result<R, TaskError>> {
         if timeout >= SPIN {
             self.look_before_sleeping();
         }
         if self.slot.wait_parked(Instant::now().checked_add(timeout)) {
-            Ok(self.slot.take())
+            Some(self.slot.take())
         } else {
-            Err(self)
+            None
         }
     }
 

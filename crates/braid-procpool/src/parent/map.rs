@@ -159,6 +159,44 @@ impl<R: DeserializeOwned + Send> Sink for ChunkSink<R> {
 /// Lazy: items are read, encoded and sent as the iterator advances, a bounded number of
 /// chunks ahead of the consumer. Each item yields its own `Result`. Dropping a `Map` stops
 /// sending new chunks; chunks already sent still run.
+///
+/// # Dropping it unread
+///
+/// Python's `Executor.map` submits every item before it returns, so a call whose results
+/// nobody reads still runs them all. A `Map` sends nothing until it is first advanced, so
+/// dropped unread it runs nothing at all. That is a compile-time warning:
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// fn report(x: u32) {
+///     println!("{x}");
+/// }
+///
+/// fn main() -> std::io::Result<()> {
+///     braid_procpool::init();
+///     let pool = braid_procpool::ProcessPool::new(1)?;
+///     pool.map(report, 0..10, 5);
+///     Ok(())
+/// }
+/// ```
+///
+/// To run a function for its effects, drain the iterator:
+///
+/// ```
+/// #![deny(unused_must_use)]
+/// fn report(x: u32) {
+///     println!("{x}");
+/// }
+///
+/// fn main() -> std::io::Result<()> {
+///     braid_procpool::init();
+///     let pool = braid_procpool::ProcessPool::new(1)?;
+///     pool.map(report, 0..10, 5).for_each(Result::unwrap);
+///     Ok(())
+/// }
+/// ```
+#[must_use = "a Map is lazy: it sends nothing until it is first advanced, so dropped unread it \
+              runs nothing; iterate or collect it"]
 pub struct Map<R> {
     shared: Arc<Shared>,
     source: Option<Box<dyn ChunkSource>>,

@@ -2,7 +2,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::{Outcome, TaskOutput};
@@ -24,6 +24,38 @@ use crate::JoinError;
 /// assert_eq!(handle.join().unwrap(), 42);
 /// # Ok::<(), braid_threadpool::BuildError>(())
 /// ```
+///
+/// # Compared with the other pool's handle
+///
+/// braid's process pool hands out a `JoinHandle` with the same methods, and they mean the
+/// same, but for three things. Its error is a `TaskError` rather than a [`JoinError`], since a
+/// task in another process can also time out, lose its worker, or fail to encode its value.
+/// Its `cancel` stops only a task not yet sent to a worker, where this one stops any task no
+/// worker has started. And joining it from a worker of this pool just waits, where joining
+/// this handle there runs other jobs of the pool meanwhile.
+///
+/// # Dropping it
+///
+/// A handle dropped straight away is a compile-time warning, since a panic in the task would
+/// then go unseen:
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// let pool = braid_threadpool::ThreadPool::new(2)?;
+/// pool.submit(|| println!("fire and forget"));
+/// # Ok::<(), braid_threadpool::BuildError>(())
+/// ```
+///
+/// Say `let _ =` to mean it:
+///
+/// ```
+/// #![deny(unused_must_use)]
+/// let pool = braid_threadpool::ThreadPool::new(2)?;
+/// let _ = pool.submit(|| println!("fire and forget"));
+/// # Ok::<(), braid_threadpool::BuildError>(())
+/// ```
+#[must_use = "dropping a JoinHandle lets the task run but throws away its result and any \
+              panic; use `let _ =` to mean that"]
 pub struct JoinHandle<T> {
     task: Arc<dyn TaskOutput<T>>,
 }
@@ -119,16 +151,6 @@ impl<T> JoinHandle<T> {
         } else {
             None
         }
-    }
-
-    /// Wakes `waker` when the task finishes; true if it already has.
-    pub(crate) fn register(&self, waker: &Waker) -> bool {
-        self.outcome().register(waker)
-    }
-
-    /// The result of a finished task (see [`JoinHandle::is_finished`]).
-    pub(crate) fn take_finished(self) -> Result<T, JoinError> {
-        self.outcome().take()
     }
 }
 
