@@ -65,8 +65,8 @@
 //!
 //! [`gather`] runs futures of one type concurrently and keeps their order; [`join!`] does
 //! the same for futures of different types, giving a tuple, and [`try_join!`] stops at the
-//! first error; [`as_completed`] yields task results as they finish; [`wait`] splits tasks
-//! into done and pending; a [`TaskGroup`] cancels its other tasks on the first failure.
+//! first error; [`as_completed`] yields each output, with its future's index, as it
+//! finishes; [`wait`] splits tasks into done and pending; a [`TaskGroup`] cancels its other tasks on the first failure.
 //!
 //! ```
 //! use braid_executor::{gather, join, run, TaskGroup};
