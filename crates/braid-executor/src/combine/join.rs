@@ -19,8 +19,8 @@
 ///
 /// The futures are evaluated (not polled) in the order written, before any of them is
 /// polled; a trailing comma is allowed. `join!()` is `()`, and `join!(a)` is a one-element
-/// tuple. Any number of futures works, up to the compiler's macro recursion limit (128 by
-/// default, one level per future).
+/// tuple. The macro takes one level of the compiler's macro recursion limit per future,
+/// so a crate with the default limit can join up to about 120 futures at once.
 ///
 /// # Examples
 ///
