@@ -45,7 +45,10 @@
 //! # Time
 //!
 //! [`sleep`] and [`sleep_until`] never end early; [`timeout`] is `asyncio.wait_for`: it drops
-//! the future when time runs out and returns [`Elapsed`].
+//! the future when time runs out and returns [`Elapsed`]. Around a future that gives a
+//! `Result` (an `io::Result`, say), [`Timeout::flatten`] folds `Elapsed` into its error, as
+//! [`Task::flatten`] does with a task's [`JoinError`], so that a task reading through a
+//! timeout gives one `io::Result` instead of three nested `Result`s.
 //!
 //! ```
 //! use std::time::Duration;
@@ -60,16 +63,20 @@
 //!
 //! # Waiting on many things
 //!
-//! [`gather`] runs futures concurrently and keeps their order; [`as_completed`] yields
-//! task results as they finish; [`wait`] splits tasks into done and pending; a [`TaskGroup`]
-//! cancels its other tasks on the first failure.
+//! [`gather`] runs futures of one type concurrently and keeps their order; [`join!`] does
+//! the same for futures of different types, giving a tuple, and [`try_join!`] stops at the
+//! first error; [`as_completed`] yields each output, with its future's index, as it
+//! finishes; [`wait`] splits tasks into done and pending; a [`TaskGroup`] cancels its other tasks on the first failure.
 //!
 //! ```
-//! use braid_executor::{gather, run, TaskGroup};
+//! use braid_executor::{gather, join, run, TaskGroup};
 //!
 //! run(async {
 //!     let squares = gather((1..=3).map(|i| async move { i * i })).await;
 //!     assert_eq!(squares, vec![1, 4, 9]);
+//!
+//!     let (name, size) = join!(async { "log" }, async { 4096 });
+//!     assert_eq!((name, size), ("log", 4096));
 //!
 //!     let group = TaskGroup::new();
 //!     group.spawn(async { Ok::<_, std::io::Error>("a") });
@@ -175,6 +182,7 @@ mod build_error;
 mod combine;
 mod driver;
 mod event_loop;
+mod flatten;
 pub mod net;
 pub mod process;
 pub mod runtime;
@@ -185,11 +193,14 @@ mod time;
 
 pub use blocking::spawn_blocking;
 pub use build_error::BuildError;
+#[doc(hidden)]
+pub use combine::join::private as __private;
 pub use combine::{as_completed, gather, wait, AsCompleted, ReturnWhen, TaskGroup, TaskGroupError};
 pub use event_loop::{
     metrics, run, spawn, Builder, EventLoop, Handle, Metrics, SpawnError,
     DEFAULT_SLOW_POLL_THRESHOLD,
 };
+pub use flatten::Flatten;
 pub use runtime::Runtime;
 pub use task::{yield_now, JoinError, Task, TaskDump, TaskInfo, TaskState, YieldNow};
 pub use time::{sleep, sleep_until, timeout, Elapsed, Sleep, Timeout};

@@ -8,12 +8,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use braid_executor::sync::Event;
 use braid_executor::{
-    as_completed, gather, run, sleep, sleep_until, spawn, wait, yield_now, ReturnWhen, TaskGroup,
-    TaskGroupError,
+    as_completed, gather, run, sleep, sleep_until, spawn, wait, yield_now, JoinError, ReturnWhen,
+    Task, TaskGroup, TaskGroupError,
 };
 use common::{within, DropCount, DropFlag};
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 
 #[test]
 fn gather_runs_concurrently_and_keeps_input_order() {
@@ -75,9 +76,169 @@ fn as_completed_yields_in_finishing_order() {
             })
             .collect();
         let stream = as_completed(tasks);
-        assert_eq!(futures::Stream::size_hint(&stream), (3, Some(3)));
-        let order: Vec<u64> = stream.map(Result::unwrap).collect().await;
-        assert_eq!(order, vec![10, 20, 30]);
+        assert_eq!(stream.size_hint(), (3, Some(3)));
+        let order: Vec<(usize, u64)> = stream
+            .map(|(index, output)| (index, output.unwrap()))
+            .collect()
+            .await;
+        assert_eq!(order, vec![(1, 10), (2, 20), (0, 30)]);
+    });
+}
+
+#[test]
+fn as_completed_gives_the_index_of_each_future_in_the_input() {
+    within(Duration::from_secs(30), || {
+        run(async {
+            // Each future finishes when its own event is set, in an order unlike the input's.
+            let events: Vec<Rc<Event>> = (0..4).map(|_| Rc::new(Event::new())).collect();
+            let futures = events.iter().enumerate().map(|(i, event)| {
+                let event = event.clone();
+                async move {
+                    event.wait().await;
+                    i * 10
+                }
+            });
+            let mut finished = as_completed(futures);
+            for i in [2, 0, 3, 1] {
+                events[i].set();
+                assert_eq!(finished.next().await, Some((i, i * 10)));
+            }
+            assert_eq!(finished.size_hint(), (0, Some(0)));
+            assert_eq!(finished.next().await, None);
+
+            // The same with tasks, whose outputs are Result<T, JoinError>.
+            let events: Vec<Rc<Event>> = (0..3).map(|_| Rc::new(Event::new())).collect();
+            let tasks: Vec<Task<&str>> = events
+                .iter()
+                .zip(["zero", "one", "two"])
+                .map(|(event, name)| {
+                    let event = event.clone();
+                    spawn(async move {
+                        event.wait().await;
+                        if name == "one" {
+                            panic!("one fails");
+                        }
+                        name
+                    })
+                })
+                .collect();
+            let mut finished = as_completed(tasks);
+            events[1].set();
+            let (index, output) = finished.next().await.unwrap();
+            assert_eq!(index, 1);
+            assert!(output.unwrap_err().is_panic());
+            events[2].set();
+            let (index, output) = finished.next().await.unwrap();
+            assert_eq!((index, output.unwrap()), (2, "two"));
+            assert_eq!(finished.size_hint(), (1, Some(1)));
+            events[0].set();
+            let (index, output) = finished.next().await.unwrap();
+            assert_eq!((index, output.unwrap()), (0, "zero"));
+        });
+    });
+}
+
+#[test]
+fn as_completed_gives_back_each_of_a_thousand_futures_once() {
+    within(Duration::from_secs(60), || {
+        run(async {
+            let tasks: Vec<_> = (0..1000u32)
+                .map(|i| {
+                    spawn(async move {
+                        for _ in 0..i % 4 {
+                            yield_now().await;
+                        }
+                        i * 2
+                    })
+                })
+                .collect();
+            let mut finished = as_completed(tasks);
+            let mut seen = vec![false; 1000];
+            let mut left = 1000;
+            while let Some((index, output)) = finished.next().await {
+                assert!(!seen[index], "index {index} came back twice");
+                seen[index] = true;
+                assert_eq!(output.unwrap(), index as u32 * 2);
+                left -= 1;
+                assert_eq!(finished.size_hint(), (left, Some(left)));
+            }
+            assert!(seen.iter().all(|&seen| seen));
+        });
+    });
+}
+
+#[test]
+fn as_completed_of_nothing_ends_at_once() {
+    run(async {
+        let mut finished = as_completed(Vec::<Task<u8>>::new());
+        assert_eq!(finished.size_hint(), (0, Some(0)));
+        assert!(finished.next().await.is_none());
+        let mut finished = as_completed(std::iter::empty::<std::future::Ready<()>>());
+        assert!(finished.next().await.is_none());
+    });
+}
+
+#[test]
+fn as_completed_mixes_tasks_pool_handles_and_plain_futures() {
+    within(Duration::from_secs(30), || {
+        let pool = braid_threadpool::ThreadPool::new(1).unwrap();
+        run(async move {
+            type Boxed =
+                std::pin::Pin<Box<dyn std::future::Future<Output = Result<u32, JoinError>>>>;
+            let futures: Vec<Boxed> = vec![
+                Box::pin(spawn(async { 0 })),
+                Box::pin(pool.submit(|| 10)),
+                Box::pin(async { Ok(20) }),
+                Box::pin(braid_executor::spawn_blocking(|| 30)),
+            ];
+            let mut outputs: Vec<(usize, u32)> = as_completed(futures)
+                .map(|(index, output)| (index, output.unwrap()))
+                .collect()
+                .await;
+            outputs.sort();
+            assert_eq!(outputs, [(0, 0), (1, 10), (2, 20), (3, 30)]);
+        });
+    });
+}
+
+#[test]
+fn dropping_as_completed_drops_its_futures_and_detaches_its_tasks() {
+    within(Duration::from_secs(30), || {
+        run(async {
+            let (guard, dropped) = DropFlag::new();
+            let go = Rc::new(Event::new());
+            let task = spawn({
+                let go = go.clone();
+                async move {
+                    let _guard = guard;
+                    go.wait().await;
+                }
+            });
+            let (guard, plain_dropped) = DropFlag::new();
+            let plain = async move {
+                let _guard = guard;
+                pending::<()>().await;
+                Ok(())
+            };
+            let futures: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = _>>>> =
+                vec![Box::pin(task), Box::pin(plain)];
+            let mut finished = as_completed(futures);
+            // Poll once, so that both futures have started.
+            assert!(futures::poll!(finished.next()).is_pending());
+            drop(finished);
+            assert!(
+                plain_dropped.load(Ordering::SeqCst),
+                "the plain future was dropped"
+            );
+            assert!(
+                !dropped.load(Ordering::SeqCst),
+                "the task was detached, not cancelled"
+            );
+            go.set();
+            while !dropped.load(Ordering::SeqCst) {
+                yield_now().await;
+            }
+        });
     });
 }
 

@@ -1,8 +1,9 @@
-//! Waiting on many futures or tasks at once: [`gather`], [`as_completed`], [`wait`] and
-//! [`TaskGroup`].
+//! Waiting on many futures or tasks at once: [`gather`], [`join!`](crate::join!),
+//! [`try_join!`](crate::try_join!), [`as_completed`], [`wait`] and [`TaskGroup`].
 
 mod as_completed;
 mod gather;
+pub(crate) mod join;
 mod task_group;
 mod wait;
 

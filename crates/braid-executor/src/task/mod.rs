@@ -50,12 +50,34 @@ use state::{DropHandle, Snapshot};
 /// });
 /// ```
 ///
+/// A task whose future gives `io::Result<T>` is awaited as
+/// `Result<io::Result<T>, JoinError>`. `JoinError` converts into an
+/// [`io::Error`](std::io::Error), so inside an `async` block or function that returns
+/// `io::Result`, `task.await??` gives the value and passes either error on;
+/// [`Task::flatten`] gives a future of the plain `io::Result<T>`.
+///
 /// # Examples
 ///
 /// ```
 /// braid_executor::run(async {
 ///     let task = braid_executor::spawn(async { 6 * 7 });
 ///     assert_eq!(task.await.unwrap(), 42);
+/// });
+/// ```
+///
+/// A task that does I/O, awaited with one `?` for the task and one for the I/O:
+///
+/// ```
+/// use std::io;
+///
+/// async fn size_of(path: &'static str) -> io::Result<u64> {
+///     let task = braid_executor::spawn_blocking(move || std::fs::metadata(path));
+///     Ok(task.await??.len())
+/// }
+///
+/// braid_executor::run(async {
+///     let error = size_of("/no/such/file").await.unwrap_err();
+///     assert_eq!(error.kind(), io::ErrorKind::NotFound);
 /// });
 /// ```
 #[must_use = "a dropped Task keeps running detached; call .detach() to say so"]

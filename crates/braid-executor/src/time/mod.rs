@@ -175,6 +175,12 @@ impl fmt::Debug for Sleep {
 /// is returned. If the task awaiting the timeout is itself cancelled, the whole thing is
 /// dropped: a timeout never turns an outer cancel into `Elapsed` or a value.
 ///
+/// A future that gives `io::Result<T>` comes back as `Result<io::Result<T>, Elapsed>`.
+/// `Elapsed` converts into an [`io::Error`](std::io::Error) of kind
+/// [`TimedOut`](std::io::ErrorKind::TimedOut), so inside an `async` block or function that
+/// returns `io::Result`, `timeout(d, read).await??` gives the value and passes either
+/// error on; [`Timeout::flatten`] gives a future of the plain `io::Result<T>`.
+///
 /// # Panics
 ///
 /// When polled outside a running braid event loop.
@@ -191,6 +197,28 @@ impl fmt::Debug for Sleep {
 ///     let quick = braid_executor::timeout(Duration::from_secs(5), async { 1 }).await;
 ///     assert_eq!(quick, Ok(1));
 /// });
+/// ```
+///
+/// With an I/O future, one `?` for the time and one for the I/O:
+///
+/// ```
+/// use std::io;
+/// use std::time::Duration;
+/// use braid_executor::net::TcpListener;
+/// use braid_executor::timeout;
+///
+/// async fn accept_soon(listener: &TcpListener) -> io::Result<std::net::SocketAddr> {
+///     let (_stream, peer) = timeout(Duration::from_millis(1), listener.accept()).await??;
+///     Ok(peer)
+/// }
+///
+/// braid_executor::run(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let error = accept_soon(&listener).await.unwrap_err(); // nobody connects
+///     assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+///     io::Result::Ok(())
+/// })?;
+/// # Ok::<(), io::Error>(())
 /// ```
 pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
     Timeout {
