@@ -82,9 +82,9 @@ async fn main() {
         eprintln!("usage: http_get URL   (for example http://127.0.0.1:8080/)");
         std::process::exit(2);
     };
-    // `timeout` gives Err(Elapsed) when time runs out, and `get` its own io::Result: `??`
-    // turns both into one io::Error (a time-out has the kind TimedOut).
-    let fetched = async { braid::timeout(Duration::from_secs(30), get(url)).await? }.await;
+    // `timeout` gives Err(Elapsed) when time runs out, and `get` its own io::Result;
+    // `flatten` makes them one io::Error (a time-out has the kind TimedOut).
+    let fetched = braid::timeout(Duration::from_secs(30), get(url)).flatten().await;
     match fetched {
         Ok((status, body)) => {
             eprintln!("{status}");

@@ -369,6 +369,22 @@ fn tokio_crates_answers_every_request_made_on_tokio() {
 }
 
 #[test]
+fn python_idioms_each_check_out() {
+    let stdout = run_ok("python_idioms", &[]);
+    for idiom in [
+        "asyncio.gather of two types: (\"braid\", 5)",
+        "asyncio.gather raising the first error: Err(\"no\")",
+        "asyncio.as_completed with each task's index: all 3 came back",
+        "await task raising OSError, without nesting: \"hello\"",
+        "ThreadPoolExecutor.map, collected: [1, 4, 9, 16, 25]",
+        "future.result(timeout) on both pools: 36 and 49",
+        "concurrent.futures.as_completed with indices: [1, 4, 9, 16]",
+    ] {
+        assert!(stdout.contains(idiom), "no {idiom:?} in:\n{stdout}");
+    }
+}
+
+#[test]
 fn http_hello_survives_wrk() {
     require("wrk");
     let mut server = Running::start("http_hello", &["127.0.0.1:0"]);

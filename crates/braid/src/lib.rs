@@ -52,8 +52,8 @@ pub use braid_procpool as procpool;
 #[cfg_attr(docsrs, doc(cfg(feature = "executor")))]
 #[doc(inline)]
 pub use braid_executor::{
-    as_completed, gather, run, sleep, spawn, spawn_blocking, timeout, yield_now, JoinError, Task,
-    TaskGroup,
+    as_completed, gather, join, run, sleep, spawn, spawn_blocking, timeout, try_join, yield_now,
+    JoinError, Task, TaskGroup,
 };
 
 #[cfg(feature = "threadpool")]
@@ -163,8 +163,8 @@ pub mod prelude {
     #[cfg(feature = "executor")]
     #[doc(no_inline)]
     pub use braid_executor::{
-        as_completed, gather, run, sleep, spawn, spawn_blocking, timeout, yield_now, JoinError,
-        Task, TaskGroup,
+        as_completed, gather, join, run, sleep, spawn, spawn_blocking, timeout, try_join,
+        yield_now, JoinError, Task, TaskGroup,
     };
 
     // The thread pool's blocking `as_completed` stays at `braid::threadpool::as_completed`:

@@ -46,7 +46,11 @@ fn executor_module_and_shortcuts() {
         let group: braid::TaskGroup<u8, ()> = braid::TaskGroup::new();
         group.spawn(async { Ok(1) });
         let joined: Result<u8, braid::JoinError> = task.await;
-        joined.unwrap() + group.join().await.unwrap()[0]
+        let (first, second) = braid::join!(async { 1 }, async { 1u8 });
+        let mut stream = braid::as_completed([braid::spawn(async { 0u8 })]);
+        let (index, zero) = futures::StreamExt::next(&mut stream).await.unwrap();
+        assert_eq!((index, zero.unwrap(), first), (0, 0, 1));
+        joined.unwrap() + group.join().await.unwrap()[0] + second - 1
     });
     assert_eq!(counted, 7);
     let _ = braid::executor::EventLoop::builder();
@@ -86,8 +90,15 @@ fn prelude_brings_the_everyday_names() {
     let from_pool: u32 = handle.join().unwrap();
     let total = run(async move {
         let task: Task<u32> = spawn(async { 1 });
-        let finished: Vec<_> = as_completed(vec![spawn(async { 0 })]).collect().await;
+        // The prelude's as_completed is the loop's stream, with each input's position.
+        let finished: Vec<(usize, Result<u32, JoinError>)> =
+            as_completed(vec![spawn(async { 0 })]).collect().await;
         assert_eq!(finished.len(), 1);
+        let (text, number) = join!(async { "two types" }, async { 2u8 });
+        assert_eq!((text, number), ("two types", 2));
+        let tried: Result<(u8, char), JoinError> =
+            try_join!(spawn(async { 1 }), spawn(async { 'x' }));
+        assert_eq!(tried.unwrap(), (1, 'x'));
         yield_now().await;
         sleep(std::time::Duration::from_millis(1)).await;
         let group: TaskGroup<u32, ()> = TaskGroup::new();
