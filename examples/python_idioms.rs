@@ -48,7 +48,7 @@ async fn read_greeting() -> io::Result<String> {
     Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
-#[braid::main(blocking_threads = 8, slow_poll_threshold = "200ms")]
+#[braid::main(blocking_threads = 8, slow_poll_threshold = "50ms")]
 async fn main() -> io::Result<()> {
     // a, b = await asyncio.gather(fetch_name(), count_letters())
     let (name, letters) = braid::join!(fetch_name(), count_letters());
@@ -81,6 +81,17 @@ async fn main() -> io::Result<()> {
     assert_eq!(greeting, "hello");
     println!("await task raising OSError, without nesting: {greeting:?}");
 
+    // The pools' own calls (`map`, `join_timeout`, their `as_completed`) block the calling
+    // thread, as Python's do: from async code they go to a blocking thread, never the loop's.
+    let pools = braid::spawn_blocking(pool_idioms)
+        .await
+        .expect("the pool idioms ran");
+    pools?;
+    Ok(())
+}
+
+/// The concurrent.futures idioms, on a thread of their own.
+fn pool_idioms() -> io::Result<()> {
     // with ThreadPoolExecutor() as ex: results = list(ex.map(f, items))
     let threads = ThreadPool::new(2).map_err(io::Error::other)?;
     let squares: Vec<u64> = threads

@@ -300,8 +300,12 @@ fn http_get_fetches_from_http_hello() {
     assert!(stderr.contains("HTTP/1.1 200 OK"), "{stderr}");
 }
 
-/// A one-shot server on a plain thread: reads one request, sends `answer`, closes.
-fn answer_once(answer: &'static str) -> (String, std::thread::JoinHandle<String>) {
+/// A one-shot server on a plain thread: reads one request, sends `answer`, and closes once
+/// `close` is received (or at once if it is `None`).
+fn answer_once(
+    answer: &'static str,
+    close: Option<Receiver<()>>,
+) -> (String, std::thread::JoinHandle<String>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/missing?x=1", listener.local_addr().unwrap());
     let server = std::thread::spawn(move || {
@@ -314,6 +318,9 @@ fn answer_once(answer: &'static str) -> (String, std::thread::JoinHandle<String>
             request.extend_from_slice(&buf[..n]);
         }
         stream.write_all(answer.as_bytes()).unwrap();
+        if let Some(close) = close {
+            let _ = close.recv_timeout(HANG_GUARD);
+        }
         String::from_utf8(request).unwrap()
     });
     (url, server)
@@ -321,7 +328,10 @@ fn answer_once(answer: &'static str) -> (String, std::thread::JoinHandle<String>
 
 #[test]
 fn http_get_sends_the_path_and_fails_on_a_404() {
-    let (url, server) = answer_once("HTTP/1.1 404 Not Found\r\nContent-Length: 5\r\n\r\nnope\n");
+    let (url, server) = answer_once(
+        "HTTP/1.1 404 Not Found\r\nContent-Length: 5\r\n\r\nnope\n",
+        None,
+    );
     let (status, stdout, stderr) = Running::start("http_get", &[&url]).finish();
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert_eq!(stdout, "nope");
@@ -332,6 +342,21 @@ fn http_get_sends_the_path_and_fails_on_a_404() {
         "{request}"
     );
     assert!(request.contains("\r\nConnection: close\r\n"), "{request}");
+}
+
+#[test]
+fn http_get_ends_the_body_at_its_content_length_on_an_open_connection() {
+    // The server keeps the connection open after the body, ignoring `Connection: close`.
+    let (close, closed) = mpsc::channel();
+    let (url, server) = answer_once(
+        "HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nsix ch",
+        Some(closed),
+    );
+    let (status, stdout, stderr) = Running::start("http_get", &[&url]).finish();
+    close.send(()).unwrap();
+    assert!(status.success(), "{stderr}");
+    assert_eq!(stdout, "six ch");
+    server.join().unwrap();
 }
 
 #[test]

@@ -85,7 +85,7 @@ where
 
 /// The future returned by [`Task::flatten`] and [`Timeout::flatten`]: the inner future's
 /// `Result<Result<T, E>, X>`, given as `Result<T, E>` with `X` turned into `E`.
-#[must_use = "futures do nothing unless awaited"]
+#[must_use = "a Flatten gives its result only when awaited; a task inside runs on, detached, if it is dropped"]
 pub struct Flatten<F> {
     inner: F,
 }

@@ -11,21 +11,20 @@ use settings::Settings;
 /// Runs an `async fn` on a new braid event loop; see `braid::main`.
 #[proc_macro_attribute]
 pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
-    let settings = match Settings::parse(args) {
-        Ok(settings) => settings,
-        Err((span, message)) => return error(span, &message),
-    };
-    let mut tokens: Vec<TokenTree> = item.into_iter().collect();
+    let mut tokens: Vec<TokenTree> = item.clone().into_iter().collect();
 
     // The signature runs up to `fn`; `async` must come before it.
     let Some(fn_at) = tokens.iter().position(|t| is_ident(t, "fn")) else {
         return error(Span::call_site(), "#[braid::main] goes on an `async fn`");
     };
     let Some(async_at) = tokens[..fn_at].iter().position(|t| is_ident(t, "async")) else {
-        return error(
+        // The function stays as it is, so that this is the only error.
+        let mut out = error(
             tokens[fn_at].span(),
             "#[braid::main] needs an `async fn`: add `async` before `fn`",
         );
+        out.extend(item);
+        return out;
     };
     // The body is the last token: a `{ ... }` group.
     let body = match tokens.last() {
@@ -35,6 +34,22 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
                 Span::call_site(),
                 "#[braid::main] needs a function with a body",
             )
+        }
+    };
+    let settings = match Settings::parse(args) {
+        Ok(settings) => settings,
+        Err((span, message)) => {
+            // The function is kept, made plain, with a body that type-checks whatever it
+            // returns, so that the mistake is the only error (no "`main` not found").
+            let mut out = error(span, &message);
+            tokens.remove(async_at);
+            let last = tokens.len() - 1;
+            tokens[last] = TokenTree::Group(Group::new(
+                Delimiter::Brace,
+                "::core::unreachable!()".parse().expect("valid Rust"),
+            ));
+            out.extend(tokens);
+            return out;
         }
     };
     tokens.remove(async_at);

@@ -77,6 +77,9 @@ impl Settings {
         let span = value.span();
         let fresh = match key {
             "blocking_threads" => {
+                if text == "-" {
+                    return Err((span, "`blocking_threads` must be at least 1".to_owned()));
+                }
                 let threads = parse_count(&text).map_err(|why| (span, why))?;
                 self.blocking_threads.replace(threads).is_none()
             }
@@ -200,7 +203,7 @@ pub(crate) fn parse_length(literal: &str, endless: &str) -> Result<Length, Strin
     // Whole part times the unit, plus the fraction's digits scaled to the unit, exactly.
     let mut nanos = parse(whole)?
         .checked_mul(nanos_per_unit)
-        .ok_or_else(|| usage.clone())?;
+        .ok_or_else(|| format!("{literal} is longer than a `Duration` can hold"))?;
     let fraction = fraction.trim_end_matches('0');
     if !fraction.is_empty() {
         let scale = 10u128
@@ -216,7 +219,8 @@ pub(crate) fn parse_length(literal: &str, endless: &str) -> Result<Length, Strin
         }
         nanos += part / scale;
     }
-    let secs = u64::try_from(nanos / 1_000_000_000).map_err(|_| usage.clone())?;
+    let too_long = || format!("{literal} is longer than a `Duration` can hold");
+    let secs = u64::try_from(nanos / 1_000_000_000).map_err(|_| too_long())?;
     let nanos = u32::try_from(nanos % 1_000_000_000).expect("below a second");
     Ok(Length::Of { secs, nanos })
 }
@@ -267,7 +271,12 @@ mod tests {
         }
         assert!(of("1.5ns").unwrap_err().contains("finer than a nanosecond"));
         assert!(parse_length("50ms", "off").is_err(), "not a string literal");
-        assert!(of("99999999999999999999999h").is_err());
+        assert!(of("99999999999999999999999h")
+            .unwrap_err()
+            .contains("longer than a `Duration` can hold"));
+        assert!(of("18446744073709551616s")
+            .unwrap_err()
+            .contains("longer than a `Duration` can hold"));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::fmt;
 use std::future::Future;
 use std::mem;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
@@ -25,6 +26,10 @@ use crate::wait::Waiter;
 /// pool the worker runs other jobs of its pool meanwhile. Nothing drives the futures but their
 /// wakers, so a future that needs an event loop to make progress (a socket, a timer) never
 /// finishes here.
+///
+/// Never give it an event loop's tasks (`braid_executor::Task`, including `spawn_blocking`'s)
+/// on that loop's thread: the loop that would finish them is the thread this blocks, so it
+/// waits forever. On the loop, use the event loop's own `as_completed`, which awaits instead.
 ///
 /// # Panics
 ///
@@ -65,11 +70,17 @@ where
         .into_iter()
         .enumerate()
         .map(|(index, future)| {
-            let waker = Waker::from(Arc::new(Woken {
+            let woken = Arc::new(Woken {
                 index,
+                queued: AtomicBool::new(false),
                 ready: ready.clone(),
-            }));
-            Entry::Pending { future, waker }
+            });
+            let waker = Waker::from(woken.clone());
+            Entry::Pending {
+                future,
+                waker,
+                woken,
+            }
         })
         .collect();
     let remaining = entries.len();
@@ -93,6 +104,7 @@ where
 ///
 /// Dropping it drops the futures it still holds; for braid's pool handles that lets their
 /// tasks run on and throws their results away.
+#[must_use = "as_completed is lazy: dropped unread it drops the futures it holds; iterate it"]
 pub struct AsCompleted<F: Future> {
     entries: Vec<Entry<F>>,
     remaining: usize,
@@ -102,7 +114,11 @@ pub struct AsCompleted<F: Future> {
 /// One input future, from its first poll until its output is yielded.
 enum Entry<F: Future> {
     /// Not finished; `waker` names this entry's position.
-    Pending { future: F, waker: Waker },
+    Pending {
+        future: F,
+        waker: Waker,
+        woken: Arc<Woken>,
+    },
     /// Finished at its first poll; the output waits here to be yielded.
     Done(F::Output),
     /// Its output was yielded.
@@ -114,7 +130,15 @@ impl<F: Future + Unpin> Entry<F> {
     /// this returned `Some` the entry is `Yielded`, so its future is never polled again.
     fn take_output(&mut self) -> Option<F::Output> {
         let output = match self {
-            Entry::Pending { future, waker } => {
+            Entry::Pending {
+                future,
+                waker,
+                woken,
+            } => {
+                // Cleared before the poll: a wake from now on queues the index again.
+                // A swap, not a store: reading the waker's `true` makes what the future did
+                // before it woke visible to the poll below.
+                woken.queued.swap(false, Ordering::SeqCst);
                 match Pin::new(future).poll(&mut Context::from_waker(waker)) {
                     Poll::Ready(output) => output,
                     Poll::Pending => return None,
@@ -160,6 +184,9 @@ impl Ready {
 /// The waker given to the future at `index`.
 struct Woken {
     index: usize,
+    /// Whether the index waits in the queue already: however often a future wakes between
+    /// two polls, the queue holds it once, so it never grows past the number of futures.
+    queued: AtomicBool,
     ready: Arc<Ready>,
 }
 
@@ -169,6 +196,9 @@ impl Wake for Woken {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
+        if self.queued.swap(true, Ordering::SeqCst) {
+            return;
+        }
         let consumer = {
             let mut queue = lock(&self.ready.queue);
             queue.indices.push_back(self.index);

@@ -225,3 +225,60 @@ fn a_panic_while_polling_an_input_reaches_the_caller() {
         Some("the input future exploded")
     );
 }
+
+/// A future finished from outside, counting its polls and keeping its last waker.
+#[derive(Clone, Default)]
+struct Remote(Arc<RemoteState>);
+
+#[derive(Default)]
+struct RemoteState {
+    done: AtomicBool,
+    polls: AtomicUsize,
+    waker: Mutex<Option<Waker>>,
+}
+
+impl Remote {
+    fn waker(&self) -> Waker {
+        self.0.waker.lock().unwrap().clone().expect("polled once")
+    }
+
+    fn finish(&self) {
+        self.0.done.store(true, Ordering::SeqCst);
+        self.waker().wake();
+    }
+}
+
+impl Future for Remote {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.0.polls.fetch_add(1, Ordering::SeqCst);
+        *self.0.waker.lock().unwrap() = Some(cx.waker().clone());
+        if self.0.done.load(Ordering::SeqCst) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+#[test]
+fn a_future_woken_many_times_between_polls_is_queued_and_polled_once() {
+    let (noisy, quiet) = (Remote::default(), Remote::default());
+    let mut completed = as_completed([noisy.clone(), quiet.clone()]);
+    // 100,000 wakes before the consumer looks: it used to queue (and poll) each one.
+    let waker = noisy.waker();
+    for _ in 0..100_000 {
+        waker.wake_by_ref();
+    }
+    quiet.finish();
+    assert_eq!(completed.next().map(|(i, ())| i), Some(1));
+    assert!(
+        noisy.0.polls.load(Ordering::SeqCst) <= 2,
+        "polled {} times",
+        noisy.0.polls.load(Ordering::SeqCst)
+    );
+    noisy.finish();
+    assert_eq!(completed.next().map(|(i, ())| i), Some(0));
+    assert!(completed.next().is_none());
+}

@@ -70,7 +70,7 @@ pub use braid_procpool::ProcessPool;
 ///
 /// The attribute turns the `async fn` into a plain function whose body runs inside
 /// [`run`]. With the `procpool` feature on, it first calls `braid::procpool::init()`, so a
-/// program that uses a process pool cannot forget to. Like any future given to [`run`], the
+/// program whose `main` carries it cannot forget to. Like any future given to [`run`], the
 /// body is watched for slow polls; they are reported at the `#[braid::main]` line.
 ///
 /// ```
@@ -80,6 +80,13 @@ pub use braid_procpool::ProcessPool;
 ///     assert_eq!(task.await.unwrap(), 42);
 /// }
 /// ```
+///
+/// Put it on `main`. With the `procpool` feature it makes the function's first act
+/// `braid::procpool::init()`, which a worker process of the Spawn and ForkServer start methods
+/// needs to meet before anything else: that process runs the program again from the top, and
+/// only `init` turns it into a worker. On a function other than `main`, whatever `main` did
+/// before calling it runs once more in every such worker; call `braid::procpool::init()` as
+/// the first line of `main` yourself in that case.
 ///
 /// It works on any `async fn`, and the function keeps its return type:
 ///

@@ -144,6 +144,7 @@ impl<R> JoinHandle<R> {
     ///
     /// Panics if the result was already taken by polling the handle to completion as a
     /// future, or by [`JoinHandle::join_timeout`].
+    #[track_caller]
     pub fn join(self) -> Result<R, TaskError> {
         self.look_before_sleeping();
         self.slot.wait_parked(None);
@@ -197,6 +198,8 @@ impl<R> JoinHandle<R> {
     ///     Ok(())
     /// }
     /// ```
+    #[must_use = "a result returned by join_timeout is moved out of the handle: dropped, it is lost"]
+    #[track_caller]
     pub fn join_timeout(&mut self, timeout: Duration) -> Option<Result<R, TaskError>> {
         if timeout >= SPIN {
             self.look_before_sleeping();

@@ -205,6 +205,7 @@ impl<T> Completion<T> {
     /// # Panics
     ///
     /// If the outcome was taken already.
+    #[track_caller]
     pub fn poll_take(&self, cx: &mut Context<'_>) -> Poll<T> {
         if self.register(cx.waker()) {
             Poll::Ready(self.take())
@@ -250,11 +251,13 @@ impl<T> Completion<T> {
     /// # Panics
     ///
     /// If no outcome is stored yet, or it was taken already.
+    #[track_caller]
     pub fn take(&self) -> T {
         let state = self.state.fetch_or(TAKEN, Ordering::Acquire);
         assert!(
             state & TAKEN == 0,
-            "the outcome was already taken (a handle polled or joined after it returned)"
+            "the result was already taken: the handle was awaited, joined, or given it by \
+             join_timeout before"
         );
         assert!(
             state & STAGE == DONE,

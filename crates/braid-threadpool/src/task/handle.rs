@@ -32,7 +32,8 @@ use crate::JoinError;
 /// task in another process can also time out, lose its worker, or fail to encode its value.
 /// Its `cancel` stops only a task not yet sent to a worker, where this one stops any task no
 /// worker has started. And joining it from a worker of this pool just waits, where joining
-/// this handle there runs other jobs of the pool meanwhile.
+/// this handle there runs other jobs of the pool meanwhile, with `join` and with `join_timeout`,
+/// which can then return late by up to the length of one job.
 ///
 /// # Dropping it
 ///
@@ -112,6 +113,7 @@ impl<T> JoinHandle<T> {
     ///
     /// Panics if the result was already taken by an earlier poll or
     /// [`JoinHandle::join_timeout`].
+    #[track_caller]
     pub fn join(self) -> Result<T, JoinError> {
         self.outcome().wait(None);
         self.outcome().take()
@@ -120,13 +122,21 @@ impl<T> JoinHandle<T> {
     /// Waits at most `timeout` for the task to finish. `None` if it is still running or
     /// queued; the handle stays usable to wait again.
     ///
+    /// Called from a worker of a braid pool, it runs other queued jobs while it waits, as
+    /// [`join`](JoinHandle::join) does, so that a loop of `join_timeout` calls on a task
+    /// queued behind it cannot deadlock, even in a pool of one worker. The price: it looks at
+    /// the clock between jobs, so it returns late by up to the length of the job it was running
+    /// when `timeout` passed. Off the pool's workers (and on a process pool's handle, always)
+    /// it only waits, and returns on time.
+    ///
     /// # Errors
     ///
     /// `Some(Err(..))` as for [`JoinHandle::join`].
     ///
     /// # Panics
     ///
-    /// Panics if the result was already taken by an earlier call that returned `Some`.
+    /// Panics if the result was already taken by an earlier call that returned `Some`: unlike
+    /// Python's `future.result(timeout)`, the result is moved out, once.
     ///
     /// # Examples
     ///
@@ -144,6 +154,8 @@ impl<T> JoinHandle<T> {
     /// assert_eq!(result.unwrap(), 5);
     /// # Ok::<(), braid_threadpool::BuildError>(())
     /// ```
+    #[must_use = "a result returned by join_timeout is moved out of the handle: dropped, it is lost"]
+    #[track_caller]
     pub fn join_timeout(&mut self, timeout: Duration) -> Option<Result<T, JoinError>> {
         let deadline = Instant::now().checked_add(timeout);
         if self.outcome().wait(deadline) {
