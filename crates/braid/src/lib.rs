@@ -165,7 +165,7 @@ pub use braid_macros::main;
 /// Each name means one thing whatever features are on: `as_completed` is the event loop's
 /// (a stream, awaited), never the thread pool's blocking iterator, which keeps its full name
 /// `braid::threadpool::as_completed`; `JoinError` is the one error type of a task, a
-/// [`spawn_blocking`](crate::executor::spawn_blocking) job and a thread-pool handle.
+/// `spawn_blocking` job and a thread-pool handle.
 pub mod prelude {
     #[cfg(feature = "executor")]
     #[doc(no_inline)]
