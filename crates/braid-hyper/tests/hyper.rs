@@ -116,7 +116,7 @@ fn http2_serves_concurrent_streams_on_one_connection() -> Result {
             async move {
                 let response = sender.send_request(get(&format!("/{i}"))?).await?;
                 assert_eq!(response.version(), hyper::Version::HTTP_2);
-                Ok::<_, Box<dyn Error>>(body_of(response).await?)
+                body_of(response).await
             }
         });
         let bodies = braid_executor::gather(requests).await;
@@ -255,6 +255,36 @@ fn borrowed_streams_serve_http1() -> Result {
         let (served, body) = futures::join!(serve, ask);
         served?;
         assert_eq!(body?, "borrowed");
+        Ok(())
+    })
+}
+
+#[test]
+fn closing_a_connection_shuts_the_socket_down_even_when_borrowed() -> Result {
+    run(async {
+        let (server, mut client) = connected_pair().await?;
+        let hello = service_fn(|_: Request<Incoming>| async {
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("bye"))))
+        });
+        // The server's socket outlives the connection, so only hyper's shutdown can tell the
+        // client that nothing more is coming.
+        let serve = hyper::server::conn::http1::Builder::new()
+            .keep_alive(false)
+            .serve_connection(BraidIo::new(&server), hello);
+        let ask = async {
+            client
+                .send_all(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+                .await?;
+            let mut answer = Vec::new();
+            client.read_to_end(&mut answer).await?;
+            Ok::<_, Box<dyn Error>>(String::from_utf8(answer)?)
+        };
+        let (served, answer) = futures::join!(serve, ask);
+        served?;
+        let answer = answer?;
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert!(answer.ends_with("\r\n\r\nbye"), "{answer}");
+        drop(server);
         Ok(())
     })
 }
