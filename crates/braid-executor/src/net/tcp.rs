@@ -263,6 +263,32 @@ impl TcpStream {
     /// # Panics
     ///
     /// Outside the loop that made the stream.
+    ///
+    /// # Examples
+    ///
+    /// Reading into a `Vec`'s spare capacity:
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use braid_executor::net::{TcpListener, TcpStream};
+    ///
+    /// braid_executor::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let reader = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (writer, _) = listener.accept().await?;
+    ///     writer.send_all(b"hello").await?;
+    ///
+    ///     let mut buf = Vec::with_capacity(64);
+    ///     while buf.len() < 5 {
+    ///         let n = poll_fn(|cx| reader.poll_recv_uninit(cx, buf.spare_capacity_mut())).await?;
+    ///         // SAFETY: the read initialised the first `n` bytes of the spare capacity.
+    ///         unsafe { buf.set_len(buf.len() + n) };
+    ///     }
+    ///     assert_eq!(buf, b"hello");
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn poll_recv_uninit(
         &self,
         cx: &mut Context<'_>,
