@@ -50,6 +50,7 @@
 
 pub mod echo;
 pub mod executor;
+pub mod http;
 mod machine;
 mod measurement;
 pub mod poller;
@@ -81,7 +82,7 @@ pub struct Layer {
 }
 
 /// Every layer, in the order `compare` runs them.
-pub const LAYERS: [Layer; 6] = [
+pub const LAYERS: [Layer; 7] = [
     Layer {
         name: poller::LAYER,
         key: "poller",
@@ -111,5 +112,10 @@ pub const LAYERS: [Layer; 6] = [
         name: procpool::LAYER,
         key: "procpool",
         measure: procpool::measure,
+    },
+    Layer {
+        name: http::LAYER,
+        key: "http",
+        measure: http::measure,
     },
 ];

@@ -600,3 +600,81 @@ fn quicksort_sorts() {
     assert_eq!(status.code(), Some(2));
     assert!(stderr.contains("LENGTH must be a whole number"), "{stderr}");
 }
+
+/// Runs curl with `args`; returns its body (stdout) and its `--verbose` trace (stderr),
+/// failing the test if curl did.
+fn curl(args: &[&str]) -> (String, String) {
+    require("curl");
+    let output = Command::new("curl")
+        .args(["--silent", "--show-error", "--verbose", "--max-time", "60"])
+        .args(args)
+        .output()
+        .expect("curl runs");
+    let body = String::from_utf8_lossy(&output.stdout).into_owned();
+    let verbose = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "curl {args:?} failed:\n{verbose}");
+    (body, verbose)
+}
+
+#[test]
+fn hyper_hello_serves_curl_on_one_connection() {
+    require("curl");
+    let mut server = Running::start("hyper_hello", &["127.0.0.1:0"]);
+    let url = format!("http://{}/", server.listening_address());
+    let (body, verbose) = curl(&[&url, &url]);
+    assert_eq!(body, "Hello, world!Hello, world!");
+    assert_eq!(verbose.matches("HTTP/1.1 200 OK").count(), 2, "{verbose}");
+    assert!(
+        verbose.contains("Re-using existing connection")
+            || verbose.contains("Reusing existing connection"),
+        "curl opened a second connection:\n{verbose}"
+    );
+}
+
+#[test]
+fn hyper_hello_speaks_http2_with_prior_knowledge_on_the_same_port() {
+    require("curl");
+    let mut server = Running::start("hyper_hello", &["127.0.0.1:0"]);
+    let url = format!("http://{}/", server.listening_address());
+    // One URL per run: curl 7.88 fails a second request that reuses a prior-knowledge
+    // connection (curl issue 10634). braid-hyper's own tests run many streams on one.
+    let (body, verbose) = curl(&["--http2-prior-knowledge", &url]);
+    assert_eq!(body, "Hello, world!");
+    assert!(verbose.contains("< HTTP/2 200"), "{verbose}");
+    // And HTTP/1.1 still, on the same listener.
+    let (body, verbose) = curl(&["--http1.1", &url]);
+    assert_eq!(body, "Hello, world!");
+    assert!(verbose.contains("HTTP/1.1 200 OK"), "{verbose}");
+}
+
+#[test]
+fn hyper_hello_answers_other_methods_with_405() {
+    require("curl");
+    let mut server = Running::start("hyper_hello", &["127.0.0.1:0"]);
+    let url = format!("http://{}/", server.listening_address());
+    let (body, verbose) = curl(&["--request", "POST", &url]);
+    assert_eq!(body, "only GET is served here\n");
+    assert!(verbose.contains("HTTP/1.1 405"), "{verbose}");
+}
+
+#[test]
+fn hyper_hello_survives_wrk() {
+    require("wrk");
+    let mut server = Running::start("hyper_hello", &["127.0.0.1:0"]);
+    let url = format!("http://{}/", server.listening_address());
+    let output = Command::new("wrk")
+        .args(["-t1", "-c10", "-d1s", &url])
+        .output()
+        .expect("wrk runs");
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "wrk failed:\n{report}");
+    let requests: u64 = report
+        .lines()
+        .find(|l| l.contains("requests in"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no request count in:\n{report}"));
+    assert!(requests > 0, "{report}");
+    assert!(!report.contains("Socket errors"), "{report}");
+    assert!(!report.contains("Non-2xx"), "{report}");
+}

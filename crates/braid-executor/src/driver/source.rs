@@ -2,6 +2,7 @@
 
 use std::future::poll_fn;
 use std::io::{self, Read, Write};
+use std::mem::MaybeUninit;
 use std::os::fd::AsFd;
 use std::rc::Rc;
 use std::task::{ready, Context, Poll};
@@ -208,6 +209,22 @@ where
         let asked = bufs.iter().map(|buf| buf.len()).sum();
         let result = ready!(self.poll_io(Direction::Write, cx, |io| { io }.write_vectored(bufs)));
         self.forget_if_short(Direction::Write, &result, asked);
+        Poll::Ready(result)
+    }
+
+    /// [`poll_read`](Source::poll_read) into memory nobody has initialised, so a caller that
+    /// keeps a buffer of spare capacity need not zero it before each read. For sockets only:
+    /// it reads with `recv`.
+    pub(crate) fn poll_recv_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        let asked = buf.len();
+        let result = ready!(self.poll_io(Direction::Read, cx, |io| {
+            socket2::SockRef::from(io).recv(buf)
+        }));
+        self.forget_if_short(Direction::Read, &result, asked);
         Poll::Ready(result)
     }
 

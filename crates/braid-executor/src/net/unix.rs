@@ -2,9 +2,11 @@
 
 use std::fmt;
 use std::io;
+use std::mem::MaybeUninit;
 use std::net::Shutdown;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
+use std::task::{Context, Poll};
 
 use super::stream::async_stream_io;
 use crate::driver::{Direction, Source};
@@ -173,6 +175,53 @@ impl UnixStream {
     /// Socket errors such as `ConnectionReset`.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.source.read(buf).await
+    }
+
+    /// Reads what has arrived into `buf`, which need not be initialised, or registers
+    /// `cx`'s waker to be woken when something arrives: the poll form of
+    /// [`recv`](UnixStream::recv) for code that keeps its read buffer as spare capacity
+    /// (hyper's `rt::Read`, `Vec::spare_capacity_mut`), so no byte is zeroed only to be
+    /// overwritten. `Ready(Ok(n))` means the first `n` bytes of `buf` are now initialised;
+    /// `Ok(0)` means the peer closed its side (or `buf` is empty). As with
+    /// `AsyncRead::poll_read`, only the last task to poll a direction is woken.
+    ///
+    /// # Errors
+    ///
+    /// Socket errors such as `ConnectionReset`.
+    ///
+    /// # Panics
+    ///
+    /// Outside the loop that made the stream.
+    ///
+    /// # Examples
+    ///
+    /// Reading into a `Vec`'s spare capacity:
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use braid_executor::net::UnixStream;
+    ///
+    /// braid_executor::run(async {
+    ///     let (reader, writer) = UnixStream::pair()?;
+    ///     assert_eq!(writer.send(b"hello").await?, 5);
+    ///
+    ///     let mut buf = Vec::with_capacity(64);
+    ///     while buf.len() < 5 {
+    ///         let n = poll_fn(|cx| reader.poll_recv_uninit(cx, buf.spare_capacity_mut())).await?;
+    ///         // SAFETY: the read initialised the first `n` bytes of the spare capacity.
+    ///         unsafe { buf.set_len(buf.len() + n) };
+    ///     }
+    ///     assert_eq!(buf, b"hello");
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn poll_recv_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        self.source.poll_recv_uninit(cx, buf)
     }
 
     /// Writes some of `buf`; returns how many bytes the socket took.

@@ -1,0 +1,149 @@
+//! Executors for hyper's background tasks, which are also `futures`' spawners:
+//! [`BraidExecutor`] on the loop's own thread, [`HandleExecutor`] from any thread.
+
+use std::future::Future;
+
+use braid_executor::Handle;
+use futures::future::{FutureObj, LocalFutureObj};
+use futures::task::{LocalSpawn, Spawn, SpawnError};
+
+/// Spawns onto the braid event loop running on the current thread: hyper's
+/// [`rt::Executor`](hyper::rt::Executor) for HTTP/2 connections, and `futures`'
+/// [`Spawn`] and [`LocalSpawn`].
+///
+/// The futures need not be `Send`, so a service may hold `Rc`s and `RefCell`s. This is the one
+/// to use when the connection is served on the loop's thread, which is where braid's sockets
+/// live; [`HandleExecutor`] is for code on other threads.
+///
+/// # Panics
+///
+/// Spawning panics if no braid event loop runs on this thread, as
+/// [`braid_executor::spawn`] does.
+///
+/// # Examples
+///
+/// ```
+/// use std::rc::Rc;
+/// use braid_hyper::BraidExecutor;
+/// use futures::task::LocalSpawnExt;
+///
+/// braid_executor::run(async {
+///     let shared = Rc::new(20); // not Send
+///     let task = BraidExecutor.spawn_local_with_handle(async move { *shared + 1 })?;
+///     assert_eq!(task.await, 21);
+///     Ok::<(), futures::task::SpawnError>(())
+/// })?;
+/// # Ok::<(), futures::task::SpawnError>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BraidExecutor;
+
+impl<F> hyper::rt::Executor<F> for BraidExecutor
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    #[track_caller]
+    fn execute(&self, future: F) {
+        braid_executor::spawn(future).detach();
+    }
+}
+
+impl Spawn for BraidExecutor {
+    #[track_caller]
+    fn spawn_obj(&self, future: FutureObj<'static, ()>) -> Result<(), SpawnError> {
+        braid_executor::spawn(future).detach();
+        Ok(())
+    }
+}
+
+impl LocalSpawn for BraidExecutor {
+    #[track_caller]
+    fn spawn_local_obj(&self, future: LocalFutureObj<'static, ()>) -> Result<(), SpawnError> {
+        braid_executor::spawn(future).detach();
+        Ok(())
+    }
+}
+
+/// Spawns `Send` futures onto one braid event loop from any thread, through its
+/// [`Handle`]: hyper's [`rt::Executor`](hyper::rt::Executor) and `futures`' [`Spawn`].
+///
+/// Use it where the code that builds connections runs on another thread than the loop, or
+/// where a library wants a `Send + Sync` spawner. braid's sockets are not `Send`, so a task
+/// that owns one, such as an HTTP/2 client's connection task, needs [`BraidExecutor`]; an
+/// HTTP/2 server's stream tasks hold no socket and run on either. Once the loop has ended, [`Spawn`] fails
+/// with [`SpawnError::shutdown`] and hyper's tasks are dropped unrun, since the connection
+/// they belong to is gone with the loop.
+///
+/// # Examples
+///
+/// ```
+/// use braid_hyper::HandleExecutor;
+/// use futures::task::{Spawn, SpawnExt};
+///
+/// let event_loop = braid_executor::EventLoop::new()?;
+/// let executor = HandleExecutor::new(event_loop.handle());
+/// let answer = std::thread::spawn(move || executor.spawn_with_handle(async { 6 * 7 }))
+///     .join()
+///     .unwrap()?;
+/// assert_eq!(event_loop.block_on(answer), 42);
+///
+/// let executor = HandleExecutor::new(event_loop.handle());
+/// drop(event_loop);
+/// assert!(executor.status().unwrap_err().is_shutdown());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct HandleExecutor {
+    handle: Handle,
+}
+
+impl HandleExecutor {
+    /// Spawns through `handle`.
+    pub fn new(handle: Handle) -> HandleExecutor {
+        HandleExecutor { handle }
+    }
+
+    /// The handle it spawns through.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+}
+
+impl From<Handle> for HandleExecutor {
+    fn from(handle: Handle) -> HandleExecutor {
+        HandleExecutor::new(handle)
+    }
+}
+
+impl<F> hyper::rt::Executor<F> for HandleExecutor
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    #[track_caller]
+    fn execute(&self, future: F) {
+        // A loop that has ended took the connection with it: nothing is left to drive.
+        if let Ok(task) = self.handle.spawn(future) {
+            task.detach();
+        }
+    }
+}
+
+impl Spawn for HandleExecutor {
+    #[track_caller]
+    fn spawn_obj(&self, future: FutureObj<'static, ()>) -> Result<(), SpawnError> {
+        self.handle
+            .spawn(future)
+            .map(braid_executor::Task::detach)
+            .map_err(|_| SpawnError::shutdown())
+    }
+
+    fn status(&self) -> Result<(), SpawnError> {
+        if self.handle.is_closed() {
+            Err(SpawnError::shutdown())
+        } else {
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! Runs [hyper](https://hyper.rs) 1.x, HTTP/1 and HTTP/2, client and server, on braid's
+//! event loop.
+//!
+//! hyper brings the protocol and leaves the runtime to its user through four small traits;
+//! this crate implements them over braid:
+//!
+//! - [`BraidIo`] makes a braid [`TcpStream`](braid_executor::net::TcpStream) or
+//!   [`UnixStream`](braid_executor::net::UnixStream) hyper's `rt::Read + rt::Write`. Reads go
+//!   straight into hyper's buffer, without zeroing it first.
+//! - [`BraidExecutor`] is hyper's `rt::Executor` for the tasks an HTTP/2 connection runs in
+//!   the background. It spawns on the loop of the current thread, so those tasks and the
+//!   services they call need not be `Send`. [`HandleExecutor`] spawns `Send` futures through
+//!   a [`Handle`](braid_executor::Handle), from any thread.
+//! - [`BraidTimer`] is hyper's `rt::Timer`, for the header-read timeout and HTTP/2
+//!   keep-alive.
+//! - Both executors are also `futures`' [`Spawn`](futures::task::Spawn) (and
+//!   [`BraidExecutor`] [`LocalSpawn`](futures::task::LocalSpawn)), for other crates that
+//!   take a spawner.
+//!
+//! # Hello, world
+//!
+//! A server that answers every request with `hello, world`, and a client that asks it once,
+//! both over HTTP/1.1 on one loop:
+//!
+//! ```
+//! use std::convert::Infallible;
+//!
+//! use braid_executor::net::{TcpListener, TcpStream};
+//! use braid_hyper::{BraidIo, BraidTimer};
+//! use http_body_util::{BodyExt, Empty, Full};
+//! use hyper::body::{Bytes, Incoming};
+//! use hyper::service::service_fn;
+//! use hyper::{Request, Response};
+//!
+//! async fn hello(_: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+//!     Ok(Response::new(Full::new(Bytes::from("hello, world"))))
+//! }
+//!
+//! braid_executor::run(async {
+//!     let listener = TcpListener::bind("127.0.0.1:0").await?;
+//!     let addr = listener.local_addr()?;
+//!     braid_executor::spawn(async move {
+//!         let (stream, _) = listener.accept().await?;
+//!         hyper::server::conn::http1::Builder::new()
+//!             .timer(BraidTimer)
+//!             .serve_connection(BraidIo::new(stream), service_fn(hello))
+//!             .await?;
+//!         Ok::<(), Box<dyn std::error::Error>>(())
+//!     })
+//!     .detach();
+//!
+//!     let stream = TcpStream::connect(addr).await?;
+//!     let (mut sender, connection) =
+//!         hyper::client::conn::http1::handshake(BraidIo::new(stream)).await?;
+//!     braid_executor::spawn(connection).detach();
+//!
+//!     let request = Request::get("/").body(Empty::<Bytes>::new())?;
+//!     let response = sender.send_request(request).await?;
+//!     assert_eq!(response.status(), 200);
+//!     let body = response.into_body().collect().await?.to_bytes();
+//!     assert_eq!(body, "hello, world");
+//!     Ok::<(), Box<dyn std::error::Error>>(())
+//! })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! For HTTP/2, hand [`BraidExecutor`] to `hyper::server::conn::http2::Builder::new` or
+//! `hyper::client::conn::http2::handshake`; the rest is the same.
+//!
+//! # Which executor
+//!
+//! Serve connections on the loop that accepted them, with [`BraidExecutor`]: braid's sockets
+//! belong to their loop, and the services can share state through `Rc`. Reach for
+//! [`HandleExecutor`] only when the code that hands hyper its executor runs on another thread,
+//! or when a library asks for a `Send + Sync` spawner. It spawns only `Send` futures, and
+//! braid's sockets are not `Send`: it can run an HTTP/2 server's streams, whose tasks hold
+//! no socket, but not an HTTP/2 client's connection task, which owns the socket.
+
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+
+mod executor;
+mod io;
+mod timer;
+
+pub use executor::{BraidExecutor, HandleExecutor};
+pub use io::{BraidIo, Stream};
+pub use timer::BraidTimer;
