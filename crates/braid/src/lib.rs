@@ -6,9 +6,10 @@
 //! | `braid::threadpool` | work-stealing thread pool with fork-join | `ThreadPoolExecutor` |
 //! | `braid::executor` | single-threaded event loop, timers, sockets, async primitives, subprocesses, signals, a loop per core | `asyncio` |
 //! | `braid::procpool` | pool of worker processes that survives crashes and hangs | `ProcessPoolExecutor` |
+//! | `braid::hyper` | hyper 1.x servers and clients on the event loop | — |
 //!
 //! Each module is a crate of its own (`braid-poller`, `braid-threadpool`, `braid-executor`,
-//! `braid-procpool`) behind a feature of the same name; `full` turns on all of them, and the
+//! `braid-procpool`, `braid-hyper`) behind a feature of the same name; `full` turns on all of them, and the
 //! default is `executor` and `threadpool`. Depend on a single crate when that is all you
 //! need, or on `braid` for all of them under one name.
 //!
@@ -19,6 +20,7 @@
 //!
 //! ```text
 //! braid, braid-macros   this facade: features, prelude, #[braid::main], the tutorial
+//! braid-hyper           -> braid-executor, hyper
 //! braid-procpool        -> braid-threadpool, braid-poller, braid-sys
 //! braid-executor        -> braid-threadpool, braid-poller, braid-sys
 //! braid-threadpool      -> std and crossbeam only
@@ -47,6 +49,11 @@ pub use braid_executor as executor;
 #[cfg_attr(docsrs, doc(cfg(feature = "procpool")))]
 #[doc(inline)]
 pub use braid_procpool as procpool;
+
+#[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+#[doc(inline)]
+pub use braid_hyper as hyper;
 
 #[cfg(feature = "executor")]
 #[cfg_attr(docsrs, doc(cfg(feature = "executor")))]

@@ -185,3 +185,14 @@ fn the_prelude_has_join_error_with_the_thread_pool_alone() {
     let error: JoinError = pool.submit(|| -> u8 { panic!("x") }).join().unwrap_err();
     assert!(error.is_panic());
 }
+
+#[cfg(feature = "hyper")]
+#[test]
+fn hyper_module() {
+    use braid::hyper::{BraidExecutor, BraidIo, BraidTimer, HandleExecutor};
+    // The facade's types are the crate's types, not copies.
+    let _: braid_hyper::BraidTimer = BraidTimer;
+    let _: braid_hyper::BraidExecutor = BraidExecutor;
+    let _: fn(braid::executor::Handle) -> braid_hyper::HandleExecutor = HandleExecutor::new;
+    let _: fn(braid::executor::net::TcpStream) -> braid_hyper::BraidIo<_> = BraidIo::new;
+}
