@@ -17,8 +17,10 @@ use futures::task::{LocalSpawn, Spawn, SpawnError};
 ///
 /// # Panics
 ///
-/// Spawning panics if no braid event loop runs on this thread, as
-/// [`braid_executor::spawn`] does.
+/// hyper's `execute` panics if no braid event loop runs on this thread, as
+/// [`braid_executor::spawn`] does: hyper has no way to hear of the failure. [`Spawn`] and
+/// [`LocalSpawn`] return [`SpawnError::shutdown`] instead, and their `status` says
+/// beforehand whether a loop runs here.
 ///
 /// # Examples
 ///
@@ -49,19 +51,37 @@ where
     }
 }
 
+/// `Ok` while a braid event loop runs on this thread.
+fn loop_here() -> Result<(), SpawnError> {
+    match Handle::try_current() {
+        Some(_) => Ok(()),
+        None => Err(SpawnError::shutdown()),
+    }
+}
+
 impl Spawn for BraidExecutor {
     #[track_caller]
     fn spawn_obj(&self, future: FutureObj<'static, ()>) -> Result<(), SpawnError> {
+        loop_here()?;
         braid_executor::spawn(future).detach();
         Ok(())
+    }
+
+    fn status(&self) -> Result<(), SpawnError> {
+        loop_here()
     }
 }
 
 impl LocalSpawn for BraidExecutor {
     #[track_caller]
     fn spawn_local_obj(&self, future: LocalFutureObj<'static, ()>) -> Result<(), SpawnError> {
+        loop_here()?;
         braid_executor::spawn(future).detach();
         Ok(())
+    }
+
+    fn status_local(&self) -> Result<(), SpawnError> {
+        loop_here()
     }
 }
 
@@ -102,6 +122,16 @@ impl HandleExecutor {
     /// Spawns through `handle`.
     pub fn new(handle: Handle) -> HandleExecutor {
         HandleExecutor { handle }
+    }
+
+    /// Spawns onto the loop running on this thread, from wherever it is later used.
+    ///
+    /// # Panics
+    ///
+    /// If no braid event loop runs on this thread.
+    #[track_caller]
+    pub fn current() -> HandleExecutor {
+        HandleExecutor::new(Handle::current())
     }
 
     /// The handle it spawns through.

@@ -352,3 +352,45 @@ fn http2_server_runs_on_the_handle_executor() -> Result {
         }))
         .map_err(|_| "the test hung")?
 }
+
+#[test]
+fn braid_executor_reports_no_loop_as_a_spawn_error() {
+    use futures::task::LocalSpawn;
+    // Outside a loop: an error, not a panic, and nothing is run.
+    let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = ran.clone();
+    let error = BraidExecutor
+        .spawn(async move { flag.store(true, std::sync::atomic::Ordering::SeqCst) })
+        .unwrap_err();
+    assert!(error.is_shutdown());
+    assert!(BraidExecutor.status().unwrap_err().is_shutdown());
+    assert!(BraidExecutor.status_local().unwrap_err().is_shutdown());
+    assert!(BraidExecutor
+        .spawn_local(async {})
+        .unwrap_err()
+        .is_shutdown());
+    assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));
+    // Inside one, both work.
+    let answer = braid_executor::run(async {
+        assert!(BraidExecutor.status().is_ok() && BraidExecutor.status_local().is_ok());
+        BraidExecutor.spawn_with_handle(async { 7 }).unwrap().await
+    });
+    assert_eq!(answer, 7);
+}
+
+#[test]
+fn handle_executor_current_spawns_back_onto_the_loop_from_a_thread() {
+    let answer = braid_executor::run(async {
+        let executor = HandleExecutor::current();
+        let on_thread = std::thread::spawn(move || {
+            executor
+                .spawn_with_handle(async { std::thread::current().name().map(str::to_owned) })
+                .unwrap()
+        })
+        .join()
+        .unwrap();
+        on_thread.await
+    });
+    // The future ran on the loop's thread (the test's), not on the thread that spawned it.
+    assert_eq!(answer, std::thread::current().name().map(str::to_owned));
+}

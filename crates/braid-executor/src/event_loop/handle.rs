@@ -43,6 +43,48 @@ impl Handle {
         Handle { shared }
     }
 
+    /// A handle to the loop running on this thread (tokio's `Handle::current`), for code that
+    /// runs inside a loop and must give another thread a way back to it.
+    ///
+    /// # Panics
+    ///
+    /// If no braid event loop runs on this thread; [`try_current`](Handle::try_current) says
+    /// so with `None` instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use braid_executor::Handle;
+    ///
+    /// let answer = braid_executor::run(async {
+    ///     let handle = Handle::current();
+    ///     // A plain thread hands work back to this loop and waits for it.
+    ///     let task = std::thread::spawn(move || handle.spawn(async { 6 * 7 }).unwrap())
+    ///         .join()
+    ///         .unwrap();
+    ///     task.await.unwrap()
+    /// });
+    /// assert_eq!(answer, 42);
+    /// ```
+    #[track_caller]
+    pub fn current() -> Handle {
+        Handle::try_current().unwrap_or_else(|| context::no_loop("braid_executor::Handle::current"))
+    }
+
+    /// A handle to the loop running on this thread, or `None` when none runs here.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use braid_executor::Handle;
+    ///
+    /// assert!(Handle::try_current().is_none());
+    /// assert!(braid_executor::run(async { Handle::try_current().is_some() }));
+    /// ```
+    pub fn try_current() -> Option<Handle> {
+        context::with_current(|core| core.map(|core| Handle::new(core.shared.clone())))
+    }
+
     /// Spawns `future` on the handle's loop and wakes the loop; the task runs on the loop's
     /// thread when the loop next turns (it must be in [`block_on`](crate::EventLoop::block_on)
     /// or [`run`](crate::run) for that).
