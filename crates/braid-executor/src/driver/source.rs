@@ -124,6 +124,45 @@ impl<T: AsFd + Into<OwnedFd>> Source<T> {
         .await
     }
 
+    /// One attempt of `op`, without waiting; a `WouldBlock` clears the readiness in
+    /// `direction`, so that the next [`ready`](Source::ready) waits for an event.
+    pub(crate) fn try_io<R>(
+        &self,
+        direction: Direction,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.with_core(|core| {
+            let result = braid_sys::retry(|| op(&self.io));
+            if matches!(&result, Err(error) if error.kind() == io::ErrorKind::WouldBlock) {
+                core.driver().clear_ready(self.key, direction);
+            }
+            result
+        })
+    }
+
+    /// Waits until the descriptor may make progress in `direction`, keeping a place among
+    /// the waiters as [`io`](Source::io) does. The readiness stays for the next operation.
+    pub(crate) async fn ready(&self, direction: Direction) -> io::Result<()> {
+        self.io(direction, |_| Ok(())).await
+    }
+
+    /// Deregisters the descriptor and hands it back, still open and non-blocking.
+    ///
+    /// # Panics
+    ///
+    /// Outside the running loop that registered it, like any operation.
+    pub(crate) fn into_inner(self) -> T {
+        self.with_core(|core| {
+            core.driver().deregister(&core.poller, &*self.io, self.key);
+        });
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped, so `io` is moved out here once and never used again.
+        let io = unsafe { ManuallyDrop::take(&mut this.io) };
+        // SAFETY: as above for `shared`: read out once, then dropped, and `this` is forgotten.
+        drop(unsafe { ptr::read(&this.shared) });
+        io
+    }
+
     /// How many tasks wait on this descriptor in `direction`.
     #[cfg(test)]
     pub(super) fn waiting(&self, direction: Direction) -> usize {

@@ -16,6 +16,15 @@
 //! about an address name it in their message (`connection refused (os error 111):
 //! 127.0.0.1:9`).
 //!
+//! # For adapters
+//!
+//! Code that fits these sockets to another library's I/O traits finds, on the stream types,
+//! `readable` / `writable` (wait for readiness without an operation) and `try_read` /
+//! `try_write` (one attempt, `WouldBlock` when not ready), `into_split` into
+//! [`OwnedReadHalf`] and [`OwnedWriteHalf`]; `poll_accept` and
+//! [`incoming`](TcpListener::incoming) on the listeners; `AsFd`, `AsRawFd` and `into_std`
+//! on every socket.
+//!
 //! # Host names
 //!
 //! Every function that takes an address takes a host name too (see [`ToSocketAddrs`]). A
@@ -50,6 +59,7 @@ mod unix;
 use std::io;
 use std::net::SocketAddr;
 
+pub use adapter::{Incoming, OwnedReadHalf, OwnedWriteHalf, ReuniteError};
 pub(crate) use addr::{about, resolve};
 pub use addr::{lookup_host, ToSocketAddrs};
 pub(crate) use tcp::bind_std;
