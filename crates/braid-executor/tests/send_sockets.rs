@@ -343,3 +343,30 @@ fn a_listener_used_on_a_runtime_loop_it_does_not_belong_to_panics_clearly() {
         assert!(!is_open(fd), "the listener's own loop closed it");
     });
 }
+
+#[test]
+fn a_waiting_read_dropped_on_another_thread_leaves_the_stream_working() {
+    let _serial = serial();
+    within(Duration::from_secs(30), || {
+        braid_executor::run(async {
+            let (stream, mut peer) = registered_pair();
+            let stream = std::sync::Arc::new(stream);
+            let waiting = stream.clone();
+            let mut read = Box::pin(async move {
+                let mut buf = [0; 1];
+                waiting.recv(&mut buf).await
+            });
+            assert!(
+                futures::poll!(read.as_mut()).is_pending(),
+                "nothing was sent"
+            );
+            // Its place among the waiters cannot be given back from there; nothing panics.
+            std::thread::spawn(move || drop(read)).join().unwrap();
+
+            std::io::Write::write_all(&mut peer, b"x").unwrap();
+            let mut buf = [0; 1];
+            assert_eq!(stream.recv(&mut buf).await.unwrap(), 1);
+            assert_eq!(&buf, b"x");
+        });
+    });
+}
