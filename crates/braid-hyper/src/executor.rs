@@ -89,9 +89,10 @@ impl LocalSpawn for BraidExecutor {
 /// [`Handle`]: hyper's [`rt::Executor`](hyper::rt::Executor) and `futures`' [`Spawn`].
 ///
 /// Use it where the code that builds connections runs on another thread than the loop, or
-/// where a library wants a `Send + Sync` spawner. braid's sockets are not `Send`, so a task
-/// that owns one, such as an HTTP/2 client's connection task, needs [`BraidExecutor`]; an
-/// HTTP/2 server's stream tasks hold no socket and run on either. Once the loop has ended, [`Spawn`] fails
+/// where a library wants a `Send + Sync` spawner. braid's sockets are `Send` but work only on
+/// their own loop, so a task that owns one, such as an HTTP/2 client's connection task, may
+/// use a `HandleExecutor` only for that socket's loop; an HTTP/2 server's stream tasks hold no
+/// socket and run on either. Once the loop has ended, [`Spawn`] fails
 /// with [`SpawnError::shutdown`] and hyper's tasks are dropped unrun, since the connection
 /// they belong to is gone with the loop.
 ///

@@ -70,11 +70,15 @@
 //! # Which executor
 //!
 //! Serve connections on the loop that accepted them, with [`BraidExecutor`]: braid's sockets
-//! belong to their loop, and the services can share state through `Rc`. Reach for
+//! work only on their loop, and the services can share state through `Rc`. Reach for
 //! [`HandleExecutor`] only when the code that hands hyper its executor runs on another thread,
-//! or when a library asks for a `Send + Sync` spawner. It spawns only `Send` futures, and
-//! braid's sockets are not `Send`: it can run an HTTP/2 server's streams, whose tasks hold
-//! no socket, but not an HTTP/2 client's connection task, which owns the socket.
+//! or when a library asks for a `Send + Sync` spawner. It spawns only `Send` futures onto the
+//! loop of its [`Handle`](braid_executor::Handle). braid's sockets are `Send`, so a task that
+//! owns one (an HTTP/2 client's connection task) may go through it too, as long as that loop
+//! is the socket's own; elsewhere the socket's first operation panics.
+//!
+//! [`BraidIo`] is `Send` when its stream is, as hyper's `with_upgrades()` and pooled clients
+//! ask.
 
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 

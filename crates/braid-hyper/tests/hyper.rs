@@ -393,4 +393,70 @@ fn handle_executor_current_spawns_back_onto_the_loop_from_a_thread() {
     });
     // The future ran on the loop's thread (the test's), not on the thread that spawned it.
     assert_eq!(answer, std::thread::current().name().map(str::to_owned));
+
+fn braid_io_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<BraidIo<TcpStream>>();
+    assert_send_sync::<BraidIo<UnixStream>>();
+    assert_send_sync::<BraidIo<&TcpStream>>();
+}
+
+#[test]
+fn an_http1_upgrade_hands_both_sides_their_socket_back() -> Result {
+    run(async {
+        let (server, client) = connected_pair().await?;
+        let echo = service_fn(|request: Request<Incoming>| async move {
+            braid_executor::spawn(async move {
+                let upgraded = hyper::upgrade::on(request).await?;
+                let parts = upgraded
+                    .downcast::<BraidIo<TcpStream>>()
+                    .map_err(|_| "the upgraded I/O is not braid's")?;
+                assert!(parts.read_buf.is_empty(), "the client waits for the 101");
+                let stream = parts.io.into_inner();
+                let mut buf = [0; 4];
+                let n = stream.recv(&mut buf).await?;
+                stream.send_all(&buf[..n]).await?;
+                Result::Ok(())
+            })
+            .detach();
+            Response::builder()
+                .status(101)
+                .header(hyper::header::CONNECTION, "upgrade")
+                .header(hyper::header::UPGRADE, "echo")
+                .body(Empty::<Bytes>::new())
+        });
+        // `with_upgrades` needs `Send` I/O.
+        braid_executor::spawn(
+            hyper::server::conn::http1::Builder::new()
+                .serve_connection(BraidIo::new(server), echo)
+                .with_upgrades(),
+        )
+        .detach();
+
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(BraidIo::new(client)).await?;
+        braid_executor::spawn(connection.with_upgrades()).detach();
+        let request = Request::builder()
+            .uri("/")
+            .header(hyper::header::CONNECTION, "upgrade")
+            .header(hyper::header::UPGRADE, "echo")
+            .body(Empty::<Bytes>::new())?;
+        let response = sender.send_request(request).await?;
+        assert_eq!(response.status(), 101);
+        let upgraded = hyper::upgrade::on(response).await?;
+        let parts = upgraded
+            .downcast::<BraidIo<TcpStream>>()
+            .map_err(|_| "the upgraded I/O is not braid's")?;
+        let stream = parts.io.into_inner();
+        stream.send_all(b"ping").await?;
+        let mut buf = [0; 4];
+        let mut read = 0;
+        while read < 4 {
+            let n = stream.recv(&mut buf[read..]).await?;
+            assert_ne!(n, 0, "the server closed before echoing");
+            read += n;
+        }
+        assert_eq!(&buf, b"ping");
+        Ok(())
+    })
 }

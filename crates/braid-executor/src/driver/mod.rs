@@ -36,7 +36,8 @@ pub(crate) use source::Source;
 mod test;
 pub(crate) use timers::TimerKey;
 
-use reactor::{IoKey, Reactor, WaiterKey};
+pub(crate) use reactor::IoKey;
+use reactor::{Reactor, WaiterKey};
 use timers::TimerQueue;
 
 /// Names one driver, and so one loop, for the life of the process: unlike the driver's

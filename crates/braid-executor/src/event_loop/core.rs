@@ -4,6 +4,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
+use std::os::fd::OwnedFd;
 use std::panic::Location;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
@@ -17,7 +18,7 @@ use super::metrics::Metrics;
 use super::shared::Shared;
 use super::slow_poll::{self, Polled};
 use crate::blocking::BlockingPool;
-use crate::driver::Driver;
+use crate::driver::{Driver, IoKey};
 use crate::task::{self, JoinError, LiveTasks, Task, TaskDump, TaskRef};
 
 /// How many tasks the loop polls before it looks at the poller and the timers again, so that
@@ -194,6 +195,7 @@ impl Core {
         } else {
             self.park();
         }
+        self.close_released();
         self.fire_timers();
         if self.shared.dump_requested() {
             self.answer_dumps();
@@ -265,6 +267,21 @@ impl Core {
         }
     }
 
+    /// Deregisters and closes the descriptors of this loop's sockets that were dropped
+    /// where the loop could not do it at once (see `Shared::release`).
+    fn close_released(&self) {
+        let mut released = Vec::new();
+        self.shared.take_released(&mut released);
+        self.deregister_all(released);
+    }
+
+    fn deregister_all(&self, released: Vec<(IoKey, OwnedFd)>) {
+        for (key, fd) in released {
+            // `fd` closes once it is out of the poller.
+            self.driver.deregister(&self.poller, &fd, key);
+        }
+    }
+
     fn fire_timers(&self) {
         let fired = self.driver.fire_timers();
         bump(&self.counters.timers_fired, fired as u64);
@@ -273,7 +290,8 @@ impl Core {
     /// Ends the loop: refuses remote tasks, then drops every future still alive (running
     /// their destructors on this thread), until none is left.
     pub(crate) fn shutdown(&self) {
-        let remote = self.shared.close();
+        let (remote, released) = self.shared.close();
+        self.deregister_all(released);
         self.queue.borrow_mut().extend(remote);
         loop {
             let queued: Vec<TaskRef> = self.queue.borrow_mut().drain(..).collect();

@@ -1,6 +1,7 @@
 //! The part of a loop other threads can reach: the poller and the queue of remote wakes.
 
 use std::fmt;
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -9,6 +10,7 @@ use std::task::Wake;
 use braid_poller::Poller;
 
 use super::context;
+use crate::driver::IoKey;
 use crate::task::{NowPolling, Schedule, TaskDump, TaskRef};
 
 /// What a loop shares with wakers, handles and other threads.
@@ -28,10 +30,16 @@ pub(crate) struct Shared {
     dumps: Mutex<Vec<Sender<TaskDump>>>,
     /// Set when `dumps` has requests the loop has not answered.
     dump_pending: AtomicBool,
+    /// Set when `Remote::released` has descriptors the loop has not closed yet.
+    released_pending: AtomicBool,
 }
 
 struct Remote {
     tasks: Vec<TaskRef>,
+    /// Descriptors of the loop's sockets that were dropped off its thread (or while it was
+    /// not running), still open and registered: the loop deregisters and closes them on its
+    /// next turn. Kept open until then so that their numbers cannot be reused meanwhile.
+    released: Vec<(IoKey, OwnedFd)>,
     /// The loop has ended: nothing is queued any more.
     closed: bool,
     /// The loop's poller, to wake it from other threads; `None` once the loop has ended, so
@@ -46,6 +54,7 @@ impl Shared {
         Shared {
             remote: Mutex::new(Remote {
                 tasks: Vec::new(),
+                released: Vec::new(),
                 closed: false,
                 poller: Some(poller),
             }),
@@ -54,6 +63,7 @@ impl Shared {
             now_polling: NowPolling::default(),
             dumps: Mutex::new(Vec::new()),
             dump_pending: AtomicBool::new(false),
+            released_pending: AtomicBool::new(false),
         }
     }
 
@@ -116,16 +126,52 @@ impl Shared {
         into.extend(tasks);
     }
 
-    /// Refuses further remote tasks, lets go of the poller and hands back the tasks still
-    /// queued.
-    pub(crate) fn close(&self) -> Vec<TaskRef> {
+    /// Hands the loop a descriptor registered under `key` whose socket was dropped where
+    /// the loop could not deregister it at once: the loop deregisters and closes it on its
+    /// next turn. If the loop has ended, `fd` is closed here and now; its poller no longer
+    /// waits, and closing the descriptor takes it out of the poller's set.
+    pub(crate) fn release(&self, key: IoKey, fd: OwnedFd) {
+        let mut remote = self.remote();
+        if remote.closed {
+            drop(remote);
+            drop(fd);
+            return;
+        }
+        remote.released.push((key, fd));
+        // One notify for a burst of drops, as for remote tasks.
+        let poller = if self.released_pending.swap(true, Ordering::AcqRel) {
+            None
+        } else {
+            remote.poller.clone()
+        };
+        drop(remote);
+        if let Some(poller) = poller {
+            // A failed notify leaves the descriptor queued for the loop's next turn.
+            let _ = poller.notify();
+        }
+    }
+
+    /// Moves the descriptors handed over by [`release`](Shared::release) into `into`: one
+    /// load when there are none.
+    pub(crate) fn take_released(&self, into: &mut Vec<(IoKey, OwnedFd)>) {
+        if !self.released_pending.load(Ordering::Acquire) {
+            return;
+        }
+        self.released_pending.store(false, Ordering::Release);
+        into.append(&mut self.remote().released);
+    }
+
+    /// Refuses further remote tasks and released descriptors, lets go of the poller and
+    /// hands back the tasks and the descriptors still queued.
+    pub(crate) fn close(&self) -> (Vec<TaskRef>, Vec<(IoKey, OwnedFd)>) {
         let mut remote = self.remote();
         remote.closed = true;
         let poller = remote.poller.take();
         let tasks = std::mem::take(&mut remote.tasks);
+        let released = std::mem::take(&mut remote.released);
         drop(remote);
         drop(poller);
-        tasks
+        (tasks, released)
     }
 
     pub(crate) fn is_closed(&self) -> bool {

@@ -2,7 +2,7 @@
 //! non-blocking `connect`.
 
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 
 use crate::driver::{Direction, Source};
 
@@ -69,7 +69,7 @@ macro_rules! async_stream_io {
 pub(crate) use async_stream_io;
 
 /// Waits for a non-blocking `connect` to finish: writable, then no pending socket error.
-pub(crate) async fn finish_connect<T: AsFd>(
+pub(crate) async fn finish_connect<T: AsFd + Into<OwnedFd>>(
     source: &Source<T>,
     take_error: impl Fn(&T) -> io::Result<Option<io::Error>>,
     connected: impl Fn(&T) -> io::Result<()>,

@@ -41,7 +41,7 @@ use crate::driver::{Direction, Source};
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct TcpListener {
-    source: Source<std::net::TcpListener>,
+    pub(super) source: Source<std::net::TcpListener>,
 }
 
 impl TcpListener {
@@ -84,8 +84,8 @@ impl TcpListener {
 
     /// Waits for the next connection.
     ///
-    /// Any number of tasks may wait in `accept` on one listener (shared through an `Rc`,
-    /// say): each connection that comes wakes them all, each tries, and one gets it, so
+    /// Any number of tasks may wait in `accept` on one listener (shared through an `Rc` or
+    /// an `Arc`, say): each connection that comes wakes them all, each tries, and one gets it, so
     /// while connections are waiting no task sleeps. Dropping an `accept` future mid-wait
     /// takes nothing from the others.
     ///
@@ -136,17 +136,28 @@ impl fmt::Debug for TcpListener {
 /// `futures::io::AsyncRead` / `AsyncWrite` (implemented for `TcpStream` and `&TcpStream`,
 /// so one task can read while another writes). Any number of tasks may wait in `recv` or
 /// `send` on one stream; through `AsyncRead` / `AsyncWrite`, only the last task to poll
-/// each direction is woken (see the [module docs](super#how-readiness-works)). A stream
-/// belongs to the loop that made it and is not `Send`:
+/// each direction is woken (see the [module docs](super#how-readiness-works)).
 ///
-/// ```compile_fail
-/// braid_executor::run(async {
-///     let listener = braid_executor::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-///     let stream = braid_executor::net::TcpStream::connect(listener.local_addr().unwrap())
-///         .await
-///         .unwrap();
-///     std::thread::spawn(move || drop(stream));
-/// });
+/// A stream is `Send` and `Sync`, but it is used only on the loop that made it, while that
+/// loop runs: anywhere else its operations panic. Dropped off its loop, it is closed by its
+/// loop (see the [module docs](super)). Moving it into a `Send` task on its own loop is fine:
+///
+/// ```
+/// use braid_executor::net::{TcpListener, TcpStream};
+///
+/// let event_loop = braid_executor::EventLoop::new()?;
+/// let handle = event_loop.handle();
+/// event_loop.block_on(async move {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let client = TcpStream::connect(listener.local_addr()?).await?;
+///     let (server, _) = listener.accept().await?;
+///     let greeter = handle.spawn(async move { server.send_all(b"hi").await }).unwrap();
+///     greeter.await.unwrap()?;
+///     let mut buf = [0; 2];
+///     assert_eq!(client.recv(&mut buf).await?, 2);
+///     std::io::Result::Ok(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
 /// ```
 ///
 /// Reading after the peer closed its side returns `Ok(0)`; a peer that reset the connection
@@ -172,7 +183,7 @@ impl fmt::Debug for TcpListener {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct TcpStream {
-    source: Source<std::net::TcpStream>,
+    pub(super) source: Source<std::net::TcpStream>,
 }
 
 impl TcpStream {

@@ -27,7 +27,7 @@ use crate::driver::{Direction, Source};
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct UdpSocket {
-    source: Source<std::net::UdpSocket>,
+    pub(super) source: Source<std::net::UdpSocket>,
 }
 
 impl UdpSocket {

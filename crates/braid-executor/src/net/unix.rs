@@ -35,7 +35,7 @@ use crate::driver::{Direction, Source};
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct UnixListener {
-    source: Source<std::os::unix::net::UnixListener>,
+    pub(super) source: Source<std::os::unix::net::UnixListener>,
 }
 
 impl UnixListener {
@@ -120,7 +120,7 @@ impl fmt::Debug for UnixListener {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct UnixStream {
-    source: Source<std::os::unix::net::UnixStream>,
+    pub(super) source: Source<std::os::unix::net::UnixStream>,
 }
 
 impl UnixStream {

@@ -51,8 +51,8 @@
 //! # The event loop
 //!
 //! Spawning needs a running braid loop, like making a socket: [`Command::spawn`] panics
-//! without one, with a message that says so. The [`Child`] and its pipes belong to that loop
-//! (they are not `Send`). std does the spawning itself (`fork`/`exec` or `posix_spawn`), so
+//! without one, with a message that says so. The [`Child`] and its pipes belong to that loop:
+//! the `Child` is not `Send`; the pipes are, like sockets, but work only on that loop. std does the spawning itself (`fork`/`exec` or `posix_spawn`), so
 //! everything std's `Command` offers, `std::os::unix::process::CommandExt` included, works
 //! through [`Command::as_std_mut`].
 //!

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 
 /// A future made on the loop that runs it, by a closure sent there.
 ///
-/// The future itself may be `!Send` (hold an `Rc`, a socket): it comes into being on the
+/// The future itself may be `!Send` (hold an `Rc`, a `Child`): it comes into being on the
 /// loop thread, at the first poll, and never leaves it.
 pub(crate) struct BuiltOnLoop<F, Fut> {
     stage: Stage<F, Fut>,
