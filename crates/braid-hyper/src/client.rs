@@ -164,13 +164,22 @@ mod tests {
     #[test]
     fn destination_reads_host_and_port_and_refuses_what_it_cannot_connect_to() {
         let at = |uri: &str| destination(&uri.parse().unwrap());
-        assert_eq!(at("http://example.org/x").unwrap(), ("example.org".into(), 80));
-        assert_eq!(at("http://127.0.0.1:8080").unwrap(), ("127.0.0.1".into(), 8080));
+        assert_eq!(
+            at("http://example.org/x").unwrap(),
+            ("example.org".into(), 80)
+        );
+        assert_eq!(
+            at("http://127.0.0.1:8080").unwrap(),
+            ("127.0.0.1".into(), 8080)
+        );
         assert_eq!(at("http://[::1]:9/").unwrap(), ("::1".into(), 9));
         for bad in ["https://example.org/", "/just/a/path", "ftp://example.org/"] {
             let error = at(bad).unwrap_err();
             assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput, "{bad}");
-            assert!(error.to_string().contains(bad.trim_end_matches('/')), "{error}");
+            assert!(
+                error.to_string().contains(bad.trim_end_matches('/')),
+                "{error}"
+            );
         }
     }
 }

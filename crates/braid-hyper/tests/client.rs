@@ -210,9 +210,12 @@ fn websocket_echo_through_a_hyper_upgrade() -> Result {
                 let accept = derive_accept_key(key.as_bytes());
                 braid_executor::spawn(async move {
                     let upgraded = hyper::upgrade::on(request).await.unwrap();
-                    let mut socket =
-                        WebSocketStream::from_raw_socket(FuturesIo::new(upgraded), Role::Server, None)
-                            .await;
+                    let mut socket = WebSocketStream::from_raw_socket(
+                        FuturesIo::new(upgraded),
+                        Role::Server,
+                        None,
+                    )
+                    .await;
                     while let Some(message) = socket.next().await {
                         let message = message.unwrap();
                         if message.is_text() || message.is_binary() {
