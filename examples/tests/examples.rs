@@ -678,3 +678,57 @@ fn hyper_hello_survives_wrk() {
     assert!(!report.contains("Socket errors"), "{report}");
     assert!(!report.contains("Non-2xx"), "{report}");
 }
+
+#[test]
+fn hyper_websocket_echoes_over_an_upgraded_connection() {
+    let mut server = Running::start("hyper_websocket", &["127.0.0.1:0"]);
+    let url = format!("ws://{}/ws", server.listening_address());
+    let stdout = run_ok(
+        "hyper_websocket",
+        &["--client", &url, "hello", "braid", "ünïcödé"],
+    );
+    assert_eq!(
+        stdout, "echo: hello\necho: braid\necho: ünïcödé\nclosed",
+        "the client printed something else"
+    );
+    // The server serves the next client too: upgrades do not end it.
+    let stdout = run_ok("hyper_websocket", &["--client", &url, "again"]);
+    assert_eq!(stdout, "echo: again\nclosed");
+}
+
+#[test]
+fn hyper_websocket_answers_plain_requests_without_upgrading() {
+    require("curl");
+    let mut server = Running::start("hyper_websocket", &["127.0.0.1:0"]);
+    let addr = server.listening_address();
+    let (body, verbose) = curl(&[&format!("http://{addr}/ws")]);
+    assert!(verbose.contains("HTTP/1.1 426"), "{verbose}");
+    assert!(
+        verbose.to_ascii_lowercase().contains("upgrade: websocket"),
+        "{verbose}"
+    );
+    assert_eq!(body, "connect a WebSocket client to this URL\n");
+    let (body, verbose) = curl(&[&format!("http://{addr}/elsewhere")]);
+    assert!(verbose.contains("HTTP/1.1 404"), "{verbose}");
+    assert_eq!(body, "the WebSocket echo is at /ws\n");
+}
+
+#[test]
+fn hyper_websocket_client_reports_bad_urls_and_refused_connections() {
+    let (status, _, stderr) =
+        Running::start("hyper_websocket", &["--client", "http://x/"]).finish();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not a ws:// URL"), "{stderr}");
+    // A port that was just free: nothing listens there.
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (status, _, stderr) = Running::start(
+        "hyper_websocket",
+        &["--client", &format!("ws://{free}/ws"), "x"],
+    )
+    .finish();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("refused"), "{stderr}");
+}

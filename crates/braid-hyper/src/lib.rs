@@ -81,11 +81,19 @@
 //! ask.
 
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "client")]
+mod client;
+mod compat;
 mod executor;
 mod io;
 mod timer;
 
+#[cfg(feature = "client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
+pub use client::{client, BraidConnector, Connecting};
+pub use compat::FuturesIo;
 pub use executor::{BraidExecutor, HandleExecutor};
 pub use io::{BraidIo, Stream};
 pub use timer::BraidTimer;

@@ -1,0 +1,264 @@
+//! hyper-util's pooled client and hyper's upgrades on braid's loop: both need `Send` sockets.
+
+use std::cell::Cell;
+use std::convert::Infallible;
+use std::error::Error;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use async_tungstenite::tungstenite::handshake::derive_accept_key;
+use async_tungstenite::tungstenite::protocol::Role;
+use async_tungstenite::tungstenite::Message;
+use async_tungstenite::WebSocketStream;
+use braid_executor::net::{TcpListener, TcpStream};
+use braid_hyper::{BraidIo, BraidTimer, FuturesIo};
+use futures::{AsyncReadExt, AsyncWriteExt, SinkExt, StreamExt};
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, UPGRADE};
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+
+type Result<T = ()> = std::result::Result<T, Box<dyn Error>>;
+
+/// Long enough never to be reached on a loaded machine: it only turns a hang into a failure.
+const HANG: Duration = Duration::from_secs(120);
+
+fn run(test: impl std::future::Future<Output = Result>) -> Result {
+    braid_executor::run(async {
+        braid_executor::timeout(HANG, test)
+            .await
+            .map_err(|_| "the test hung")?
+    })
+}
+
+/// An HTTP/1.1 server on this loop that answers `GET /n` with `n`, counting the connections
+/// it accepted.
+async fn counting_server() -> Result<(SocketAddr, Rc<Cell<usize>>)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let accepted = Rc::new(Cell::new(0));
+    let count = accepted.clone();
+    braid_executor::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            count.set(count.get() + 1);
+            let echo_path = service_fn(|request: Request<Incoming>| async move {
+                let body = request.uri().path().trim_start_matches('/').to_owned();
+                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(body))))
+            });
+            braid_executor::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .timer(BraidTimer)
+                    .serve_connection(BraidIo::new(stream), echo_path),
+            )
+            .detach();
+        }
+    })
+    .detach();
+    Ok((addr, accepted))
+}
+
+async fn text(response: Response<Incoming>) -> Result<String> {
+    let bytes = response.into_body().collect().await?.to_bytes();
+    Ok(String::from_utf8(bytes.to_vec())?)
+}
+
+#[test]
+fn pooled_client_sends_1000_gets_over_one_kept_connection() -> Result {
+    run(async {
+        let (addr, accepted) = counting_server().await?;
+        let client = braid_hyper::client::<Empty<Bytes>>();
+        for i in 0..1000 {
+            let response = client.get(format!("http://{addr}/{i}").parse()?).await?;
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(text(response).await?, i.to_string());
+        }
+        assert_eq!(accepted.get(), 1, "the pool kept and reused its connection");
+        Ok(())
+    })
+}
+
+#[test]
+fn pooled_client_serves_concurrent_requests_and_keeps_the_connections() -> Result {
+    run(async {
+        let (addr, accepted) = counting_server().await?;
+        let client = braid_hyper::client::<Empty<Bytes>>();
+        let ask = |i: usize| {
+            let client = client.clone();
+            async move {
+                let response = client.get(format!("http://{addr}/{i}").parse()?).await?;
+                text(response).await
+            }
+        };
+        let first = braid_executor::gather((0..20).map(ask)).await;
+        for (i, body) in first.into_iter().enumerate() {
+            assert_eq!(body?, i.to_string());
+        }
+        let opened = accepted.get();
+        assert!((1..=20).contains(&opened), "{opened} connections");
+        // One at a time now: the idle connections in the pool serve them all.
+        for i in 0..20 {
+            assert_eq!(ask(i).await?, i.to_string());
+        }
+        assert_eq!(accepted.get(), opened, "no new connection was needed");
+        Ok(())
+    })
+}
+
+#[test]
+fn pooled_client_reports_a_refused_connection_as_a_connect_error() -> Result {
+    run(async {
+        // A port that was just free: nothing listens there.
+        let addr = TcpListener::bind("127.0.0.1:0").await?.local_addr()?;
+        let client = braid_hyper::client::<Empty<Bytes>>();
+        let error = client
+            .get(format!("http://{addr}/").parse()?)
+            .await
+            .unwrap_err();
+        assert!(error.is_connect(), "{error:?}");
+        Ok(())
+    })
+}
+
+#[test]
+fn pooled_client_refuses_https_clearly() -> Result {
+    run(async {
+        let client = braid_hyper::client::<Empty<Bytes>>();
+        let error = client
+            .get("https://127.0.0.1:1/".parse()?)
+            .await
+            .unwrap_err();
+        let chain = std::iter::successors(Some(&error as &dyn Error), |e| e.source())
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(": ");
+        assert!(chain.contains("plain http"), "{chain}");
+        Ok(())
+    })
+}
+
+#[test]
+fn http_upgrade_hands_both_sides_the_raw_connection() -> Result {
+    run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        braid_executor::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let upgrade = service_fn(|request: Request<Incoming>| async move {
+                // Echo every byte that follows the upgrade, until the client closes.
+                braid_executor::spawn(async move {
+                    let upgraded = hyper::upgrade::on(request).await.unwrap();
+                    let mut io = FuturesIo::new(upgraded);
+                    let mut bytes = Vec::new();
+                    io.read_to_end(&mut bytes).await.unwrap();
+                    io.write_all(&bytes).await.unwrap();
+                    io.close().await.unwrap();
+                })
+                .detach();
+                let mut response = Response::new(Empty::<Bytes>::new());
+                *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+                response
+                    .headers_mut()
+                    .insert(UPGRADE, "echo".parse().unwrap());
+                response
+                    .headers_mut()
+                    .insert(CONNECTION, "upgrade".parse().unwrap());
+                Ok::<_, Infallible>(response)
+            });
+            hyper::server::conn::http1::Builder::new()
+                .serve_connection(BraidIo::new(stream), upgrade)
+                .with_upgrades()
+                .await
+                .unwrap();
+        })
+        .detach();
+
+        let stream = TcpStream::connect(addr).await?;
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(BraidIo::new(stream)).await?;
+        braid_executor::spawn(connection.with_upgrades()).detach();
+        let request = Request::get("/")
+            .header(UPGRADE, "echo")
+            .header(CONNECTION, "upgrade")
+            .body(Empty::<Bytes>::new())?;
+        let response = sender.send_request(request).await?;
+        assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
+        let mut io = FuturesIo::new(hyper::upgrade::on(response).await?);
+        io.write_all(b"no longer HTTP").await?;
+        io.close().await?;
+        let mut echoed = Vec::new();
+        io.read_to_end(&mut echoed).await?;
+        assert_eq!(echoed, b"no longer HTTP");
+        Ok(())
+    })
+}
+
+#[test]
+fn websocket_echo_through_a_hyper_upgrade() -> Result {
+    run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        braid_executor::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let websocket = service_fn(|request: Request<Incoming>| async move {
+                let Some(key) = request.headers().get(SEC_WEBSOCKET_KEY) else {
+                    let mut refused = Response::new(Empty::<Bytes>::new());
+                    *refused.status_mut() = StatusCode::BAD_REQUEST;
+                    return Ok::<_, Infallible>(refused);
+                };
+                let accept = derive_accept_key(key.as_bytes());
+                braid_executor::spawn(async move {
+                    let upgraded = hyper::upgrade::on(request).await.unwrap();
+                    let mut socket = WebSocketStream::from_raw_socket(
+                        FuturesIo::new(upgraded),
+                        Role::Server,
+                        None,
+                    )
+                    .await;
+                    while let Some(message) = socket.next().await {
+                        let message = message.unwrap();
+                        if message.is_text() || message.is_binary() {
+                            socket.send(message).await.unwrap();
+                        }
+                    }
+                })
+                .detach();
+                let mut response = Response::new(Empty::<Bytes>::new());
+                *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+                let headers = response.headers_mut();
+                headers.insert(UPGRADE, "websocket".parse().unwrap());
+                headers.insert(CONNECTION, "upgrade".parse().unwrap());
+                headers.insert(SEC_WEBSOCKET_ACCEPT, accept.parse().unwrap());
+                Ok(response)
+            });
+            hyper::server::conn::http1::Builder::new()
+                .serve_connection(BraidIo::new(stream), websocket)
+                .with_upgrades()
+                .await
+                .unwrap();
+        })
+        .detach();
+
+        let stream = TcpStream::connect(addr).await?;
+        let (mut socket, response) =
+            async_tungstenite::client_async(format!("ws://{addr}/echo"), stream).await?;
+        assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
+        socket.send(Message::text("hello over braid")).await?;
+        assert_eq!(
+            socket.next().await.ok_or("closed")??,
+            Message::text("hello over braid")
+        );
+        socket.send(Message::binary(vec![0u8, 1, 2, 255])).await?;
+        assert_eq!(
+            socket.next().await.ok_or("closed")??,
+            Message::binary(vec![0u8, 1, 2, 255])
+        );
+        socket.close(None).await?;
+        // The server answers the close; the stream then ends.
+        while let Some(message) = socket.next().await {
+            assert!(message?.is_close());
+        }
+        Ok(())
+    })
+}
