@@ -16,6 +16,12 @@
 //! - Both executors are also `futures`' [`Spawn`](futures::task::Spawn) (and
 //!   [`BraidExecutor`] [`LocalSpawn`](futures::task::LocalSpawn)), for other crates that
 //!   take a spawner.
+//! - With the `client` feature (on by default), [`BraidConnector`] plugs braid's TCP into
+//!   hyper-util's pooled `legacy::Client`, the client reqwest is built on, and [`client`]
+//!   builds one for the running loop.
+//! - [`FuturesIo`] turns what hyper hands over after an HTTP upgrade (`101 Switching
+//!   Protocols`, `CONNECT`) into `futures::io` reads and writes, for WebSocket crates such
+//!   as async-tungstenite.
 //!
 //! # Hello, world
 //!
@@ -79,6 +85,13 @@
 //!
 //! [`BraidIo`] is `Send` when its stream is, as hyper's `with_upgrades()` and pooled clients
 //! ask.
+//!
+//! # Upgrades
+//!
+//! A server that answers `101 Switching Protocols` serves its connection with
+//! `.with_upgrades()` and gets the raw connection back from `hyper::upgrade::on(request)`;
+//! wrapped in [`FuturesIo`], it is a `futures::io` stream for the next protocol.
+//! `examples/hyper_websocket.rs` runs a WebSocket echo that way.
 
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -1,4 +1,5 @@
 //! hyper-util's pooled client and hyper's upgrades on braid's loop: both need `Send` sockets.
+#![cfg(feature = "client")]
 
 use std::cell::Cell;
 use std::convert::Infallible;
@@ -13,7 +14,7 @@ use async_tungstenite::tungstenite::Message;
 use async_tungstenite::WebSocketStream;
 use braid_executor::net::{TcpListener, TcpStream};
 use braid_hyper::{BraidIo, BraidTimer, FuturesIo};
-use futures::{AsyncReadExt, AsyncWriteExt, SinkExt, StreamExt};
+use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, UPGRADE};
@@ -129,10 +130,12 @@ fn pooled_client_refuses_https_clearly() -> Result {
             .get("https://127.0.0.1:1/".parse()?)
             .await
             .unwrap_err();
-        let chain = std::iter::successors(Some(&error as &dyn Error), |e| e.source())
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(": ");
+        let mut chain = error.to_string();
+        let mut cause = error.source();
+        while let Some(next) = cause {
+            chain = format!("{chain}: {next}");
+            cause = next.source();
+        }
         assert!(chain.contains("plain http"), "{chain}");
         Ok(())
     })

@@ -393,7 +393,9 @@ fn handle_executor_current_spawns_back_onto_the_loop_from_a_thread() {
     });
     // The future ran on the loop's thread (the test's), not on the thread that spawned it.
     assert_eq!(answer, std::thread::current().name().map(str::to_owned));
+}
 
+#[test]
 fn braid_io_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<BraidIo<TcpStream>>();
