@@ -217,3 +217,9 @@ fn a_dropped_tick_future_uses_up_no_tick() {
         }
     });
 }
+
+#[test]
+fn an_interval_is_send_and_unpin() {
+    fn send_and_unpin<T: Send + Unpin>() {}
+    send_and_unpin::<Interval>();
+}
