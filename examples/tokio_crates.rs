@@ -8,6 +8,11 @@
 //! with `tokio::net` and `tokio::time`, as a tokio-only library would be. Each request runs on
 //! tokio; its answer comes back to the braid task that asked.
 //!
+//! The other way is the `async-compat` crate: `async_compat::Compat::new(future).await`
+//! polls a tokio-bound future on braid's loop inside the context of a tokio runtime that
+//! async-compat keeps on a thread of its own. `tests/ecosystem.rs` does a real reqwest GET
+//! both ways, and chapter 14 ("braid and the ecosystem") compares them.
+//!
 //! ```text
 //! cargo run --example tokio_crates              # 5 requests
 //! cargo run --example tokio_crates -- 20        # 20 requests

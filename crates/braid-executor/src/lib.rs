@@ -203,4 +203,7 @@ pub use event_loop::{
 pub use flatten::Flatten;
 pub use runtime::Runtime;
 pub use task::{yield_now, JoinError, Task, TaskDump, TaskInfo, TaskState, YieldNow};
-pub use time::{sleep, sleep_until, timeout, Elapsed, Sleep, Timeout};
+pub use time::{
+    interval, interval_at, sleep, sleep_until, timeout, Elapsed, Interval, MissedTickBehavior,
+    Sleep, Timeout,
+};

@@ -58,3 +58,7 @@ pub mod ch12_from_python {}
 #[cfg(feature = "executor")]
 #[doc = include_str!("../../../docs/src/13-processes-signals-cores.md")]
 pub mod ch13_processes_signals_cores {}
+
+#[cfg(feature = "hyper")]
+#[doc = include_str!("../../../docs/src/14-ecosystem.md")]
+pub mod ch14_ecosystem {}

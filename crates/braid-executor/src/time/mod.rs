@@ -1,4 +1,8 @@
-//! Timers: [`sleep`], [`sleep_until`] and [`timeout`].
+//! Timers: [`sleep`], [`sleep_until`], [`timeout`] and the periodic [`interval`].
+
+mod interval;
+
+pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
 
 use std::fmt;
 use std::future::Future;
