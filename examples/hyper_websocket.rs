@@ -25,7 +25,7 @@ use braid::executor::net::{TcpListener, TcpStream};
 use braid::executor::{run, spawn};
 use braid_hyper::{BraidIo, BraidTimer, FuturesIo};
 use examples::cli::Args;
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, UPGRADE};
