@@ -11,201 +11,20 @@
 //! was built in (the parent of `CARGO_TARGET_TMPDIR`), with the same profile, so nothing is
 //! compiled twice.
 //!
-//! Every child process is owned by a [`Running`] guard that kills and reaps it when dropped,
+//! The helpers that start examples live in `common/` (shared with `ecosystem.rs`). Every child
+//! process is owned by a [`Running`] guard that kills and reaps it when dropped,
 //! even when an assertion fails. Timeouts here only keep a broken example from hanging the
 //! suite; no test asserts how fast anything is.
 
-use std::collections::HashMap;
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::sync::mpsc::{self, Receiver};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// How long any one step may take before the test gives up on it (a hang guard only).
-const HANG_GUARD: Duration = Duration::from_secs(120);
-
-/// The path of the example program `name`, built on first use.
-fn example(name: &str) -> PathBuf {
-    static BUILT: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
-    let built = BUILT.get_or_init(build_examples);
-    built
-        .get(name)
-        .unwrap_or_else(|| panic!("cargo built no example named {name}: {built:?}"))
-        .clone()
-}
-
-fn build_examples() -> HashMap<String, PathBuf> {
-    let target_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .expect("CARGO_TARGET_TMPDIR lies inside the target directory")
-        .to_path_buf();
-    let mut cargo = Command::new(env!("CARGO"));
-    cargo
-        .args(["build", "--examples", "--package", "examples"])
-        .args(["--message-format", "json-render-diagnostics"])
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stderr(Stdio::inherit());
-    if !cfg!(debug_assertions) {
-        cargo.arg("--release");
-    }
-    let output = cargo.output().expect("cargo runs");
-    assert!(output.status.success(), "cargo build --examples failed");
-    let mut found = HashMap::new();
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
-        if !line.contains(r#""reason":"compiler-artifact""#) {
-            continue;
-        }
-        if let Some(path) = json_string(line, "executable") {
-            let path = PathBuf::from(path);
-            let name = path
-                .file_stem()
-                .expect("an executable has a name")
-                .to_string_lossy()
-                .into_owned();
-            found.insert(name, path);
-        }
-    }
-    found
-}
-
-/// The string value of `"key":"..."` in one line of Cargo's JSON (enough for paths, which
-/// Cargo escapes only for quotes and backslashes).
-fn json_string(line: &str, key: &str) -> Option<String> {
-    let start = line.find(&format!(r#""{key}":""#))? + key.len() + 4;
-    let mut value = String::new();
-    let mut chars = line[start..].chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => return Some(value),
-            '\\' => value.push(chars.next()?),
-            c => value.push(c),
-        }
-    }
-    None
-}
-
-/// A child process that is killed and reaped when this is dropped; its stdout lines arrive
-/// on a channel, read by a thread so the child never blocks on a full pipe.
-struct Running {
-    child: Child,
-    lines: Receiver<String>,
-    stderr: std::thread::JoinHandle<String>,
-}
-
-impl Running {
-    fn start(name: &str, args: &[&str]) -> Running {
-        let mut child = Command::new(example(name))
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|error| panic!("cannot start example {name}: {error}"));
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let mut stderr = child.stderr.take().expect("stderr is piped");
-        let (sender, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text);
-            text
-        });
-        Running {
-            child,
-            lines,
-            stderr,
-        }
-    }
-
-    /// Reads stdout until a line contains `needle`; returns that line.
-    fn wait_for_line(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + HANG_GUARD;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
-                Err(_) => panic!("the example never printed a line with {needle:?}"),
-            }
-        }
-    }
-
-    /// The address from a `listening on ADDRESS` line (with or without `http://`).
-    fn listening_address(&mut self) -> SocketAddr {
-        let line = self.wait_for_line("listening on ");
-        let address = line
-            .trim_start_matches("listening on ")
-            .trim_start_matches("http://")
-            .trim_end_matches('/');
-        address
-            .parse()
-            .unwrap_or_else(|_| panic!("not an address: {line:?}"))
-    }
-
-    /// Waits for the child to exit; returns its status, stdout and stderr.
-    fn finish(mut self) -> (ExitStatus, String, String) {
-        let deadline = Instant::now() + HANG_GUARD;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait works") {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "the example did not finish");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        // The child has exited: its pipes close, so these reads end.
-        let stdout: Vec<String> = self.lines.iter().collect();
-        let stderr = std::mem::replace(&mut self.stderr, std::thread::spawn(String::new));
-        let stderr = stderr.join().unwrap_or_default();
-        (status, stdout.join("\n"), stderr)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        // Harmless if it already exited; reaping leaves no zombie either way.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Runs `name` with `args` to the end and checks it succeeded; returns its stdout.
-fn run_ok(name: &str, args: &[&str]) -> String {
-    let (status, stdout, stderr) = Running::start(name, args).finish();
-    assert!(
-        status.success(),
-        "{name} {args:?} failed with {status}\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    stdout
-}
-
-/// Fails the test, saying how to get it, unless `program` can be started: a test that drives
-/// a real client must not pass without having run it. `.ci/run` installs every one named here.
-fn require(program: &str) {
-    let started = Command::new(program)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    if let Err(error) = started {
-        panic!(
-            "{program} cannot be started ({error}): this test drives it, so install it \
-             (`apt-get install {program}`, `brew install {program}`) and make sure it is on PATH; \
-             .ci/run installs it"
-        );
-    }
-}
+use common::{curl, require, run_ok, Running, HANG_GUARD};
 
 fn connect(addr: SocketAddr) -> TcpStream {
     let stream = TcpStream::connect(addr).expect("the server accepts");
@@ -599,21 +418,6 @@ fn quicksort_sorts() {
     let (status, _, stderr) = Running::start("quicksort", &["1e6"]).finish();
     assert_eq!(status.code(), Some(2));
     assert!(stderr.contains("LENGTH must be a whole number"), "{stderr}");
-}
-
-/// Runs curl with `args`; returns its body (stdout) and its `--verbose` trace (stderr),
-/// failing the test if curl did.
-fn curl(args: &[&str]) -> (String, String) {
-    require("curl");
-    let output = Command::new("curl")
-        .args(["--silent", "--show-error", "--verbose", "--max-time", "60"])
-        .args(args)
-        .output()
-        .expect("curl runs");
-    let body = String::from_utf8_lossy(&output.stdout).into_owned();
-    let verbose = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(output.status.success(), "curl {args:?} failed:\n{verbose}");
-    (body, verbose)
 }
 
 #[test]
