@@ -228,10 +228,11 @@ fn python_idioms_each_check_out() {
     }
 }
 
-#[test]
-fn http_hello_survives_wrk() {
+/// Runs `wrk` for a second against the server example `name`: it must count requests and
+/// report neither socket errors nor non-2xx answers.
+fn survives_wrk(name: &str) {
     require("wrk");
-    let mut server = Running::start("http_hello", &["127.0.0.1:0"]);
+    let mut server = Running::start(name, &["127.0.0.1:0"]);
     let url = format!("http://{}/", server.listening_address());
     let output = Command::new("wrk")
         .args(["-t1", "-c10", "-d1s", &url])
@@ -248,6 +249,11 @@ fn http_hello_survives_wrk() {
     assert!(requests > 0, "{report}");
     assert!(!report.contains("Socket errors"), "{report}");
     assert!(!report.contains("Non-2xx"), "{report}");
+}
+
+#[test]
+fn http_hello_survives_wrk() {
+    survives_wrk("http_hello");
 }
 
 #[test]
@@ -463,24 +469,7 @@ fn hyper_hello_answers_other_methods_with_405() {
 
 #[test]
 fn hyper_hello_survives_wrk() {
-    require("wrk");
-    let mut server = Running::start("hyper_hello", &["127.0.0.1:0"]);
-    let url = format!("http://{}/", server.listening_address());
-    let output = Command::new("wrk")
-        .args(["-t1", "-c10", "-d1s", &url])
-        .output()
-        .expect("wrk runs");
-    let report = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "wrk failed:\n{report}");
-    let requests: u64 = report
-        .lines()
-        .find(|l| l.contains("requests in"))
-        .and_then(|l| l.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no request count in:\n{report}"));
-    assert!(requests > 0, "{report}");
-    assert!(!report.contains("Socket errors"), "{report}");
-    assert!(!report.contains("Non-2xx"), "{report}");
+    survives_wrk("hyper_hello");
 }
 
 #[test]

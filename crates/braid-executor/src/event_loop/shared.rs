@@ -49,6 +49,21 @@ struct Remote {
     poller: Option<Arc<Poller>>,
 }
 
+/// Sets `pending` and, if it was clear, wakes the loop: one notify for a burst of hand-overs.
+/// Notifies outside the lock, which `remote` is, so the descriptors close only when the last
+/// clone of the poller goes, never under a notify.
+fn notify_once(remote: MutexGuard<'_, Remote>, pending: &AtomicBool) {
+    let poller = if pending.swap(true, Ordering::AcqRel) {
+        None
+    } else {
+        remote.poller.clone()
+    };
+    drop(remote);
+    if let Some(poller) = poller {
+        let _ = poller.notify();
+    }
+}
+
 impl Shared {
     pub(crate) fn new(poller: Arc<Poller>) -> Shared {
         Shared {
@@ -94,17 +109,9 @@ impl Shared {
             return Err(task);
         }
         remote.tasks.push(task);
-        let poller = if self.remote_pending.swap(true, Ordering::AcqRel) {
-            None
-        } else {
-            remote.poller.clone()
-        };
-        drop(remote);
-        if let Some(poller) = poller {
-            // A failed notify leaves the task queued for the loop's next turn; nothing
-            // better can be done from a waker, which cannot report errors.
-            let _ = poller.notify();
-        }
+        // A failed notify leaves the task queued for the loop's next turn; nothing better
+        // can be done from a waker, which cannot report errors.
+        notify_once(remote, &self.remote_pending);
         Ok(())
     }
 
@@ -138,17 +145,8 @@ impl Shared {
             return;
         }
         remote.released.push((key, fd));
-        // One notify for a burst of drops, as for remote tasks.
-        let poller = if self.released_pending.swap(true, Ordering::AcqRel) {
-            None
-        } else {
-            remote.poller.clone()
-        };
-        drop(remote);
-        if let Some(poller) = poller {
-            // A failed notify leaves the descriptor queued for the loop's next turn.
-            let _ = poller.notify();
-        }
+        // A failed notify leaves the descriptor queued for the loop's next turn.
+        notify_once(remote, &self.released_pending);
     }
 
     /// Moves the descriptors handed over by [`release`](Shared::release) into `into`: one
