@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use braid::executor::net::{TcpListener, TcpStream};
 use braid::executor::{run, sleep, spawn, timeout, yield_now};
-use common::{curl, require, Running, CURL_ARGS, HANG_GUARD};
+use common::{curl, require, survives_wrk, Running, CURL_ARGS, HANG_GUARD};
 use examples::page_server::{PageServer, PAGE_SIZE};
 use futures::{FutureExt, StreamExt};
 
@@ -64,6 +64,23 @@ fn axum_hello_serves_two_routes_on_one_connection() {
         verbose.contains("content-type: application/json"),
         "{verbose}"
     );
+}
+
+#[test]
+fn axum_hello_speaks_http2_with_prior_knowledge() {
+    require("curl");
+    let mut server = Running::start("axum_hello", &["127.0.0.1:0"]);
+    let addr = server.listening_address();
+    // One URL per run: curl 7.88 fails a second request that reuses a prior-knowledge
+    // connection (curl issue 10634).
+    let (body, verbose) = curl(&["--http2-prior-knowledge", &format!("http://{addr}/json/h2")]);
+    assert_eq!(body, "{\"greeting\":\"hello, h2\",\"served_by\":\"braid\"}");
+    assert!(verbose.contains("< HTTP/2 200"), "{verbose}");
+}
+
+#[test]
+fn axum_hello_survives_wrk() {
+    survives_wrk("axum_hello");
 }
 
 #[test]

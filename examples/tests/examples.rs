@@ -24,7 +24,7 @@ use std::process::Command;
 use std::sync::mpsc::{self, Receiver};
 use std::time::Duration;
 
-use common::{curl, require, run_ok, Running, HANG_GUARD};
+use common::{curl, require, run_ok, survives_wrk, Running, HANG_GUARD};
 
 fn connect(addr: SocketAddr) -> TcpStream {
     let stream = TcpStream::connect(addr).expect("the server accepts");
@@ -226,29 +226,6 @@ fn python_idioms_each_check_out() {
     ] {
         assert!(stdout.contains(idiom), "no {idiom:?} in:\n{stdout}");
     }
-}
-
-/// Runs `wrk` for a second against the server example `name`: it must count requests and
-/// report neither socket errors nor non-2xx answers.
-fn survives_wrk(name: &str) {
-    require("wrk");
-    let mut server = Running::start(name, &["127.0.0.1:0"]);
-    let url = format!("http://{}/", server.listening_address());
-    let output = Command::new("wrk")
-        .args(["-t1", "-c10", "-d1s", &url])
-        .output()
-        .expect("wrk runs");
-    let report = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "wrk failed:\n{report}");
-    let requests: u64 = report
-        .lines()
-        .find(|l| l.contains("requests in"))
-        .and_then(|l| l.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no request count in:\n{report}"));
-    assert!(requests > 0, "{report}");
-    assert!(!report.contains("Socket errors"), "{report}");
-    assert!(!report.contains("Non-2xx"), "{report}");
 }
 
 #[test]

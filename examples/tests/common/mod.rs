@@ -228,3 +228,26 @@ pub fn curl(args: &[&str]) -> (String, String) {
     assert!(output.status.success(), "curl {args:?} failed:\n{verbose}");
     (body, verbose)
 }
+
+/// Runs `wrk` for a second against the server example `name`: it must count requests and
+/// report neither socket errors nor non-2xx answers.
+pub fn survives_wrk(name: &str) {
+    require("wrk");
+    let mut server = Running::start(name, &["127.0.0.1:0"]);
+    let url = format!("http://{}/", server.listening_address());
+    let output = Command::new("wrk")
+        .args(["-t1", "-c10", "-d1s", &url])
+        .output()
+        .expect("wrk runs");
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "wrk failed:\n{report}");
+    let requests: u64 = report
+        .lines()
+        .find(|l| l.contains("requests in"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no request count in:\n{report}"));
+    assert!(requests > 0, "{report}");
+    assert!(!report.contains("Socket errors"), "{report}");
+    assert!(!report.contains("Non-2xx"), "{report}");
+}
