@@ -271,3 +271,64 @@ fn cancelled_receivers_take_no_datagram_from_the_live_ones() {
         });
     });
 }
+
+/// A waker whose drop closes a socket of the same loop.
+struct OwnsSocket(#[allow(dead_code)] std::sync::Mutex<Option<braid_executor::net::UnixStream>>);
+
+impl std::task::Wake for OwnsSocket {
+    fn wake(self: std::sync::Arc<Self>) {}
+}
+
+#[test]
+fn a_replaced_waker_whose_drop_closes_a_socket_is_dropped_outside_the_driver() {
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::task::{Context, Waker};
+
+    use braid_executor::net::UnixStream;
+
+    braid_executor::run(async {
+        let (socket, _peer) = UnixStream::pair().unwrap();
+        let (owned, _owned_peer) = UnixStream::pair().unwrap();
+        let first = Waker::from(Arc::new(OwnsSocket(std::sync::Mutex::new(Some(owned)))));
+        let mut buf = [0u8; 8];
+        let mut cx = Context::from_waker(&first);
+        let read = futures::io::AsyncRead::poll_read(Pin::new(&mut &socket), &mut cx, &mut buf);
+        assert!(read.is_pending());
+        // The driver's clone is now the waker's last reference: replacing it closes `owned`,
+        // which deregisters it from the same driver.
+        drop(first);
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        let read = futures::io::AsyncRead::poll_read(Pin::new(&mut &socket), &mut cx, &mut buf);
+        assert!(read.is_pending());
+    });
+}
+
+#[test]
+fn a_replaced_timer_waker_whose_drop_drops_a_sleep_is_dropped_outside_the_driver() {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::{Arc, Mutex};
+    use std::task::{Context, Wake, Waker};
+
+    /// A waker whose drop cancels a timer of the same loop.
+    struct OwnsSleep(#[allow(dead_code)] Mutex<Option<Pin<Box<braid_executor::Sleep>>>>);
+    impl Wake for OwnsSleep {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    braid_executor::run(async {
+        let mut other = Box::pin(braid_executor::sleep(Duration::from_secs(3600)));
+        // Registered with the timer queue before its owner goes into a waker.
+        assert!(other
+            .as_mut()
+            .poll(&mut Context::from_waker(futures::task::noop_waker_ref()))
+            .is_pending());
+        let first = Waker::from(Arc::new(OwnsSleep(Mutex::new(Some(other)))));
+        let mut sleep = Box::pin(braid_executor::sleep(Duration::from_secs(3600)));
+        assert!(sleep.as_mut().poll(&mut Context::from_waker(&first)).is_pending());
+        drop(first);
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        assert!(sleep.as_mut().poll(&mut cx).is_pending());
+    });
+}

@@ -113,7 +113,10 @@ impl Driver {
         place: Option<&mut Option<WaiterKey>>,
         cx: &mut Context<'_>,
     ) -> Poll<()> {
-        self.io.borrow_mut().poll_ready(key, direction, place, cx)
+        let (poll, replaced) = self.io.borrow_mut().poll_ready(key, direction, place, cx);
+        // The old waker's drop may run any code, this driver included: not under the borrow.
+        drop(replaced);
+        poll
     }
 
     /// The waiter at `place` is done or dropped: frees its place and its waker.
@@ -179,7 +182,10 @@ impl Driver {
 
     /// Replaces the waker of a pending timer; `false` if the timer already fired.
     pub(crate) fn update_timer(&self, key: TimerKey, waker: &Waker) -> bool {
-        self.timers.borrow_mut().update(key, waker)
+        let (pending, replaced) = self.timers.borrow_mut().update(key, waker);
+        // As in `poll_ready`: the old waker is dropped outside the borrow.
+        drop(replaced);
+        pending
     }
 
     /// Cancels a pending timer; one that already fired is left alone.

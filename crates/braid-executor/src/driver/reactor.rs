@@ -84,7 +84,8 @@ impl Waiters {
     }
 
     /// Stores `waker` for the waiter at `place`, taking a place for it if it has none.
-    fn store(&mut self, place: Option<&mut Option<WaiterKey>>, waker: &Waker) {
+    /// Returns the waker it replaced, for the caller to drop outside the driver's borrow.
+    fn store(&mut self, place: Option<&mut Option<WaiterKey>>, waker: &Waker) -> Option<Waker> {
         let stored = match place {
             None => &mut self.polled,
             Some(place) => {
@@ -96,8 +97,8 @@ impl Waiters {
             }
         };
         match stored {
-            Some(stored) if stored.will_wake(waker) => {}
-            stored => *stored = Some(waker.clone()),
+            Some(stored) if stored.will_wake(waker) => None,
+            stored => stored.replace(waker.clone()),
         }
     }
 
@@ -201,19 +202,20 @@ impl Reactor {
     ///
     /// A waiter is stored only while the direction is not ready, and the next event for it
     /// wakes every waiter stored, so none sleeps through readiness another one consumed.
+    /// Also returns the waker a new one replaced, for the caller to drop outside the borrow.
     pub(super) fn poll_ready(
         &mut self,
         key: IoKey,
         direction: Direction,
         place: Option<&mut Option<WaiterKey>>,
         cx: &mut Context<'_>,
-    ) -> Poll<()> {
+    ) -> (Poll<()>, Option<Waker>) {
         let slot = &mut self.slots[key.0];
         if (slot.readiness | slot.closed) & direction.bit() != 0 {
-            return Poll::Ready(());
+            return (Poll::Ready(()), None);
         }
-        slot.waiters(direction).store(place, cx.waker());
-        Poll::Pending
+        let replaced = slot.waiters(direction).store(place, cx.waker());
+        (Poll::Pending, replaced)
     }
 
     /// The waiter at `place` is gone (its operation ended or its future was dropped): frees
@@ -286,6 +288,7 @@ mod test {
         let mut cx = Context::from_waker(futures::task::noop_waker_ref());
         assert!(reactor
             .poll_ready(new, Direction::Read, None, &mut cx)
+            .0
             .is_pending());
 
         writer.write_all(b"x").unwrap();
@@ -304,6 +307,7 @@ mod test {
         );
         assert!(reactor
             .poll_ready(new, Direction::Read, None, &mut cx)
+            .0
             .is_pending());
     }
 
@@ -328,13 +332,16 @@ mod test {
         let mut cx = Context::from_waker(&waker);
         assert!(reactor
             .poll_ready(key, Direction::Write, None, &mut cx)
+            .0
             .is_ready());
         reactor.clear_ready(key, Direction::Write);
         assert!(reactor
             .poll_ready(key, Direction::Write, None, &mut cx)
+            .0
             .is_pending());
         assert!(reactor
             .poll_ready(key, Direction::Read, None, &mut cx)
+            .0
             .is_ready());
         assert_eq!(reactor.waiting(key, Direction::Write), 1);
         assert_eq!(reactor.waiting(key, Direction::Read), 0);
@@ -389,10 +396,12 @@ mod test {
             let mut cx = Context::from_waker(&waker);
             assert!(reactor
                 .poll_ready(key, Direction::Read, Some(&mut place), &mut cx)
+                .0
                 .is_pending());
             // Polled again by the same task: it keeps its place, stores nothing more.
             assert!(reactor
                 .poll_ready(key, Direction::Read, Some(&mut place), &mut cx)
+                .0
                 .is_pending());
             places.push(place.unwrap());
             counts.push(count);
@@ -405,6 +414,7 @@ mod test {
                 None,
                 &mut Context::from_waker(&writer)
             )
+            .0
             .is_pending());
         assert_eq!(reactor.waiting(key, Direction::Read), 10);
 
@@ -443,6 +453,7 @@ mod test {
                     Some(&mut place),
                     &mut Context::from_waker(&gone)
                 )
+                .0
                 .is_pending());
             places.push(place.unwrap());
             if i == 2 {
@@ -453,6 +464,7 @@ mod test {
                         Some(&mut live_place),
                         &mut Context::from_waker(&live)
                     )
+                    .0
                     .is_pending());
             }
         }

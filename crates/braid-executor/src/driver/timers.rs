@@ -41,16 +41,17 @@ impl TimerQueue {
         TimerKey(key)
     }
 
-    /// Replaces the waker of a pending timer; returns `false` if the timer already fired.
-    pub(super) fn update(&mut self, key: TimerKey, waker: &Waker) -> bool {
+    /// Replaces the waker of a pending timer; returns `false` if the timer already fired,
+    /// and the waker it replaced, for the caller to drop outside any borrow of the queue.
+    pub(super) fn update(&mut self, key: TimerKey, waker: &Waker) -> (bool, Option<Waker>) {
         let Some(current) = self.slots.get_mut(key.0) else {
-            return false;
+            return (false, None);
         };
-        match current {
-            Some(current) if current.will_wake(waker) => {}
-            current => *current = Some(waker.clone()),
-        }
-        true
+        let replaced = match current {
+            Some(current) if current.will_wake(waker) => None,
+            current => current.replace(waker.clone()),
+        };
+        (true, replaced)
     }
 
     /// Cancels a pending timer; a timer that already fired is left alone. Returns its waker
@@ -122,8 +123,8 @@ mod test {
             timers.expire(start + Duration::from_secs(1), &mut wakers),
             1
         );
-        assert!(!timers.update(early, &noop()), "a fired timer reports it");
-        assert!(timers.update(late, &noop()));
+        assert!(!timers.update(early, &noop()).0, "a fired timer reports it");
+        assert!(timers.update(late, &noop()).0);
         assert_eq!(
             timers.expire(start + Duration::from_secs(5), &mut wakers),
             1
@@ -160,7 +161,7 @@ mod test {
             timers.remove(key).is_none(),
             "the stale key must not cancel the new timer"
         );
-        assert!(timers.update(reused, &noop()));
+        assert!(timers.update(reused, &noop()).0);
         assert_eq!(timers.slots.len(), 1);
     }
 }
