@@ -223,3 +223,25 @@ fn an_interval_is_send_and_unpin() {
     fn send_and_unpin<T: Send + Unpin>() {}
     send_and_unpin::<Interval>();
 }
+
+#[test]
+fn skip_with_a_period_longer_than_u64_nanoseconds_does_not_panic() {
+    const YEAR: u64 = 86_400 * 365;
+    braid_executor::run(async {
+        // The first tick is taken more than a period late, so Skip places the next one on
+        // the grid ahead (start + 2 periods, 1,400 years from now); the remainder it
+        // computes is 600 years, past what u64 nanoseconds hold (about 584 years).
+        let Some(start) = Instant::now().checked_sub(Duration::from_secs(2_600 * YEAR)) else {
+            panic!("this platform's Instant cannot go 2,600 years back; the test needs it");
+        };
+        let period = Duration::from_secs(2_000 * YEAR);
+        let mut ticks = interval_at(start, period);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        assert_eq!(ticks.tick().await, start);
+        // The skipped-to tick is far ahead: not ready now.
+        let next = std::pin::pin!(ticks.tick());
+        let waker = futures::task::noop_waker();
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(next.poll(&mut cx).is_pending());
+    });
+}

@@ -326,7 +326,10 @@ fn a_replaced_timer_waker_whose_drop_drops_a_sleep_is_dropped_outside_the_driver
             .is_pending());
         let first = Waker::from(Arc::new(OwnsSleep(Mutex::new(Some(other)))));
         let mut sleep = Box::pin(braid_executor::sleep(Duration::from_secs(3600)));
-        assert!(sleep.as_mut().poll(&mut Context::from_waker(&first)).is_pending());
+        assert!(sleep
+            .as_mut()
+            .poll(&mut Context::from_waker(&first))
+            .is_pending());
         drop(first);
         let mut cx = Context::from_waker(futures::task::noop_waker_ref());
         assert!(sleep.as_mut().poll(&mut cx).is_pending());

@@ -109,12 +109,14 @@ impl MissedTickBehavior {
             MissedTickBehavior::Burst => far_or(due.checked_add(period)),
             MissedTickBehavior::Delay => far_or(now.checked_add(period)),
             MissedTickBehavior::Skip => {
-                // `now` is at least a period past `due`, so `period` fits in the span and
-                // the remainder is below `period`; both fit in u128 nanoseconds.
+                // `now` is at least a period past `due`, so the remainder is below `period`,
+                // a `Duration`, and is one again once split into seconds and nanoseconds
+                // (u64 nanoseconds would end at about 584 years).
                 let into_period = (now - due).as_nanos() % period.as_nanos();
-                let into_period = Duration::from_nanos(
-                    u64::try_from(into_period).expect("a remainder below a period that fits"),
-                );
+                let seconds = u64::try_from(into_period / 1_000_000_000)
+                    .expect("a remainder below a Duration has whole seconds that fit in u64");
+                let nanos = (into_period % 1_000_000_000) as u32;
+                let into_period = Duration::new(seconds, nanos);
                 far_or(now.checked_add(period - into_period))
             }
         }
