@@ -11,7 +11,7 @@ use hyper::Uri;
 use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::client::legacy::Client;
 
-use crate::{BraidIo, BraidTimer, HandleExecutor};
+use crate::{BraidIo, BraidTimer, CallerLoopExecutor};
 
 /// Opens braid TCP connections for hyper-util's pooled
 /// [`legacy::Client`](hyper_util::client::legacy::Client): a `tower` service from a `Uri` to
@@ -23,8 +23,8 @@ use crate::{BraidIo, BraidTimer, HandleExecutor};
 /// `TCP_NODELAY` set, since HTTP sends a whole request at once and waits for the answer. For
 /// `https://`, wrap it in a TLS connector that takes any `tower` connector.
 ///
-/// The connections it opens belong to the loop that opened them, so a client built on it is
-/// used on that loop; [`client`] builds one.
+/// A connection belongs to the loop that opened it, which is the loop that asked for it; its
+/// task must run there, so give the client a [`CallerLoopExecutor`], as [`client`] does.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BraidConnector {
     _private: (),
@@ -41,7 +41,8 @@ impl BraidConnector {
 fn destination(uri: &Uri) -> io::Result<(String, u16)> {
     let refuse = |why: &str| io::Error::new(io::ErrorKind::InvalidInput, format!("{why}: {uri}"));
     match uri.scheme_str() {
-        Some("http") => {}
+        // Schemes are case-insensitive; a `Uri` built from parts keeps the case it was given.
+        Some(scheme) if scheme.eq_ignore_ascii_case("http") => {}
         Some(_) => {
             return Err(refuse(
                 "braid-hyper's connector speaks plain http; put a TLS connector around it for other schemes",
@@ -89,14 +90,16 @@ impl Connection for BraidIo<TcpStream> {
 }
 
 /// A pooled HTTP/1 client (hyper-util's [`legacy::Client`](Client), which reqwest is built
-/// on) for the loop running on this thread: it connects with [`BraidConnector`], runs its
-/// connections as tasks of this loop through a [`HandleExecutor`], and times idle
-/// connections out with [`BraidTimer`].
+/// on): it connects with [`BraidConnector`], runs each connection as a task of the loop that
+/// opened it through a [`CallerLoopExecutor`], and times idle connections out with
+/// [`BraidTimer`].
 ///
 /// Connections are kept and reused between requests, as Python's `requests.Session` and
-/// `aiohttp.ClientSession` keep theirs. Use the client on the loop that built it (it may be
-/// cloned freely there); for other settings, start from
-/// `Client::builder(HandleExecutor::current())` and pass a [`BraidConnector`] to `build`.
+/// `aiohttp.ClientSession` keep theirs. The client may be cloned and sent to other loops and
+/// threads; each request runs on the loop that awaits it, opening its connection there, and
+/// a kept connection is served by the loop that opened it (a request that takes one from a
+/// loop that has ended is retried on a new connection). For other settings, start from
+/// `Client::builder(CallerLoopExecutor::current())` and pass a [`BraidConnector`] to `build`.
 ///
 /// # Panics
 ///
@@ -151,7 +154,7 @@ where
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    Client::builder(HandleExecutor::current())
+    Client::builder(CallerLoopExecutor::current())
         .timer(BraidTimer)
         .pool_timer(BraidTimer)
         .build(BraidConnector::new())
@@ -160,6 +163,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::destination;
+    use hyper::Uri;
 
     #[test]
     fn destination_reads_host_and_port_and_refuses_what_it_cannot_connect_to() {
@@ -173,6 +177,13 @@ mod tests {
             ("127.0.0.1".into(), 8080)
         );
         assert_eq!(at("http://[::1]:9/").unwrap(), ("::1".into(), 9));
+        let shouted = Uri::builder()
+            .scheme("HTTP")
+            .authority("example.org:81")
+            .path_and_query("/")
+            .build()
+            .unwrap();
+        assert_eq!(destination(&shouted).unwrap(), ("example.org".into(), 81));
         for bad in ["https://example.org/", "/just/a/path", "ftp://example.org/"] {
             let error = at(bad).unwrap_err();
             assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput, "{bad}");

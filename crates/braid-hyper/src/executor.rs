@@ -178,3 +178,81 @@ impl Spawn for HandleExecutor {
         }
     }
 }
+
+/// Spawns `Send` futures on the braid loop running on the calling thread, and, where none
+/// runs, through a fallback [`Handle`]: hyper's [`rt::Executor`](hyper::rt::Executor) and
+/// `futures`' [`Spawn`], for clients that may be used from more than one loop.
+///
+/// hyper-util's pooled client spawns a connection's task from inside the request that opened
+/// the connection, so with this executor the task lands on the loop that owns the
+/// connection's socket, whichever loop that is. [`client`](crate::client()) uses it.
+///
+/// # Examples
+///
+/// ```
+/// use braid_hyper::CallerLoopExecutor;
+/// use futures::task::SpawnExt;
+///
+/// // Built on one loop...
+/// let executor = braid_executor::run(async { CallerLoopExecutor::current() });
+/// // ...it spawns on the loop of whoever uses it.
+/// let on = braid_executor::run(async move {
+///     let here = std::thread::current().id();
+///     let task = executor.spawn_with_handle(async { std::thread::current().id() })?;
+///     Ok::<_, futures::task::SpawnError>((here, task.await))
+/// })?;
+/// assert_eq!(on.0, on.1);
+/// # Ok::<(), futures::task::SpawnError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct CallerLoopExecutor {
+    fallback: Handle,
+}
+
+impl CallerLoopExecutor {
+    /// Spawns on the caller's loop, or through `fallback` where no loop runs.
+    pub fn new(fallback: Handle) -> CallerLoopExecutor {
+        CallerLoopExecutor { fallback }
+    }
+
+    /// Falls back to the loop running on this thread.
+    ///
+    /// # Panics
+    ///
+    /// If no braid event loop runs on this thread.
+    #[track_caller]
+    pub fn current() -> CallerLoopExecutor {
+        CallerLoopExecutor::new(Handle::current())
+    }
+
+    fn spawn_send<F>(&self, future: F) -> Result<(), SpawnError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let here = Handle::try_current();
+        let handle = here.as_ref().unwrap_or(&self.fallback);
+        handle
+            .spawn(future)
+            .map(braid_executor::Task::detach)
+            .map_err(|_| SpawnError::shutdown())
+    }
+}
+
+impl<F> hyper::rt::Executor<F> for CallerLoopExecutor
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    #[track_caller]
+    fn execute(&self, future: F) {
+        // Only the fallback can have ended; the connection went with its loop.
+        let _ = self.spawn_send(future);
+    }
+}
+
+impl Spawn for CallerLoopExecutor {
+    fn spawn_obj(&self, future: FutureObj<'static, ()>) -> Result<(), SpawnError> {
+        self.spawn_send(future)
+    }
+}

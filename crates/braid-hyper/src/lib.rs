@@ -107,6 +107,6 @@ mod timer;
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub use client::{client, BraidConnector, Connecting};
 pub use compat::FuturesIo;
-pub use executor::{BraidExecutor, HandleExecutor};
+pub use executor::{BraidExecutor, CallerLoopExecutor, HandleExecutor};
 pub use io::{BraidIo, Stream};
 pub use timer::BraidTimer;

@@ -265,3 +265,89 @@ fn websocket_echo_through_a_hyper_upgrade() -> Result {
         Ok(())
     })
 }
+
+/// GETs `/path` from `addr` through `client` on the running loop; the body, or what failed.
+async fn fetch(
+    client: &hyper_util::client::legacy::Client<braid_hyper::BraidConnector, Empty<Bytes>>,
+    addr: SocketAddr,
+    path: &str,
+) -> std::result::Result<String, String> {
+    let request = async {
+        let response = client.get(format!("http://{addr}/{path}").parse()?).await?;
+        text(response).await
+    };
+    match braid_executor::timeout(HANG, request).await {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(error)) => Err(format!("request failed: {error:?}")),
+        Err(_) => Err("the request hung".into()),
+    }
+}
+
+#[test]
+fn a_client_built_on_one_loop_sends_from_another_while_the_first_runs() {
+    let (to_main, from_a) = std::sync::mpsc::channel();
+    let (stop, stopped) = futures::channel::oneshot::channel::<()>();
+    let a = std::thread::spawn(move || {
+        braid_executor::run(async move {
+            to_main.send(braid_hyper::client::<Empty<Bytes>>()).unwrap();
+            let _ = stopped.await;
+        })
+    });
+    let client = from_a.recv().unwrap();
+    let outcome = braid_executor::run(async move {
+        let (addr, accepted) = counting_server().await.map_err(|e| e.to_string())?;
+        let mut bodies = Vec::new();
+        for i in 0..3 {
+            bodies.push(fetch(&client, addr, &i.to_string()).await?);
+        }
+        Ok::<_, String>((bodies, accepted.get()))
+    });
+    let _ = stop.send(());
+    assert!(
+        a.join().is_ok(),
+        "the loop the client was built on panicked"
+    );
+    let (bodies, accepted) = outcome.unwrap();
+    assert_eq!(bodies, ["0", "1", "2"]);
+    assert_eq!(accepted, 1, "the connection opened on this loop was kept");
+}
+
+#[test]
+fn a_client_kept_past_its_loop_works_in_the_next_one() {
+    let client = braid_executor::run(async { braid_hyper::client::<Empty<Bytes>>() });
+    let outcome = braid_executor::run(async move {
+        let (addr, _) = counting_server().await.map_err(|e| e.to_string())?;
+        fetch(&client, addr, "9").await
+    });
+    assert_eq!(outcome, Ok("9".to_owned()));
+}
+
+#[test]
+fn a_connection_kept_by_a_loop_that_ended_is_replaced_not_used() {
+    // The server runs on a loop of its own, which outlives both client loops.
+    let (to_main, server_addr) = std::sync::mpsc::channel();
+    let (stop, stopped) = futures::channel::oneshot::channel::<()>();
+    let server = std::thread::spawn(move || {
+        braid_executor::run(async move {
+            let (addr, accepted) = counting_server().await.unwrap();
+            to_main.send(addr).unwrap();
+            let _ = stopped.await;
+            accepted.get()
+        })
+    });
+    let addr = server_addr.recv().unwrap();
+    // Loop A opens a connection, which the pool keeps; then loop A ends, and its connection
+    // task with it.
+    let (client, first) = braid_executor::run(async move {
+        let client = braid_hyper::client::<Empty<Bytes>>();
+        let first = fetch(&client, addr, "1").await;
+        (client, first)
+    });
+    assert_eq!(first, Ok("1".to_owned()));
+    // Loop B asks again: it gets an answer, over a connection of its own.
+    let second = braid_executor::run(async move { fetch(&client, addr, "2").await });
+    let _ = stop.send(());
+    let accepted = server.join().expect("the server's loop ran to its end");
+    assert_eq!(second, Ok("2".to_owned()));
+    assert_eq!(accepted, 2, "loop B opened a new connection");
+}
