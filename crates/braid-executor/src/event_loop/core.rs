@@ -29,8 +29,8 @@ pub(crate) const POLLS_PER_TURN: usize = 61;
 pub(crate) struct Core {
     pub(crate) shared: Arc<Shared>,
     /// The loop's poller. `shared` holds it too, for wakes from other threads, until the
-    /// loop ends; from then on only this (and so only what keeps the `Core`, such as a socket
-    /// of the loop) keeps its descriptors open.
+    /// loop ends; from then on only this keeps its descriptors open, for as long as the
+    /// `Core` lives (sockets keep only `shared`).
     pub(crate) poller: Arc<Poller>,
     queue: RefCell<VecDeque<TaskRef>>,
     /// Every task whose future is still alive and that the loop has seen.

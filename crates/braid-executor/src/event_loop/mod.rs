@@ -45,7 +45,8 @@ pub const DEFAULT_SLOW_POLL_THRESHOLD: Duration = Duration::from_millis(100);
 /// Once dropped, a loop holds nothing: its tasks' timers, sockets and child watchers went
 /// with their futures, and its poller's descriptors close even if a [`Task`] handle, a
 /// [`Handle`] or a waker of one of its tasks is kept; those hold only a little memory. A
-/// socket of the loop kept after the loop ended keeps the poller open until it is dropped.
+/// socket of the loop kept after the loop ended keeps only its own descriptor, which closes
+/// when it is dropped.
 ///
 /// Most programs call [`run`], which makes a loop, runs one future and drops the loop.
 /// Keep an `EventLoop` to call `block_on` several times or to read its

@@ -308,6 +308,11 @@ impl TcpListener {
     /// The connections as they come, as a `futures::Stream` that never ends; an error (such
     /// as running out of descriptors) is an item, and the stream goes on after it.
     ///
+    /// Out of descriptors (`EMFILE`, `ENFILE`), the next item is the same error at once, for
+    /// as long as the shortage lasts: a loop that only logs the error and asks again keeps
+    /// its event loop busy and never lets the tasks that would close descriptors run. Pause
+    /// after such an error (a short [`sleep`](crate::sleep)) before taking the next item.
+    ///
     /// # Examples
     ///
     /// ```
