@@ -2,8 +2,8 @@
 //! timers, sockets, synchronisation primitives and a bridge to a thread pool.
 //!
 //! The tutorial teaches it in chapters 3 to 7: "The event loop and coroutines"
-//! (`docs/src/03-event-loop.md`), "Many things at once", "Networking", "Coordinating tasks"
-//! and "Mixing sync and async".
+//! (`crates/braid/tutorial/03-event-loop.md`), "Many things at once", "Networking",
+//! "Coordinating tasks" and "Mixing sync and async".
 //!
 //! # Running a loop
 //!

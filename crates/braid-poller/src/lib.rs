@@ -6,8 +6,9 @@
 //! and it has a cross-thread wake-up, [`Poller::notify`], that interrupts a blocked
 //! [`Poller::wait`] from any thread.
 //!
-//! The tutorial chapter "Readiness and non-blocking sockets" (`docs/src/02-readiness.md`)
-//! builds on this crate step by step.
+//! The tutorial chapter "Readiness and non-blocking sockets"
+//! (`crates/braid/tutorial/02-readiness.md`, or `braid::tutorial` in the facade's docs) builds
+//! on this crate step by step.
 //!
 //! # The shape of a poll loop
 //!

@@ -5,8 +5,9 @@
 //! exits, aborts, segfaults, is killed, or hangs past its timeout fails only its own task,
 //! with the reason, and the pool starts a new worker in its place.
 //!
-//! The tutorial chapter "The process pool" (`docs/src/09-process-pool.md`) explains when to
-//! use it, what crosses the process boundary, and how failures are handled.
+//! The tutorial chapter "The process pool" (`crates/braid/tutorial/09-process-pool.md`, or
+//! `braid::tutorial` in the facade's docs) explains when to use it, what crosses the process
+//! boundary, and how failures are handled.
 //!
 //! # Start here
 //!

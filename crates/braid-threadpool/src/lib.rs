@@ -2,7 +2,8 @@
 //! plus the fork-join tools Rust users know from rayon.
 //!
 //! Unlike Python's, these threads run in parallel, so the pool scales CPU-bound work across
-//! cores. A longer walk-through lives in the tutorial chapter `docs/src/08-thread-pool.md`.
+//! cores. A longer walk-through lives in the tutorial chapter
+//! `crates/braid/tutorial/08-thread-pool.md` (`braid::tutorial` in the facade's docs).
 //!
 //! # Submitting tasks
 //!
