@@ -32,7 +32,9 @@ fn main() {
 /// Replaces the target of every link into `img/` with the picture itself, as a data URI.
 fn inline_images(text: &str, chapter: &Path) -> String {
     const LINK: &str = "](img/";
-    let dir = chapter.parent().expect("a chapter is in the tutorial directory");
+    let dir = chapter
+        .parent()
+        .expect("a chapter is in the tutorial directory");
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find(LINK) {
@@ -66,10 +68,9 @@ fn base64(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         // Up to three bytes, high byte first, as one 24-bit number read in 6-bit digits.
-        let group = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |group, (i, &byte)| group | u32::from(byte) << (16 - 8 * i));
+        let group = chunk.iter().enumerate().fold(0u32, |group, (i, &byte)| {
+            group | u32::from(byte) << (16 - 8 * i)
+        });
         for digit in 0..4 {
             if digit <= chunk.len() {
                 let index = (group >> (18 - 6 * digit)) & 0x3f;

@@ -1,0 +1,211 @@
+//! The tutorial holds together: every relative link and picture in a chapter leads to a file
+//! that exists, every `#anchor` to a heading of the chapter it names, every chapter is in the
+//! book (`SUMMARY.md`) and in the API docs (`src/tutorial.rs`), whatever features are on, and
+//! every picture is used.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn tutorial_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tutorial")
+}
+
+/// Every Markdown file of the tutorial, by file name, with its text.
+fn pages() -> BTreeMap<String, String> {
+    let dir = tutorial_dir();
+    let mut pages = BTreeMap::new();
+    for entry in fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|extension| extension == "md") {
+            let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+            pages.insert(name, fs::read_to_string(&path).unwrap());
+        }
+    }
+    pages
+}
+
+/// A chapter is a file named `NN-title.md`.
+fn is_chapter(name: &str) -> bool {
+    name.len() > 3 && name.as_bytes()[..2].iter().all(u8::is_ascii_digit) && &name[2..3] == "-"
+}
+
+/// The lines of `text` that are prose, with their line numbers: not inside a fenced code block.
+fn prose_lines(text: &str) -> Vec<(usize, &str)> {
+    let mut in_code = false;
+    let mut prose = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+        } else if !in_code {
+            prose.push((index + 1, line));
+        }
+    }
+    prose
+}
+
+/// `line` without its inline code spans, where `](` means nothing.
+fn without_code_spans(line: &str) -> String {
+    line.split('`').step_by(2).collect::<Vec<_>>().join(" ")
+}
+
+/// Every link and image target on a prose line: the text between `](` and `)`.
+fn link_targets(text: &str) -> Vec<(usize, String)> {
+    let mut targets = Vec::new();
+    for (number, line) in prose_lines(text) {
+        let line = without_code_spans(line);
+        let mut rest = line.as_str();
+        while let Some(at) = rest.find("](") {
+            let after = &rest[at + 2..];
+            let end = after.find(')').unwrap_or(after.len());
+            targets.push((number, after[..end].to_owned()));
+            rest = &after[end..];
+        }
+    }
+    targets
+}
+
+/// The anchor mdBook gives a heading: lower case, spaces to `-`, other punctuation than `-`
+/// and `_` dropped. A heading met again gets `-1`, `-2`, ... after it.
+fn anchors(text: &str) -> BTreeSet<String> {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut anchors = BTreeSet::new();
+    for (_, line) in prose_lines(text) {
+        let Some(title) = line.strip_prefix('#') else {
+            continue;
+        };
+        let title = title.trim_start_matches('#');
+        if !title.starts_with(' ') {
+            continue; // `#hashtag`, not a heading
+        }
+        let id: String = title
+            .trim()
+            .chars()
+            .filter_map(|c| match c {
+                c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c.to_ascii_lowercase()),
+                c if c.is_whitespace() => Some('-'),
+                _ => None,
+            })
+            .collect();
+        let count = seen.entry(id.clone()).or_insert(0);
+        anchors.insert(if *count == 0 {
+            id.clone()
+        } else {
+            format!("{id}-{count}")
+        });
+        *count += 1;
+    }
+    anchors
+}
+
+#[test]
+fn links_and_pictures_lead_somewhere() {
+    let pages = pages();
+    let dir = tutorial_dir();
+    let mut broken = Vec::new();
+    for (name, text) in &pages {
+        for (line, target) in link_targets(text) {
+            if target.contains("://") || target.starts_with("mailto:") {
+                continue; // outside the book: not checked here
+            }
+            let (file, anchor) = match target.split_once('#') {
+                Some((file, anchor)) => (file, Some(anchor)),
+                None => (target.as_str(), None),
+            };
+            let file = if file.is_empty() { name.as_str() } else { file };
+            if !dir.join(file).is_file() {
+                broken.push(format!(
+                    "{name}:{line}: `{target}`: there is no file {file}"
+                ));
+                continue;
+            }
+            if let Some(anchor) = anchor {
+                match pages.get(file) {
+                    Some(page) if anchors(page).contains(anchor) => {}
+                    Some(_) => broken.push(format!(
+                        "{name}:{line}: `{target}`: {file} has no heading whose anchor is #{anchor}"
+                    )),
+                    None => broken.push(format!(
+                        "{name}:{line}: `{target}`: an anchor into {file}, which is not a chapter"
+                    )),
+                }
+            }
+        }
+    }
+    assert!(
+        broken.is_empty(),
+        "broken links in the tutorial:\n{}",
+        broken.join("\n")
+    );
+}
+
+#[test]
+fn every_chapter_is_in_the_book_and_in_the_api_docs() {
+    let pages = pages();
+    let summary = &pages["SUMMARY.md"];
+    let listed: BTreeSet<String> = link_targets(summary).into_iter().map(|(_, t)| t).collect();
+    let tutorial_rs =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/tutorial.rs")).unwrap();
+    let mut missing = Vec::new();
+    for name in pages.keys().filter(|name| name.as_str() != "SUMMARY.md") {
+        if !listed.contains(name) {
+            missing.push(format!("{name} is not listed in SUMMARY.md"));
+        }
+        if is_chapter(name) && !tutorial_rs.contains(&format!("\"/{name}\"")) {
+            missing.push(format!("{name} is not included by src/tutorial.rs"));
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}
+
+/// A chapter module that a feature turned off would take its examples out of `cargo test`
+/// without a word. An example that needs a feature outside the defaults gates itself instead,
+/// with hidden `# #[cfg(feature = "...")]` lines, and the chapter stays.
+#[test]
+fn no_chapter_depends_on_a_feature() {
+    let tutorial_rs =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/tutorial.rs")).unwrap();
+    let gated: Vec<&str> = tutorial_rs
+        .lines()
+        .filter(|line| line.trim_start().starts_with("#[cfg"))
+        .collect();
+    assert!(
+        gated.is_empty(),
+        "src/tutorial.rs gates chapters on features: {gated:?}; a chapter module must always \
+         exist, and an example that needs a feature puts `# #[cfg(feature = \"...\")]` lines \
+         in its code block instead (as chapter 9 does)"
+    );
+}
+
+#[test]
+fn every_picture_is_used() {
+    let pages = pages();
+    let used: BTreeSet<String> = pages
+        .values()
+        .flat_map(|text| link_targets(text))
+        .map(|(_, target)| target)
+        .collect();
+    let mut unused = Vec::new();
+    for entry in fs::read_dir(tutorial_dir().join("img")).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if !used.contains(&format!("img/{name}")) {
+            unused.push(name);
+        }
+    }
+    assert!(unused.is_empty(), "pictures no chapter shows: {unused:?}");
+}
+
+#[test]
+fn anchors_follow_mdbook() {
+    let text = "# 4. Many things\n## `gather`: all of them, in order\n```rust\n# hidden\n```\n## Time-outs\n## Time-outs\n";
+    let expected = [
+        "4-many-things",
+        "gather-all-of-them-in-order",
+        "time-outs",
+        "time-outs-1",
+    ];
+    assert_eq!(
+        anchors(text),
+        expected.iter().map(|s| s.to_string()).collect()
+    );
+}
