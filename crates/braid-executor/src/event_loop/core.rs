@@ -269,12 +269,15 @@ impl Core {
 
     /// Deregisters and closes the descriptors of this loop's sockets that were dropped
     /// where the loop could not do it at once (see `Shared::release`).
+    #[inline]
     fn close_released(&self) {
-        let mut released = Vec::new();
-        self.shared.take_released(&mut released);
-        self.deregister_all(released);
+        // One atomic load in the usual turn, where nothing was released.
+        if let Some(released) = self.shared.take_released() {
+            self.deregister_all(released);
+        }
     }
 
+    #[cold]
     fn deregister_all(&self, released: Vec<(IoKey, OwnedFd)>) {
         for (key, fd) in released {
             // `fd` closes once it is out of the poller.

@@ -149,14 +149,15 @@ impl Shared {
         notify_once(remote, &self.released_pending);
     }
 
-    /// Moves the descriptors handed over by [`release`](Shared::release) into `into`: one
-    /// load when there are none.
-    pub(crate) fn take_released(&self, into: &mut Vec<(IoKey, OwnedFd)>) {
+    /// Takes the descriptors handed over by [`release`](Shared::release), if any: one load
+    /// when there are none.
+    #[inline]
+    pub(crate) fn take_released(&self) -> Option<Vec<(IoKey, OwnedFd)>> {
         if !self.released_pending.load(Ordering::Acquire) {
-            return;
+            return None;
         }
         self.released_pending.store(false, Ordering::Release);
-        into.append(&mut self.remote().released);
+        Some(std::mem::take(&mut self.remote().released))
     }
 
     /// Refuses further remote tasks and released descriptors, lets go of the poller and
