@@ -155,6 +155,18 @@ pub fn socket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     mark_late(own_pair(fds))
 }
 
+/// Shuts down the sending half of the socket `fd`: the peer reads end of file once it has
+/// read what was sent, while this end can still receive.
+///
+/// # Errors
+///
+/// `ENOTCONN` when the socket is not connected, `EBADF`/`ENOTSOCK` for a descriptor that is
+/// not a socket.
+pub fn shutdown_write(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: shutdown reads nothing from memory; `fd` is open for the borrow.
+    unsafe { crate::syscall!(shutdown(fd.as_raw_fd(), libc::SHUT_WR)) }.map(drop)
+}
+
 /// Sets or clears `FD_CLOEXEC` on `fd`. Async-signal-safe, so a forked child may call it
 /// before `exec`.
 ///

@@ -153,6 +153,13 @@ impl Client {
         self.pidfds.remove(&pid)
     }
 
+    /// Tells the server no request will follow (shuts down this end's sending half): it
+    /// then reaps and reports its remaining workers and exits without waiting for
+    /// [`close`](Client::close), so the pool's shutdown waits for one hand-off less.
+    pub(crate) fn finish_requests(&self) -> io::Result<()> {
+        fd::shutdown_write(self.control.as_fd())
+    }
+
     /// Closes the socket, which tells the server to finish, and reaps it.
     pub(crate) fn close(self) {
         drop(self.control);
@@ -186,6 +193,36 @@ mod test {
         assert_eq!(process::pidfd_pid(pidfd.as_fd()).unwrap(), Some(pid));
         // Its task pipe closed, the worker ends; the server reports it and closes.
         drop((task_write, result_read));
+        client.close();
+    }
+
+    /// Told that no request follows, the server still reports its worker's end, then exits
+    /// on its own: the pool's end of the socket, still open, reads end of file.
+    #[test]
+    fn a_server_told_no_request_follows_exits_after_its_last_report() {
+        let mut client = Client::fork_template().unwrap();
+        let (task_read, task_write) = fd::pipe().unwrap();
+        let (result_read, result_write) = fd::pipe().unwrap();
+        client.request(&task_read, &result_write).unwrap();
+        drop((task_read, result_write));
+        client.finish_requests().unwrap();
+        drop((task_write, result_read));
+        let mut reports = Vec::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while client.read_events(&mut reports).unwrap() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server did not exit"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let Some(Report::Forked(pid)) = reports.first().copied() else {
+            panic!("no Forked report first: {reports:?}");
+        };
+        assert!(
+            matches!(reports[1..], [Report::Exited(exited, _)] if exited == pid),
+            "{reports:?}"
+        );
         client.close();
     }
 }

@@ -118,6 +118,15 @@ impl Launcher {
         matches!(self, Launcher::ForkServer(_))
     }
 
+    /// Tells the fork server, if any, that no worker will be asked for again: it exits as soon
+    /// as its last worker has ended and been reported.
+    pub(crate) fn finish_launches(&self) -> io::Result<()> {
+        match self {
+            Launcher::ForkServer(client) => client.finish_requests(),
+            _ => Ok(()),
+        }
+    }
+
     /// Stops the fork server, if any, once every worker is gone, and reaps it.
     pub(crate) fn close(self) {
         if let Launcher::ForkServer(client) = self {

@@ -138,6 +138,23 @@ impl Supervisor {
             return;
         }
         absorb_handoffs(&mut self.slots, &mut queue);
+        // Once no worker will be started again, the fork server hears that no request
+        // follows, before any worker is told to exit: it then exits as soon as it has
+        // reported its last worker's end, rather than waiting for the pool to notice that
+        // end and close the socket. That is when the pool is being killed, or when every
+        // worker is retiring or retires now: a retiring worker holds no job, so none can
+        // come back to the (empty) queue and call for a replacement.
+        let last_exits = how == Shutdown::Kill
+            || self.slots.iter().all(|slot| {
+                slot.worker.as_ref().map_or(true, |w| {
+                    w.tasks.is_none() || matches!(w.phase, Phase::Idle | Phase::Starting)
+                })
+            });
+        if last_exits && !self.launches_finished {
+            self.launches_finished = true;
+            // A server already gone is seen through its socket's end of file.
+            let _ = self.launcher.finish_launches();
+        }
         for index in 0..self.slots.len() {
             if let Some(worker) = &mut self.slots[index].worker {
                 if matches!(worker.phase, Phase::Idle | Phase::Starting) && worker.tasks.is_some() {

@@ -90,6 +90,8 @@ struct Supervisor {
     fingerprint: i64,
     server_events: Vec<Report>,
     next_serial: u64,
+    /// Whether the fork server was told that no request follows.
+    launches_finished: bool,
 }
 
 /// The supervisor thread's body. Reports the start-up outcome through `startup`, runs until
@@ -120,6 +122,7 @@ pub(crate) fn run(shared: Arc<Shared>, config: Config, startup: Sender<Result<()
         fingerprint: function::build_fingerprint(),
         server_events: Vec::new(),
         next_serial: 1,
+        launches_finished: false,
     };
     if let Some(control) = supervisor.launcher.control() {
         if let Err(e) =
