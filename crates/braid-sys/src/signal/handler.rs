@@ -116,9 +116,14 @@ pub(crate) fn close(index: usize) {
 
 /// Empties every slot at once, for a child right after `fork`: the descriptors it names are
 /// the parent's, and their numbers may be reused by the child's own files.
+///
+/// Only slots below [`WAKE_SLOTS_USED`] can have been written (a slot is published, and its
+/// interest set, only after [`open`] raised the mark past it), so the rest are left alone:
+/// a forked child then copies none of their pages, and a pool's fork server and each of
+/// its workers pay for the few slots in use rather than for all 32 KiB.
 pub(crate) fn forget_all() {
-    WAKE_SLOTS_USED.store(0, SeqCst);
-    for slot in &WAKE_SLOTS {
+    let used = WAKE_SLOTS_USED.swap(0, SeqCst).min(WAKE_SLOT_LIMIT);
+    for slot in &WAKE_SLOTS[..used] {
         slot.fd.store(-1, SeqCst);
         for word in &slot.interest {
             word.store(0, SeqCst);

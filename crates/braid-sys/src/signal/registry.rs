@@ -54,8 +54,11 @@ pub(crate) unsafe fn reset_after_fork() {
         unsafe { REGISTRY.force_unlock() };
     }
     let mut registry = lock();
+    // Only entries in use are written: the child then copies only the pages that hold them
+    // (the tables fill about 20 KiB, and a pool forks a child per worker).
     for signum in 1..SIGNAL_LIMIT {
-        if let Some(previous) = registry.previous[signum].take() {
+        if let Some(previous) = registry.previous[signum] {
+            registry.previous[signum] = None;
             // SAFETY: `previous` is what `sigaction` itself returned for this signal. A
             // failure (only an invalid argument) leaves braid's handler, which now writes
             // nowhere and only counts.
@@ -63,9 +66,13 @@ pub(crate) unsafe fn reset_after_fork() {
                 crate::syscall!(sigaction(signum as libc::c_int, &previous, ptr::null_mut()))
             };
         }
-        registry.listeners[signum] = 0;
+        if registry.listeners[signum] != 0 {
+            registry.listeners[signum] = 0;
+        }
     }
-    registry.slot_taken = [false; WAKE_SLOT_LIMIT];
+    for taken in registry.slot_taken.iter_mut().filter(|taken| **taken) {
+        *taken = false;
+    }
 }
 
 fn invalid(message: String) -> io::Error {
