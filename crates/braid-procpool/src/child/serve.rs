@@ -107,18 +107,19 @@ const SPIN: Duration = Duration::from_micros(50);
 /// Reads whole frames from a blocking descriptor through one reusable buffer.
 struct FrameReader {
     fd: RawFd,
+    /// Bytes read and not yet taken: `buf[start..]`. Its spare capacity is where reads go,
+    /// never zeroed: a new worker touches only the pages its first messages fill, not the
+    /// whole buffer (each page a fault in a freshly forked process).
     buf: Vec<u8>,
     start: usize,
-    end: usize,
 }
 
 impl FrameReader {
     fn new(fd: RawFd) -> FrameReader {
         FrameReader {
             fd,
-            buf: vec![0; 64 * 1024],
+            buf: Vec::with_capacity(64 * 1024),
             start: 0,
-            end: 0,
         }
     }
 
@@ -140,7 +141,7 @@ impl FrameReader {
     /// The next frame's body; `Ok(None)` at a clean end of file between frames.
     fn next_frame(&mut self) -> std::io::Result<Option<&[u8]>> {
         loop {
-            match protocol::split_frame(&self.buf[self.start..self.end]) {
+            match protocol::split_frame(&self.buf[self.start..]) {
                 Ok(Some((_, used))) => {
                     let body = self.start + 4..self.start + used;
                     self.start += used;
@@ -151,21 +152,16 @@ impl FrameReader {
             }
             // Make room: move the partial frame to the front, and grow for a big one.
             if self.start > 0 {
-                self.buf.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
+                self.buf.drain(..self.start);
                 self.start = 0;
             }
-            if self.end >= 4 {
+            if self.buf.len() >= 4 {
                 let need = 4 + u32::from_le_bytes(self.buf[0..4].try_into().unwrap()) as usize;
-                if need > self.buf.len() {
-                    self.buf.resize(need, 0);
-                }
+                self.buf.reserve(need.saturating_sub(self.buf.len()));
             }
             // A packet pipe drops what does not fit of a packet: always leave room for one.
-            if self.buf.len() - self.end < fd::PACKET_MAX {
-                self.buf.resize(self.end + fd::PACKET_MAX, 0);
-            }
-            let n = match fd::read(self.fd, &mut self.buf[self.end..]) {
+            self.buf.reserve(fd::PACKET_MAX);
+            let n = match fd::read_to_spare(self.fd, &mut self.buf) {
                 Ok(n) => n,
                 // The parent shares this end of the pipe (it takes back jobs this worker has
                 // not read yet), and keeps it non-blocking: wait for the next message here.
@@ -176,13 +172,12 @@ impl FrameReader {
                 Err(e) => return Err(e),
             };
             if n == 0 {
-                return if self.end == 0 {
+                return if self.buf.is_empty() {
                     Ok(None)
                 } else {
                     Err(std::io::ErrorKind::UnexpectedEof.into())
                 };
             }
-            self.end += n;
         }
     }
 }
