@@ -131,7 +131,11 @@ fn watch_parent(parent: u32) {
 
 /// The body of a forked worker: it shares nothing with the parent but its two pipes.
 pub(crate) fn run_forked_worker(task: RawFd, result: RawFd, parent: u32) -> ! {
-    leave_forked_parent();
+    // Forked by a fork server, whose input already comes from `/dev/null` (it was spawned
+    // so, or left the pool's process as the template): only the server's SIGCHLD listener
+    // is to be dropped, not the input reopened.
+    // SAFETY: a forked process has a single thread.
+    unsafe { braid_sys::signal::reset_after_fork() };
     if !become_pool_child(parent, &[task, result]) {
         watch_parent(parent);
     }
