@@ -79,6 +79,12 @@ pub const HAS_PACKET_PIPES: bool = cfg!(any(target_os = "linux", target_os = "an
 /// largest write any pipe takes all or nothing.
 pub const PACKET_MAX: usize = libc::PIPE_BUF;
 
+/// Whether a [`packet_pipe`] of this process has passed the test that its packets stay
+/// apart.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+static PACKETS_KEPT_APART: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 /// A pipe in packet mode (Linux's `O_DIRECT` pipes): `(read end, write end)`, both
 /// close-on-exec and blocking. Each write of at most [`PACKET_MAX`] bytes is one packet, and
 /// each read returns at most one packet, so two processes reading the same pipe each get
@@ -99,7 +105,12 @@ pub fn packet_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
         unsafe { crate::syscall!(pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_DIRECT)) }?;
         let (read_end, write_end) = own_pair(fds);
         // A kernel (or a sandbox in front of one) may take the flag and still merge writes:
-        // two one-byte writes must come back as two reads.
+        // two one-byte writes must come back as two reads. The kernel stays the same for
+        // the life of the process, so one pipe that passed vouches for the rest (a pool
+        // makes one for each worker it starts).
+        if PACKETS_KEPT_APART.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok((read_end, write_end));
+        }
         write(write_end.as_raw_fd(), &[1])?;
         write(write_end.as_raw_fd(), &[2])?;
         let mut two = [0u8; 2];
@@ -115,6 +126,7 @@ pub fn packet_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
                 "this kernel's pipes do not keep packets apart",
             ));
         }
+        PACKETS_KEPT_APART.store(true, std::sync::atomic::Ordering::Relaxed);
         Ok((read_end, write_end))
     }
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
