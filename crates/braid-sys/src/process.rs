@@ -168,14 +168,56 @@ pub fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
 }
 
-/// The pid of the process a pidfd refers to (its `Pid:` line in `/proc/self/fdinfo`), or
-/// `None` once that process has been reaped.
+/// The pid of the process a pidfd refers to, or `None` once that process has been reaped.
+///
+/// Asks the pidfd itself (`PIDFD_GET_INFO`, Linux 6.13): one call. Older kernels refuse
+/// that request, and the pid is then read from the descriptor's `Pid:` line in
+/// `/proc/self/fdinfo` (an open, a stat, a few reads and a close).
 ///
 /// # Errors
 ///
 /// When `/proc` cannot be read, or `pidfd` is not a pidfd.
 #[cfg(target_os = "linux")]
 pub fn pidfd_pid(pidfd: BorrowedFd<'_>) -> io::Result<Option<u32>> {
+    /// The first version of the kernel's `struct pidfd_info` (`PIDFD_INFO_SIZE_VER0`):
+    /// the request mask, then the ids, `pid` first among them.
+    #[repr(C)]
+    struct PidfdInfo {
+        mask: u64,
+        cgroupid: u64,
+        pid: u32,
+        rest: [u32; 11],
+    }
+    /// `_IOWR(PIDFS_IOCTL_MAGIC, 11, struct pidfd_info)` for the 64-byte version above.
+    const PIDFD_GET_INFO: libc::c_ulong = (3 << 30) | (64 << 16) | (0xFF << 8) | 11;
+    const PIDFD_INFO_PID: u64 = 1;
+    let mut info = PidfdInfo {
+        mask: PIDFD_INFO_PID,
+        cgroupid: 0,
+        pid: 0,
+        rest: [0; 11],
+    };
+    // SAFETY: `info` is a live, writable 64-byte `pidfd_info`, the size the request names;
+    // the kernel writes no more than that. The borrow keeps `pidfd` open.
+    match unsafe {
+        crate::syscall!(ioctl(
+            pidfd.as_raw_fd(),
+            PIDFD_GET_INFO as _,
+            &mut info as *mut PidfdInfo
+        ))
+    } {
+        Ok(_) if info.pid > 0 => Ok(Some(info.pid)),
+        // The process has been reaped.
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(None),
+        // A kernel without the request: ask /proc.
+        _ => pidfd_pid_from_proc(pidfd),
+    }
+}
+
+/// [`pidfd_pid`] for kernels older than `PIDFD_GET_INFO`: the `Pid:` line of the
+/// descriptor's `/proc/self/fdinfo` entry.
+#[cfg(target_os = "linux")]
+fn pidfd_pid_from_proc(pidfd: BorrowedFd<'_>) -> io::Result<Option<u32>> {
     let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", pidfd.as_raw_fd()))?;
     let pid = info
         .lines()
@@ -362,6 +404,8 @@ mod test {
         let child = Command::new("sleep").arg("30").spawn().unwrap().id();
         let pidfd = pidfd_open(child).unwrap();
         assert_eq!(pidfd_pid(pidfd.as_fd()).unwrap(), Some(child));
+        // Older kernels' way gives the same answer.
+        assert_eq!(pidfd_pid_from_proc(pidfd.as_fd()).unwrap(), Some(child));
         pidfd_send_signal(pidfd.as_fd(), libc::SIGTERM).unwrap();
         let mut poll = libc::pollfd {
             fd: pidfd.as_raw_fd(),
@@ -376,6 +420,7 @@ mod test {
             Some(ExitStatus::signaled(libc::SIGTERM))
         );
         assert_eq!(pidfd_pid(pidfd.as_fd()).unwrap(), None, "reaped");
+        assert_eq!(pidfd_pid_from_proc(pidfd.as_fd()).unwrap(), None, "reaped");
         assert_eq!(
             pidfd_send_signal(pidfd.as_fd(), libc::SIGTERM)
                 .unwrap_err()
