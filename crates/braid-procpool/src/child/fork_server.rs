@@ -62,9 +62,14 @@ fn run_server(control: RawFd, parent: u32) -> io::Result<()> {
             reap(control);
         }
         if requested {
-            match fd::recv_with_fds::<2>(control)? {
-                None => open = false,
-                Some([task, result]) => {
+            match fd::recv_with_fds::<2>(control) {
+                Ok(None) => open = false,
+                // The pool closed its end with reports of ours still unread in it, which a
+                // stream socket reports as a reset rather than an end of file: the pool is
+                // done with this server all the same.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => open = false,
+                Err(e) => return Err(e),
+                Ok(Some([task, result])) => {
                     // SAFETY: this process has a single thread, so the child finds no lock
                     // held.
                     match unsafe { process::fork() }? {
