@@ -1,6 +1,6 @@
 //! The loop-thread side of an event loop: run queue, live tasks, the driver, and one turn.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, UnsafeCell};
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
@@ -32,7 +32,7 @@ pub(crate) struct Core {
     /// loop ends; from then on only this keeps its descriptors open, for as long as the
     /// `Core` lives (sockets keep only `shared`).
     pub(crate) poller: Arc<Poller>,
-    queue: RefCell<VecDeque<TaskRef>>,
+    queue: RunQueue,
     /// Every task whose future is still alive and that the loop has seen.
     live: LiveTasks,
     /// Registered descriptors and timers: what the loop waits on.
@@ -74,7 +74,7 @@ impl Core {
         Core {
             shared: Arc::new(Shared::new(poller.clone())),
             poller,
-            queue: RefCell::new(VecDeque::with_capacity(256)),
+            queue: RunQueue::with_capacity(256),
             live: LiveTasks::with_capacity(256),
             driver: Driver::new(),
             counters: Counters::default(),
@@ -92,7 +92,7 @@ impl Core {
     }
 
     pub(crate) fn push_local(&self, task: TaskRef) {
-        self.queue.borrow_mut().push_back(task);
+        self.queue.push_back(task);
     }
 
     /// Spawns `future` on this loop; it runs when the loop next turns.
@@ -195,7 +195,7 @@ impl Core {
         self.shared.now_polling.set_started(clock.now);
         let mut taken = 0;
         while taken < POLLS_PER_TURN {
-            let task = self.queue.borrow_mut().pop_front();
+            let task = self.queue.pop_front();
             let Some(task) = task else { break };
             taken += 1;
             self.run_task(task, &mut clock);
@@ -205,7 +205,7 @@ impl Core {
             // only queues, so a reader from another thread sees the last poll for that long.
             self.shared.now_polling.end();
         }
-        self.shared.take_remote(&mut *self.queue.borrow_mut());
+        self.queue.take_remote(&self.shared);
         if self.has_work() {
             // With no socket registered there is nothing to look for: skip the system call.
             // Remote wakes are seen through `remote_pending` either way.
@@ -240,7 +240,7 @@ impl Core {
 
     /// Whether a task is queued, or a wake from another thread is waiting to be taken.
     fn has_work(&self) -> bool {
-        !self.queue.borrow().is_empty()
+        !self.queue.is_empty()
             || self.shared.main_woken.load(Ordering::Acquire)
             || self.shared.has_remote()
     }
@@ -315,16 +315,16 @@ impl Core {
     pub(crate) fn shutdown(&self) {
         let (remote, released) = self.shared.close();
         self.deregister_all(released);
-        self.queue.borrow_mut().extend(remote);
+        self.queue.extend(remote);
         loop {
-            let queued: Vec<TaskRef> = self.queue.borrow_mut().drain(..).collect();
+            let queued = self.queue.take_all();
             for task in &queued {
                 // Spawned through a `Handle` and never polled: linked so its future drops.
                 // SAFETY: one of this loop's tasks, on its thread.
                 unsafe { self.live.adopt(task) };
             }
             drop(queued);
-            if !self.live.drop_all() && self.queue.borrow().is_empty() {
+            if !self.live.drop_all() && self.queue.is_empty() {
                 break;
             }
         }
@@ -360,6 +360,58 @@ fn poll_clock() -> u64 {
     braid_sys::time::coarse_monotonic_nanos()
 }
 
+/// The loop's run queue. A `RefCell` would check and set its flag twice per task poll (once
+/// to pop the task, once to queue it again); none is needed: the queue is the loop thread's
+/// alone (`Core` is neither `Send` nor `Sync`), and each method below is one `VecDeque`
+/// operation that runs no code of a task's (no future, waker or destructor), so no two of
+/// them can overlap, and no reference to the inside outlives a method.
+struct RunQueue(UnsafeCell<VecDeque<TaskRef>>);
+
+impl RunQueue {
+    fn with_capacity(capacity: usize) -> RunQueue {
+        RunQueue(UnsafeCell::new(VecDeque::with_capacity(capacity)))
+    }
+
+    #[inline]
+    fn push_back(&self, task: TaskRef) {
+        // SAFETY: see the type: nothing else has the queue during this call.
+        unsafe { (*self.0.get()).push_back(task) }
+    }
+
+    #[inline]
+    fn pop_front(&self) -> Option<TaskRef> {
+        // SAFETY: see the type.
+        unsafe { (*self.0.get()).pop_front() }
+    }
+
+    fn is_empty(&self) -> bool {
+        // SAFETY: see the type.
+        unsafe { (*self.0.get()).is_empty() }
+    }
+
+    fn len(&self) -> usize {
+        // SAFETY: see the type.
+        unsafe { (*self.0.get()).len() }
+    }
+
+    /// Queues the tasks spawned or woken from other threads.
+    fn take_remote(&self, shared: &Shared) {
+        // SAFETY: see the type; `take_remote` only moves tasks from the remote queue.
+        shared.take_remote(unsafe { &mut *self.0.get() });
+    }
+
+    fn extend(&self, tasks: Vec<TaskRef>) {
+        // SAFETY: see the type; moving a `Vec`'s tasks in runs none of their code.
+        unsafe { (*self.0.get()).extend(tasks) }
+    }
+
+    /// Empties the queue; its tasks come with their queue references.
+    fn take_all(&self) -> Vec<TaskRef> {
+        // SAFETY: see the type; the tasks are moved out, none is dropped.
+        unsafe { (*self.0.get()).drain(..).collect() }
+    }
+}
+
 /// The clock as a turn's polls see it: when the last poll ended, in nanoseconds and as
 /// task stats store it.
 struct TurnClock {
@@ -386,7 +438,7 @@ impl TurnClock {
 impl fmt::Debug for Core {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Core")
-            .field("queued", &self.queue.borrow().len())
+            .field("queued", &self.queue.len())
             .field("metrics", &self.metrics())
             .finish_non_exhaustive()
     }
