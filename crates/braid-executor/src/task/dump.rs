@@ -143,11 +143,13 @@ impl PollStats {
 }
 
 /// What the loop is polling now, readable from any thread: what a dump can still say about a
-/// loop that is blocked in a poll and cannot answer. The loop thread writes it around each
-/// poll; it holds only `'static` data and numbers, never a pointer into a task.
+/// loop that is blocked in a poll and cannot answer. The loop thread writes what it polls
+/// before each poll, the start time when its coarse clock moves (a poll starts when the one
+/// before it ended), and clears it after a turn's polls; it holds only `'static` data and
+/// numbers, never a pointer into a task.
 #[derive(Debug, Default)]
 pub(crate) struct NowPolling {
-    /// Where the polled task was spawned (or `block_on` called); null between polls.
+    /// Where the polled task was spawned (or `block_on` called); null between turns.
     location: AtomicPtr<Location<'static>>,
     /// When the poll started, on the coarse clock (nanoseconds).
     started: AtomicU64,
