@@ -1,7 +1,6 @@
 //! The loop-thread side of an event loop: run queue, live tasks, the driver, and one turn.
 
-use std::cell::{Cell, UnsafeCell};
-use std::collections::VecDeque;
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::os::fd::OwnedFd;
@@ -15,6 +14,7 @@ use std::time::{Duration, Instant};
 use braid_poller::Poller;
 
 use super::metrics::Metrics;
+use super::run_queue::RunQueue;
 use super::shared::Shared;
 use super::slow_poll::{self, Polled};
 use crate::blocking::BlockingPool;
@@ -358,58 +358,6 @@ impl Core {
 #[inline]
 fn poll_clock() -> u64 {
     braid_sys::time::coarse_monotonic_nanos()
-}
-
-/// The loop's run queue. A `RefCell` would check and set its flag twice per task poll (once
-/// to pop the task, once to queue it again); none is needed: the queue is the loop thread's
-/// alone (`Core` is neither `Send` nor `Sync`), and each method below is one `VecDeque`
-/// operation that runs no code of a task's (no future, waker or destructor), so no two of
-/// them can overlap, and no reference to the inside outlives a method.
-struct RunQueue(UnsafeCell<VecDeque<TaskRef>>);
-
-impl RunQueue {
-    fn with_capacity(capacity: usize) -> RunQueue {
-        RunQueue(UnsafeCell::new(VecDeque::with_capacity(capacity)))
-    }
-
-    #[inline]
-    fn push_back(&self, task: TaskRef) {
-        // SAFETY: see the type: nothing else has the queue during this call.
-        unsafe { (*self.0.get()).push_back(task) }
-    }
-
-    #[inline]
-    fn pop_front(&self) -> Option<TaskRef> {
-        // SAFETY: see the type.
-        unsafe { (*self.0.get()).pop_front() }
-    }
-
-    fn is_empty(&self) -> bool {
-        // SAFETY: see the type.
-        unsafe { (*self.0.get()).is_empty() }
-    }
-
-    fn len(&self) -> usize {
-        // SAFETY: see the type.
-        unsafe { (*self.0.get()).len() }
-    }
-
-    /// Queues the tasks spawned or woken from other threads.
-    fn take_remote(&self, shared: &Shared) {
-        // SAFETY: see the type; `take_remote` only moves tasks from the remote queue.
-        shared.take_remote(unsafe { &mut *self.0.get() });
-    }
-
-    fn extend(&self, tasks: Vec<TaskRef>) {
-        // SAFETY: see the type; moving a `Vec`'s tasks in runs none of their code.
-        unsafe { (*self.0.get()).extend(tasks) }
-    }
-
-    /// Empties the queue; its tasks come with their queue references.
-    fn take_all(&self) -> Vec<TaskRef> {
-        // SAFETY: see the type; the tasks are moved out, none is dropped.
-        unsafe { (*self.0.get()).drain(..).collect() }
-    }
 }
 
 /// The clock as a turn's polls see it: when the last poll ended, in nanoseconds and as
