@@ -1,7 +1,6 @@
 //! The loop-thread side of an event loop: run queue, live tasks, the driver, and one turn.
 
-use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::os::fd::OwnedFd;
@@ -15,11 +14,12 @@ use std::time::{Duration, Instant};
 use braid_poller::Poller;
 
 use super::metrics::Metrics;
+use super::run_queue::RunQueue;
 use super::shared::Shared;
 use super::slow_poll::{self, Polled};
 use crate::blocking::BlockingPool;
 use crate::driver::{Driver, IoKey};
-use crate::task::{self, JoinError, LiveTasks, Task, TaskDump, TaskRef};
+use crate::task::{self, JoinError, LiveTasks, PollEnd, Running, Task, TaskDump, TaskRef};
 
 /// How many tasks the loop polls before it looks at the poller and the timers again, so that
 /// tasks that keep waking themselves cannot starve I/O and timers.
@@ -32,7 +32,7 @@ pub(crate) struct Core {
     /// loop ends; from then on only this keeps its descriptors open, for as long as the
     /// `Core` lives (sockets keep only `shared`).
     pub(crate) poller: Arc<Poller>,
-    queue: RefCell<VecDeque<TaskRef>>,
+    queue: RunQueue,
     /// Every task whose future is still alive and that the loop has seen.
     live: LiveTasks,
     /// Registered descriptors and timers: what the loop waits on.
@@ -41,6 +41,9 @@ pub(crate) struct Core {
     slow_poll_threshold: Duration,
     /// The same in nanoseconds, as each task's poll is compared with it.
     slow_poll_nanos: u64,
+    /// Polls that took at least this long need more than the usual bookkeeping: 1 (any time
+    /// on the clock at all), or 0 if every poll is slow.
+    timed_from: u64,
     blocking_pool: Arc<BlockingPool>,
     /// Yield the core once before sleeping in the poller.
     yield_before_sleep: bool,
@@ -67,15 +70,17 @@ impl Core {
         blocking_pool: Arc<BlockingPool>,
         yield_before_sleep: bool,
     ) -> Core {
+        let slow_poll_nanos = u64::try_from(slow_poll_threshold.as_nanos()).unwrap_or(u64::MAX);
         Core {
             shared: Arc::new(Shared::new(poller.clone())),
             poller,
-            queue: RefCell::new(VecDeque::with_capacity(256)),
+            queue: RunQueue::with_capacity(256),
             live: LiveTasks::with_capacity(256),
             driver: Driver::new(),
             counters: Counters::default(),
             slow_poll_threshold,
-            slow_poll_nanos: u64::try_from(slow_poll_threshold.as_nanos()).unwrap_or(u64::MAX),
+            slow_poll_nanos,
+            timed_from: slow_poll_nanos.min(1),
             blocking_pool,
             yield_before_sleep,
         }
@@ -87,7 +92,7 @@ impl Core {
     }
 
     pub(crate) fn push_local(&self, task: TaskRef) {
-        self.queue.borrow_mut().push_back(task);
+        self.queue.push_back(task);
     }
 
     /// Spawns `future` on this loop; it runs when the loop next turns.
@@ -104,10 +109,10 @@ impl Core {
         task
     }
 
-    /// Polls one task taken from the run queue.
-    /// `clock` is when the previous poll ended (or the turn began), from [`poll_clock`]; it
-    /// is advanced to when this poll ended, so that timing each poll costs one clock read.
-    fn run_task(&self, task: TaskRef, clock: &mut u64) {
+    /// Polls one task taken from the run queue. `clock` is when the previous poll ended (or
+    /// the turn began), and is advanced to when this poll ended, so that timing each poll
+    /// costs one clock read.
+    fn run_task(&self, task: TaskRef, clock: &mut TurnClock) {
         // SAFETY: `Core` lives on its loop's thread, and its run queue holds only its own
         // tasks (`Shared::schedule` and `spawn` queue there).
         let Some(mut running) = (unsafe { task.start(&self.live) }) else {
@@ -120,27 +125,40 @@ impl Core {
         }
         bump(&self.counters.polls, 1);
         let header = running.task().header();
+        // Its start time is `clock.now`, given to `now_polling` when the clock last moved.
         self.shared
             .now_polling
-            .start(header.stats.id(), header.location, *clock);
+            .start(header.stats.id(), header.location);
         let polled = running.poll();
         let now = poll_clock();
-        // `now_polling` is cleared once the turn's polls are done (`turn`), not after each.
-        running.task().header().stats.poll_ended(*clock, now);
-        let took = now.saturating_sub(*clock);
-        *clock = now;
-        if took >= self.slow_poll_nanos {
-            self.slow_poll(
-                Polled::Task(running.task().header().location),
-                Duration::from_nanos(took),
-            );
+        let took = now.saturating_sub(clock.now);
+        // The coarse clock rarely moves during one poll: then there is no time to add, the
+        // poll is not slow (unless the threshold is 0), and the clock is where it was.
+        if took >= self.timed_from {
+            self.timed_poll(&running, took, now, clock);
         }
+        // `now_polling` is cleared once the turn's polls are done (`turn`), not after each.
+        running.task().header().stats.poll_ended(clock.end);
         if polled.is_ready() {
             running.complete(&self.live);
         } else if let Some(task) = running.park() {
             // Woken (or cancelled) while it ran: it goes to the back of the queue with the
             // reference it came with.
             self.push_local(task);
+        }
+    }
+
+    /// The rest of a task's poll bookkeeping, for a poll that took `took` nanoseconds and
+    /// ended at `now` (or with a slow-poll threshold of 0): its poll time, the clock moved on
+    /// (the next poll starts at `now`), and the slow-poll check.
+    #[inline]
+    fn timed_poll(&self, running: &Running, took: u64, now: u64, clock: &mut TurnClock) {
+        let header = running.task().header();
+        header.stats.add_busy(took);
+        clock.set(now);
+        self.shared.now_polling.set_started(now);
+        if took >= self.slow_poll_nanos {
+            self.slow_poll(Polled::Task(header.location), Duration::from_nanos(took));
         }
     }
 
@@ -153,7 +171,8 @@ impl Core {
         location: &'static Location<'static>,
     ) -> Poll<F::Output> {
         let start = poll_clock();
-        self.shared.now_polling.start(0, location, start);
+        self.shared.now_polling.set_started(start);
+        self.shared.now_polling.start(0, location);
         let polled = future.poll(cx);
         self.shared.now_polling.end();
         let took = Duration::from_nanos(poll_clock().saturating_sub(start));
@@ -172,10 +191,11 @@ impl Core {
     /// One turn: polls up to [`POLLS_PER_TURN`] tasks, then takes remote wakes, I/O events
     /// and expired timers. Blocks in the poller only when nothing is ready.
     pub(crate) fn turn(&self) {
-        let mut clock = poll_clock();
+        let mut clock = TurnClock::read();
+        self.shared.now_polling.set_started(clock.now);
         let mut taken = 0;
         while taken < POLLS_PER_TURN {
-            let task = self.queue.borrow_mut().pop_front();
+            let task = self.queue.pop_front();
             let Some(task) = task else { break };
             taken += 1;
             self.run_task(task, &mut clock);
@@ -185,7 +205,7 @@ impl Core {
             // only queues, so a reader from another thread sees the last poll for that long.
             self.shared.now_polling.end();
         }
-        self.shared.take_remote(&mut *self.queue.borrow_mut());
+        self.queue.take_remote(&self.shared);
         if self.has_work() {
             // With no socket registered there is nothing to look for: skip the system call.
             // Remote wakes are seen through `remote_pending` either way.
@@ -220,7 +240,7 @@ impl Core {
 
     /// Whether a task is queued, or a wake from another thread is waiting to be taken.
     fn has_work(&self) -> bool {
-        !self.queue.borrow().is_empty()
+        !self.queue.is_empty()
             || self.shared.main_woken.load(Ordering::Acquire)
             || self.shared.has_remote()
     }
@@ -295,16 +315,16 @@ impl Core {
     pub(crate) fn shutdown(&self) {
         let (remote, released) = self.shared.close();
         self.deregister_all(released);
-        self.queue.borrow_mut().extend(remote);
+        self.queue.extend(remote);
         loop {
-            let queued: Vec<TaskRef> = self.queue.borrow_mut().drain(..).collect();
+            let queued = self.queue.take_all();
             for task in &queued {
                 // Spawned through a `Handle` and never polled: linked so its future drops.
                 // SAFETY: one of this loop's tasks, on its thread.
                 unsafe { self.live.adopt(task) };
             }
             drop(queued);
-            if !self.live.drop_all() && self.queue.borrow().is_empty() {
+            if !self.live.drop_all() && self.queue.is_empty() {
                 break;
             }
         }
@@ -340,10 +360,33 @@ fn poll_clock() -> u64 {
     braid_sys::time::coarse_monotonic_nanos()
 }
 
+/// The clock as a turn's polls see it: when the last poll ended, in nanoseconds and as
+/// task stats store it.
+struct TurnClock {
+    now: u64,
+    end: PollEnd,
+}
+
+impl TurnClock {
+    fn read() -> TurnClock {
+        let now = poll_clock();
+        TurnClock {
+            now,
+            end: PollEnd::at(now),
+        }
+    }
+
+    #[inline]
+    fn set(&mut self, now: u64) {
+        self.now = now;
+        self.end = PollEnd::at(now);
+    }
+}
+
 impl fmt::Debug for Core {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Core")
-            .field("queued", &self.queue.borrow().len())
+            .field("queued", &self.queue.len())
             .field("metrics", &self.metrics())
             .finish_non_exhaustive()
     }

@@ -4,6 +4,7 @@ pub(crate) mod context;
 pub(crate) mod core;
 mod handle;
 mod metrics;
+mod run_queue;
 mod shared;
 mod slow_poll;
 

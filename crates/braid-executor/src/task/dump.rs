@@ -50,6 +50,19 @@ fn last_units(nanos: u64) -> u32 {
     ((nanos >> LAST_SHIFT) as u32).max(1)
 }
 
+/// When a poll ended, in `last`'s units: computed once per clock reading that moved, not
+/// once per poll, since most polls end at the same coarse-clock reading as the one before.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PollEnd(u32);
+
+impl PollEnd {
+    /// A poll that ends at `nanos` on the coarse clock.
+    #[inline]
+    pub(crate) fn at(nanos: u64) -> PollEnd {
+        PollEnd(last_units(nanos))
+    }
+}
+
 impl PollStats {
     pub(crate) fn new() -> PollStats {
         PollStats {
@@ -70,20 +83,28 @@ impl PollStats {
         u64::from(self.id.load(Ordering::Relaxed))
     }
 
-    /// The poll that started at `started` ended at `now`. Loop thread only: the only writer,
-    /// so a load and a store do what a read-modify-write would, for less.
+    /// A poll ended at `end`. Loop thread only: the only writer, so a load and a store do
+    /// what a read-modify-write would, for less. The time the poll took goes to
+    /// [`add_busy`](PollStats::add_busy), called only when it is not 0: on the coarse clock
+    /// most polls take no time at all.
     #[inline]
-    pub(crate) fn poll_ended(&self, started: u64, now: u64) {
-        let add = |counter: &AtomicU32, by: u32| {
-            counter.store(
-                counter.load(Ordering::Relaxed).saturating_add(by),
-                Ordering::Relaxed,
-            );
-        };
-        add(&self.polls, 1);
-        let units = now.saturating_sub(started) >> BUSY_SHIFT;
-        add(&self.busy, u32::try_from(units).unwrap_or(u32::MAX));
-        self.last.store(last_units(now), Ordering::Relaxed);
+    pub(crate) fn poll_ended(&self, end: PollEnd) {
+        self.polls.store(
+            self.polls.load(Ordering::Relaxed).saturating_add(1),
+            Ordering::Relaxed,
+        );
+        self.last.store(end.0, Ordering::Relaxed);
+    }
+
+    /// Adds `took` nanoseconds to the task's poll time. Loop thread only, like
+    /// [`poll_ended`](PollStats::poll_ended).
+    #[inline]
+    pub(crate) fn add_busy(&self, took: u64) {
+        let units = u32::try_from(took >> BUSY_SHIFT).unwrap_or(u32::MAX);
+        self.busy.store(
+            self.busy.load(Ordering::Relaxed).saturating_add(units),
+            Ordering::Relaxed,
+        );
     }
 
     /// What `header`'s task is doing at `now` (coarse clock nanoseconds); `polling_since` is
@@ -122,11 +143,13 @@ impl PollStats {
 }
 
 /// What the loop is polling now, readable from any thread: what a dump can still say about a
-/// loop that is blocked in a poll and cannot answer. The loop thread writes it around each
-/// poll; it holds only `'static` data and numbers, never a pointer into a task.
+/// loop that is blocked in a poll and cannot answer. The loop thread writes what it polls
+/// before each poll, the start time when its coarse clock moves (a poll starts when the one
+/// before it ended), and clears it after a turn's polls; it holds only `'static` data and
+/// numbers, never a pointer into a task.
 #[derive(Debug, Default)]
 pub(crate) struct NowPolling {
-    /// Where the polled task was spawned (or `block_on` called); null between polls.
+    /// Where the polled task was spawned (or `block_on` called); null between turns.
     location: AtomicPtr<Location<'static>>,
     /// When the poll started, on the coarse clock (nanoseconds).
     started: AtomicU64,
@@ -135,14 +158,23 @@ pub(crate) struct NowPolling {
 }
 
 impl NowPolling {
-    /// A poll of task `id` (0: the main future), from `location`, starts at `now`.
+    /// A poll of task `id` (0: the main future), from `location`, starts at the time last
+    /// given to [`set_started`](NowPolling::set_started).
     #[inline]
-    pub(crate) fn start(&self, id: u64, location: &'static Location<'static>, now: u64) {
+    pub(crate) fn start(&self, id: u64, location: &'static Location<'static>) {
         self.id.store(id as u32, Ordering::Relaxed);
-        self.started.store(now, Ordering::Relaxed);
         // Release: a reader that sees the location sees the number and time with it.
         self.location
             .store(std::ptr::from_ref(location).cast_mut(), Ordering::Release);
+    }
+
+    /// The next poll starts at `now` (and so do the ones after it, until this is called
+    /// again): the loop calls it when its clock reading moves, not before each poll. A reader
+    /// that sees it while the previous poll is still shown (between polls) may see that poll
+    /// as started later than it did, by one poll: a diagnostic off by one poll, as in `dump`.
+    #[inline]
+    pub(crate) fn set_started(&self, now: u64) {
+        self.started.store(now, Ordering::Relaxed);
     }
 
     /// When the poll in progress started, read on the loop thread itself (a task asking for

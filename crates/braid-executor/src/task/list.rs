@@ -54,25 +54,28 @@ impl LiveTasks {
     /// here.
     pub(crate) unsafe fn link(&self, task: &TaskRef) -> bool {
         let ptr = task.as_ptr();
+        // The index is looked at before the list is borrowed: every poll asks, and all but
+        // a task's first say no.
+        // SAFETY: the index is only touched on the loop thread, which this list is confined
+        // to, and `task` keeps the header alive.
+        let unlinked = task
+            .header()
+            .alive_index
+            .with_mut(|index| unsafe { *index == UNLINKED });
+        if !unlinked {
+            return false;
+        }
         let mut tasks = self.tasks.borrow_mut();
         let len = tasks.len();
-        let linked = task.header().alive_index.with_mut(|index| {
-            // SAFETY: the index is only touched on the loop thread, which this list is
-            // confined to, and `task` keeps the header alive.
-            let index = unsafe { &mut *index };
-            if *index != UNLINKED {
-                return false;
-            }
-            *index = len;
-            true
-        });
-        if linked {
-            let id = self.next_id.get();
-            self.next_id.set(id + 1);
-            task.header().stats.set_id(id);
-            tasks.push(ptr);
-        }
-        linked
+        // SAFETY: as above.
+        task.header()
+            .alive_index
+            .with_mut(|index| unsafe { *index = len });
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        task.header().stats.set_id(id);
+        tasks.push(ptr);
+        true
     }
 
     /// Links a task taken from a queue at the end of the loop, unless it already finished.

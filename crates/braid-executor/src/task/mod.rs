@@ -25,8 +25,9 @@ use std::task::{Context, Poll};
 /// event-loop task, a `spawn_blocking` job and a thread-pool handle.
 #[doc(inline)]
 pub use braid_threadpool::JoinError;
-pub(crate) use dump::NowPolling;
+pub(crate) use dump::{NowPolling, PollEnd};
 pub use dump::{TaskDump, TaskInfo, TaskState};
+pub(crate) use harness::Running;
 pub(crate) use list::LiveTasks;
 pub(crate) use raw::{spawn, Schedule, TaskRef};
 pub use yield_now::{yield_now, YieldNow};

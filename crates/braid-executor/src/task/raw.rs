@@ -163,11 +163,7 @@ where
                 Ok(Poll::Ready(output)) => output,
                 Err(payload) => Err(JoinError::panic(payload)),
             };
-            let output = match drop_caught(stage) {
-                Some(error) => Err(error),
-                None => output,
-            };
-            *stage = Stage::Finished(output);
+            finish(stage, output);
             true
         };
         // SAFETY: forwarded from the caller.
@@ -239,6 +235,17 @@ where
 }
 
 /// Replaces a running stage with `Consumed`, catching a panic from the future's destructor.
+/// Drops a finished future and stores its output in its place. Out of line, so that a poll
+/// that returns `Pending`, the usual one, saves no registers for this.
+#[inline(never)]
+fn finish<F, T>(stage: &mut Stage<F, T>, output: Result<T, JoinError>) {
+    let output = match drop_caught(stage) {
+        Some(error) => Err(error),
+        None => output,
+    };
+    *stage = Stage::Finished(output);
+}
+
 fn drop_caught<F, T>(stage: &mut Stage<F, T>) -> Option<JoinError> {
     panic::catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed))
         .err()

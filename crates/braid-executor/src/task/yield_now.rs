@@ -22,6 +22,7 @@ use std::task::{Context, Poll};
 ///     other.await.unwrap();
 /// });
 /// ```
+#[inline]
 pub fn yield_now() -> YieldNow {
     YieldNow { yielded: false }
 }
@@ -36,6 +37,7 @@ pub struct YieldNow {
 impl Future for YieldNow {
     type Output = ();
 
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         if self.yielded {
             return Poll::Ready(());
