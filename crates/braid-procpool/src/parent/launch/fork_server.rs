@@ -196,6 +196,43 @@ mod test {
         client.close();
     }
 
+    /// A pool that closes its socket with a report still unread in it leaves the server a
+    /// reset, not an end of file: the server takes it as the pool's end all the same and
+    /// exits cleanly, printing nothing.
+    #[test]
+    fn a_server_whose_pool_left_reports_unread_exits_cleanly() {
+        let mut client = Client::fork_template().unwrap();
+        let (task_read, task_write) = fd::pipe().unwrap();
+        let (result_read, result_write) = fd::pipe().unwrap();
+        client.request(&task_read, &result_write).unwrap();
+        drop((task_read, result_write));
+        let mut reports = Vec::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !matches!(reports.first(), Some(Report::Forked(_))) {
+            assert!(std::time::Instant::now() < deadline, "no Forked report");
+            client.read_events(&mut reports).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        // The worker ends; wait until the server's `Exited` report sits in the socket, and
+        // leave it there.
+        drop((task_write, result_read));
+        let mut readable = libc::pollfd {
+            fd: client.control.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, for the length of the call.
+        let ready = unsafe { libc::poll(&mut readable, 1, 30_000) };
+        assert_eq!(ready, 1, "the Exited report never came");
+        let Client { control, pid, .. } = client;
+        drop(control);
+        assert_eq!(
+            process::wait_pid(pid, true).unwrap(),
+            Some(process::ExitStatus::exited(0)),
+            "the server took the reset as a failure"
+        );
+    }
+
     /// Told that no request follows, the server still reports its worker's end, then exits
     /// on its own: the pool's end of the socket, still open, reads end of file.
     #[test]
