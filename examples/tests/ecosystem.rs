@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use braid::executor::net::{TcpListener, TcpStream};
 use braid::executor::{run, sleep, spawn, timeout, yield_now};
-use common::{curl, require, survives_wrk, Running, CURL_ARGS, HANG_GUARD};
+use common::{assert_one_connection, curl, require, survives_wrk, Running, CURL_ARGS, HANG_GUARD};
 use examples::page_server::{PageServer, PAGE_SIZE};
 use futures::{FutureExt, StreamExt};
 
@@ -55,11 +55,7 @@ fn axum_hello_serves_two_routes_on_one_connection() {
         "Hello from axum on braid!\n{\"greeting\":\"hello, ada\",\"served_by\":\"braid\"}"
     );
     assert_eq!(verbose.matches("HTTP/1.1 200 OK").count(), 2, "{verbose}");
-    assert!(
-        verbose.contains("Re-using existing connection")
-            || verbose.contains("Reusing existing connection"),
-        "curl opened a second connection:\n{verbose}"
-    );
+    assert_one_connection(&verbose);
     assert!(
         verbose.contains("content-type: application/json"),
         "{verbose}"

@@ -20,11 +20,10 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::Command;
 use std::sync::mpsc::{self, Receiver};
 use std::time::Duration;
 
-use common::{curl, require, run_ok, survives_wrk, Running, HANG_GUARD};
+use common::{assert_one_connection, curl, require, run_ok, survives_wrk, Running, HANG_GUARD};
 
 fn connect(addr: SocketAddr) -> TcpStream {
     let stream = TcpStream::connect(addr).expect("the server accepts");
@@ -92,21 +91,10 @@ fn http_hello_serves_curl_on_one_connection() {
     require("curl");
     let mut server = Running::start("http_hello", &["127.0.0.1:0"]);
     let url = format!("http://{}/", server.listening_address());
-    let output = Command::new("curl")
-        .args(["--silent", "--show-error", "--verbose", "--max-time", "60"])
-        .args([&url, &url])
-        .output()
-        .expect("curl runs");
-    let body = String::from_utf8_lossy(&output.stdout);
-    let verbose = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "curl failed:\n{verbose}");
+    let (body, verbose) = curl(&[&url, &url]);
     assert_eq!(body, "Hello, world!Hello, world!");
     assert_eq!(verbose.matches("HTTP/1.1 200 OK").count(), 2, "{verbose}");
-    assert!(
-        verbose.contains("Re-using existing connection")
-            || verbose.contains("Reusing existing connection"),
-        "curl opened a second connection:\n{verbose}"
-    );
+    assert_one_connection(&verbose);
 }
 
 #[test]
@@ -411,11 +399,7 @@ fn hyper_hello_serves_curl_on_one_connection() {
     let (body, verbose) = curl(&[&url, &url]);
     assert_eq!(body, "Hello, world!Hello, world!");
     assert_eq!(verbose.matches("HTTP/1.1 200 OK").count(), 2, "{verbose}");
-    assert!(
-        verbose.contains("Re-using existing connection")
-            || verbose.contains("Reusing existing connection"),
-        "curl opened a second connection:\n{verbose}"
-    );
+    assert_one_connection(&verbose);
 }
 
 #[test]

@@ -6,7 +6,6 @@ use std::convert::Infallible;
 use std::error::Error;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::Duration;
 
 use async_tungstenite::tungstenite::handshake::derive_accept_key;
 use async_tungstenite::tungstenite::protocol::Role;
@@ -21,18 +20,9 @@ use hyper::header::{CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, UPGRADE
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 
-type Result<T = ()> = std::result::Result<T, Box<dyn Error>>;
+mod common;
 
-/// Long enough never to be reached on a loaded machine: it only turns a hang into a failure.
-const HANG: Duration = Duration::from_secs(120);
-
-fn run(test: impl std::future::Future<Output = Result>) -> Result {
-    braid_executor::run(async {
-        braid_executor::timeout(HANG, test)
-            .await
-            .map_err(|_| "the test hung")?
-    })
-}
+use common::{run, Result, HANG};
 
 /// An HTTP/1.1 server on this loop that answers `GET /n` with `n`, counting the connections
 /// it accepted.

@@ -17,19 +17,9 @@ use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 
-type Result<T = ()> = std::result::Result<T, Box<dyn Error>>;
+mod common;
 
-/// Long enough never to be reached on a loaded machine: it only turns a hang into a failure.
-const HANG: Duration = Duration::from_secs(120);
-
-/// Runs `test` on a fresh loop, failing instead of hanging.
-fn run(test: impl std::future::Future<Output = Result>) -> Result {
-    braid_executor::run(async {
-        braid_executor::timeout(HANG, test)
-            .await
-            .map_err(|_| "the test hung")?
-    })
-}
+use common::{run, Result, HANG};
 
 async fn connected_pair() -> Result<(TcpStream, TcpStream)> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;

@@ -251,3 +251,13 @@ pub fn survives_wrk(name: &str) {
     assert!(!report.contains("Socket errors"), "{report}");
     assert!(!report.contains("Non-2xx"), "{report}");
 }
+
+/// Fails unless curl's `--verbose` trace shows it sent its later requests over the
+/// connection it opened first (curl's wording changed between versions).
+pub fn assert_one_connection(verbose: &str) {
+    assert!(
+        verbose.contains("Re-using existing connection")
+            || verbose.contains("Reusing existing connection"),
+        "curl opened a second connection:\n{verbose}"
+    );
+}
