@@ -155,19 +155,14 @@ where
     #[track_caller]
     fn execute(&self, future: F) {
         // A loop that has ended took the connection with it: nothing is left to drive.
-        if let Ok(task) = self.handle.spawn(future) {
-            task.detach();
-        }
+        let _ = spawn_detached(&self.handle, future);
     }
 }
 
 impl Spawn for HandleExecutor {
     #[track_caller]
     fn spawn_obj(&self, future: FutureObj<'static, ()>) -> Result<(), SpawnError> {
-        self.handle
-            .spawn(future)
-            .map(braid_executor::Task::detach)
-            .map_err(|_| SpawnError::shutdown())
+        spawn_detached(&self.handle, future)
     }
 
     fn status(&self) -> Result<(), SpawnError> {
@@ -231,12 +226,22 @@ impl CallerLoopExecutor {
         F::Output: Send + 'static,
     {
         let here = Handle::try_current();
-        let handle = here.as_ref().unwrap_or(&self.fallback);
-        handle
-            .spawn(future)
-            .map(braid_executor::Task::detach)
-            .map_err(|_| SpawnError::shutdown())
+        spawn_detached(here.as_ref().unwrap_or(&self.fallback), future)
     }
+}
+
+/// Spawns `future` through `handle`, to run on unwatched; `SpawnError::shutdown` once the
+/// handle's loop has ended.
+#[track_caller]
+fn spawn_detached<F>(handle: &Handle, future: F) -> Result<(), SpawnError>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    handle
+        .spawn(future)
+        .map(braid_executor::Task::detach)
+        .map_err(|_| SpawnError::shutdown())
 }
 
 impl<F> hyper::rt::Executor<F> for CallerLoopExecutor
