@@ -130,3 +130,28 @@ fn without_a_subscriber_the_first_slow_poll_at_each_place_goes_to_stderr() {
     }
     assert_ne!(lines[1], lines[2], "two places, two lines");
 }
+
+/// Time the loop spends asleep in the poller, or between two `block_on` calls, is nobody's
+/// poll time: the main future's polls start on a clock read after the wait, never on one
+/// carried from before it.
+#[test]
+fn waiting_in_the_poller_or_between_block_ons_is_not_a_slow_poll() {
+    let event_loop = EventLoop::builder()
+        .slow_poll_threshold(Duration::from_millis(60))
+        .build()
+        .unwrap();
+    event_loop.block_on(async {
+        // Pending across a sleep in the poller, with a task keeping the turns going first.
+        let busy = spawn(async {
+            for _ in 0..100 {
+                braid_executor::yield_now().await;
+            }
+        });
+        busy.await.unwrap();
+        braid_executor::sleep(Duration::from_millis(200)).await;
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    event_loop.block_on(async {});
+    event_loop.block_on(async { braid_executor::yield_now().await });
+    assert_eq!(event_loop.metrics().slow_polls, 0);
+}

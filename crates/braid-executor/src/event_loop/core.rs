@@ -47,6 +47,10 @@ pub(crate) struct Core {
     blocking_pool: Arc<BlockingPool>,
     /// Yield the core once before sleeping in the poller.
     yield_before_sleep: bool,
+    /// The clock as the last poll left it, for the next poll of `block_on`'s loop to start
+    /// from instead of reading it again; `None` where time may have passed since (the loop
+    /// slept in the poller, or `block_on` returned).
+    carried_clock: Cell<Option<u64>>,
 }
 
 #[derive(Default)]
@@ -83,7 +87,13 @@ impl Core {
             timed_from: slow_poll_nanos.min(1),
             blocking_pool,
             yield_before_sleep,
+            carried_clock: Cell::new(None),
         }
+    }
+
+    /// Forgets the carried clock: `block_on` starts with a fresh reading.
+    pub(crate) fn forget_clock(&self) {
+        self.carried_clock.set(None);
     }
 
     /// The loop's descriptors and timers, for the sockets and sleeps of its tasks.
@@ -170,14 +180,21 @@ impl Core {
         cx: &mut Context<'_>,
         location: &'static Location<'static>,
     ) -> Poll<F::Output> {
-        let start = poll_clock();
+        // Where the turn before did not sleep, the clock it ended with is as good as a new
+        // reading (the coarse clock moves every few milliseconds): one read per poll.
+        let start = self.carried_clock.take().unwrap_or_else(poll_clock);
         self.shared.now_polling.set_started(start);
         self.shared.now_polling.start(0, location);
         let polled = future.poll(cx);
         self.shared.now_polling.end();
-        let took = Duration::from_nanos(poll_clock().saturating_sub(start));
-        if took >= self.slow_poll_threshold {
-            self.slow_poll(Polled::Main(location), took);
+        let end = poll_clock();
+        if polled.is_pending() {
+            // The next turn starts right away.
+            self.carried_clock.set(Some(end));
+        }
+        let took = end.saturating_sub(start);
+        if took >= self.slow_poll_nanos {
+            self.slow_poll(Polled::Main(location), Duration::from_nanos(took));
         }
         polled
     }
@@ -191,7 +208,10 @@ impl Core {
     /// One turn: polls up to [`POLLS_PER_TURN`] tasks, then takes remote wakes, I/O events
     /// and expired timers. Blocks in the poller only when nothing is ready.
     pub(crate) fn turn(&self) {
-        let mut clock = TurnClock::read();
+        let mut clock = match self.carried_clock.take() {
+            Some(now) => TurnClock::at(now),
+            None => TurnClock::read(),
+        };
         self.shared.now_polling.set_started(clock.now);
         let mut taken = 0;
         while taken < POLLS_PER_TURN {
@@ -207,6 +227,8 @@ impl Core {
         }
         self.queue.take_remote(&self.shared);
         if self.has_work() {
+            // No sleep before the next poll: it starts where this turn's polls ended.
+            self.carried_clock.set(Some(clock.now));
             // With no socket registered there is nothing to look for: skip the system call.
             // Remote wakes are seen through `remote_pending` either way.
             if self.driver.has_io() {
@@ -369,7 +391,10 @@ struct TurnClock {
 
 impl TurnClock {
     fn read() -> TurnClock {
-        let now = poll_clock();
+        TurnClock::at(poll_clock())
+    }
+
+    fn at(now: u64) -> TurnClock {
         TurnClock {
             now,
             end: PollEnd::at(now),

@@ -244,6 +244,8 @@ impl EventLoop {
         let mut cx = Context::from_waker(&waker);
         let shared = &self.core.shared;
         shared.main_woken.store(true, Ordering::Relaxed);
+        // A clock carried from an earlier `block_on` (left by a panic) is stale.
+        self.core.forget_clock();
         loop {
             if shared.main_woken.load(Ordering::Acquire) {
                 shared.main_woken.store(false, Ordering::Relaxed);
