@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
@@ -127,8 +127,18 @@ impl Report {
         out
     }
 
-    /// The same results as JSON, with exact numbers.
+    /// The same results as JSON, with exact numbers, the day the run began (UTC: now less
+    /// the run's length) and the kernel it ran on.
     pub fn json(&self) -> Value {
+        let began = SystemTime::now()
+            .checked_sub(self.elapsed)
+            .unwrap_or(UNIX_EPOCH);
+        self.json_at(began, kernel_release())
+    }
+
+    /// [`Report::json`] for a run that began at `began`, on the kernel `kernel` (its release,
+    /// as `uname -r` prints it; `None` where it could not be read).
+    pub fn json_at(&self, began: SystemTime, kernel: Option<String>) -> Value {
         let layers: Vec<Value> = self
             .layers
             .iter()
@@ -174,7 +184,9 @@ impl Report {
                 "cpu": self.machine.cpu,
                 "os": self.machine.os,
                 "arch": self.machine.arch,
+                "kernel": kernel,
             },
+            "date": utc_date(began),
             "quick": self.quick,
             "workers": self.workers,
             "python": match &self.python { Ok(v) => json!(v), Err(_) => Value::Null },
@@ -278,6 +290,56 @@ impl Report {
         fs::write(&svg_path, self.svg())?;
         Ok([json_path, svg_path])
     }
+}
+
+/// The UTC calendar day of `time` as `YYYY-MM-DD`.
+pub fn utc_date(time: SystemTime) -> String {
+    let seconds = match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
+        Err(before) => -i64::try_from(before.duration().as_secs()).unwrap_or(i64::MAX),
+    };
+    let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// The proleptic Gregorian date (year, month 1-12, day 1-31) `days` days after 1970-01-01:
+/// Howard Hinnant's `civil_from_days`, which counts in 400-year eras of 146,097 days, each
+/// year of an era starting on 1 March so that the leap day falls at its end.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468; // days since 0000-03-01
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097); // [0, 146096]
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365; // [0, 399]
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100); // [0, 365]
+    let march_based_month = (5 * day_of_year + 2) / 153; // [0, 11], 0 = March
+    let day = (day_of_year - (153 * march_based_month + 2) / 5 + 1) as u32;
+    let month = if march_based_month < 10 {
+        march_based_month + 3
+    } else {
+        march_based_month - 9
+    } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// The kernel's release, as `uname -r` prints it.
+#[cfg(target_os = "linux")]
+fn kernel_release() -> Option<String> {
+    let release = fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
+    let release = release.trim();
+    (!release.is_empty()).then(|| release.to_string())
+}
+
+/// The kernel's release, as `uname -r` prints it.
+#[cfg(not(target_os = "linux"))]
+fn kernel_release() -> Option<String> {
+    let output = std::process::Command::new("uname")
+        .arg("-r")
+        .output()
+        .ok()?;
+    let release = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    (output.status.success() && !release.is_empty()).then_some(release)
 }
 
 /// A note for each missing cell whose reason no note of the layer gives yet, so every
@@ -451,6 +513,74 @@ mod tests {
         assert_eq!(row["braid_over_best_peer"], json!(0.5));
         assert_eq!(json["layers"][0]["rows"][1]["peers"]["mio"], Value::Null);
         assert_eq!(json["python"], Value::Null);
+    }
+
+    #[test]
+    fn json_names_the_day_the_run_began_and_the_kernel() {
+        // 2026-12-04 23:59:59 UTC.
+        let began = UNIX_EPOCH + Duration::from_secs(1_796_428_799);
+        let json = report().json_at(began, Some("6.18.44".into()));
+        assert_eq!(json["date"], json!("2026-12-04"));
+        assert_eq!(json["machine"]["kernel"], json!("6.18.44"));
+        let json = report().json_at(began + Duration::from_secs(1), None);
+        assert_eq!(json["date"], json!("2026-12-05"));
+        assert_eq!(json["machine"]["kernel"], Value::Null);
+    }
+
+    #[test]
+    fn json_dates_this_run() {
+        let date = report().json()["date"].as_str().unwrap().to_owned();
+        let bytes = date.as_bytes();
+        assert_eq!(bytes.len(), 10, "{date}");
+        assert!(
+            bytes.iter().enumerate().all(|(i, b)| if i == 4 || i == 7 {
+                *b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }),
+            "{date}"
+        );
+        assert!(date.as_str() >= "2024-01-01", "{date}");
+    }
+
+    #[test]
+    fn utc_dates_are_gregorian_days() {
+        let at = |seconds: u64| utc_date(UNIX_EPOCH + Duration::from_secs(seconds));
+        assert_eq!(at(0), "1970-01-01");
+        assert_eq!(at(86_399), "1970-01-01");
+        assert_eq!(at(86_400), "1970-01-02");
+        assert_eq!(at(951_782_400), "2000-02-29"); // a leap day of a century divisible by 400
+        assert_eq!(at(951_868_800), "2000-03-01");
+        assert_eq!(at(1_709_164_800), "2024-02-29");
+        assert_eq!(at(1_735_603_200), "2024-12-31");
+        assert_eq!(at(1_735_689_600), "2025-01-01");
+        assert_eq!(at(4_107_542_400), "2100-03-01"); // 2100 is not a leap year
+        assert_eq!(utc_date(UNIX_EPOCH - Duration::from_secs(1)), "1969-12-31");
+    }
+
+    #[test]
+    fn civil_from_days_walks_every_day_of_four_centuries() {
+        let days_in = |year: i64, month: u32| match month {
+            2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        };
+        let (mut year, mut month, mut day) = (1900, 1, 1);
+        // 1900-01-01 is 25,567 days before 1970-01-01.
+        for days in -25_567..-25_567 + 146_097 {
+            assert_eq!(civil_from_days(days), (year, month, day), "day {days}");
+            day += 1;
+            if day > days_in(year, month) {
+                day = 1;
+                month += 1;
+                if month > 12 {
+                    month = 1;
+                    year += 1;
+                }
+            }
+        }
+        assert_eq!((year, month, day), (2300, 1, 1));
     }
 
     #[test]

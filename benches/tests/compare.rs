@@ -94,6 +94,11 @@ fn a_poller_run_prints_the_table_and_writes_json_and_svg() {
     let json = read_json(&dir);
     assert_eq!(json["quick"], true);
     assert!(json["machine"]["cores"].as_u64().unwrap() >= 1);
+    let date = json["date"].as_str().expect("the run is dated");
+    assert!(
+        date.len() == 10 && date.starts_with("20") && date.as_bytes()[4] == b'-',
+        "{date}"
+    );
     let rows = json["layers"][0]["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 3);
     for row in rows {
