@@ -18,8 +18,11 @@ use criterion::{criterion_group, criterion_main, Criterion};
 fn tiny_tasks(c: &mut Criterion) {
     let pools = Pools::new().unwrap();
     let mut group = c.benchmark_group("threadpool/tiny_tasks");
-    group.bench_function("braid", |b| {
+    group.bench_function("braid_spawn", |b| {
         b.iter_custom(|iters| threadpool::tiny_tasks_braid(&pools.braid, iters).unwrap())
+    });
+    group.bench_function("braid_submit", |b| {
+        b.iter_custom(|iters| threadpool::tiny_tasks_braid_submit(&pools.braid, iters).unwrap())
     });
     group.bench_function("rayon_spawn", |b| {
         b.iter_custom(|iters| threadpool::tiny_tasks_rayon(&pools.rayon, iters).unwrap())

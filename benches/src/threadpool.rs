@@ -1,7 +1,9 @@
 //! braid-threadpool against rayon, the `threadpool` crate and Python's
 //! `ThreadPoolExecutor`, every pool with [`WORKERS`] workers.
 //!
-//! - tiny tasks: tasks that each bump a counter, submitted from outside the pool;
+//! - tiny tasks: tasks that each bump a counter, spawned from outside the pool with no
+//!   handle (braid's `spawn`, rayon's `spawn`, `threadpool`'s `execute`), and the same through
+//!   braid's `submit` with each handle dropped;
 //! - submit and join: 20,000 tasks whose results come back through a handle each (rayon and
 //!   `threadpool` have no handles, so each task sends its result down a channel of its own);
 //! - `join` fib(32): recursive fork-join with no sequential cutoff;
@@ -63,7 +65,23 @@ pub fn measure(settings: &Settings) -> LayerReport {
         ],
     );
     layer.push(
-        format!("{} tiny tasks", thousands(n)),
+        format!("{} tiny tasks, no handle (braid spawn)", thousands(n)),
+        Unit::NsPerOp,
+        braid,
+        peers,
+    );
+    let (braid, peers) = settings.side_by_side(
+        Unit::NsPerOp,
+        n,
+        Contender::runs(|| tiny_tasks_braid_submit(&pools.braid, n)),
+        vec![
+            Contender::runs(|| tiny_tasks_rayon(&pools.rayon, n)),
+            Contender::runs(|| tiny_tasks_threadpool(&pools.threadpool, n)),
+            Contender::not_applicable(),
+        ],
+    );
+    layer.push(
+        "the same, braid submit with each handle dropped",
         Unit::NsPerOp,
         braid,
         peers,
@@ -236,13 +254,27 @@ fn tiny_batch(n: u64, mut submit: impl FnMut()) -> io::Result<Duration> {
     Ok(start.elapsed())
 }
 
-/// Times `n` tiny tasks (each bumps a counter) submitted to braid's pool from outside it,
-/// until the last one has run.
+/// Times `n` tiny tasks (each bumps a counter) spawned on braid's pool from outside it with
+/// `spawn`, which gives no handle, like rayon's `spawn` and `threadpool`'s `execute`, until
+/// the last one has run.
 ///
 /// # Errors
 ///
 /// None in practice; the `Result` matches the other workloads.
 pub fn tiny_tasks_braid(pool: &braid_threadpool::ThreadPool, n: u64) -> io::Result<Duration> {
+    tiny_batch(n, || pool.spawn(tiny_task).expect("the pool is open"))
+}
+
+/// [`tiny_tasks_braid`] through `submit`, each handle dropped at once: what a task that can
+/// be joined costs over one that cannot.
+///
+/// # Errors
+///
+/// None in practice; the `Result` matches the other workloads.
+pub fn tiny_tasks_braid_submit(
+    pool: &braid_threadpool::ThreadPool,
+    n: u64,
+) -> io::Result<Duration> {
     tiny_batch(n, || drop(pool.submit(tiny_task)))
 }
 
@@ -541,6 +573,7 @@ mod tests {
     fn every_pool_runs_every_small_workload() {
         let pools = Pools::new().unwrap();
         tiny_tasks_braid(&pools.braid, 1000).unwrap();
+        tiny_tasks_braid_submit(&pools.braid, 1000).unwrap();
         tiny_tasks_rayon(&pools.rayon, 1000).unwrap();
         tiny_tasks_threadpool(&pools.threadpool, 1000).unwrap();
         assert_eq!(tiny_tasks_braid(&pools.braid, 0).unwrap(), Duration::ZERO);

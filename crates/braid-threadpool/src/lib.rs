@@ -136,6 +136,7 @@ mod metrics;
 mod pool;
 mod scope;
 mod sleep;
+mod spawn;
 mod sync;
 mod task;
 mod wait;
