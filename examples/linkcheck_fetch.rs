@@ -1,0 +1,78 @@
+//! The link checker, first program (tutorial chapters 3 and 4): fetch one page on braid's
+//! event loop, then every link on it at once, each with a time-out, and print what each
+//! link gave.
+//!
+//! ```text
+//! cargo run --example linkcheck_fetch                       # a small site inside the program
+//! cargo run --example linkcheck_fetch -- http://127.0.0.1:8080/ 500   # URL TIMEOUT_MS
+//! ```
+//!
+//! Without a URL (or with `site`) the program serves its own site on 127.0.0.1, with some
+//! links broken on purpose: one not found, one that never answers, one refused. Exits with
+//! status 1 only if the first page cannot be fetched.
+
+use std::time::Duration;
+
+use braid::executor::{gather, run};
+use examples::cli::Args;
+use examples::http::Url;
+use examples::links::{check, extract_links, resolve, Broken};
+use examples::site::Site;
+
+fn main() {
+    let mut args = Args::from_env(
+        "linkcheck_fetch [URL|site] [TIMEOUT_MS]   (defaults: a site inside the program, 2000)",
+    );
+    let start: String = args.next_or("URL", "site".to_string());
+    let limit = Duration::from_millis(args.next_or("TIMEOUT_MS", 2000));
+    args.finish();
+    // The site's server runs its own event loop on a thread of its own; dropping it stops it.
+    let (_site, start) = match start.as_str() {
+        "site" => {
+            let site = Site::start().unwrap_or_else(|error| fail(&error));
+            let home = site.home();
+            (Some(site), home)
+        }
+        url => (
+            None,
+            url.parse::<Url>().unwrap_or_else(|error| fail(&error)),
+        ),
+    };
+
+    let checked = run(async {
+        // One page first: the task pauses here until it comes, or the time-out passes.
+        let page = check(&start, limit).await?;
+        let html = String::from_utf8_lossy(&page.body);
+        let urls: Vec<Url> = extract_links(&html)
+            .iter()
+            .filter_map(|link| resolve(&start, link))
+            .collect();
+        // Then all its links at once: one future, driving every fetch in this task, with
+        // the results in the order of the links on the page.
+        let results = gather(urls.iter().map(|url| check(url, limit))).await;
+        Ok::<_, Broken>(urls.into_iter().zip(results).collect::<Vec<_>>())
+    });
+    let checked = checked.unwrap_or_else(|broken| fail(&format!("{start}: {broken}")));
+
+    println!("{start}: {} links", checked.len());
+    let mut broken = 0;
+    for (url, result) in &checked {
+        match result {
+            Ok(page) => println!("  ok         {url}  ({} bytes)", page.body.len()),
+            Err(why) => {
+                broken += 1;
+                println!("  {:<10} {url}", why.to_string());
+            }
+        }
+    }
+    println!(
+        "{} links: {} ok, {broken} broken",
+        checked.len(),
+        checked.len() - broken
+    );
+}
+
+fn fail(error: &dyn std::fmt::Display) -> ! {
+    eprintln!("linkcheck_fetch: {error}");
+    std::process::exit(1)
+}
