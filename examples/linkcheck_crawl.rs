@@ -7,8 +7,8 @@
 //! ```
 //!
 //! Pages on the start URL's server are read for more links; a link to another server is
-//! checked, not crawled. Each URL is fetched once. Exits with status 1 only if the arguments
-//! are wrong or the site cannot be started.
+//! checked, not crawled. Each URL is fetched once. Exits with status 2 if the arguments are
+//! wrong or the site cannot be started.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::rc::Rc;

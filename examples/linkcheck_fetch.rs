@@ -9,7 +9,8 @@
 //!
 //! Without a URL (or with `site`) the program serves its own site on 127.0.0.1, with some
 //! links broken on purpose: one not found, one that never answers, one refused. Exits with
-//! status 1 only if the first page cannot be fetched.
+//! status 1 if the site cannot be started or the first page cannot be fetched, 2 if the
+//! arguments are wrong.
 
 use std::time::Duration;
 
