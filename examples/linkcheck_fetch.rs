@@ -9,15 +9,14 @@
 //!
 //! Without a URL (or with `site`) the program serves its own site on 127.0.0.1, with some
 //! links broken on purpose: one not found, one that never answers, one refused. Exits with
-//! status 1 if the site cannot be started or the first page cannot be fetched, 2 if the
-//! arguments are wrong.
+//! status 1 if the first page cannot be fetched, 2 if the arguments are wrong or the site
+//! cannot be started.
 
 use std::time::Duration;
 
 use braid::executor::{gather, run};
 use examples::cli::Args;
-use examples::http::Url;
-use examples::links::{check, extract_links, resolve, Broken};
+use examples::links::{check, links_on, Broken};
 use examples::site::Site;
 
 fn main() {
@@ -26,34 +25,23 @@ fn main() {
     );
     let start: String = args.next_or("URL", "site".to_string());
     let limit = Duration::from_millis(args.next_or("TIMEOUT_MS", 2000));
-    args.finish();
     // The site's server runs its own event loop on a thread of its own; dropping it stops it.
-    let (_site, start) = match start.as_str() {
-        "site" => {
-            let site = Site::start().unwrap_or_else(|error| fail(&error));
-            let home = site.home();
-            (Some(site), home)
-        }
-        url => (
-            None,
-            url.parse::<Url>().unwrap_or_else(|error| fail(&error)),
-        ),
-    };
+    let (_site, start) = Site::or_url(&start).unwrap_or_else(|error| args.fail(&error));
+    args.finish();
 
     let checked = run(async {
         // One page first: the task pauses here until it comes, or the time-out passes.
         let page = check(&start, limit).await?;
-        let html = String::from_utf8_lossy(&page.body);
-        let urls: Vec<Url> = extract_links(&html)
-            .iter()
-            .filter_map(|link| resolve(&start, link))
-            .collect();
+        let urls = links_on(&start, &String::from_utf8_lossy(&page.body));
         // Then all its links at once: one future, driving every fetch in this task, with
         // the results in the order of the links on the page.
         let results = gather(urls.iter().map(|url| check(url, limit))).await;
         Ok::<_, Broken>(urls.into_iter().zip(results).collect::<Vec<_>>())
     });
-    let checked = checked.unwrap_or_else(|broken| fail(&format!("{start}: {broken}")));
+    let checked = checked.unwrap_or_else(|broken| {
+        eprintln!("linkcheck_fetch: {start}: {broken}");
+        std::process::exit(1)
+    });
 
     println!("{start}: {} links", checked.len());
     let mut broken = 0;
@@ -71,9 +59,4 @@ fn main() {
         checked.len(),
         checked.len() - broken
     );
-}
-
-fn fail(error: &dyn std::fmt::Display) -> ! {
-    eprintln!("linkcheck_fetch: {error}");
-    std::process::exit(1)
 }

@@ -59,6 +59,23 @@ pub fn resolve(base: &Url, link: &str) -> Option<Url> {
     }
 }
 
+/// The links of `html`, the page at `base`, that [`resolve`] turns into URLs.
+///
+/// # Examples
+///
+/// ```
+/// let base: examples::http::Url = "http://127.0.0.1:8080/".parse().unwrap();
+/// let urls = examples::links::links_on(&base, r#"<a href="/a">A</a> <a href="b.html">B</a>"#);
+/// assert_eq!(urls, [examples::links::resolve(&base, "/a").unwrap()]);
+/// ```
+pub fn links_on(base: &Url, html: &str) -> Vec<Url> {
+    let links = extract_links(html);
+    links
+        .iter()
+        .filter_map(|link| resolve(base, link))
+        .collect()
+}
+
 /// Why a link is broken.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Broken {

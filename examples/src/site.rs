@@ -64,6 +64,23 @@ impl Site {
         Ok(Site { server, refused })
     }
 
+    /// Where a link checker starts, given its URL argument: the home page of a site started
+    /// here if it is `site` (the site is returned too, to keep it running), else the URL.
+    ///
+    /// # Errors
+    ///
+    /// What is wrong with the URL, or why the site could not be started.
+    pub fn or_url(argument: &str) -> Result<(Option<Site>, Url), String> {
+        if argument == "site" {
+            let site = Site::start().map_err(|error| format!("cannot start the site: {error}"))?;
+            let home = site.home();
+            Ok((Some(site), home))
+        } else {
+            let url = argument.parse().map_err(|error| format!("{error}"))?;
+            Ok((None, url))
+        }
+    }
+
     /// The URL of the home page, where a crawl starts.
     pub fn home(&self) -> Url {
         self.server.url("/")
