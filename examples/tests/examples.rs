@@ -487,6 +487,10 @@ fn hyper_websocket_client_reports_bad_urls_and_refused_connections() {
     assert!(stderr.contains("refused"), "{stderr}");
 }
 
+/// The time-out the link checker tests give each fetch: far longer than the site's pages
+/// take even on a loaded machine, far shorter than `/slow`, which answers after a minute.
+const LIMIT_MS: &str = "10000";
+
 /// The broken links of the link checkers' built-in site (`examples::site`): what is wrong,
 /// the link's path, and the path of the page it is on.
 const SITE_BROKEN: [(&str, &str, &str); 6] = [
@@ -520,7 +524,7 @@ fn assert_reports_the_broken_links(out: &str) {
 
 #[test]
 fn linkcheck_fetch_checks_every_link_of_the_home_page() {
-    let out = run_ok("linkcheck_fetch", &[]);
+    let out = run_ok("linkcheck_fetch", &["site", LIMIT_MS]);
     assert!(out.contains("/: 8 links\n"), "{out}");
     for page in 0..5 {
         let ok = out
@@ -542,7 +546,7 @@ fn linkcheck_fetch_checks_every_link_of_the_home_page() {
 fn linkcheck_fetch_checks_a_given_url_and_fails_on_an_unreachable_one() {
     let site = examples::site::Site::start().unwrap();
     let home = site.home().to_string();
-    let out = run_ok("linkcheck_fetch", &[&home, "5000"]);
+    let out = run_ok("linkcheck_fetch", &[&home, LIMIT_MS]);
     assert!(out.starts_with(&format!("{home}: 8 links\n")), "{out}");
     assert!(out.ends_with("8 links: 5 ok, 3 broken"), "{out}");
 
@@ -554,14 +558,14 @@ fn linkcheck_fetch_checks_a_given_url_and_fails_on_an_unreachable_one() {
 
 #[test]
 fn linkcheck_crawl_finds_every_broken_link_once() {
-    let out = run_ok("linkcheck_crawl", &[]);
+    let out = run_ok("linkcheck_crawl", &["site", "4", "8", LIMIT_MS]);
     assert_reports_the_broken_links(&out);
     assert!(
         out.ends_with("checked 37 links on 31 pages with 4 fetchers: 31 ok, 6 broken"),
         "{out}"
     );
     // One fetcher and a queue of one find the same.
-    let out = run_ok("linkcheck_crawl", &["site", "1", "1"]);
+    let out = run_ok("linkcheck_crawl", &["site", "1", "1", LIMIT_MS]);
     assert_reports_the_broken_links(&out);
     assert!(out.ends_with("with 1 fetchers: 31 ok, 6 broken"), "{out}");
 }
@@ -578,7 +582,7 @@ fn linkcheck_crawl_rejects_bad_arguments() {
 
 #[test]
 fn linkcheck_parse_finds_the_same_links_on_the_thread_pool() {
-    let out = run_ok("linkcheck_parse", &["site", "4", "8", "2000", "3"]);
+    let out = run_ok("linkcheck_parse", &["site", "4", "8", LIMIT_MS, "3"]);
     assert_reports_the_broken_links(&out);
     assert!(
         out.ends_with("with 4 fetchers and 3 parser threads: 31 ok, 6 broken"),
@@ -588,7 +592,7 @@ fn linkcheck_parse_finds_the_same_links_on_the_thread_pool() {
 
 #[test]
 fn linkcheck_report_survives_the_page_that_crashes_its_worker() {
-    let out = run_ok("linkcheck_report", &[]);
+    let out = run_ok("linkcheck_report", &["site", LIMIT_MS]);
     assert_reports_the_broken_links(&out);
     assert!(
         out.contains("checked 37 links on 31 pages: 31 ok, 6 broken"),
