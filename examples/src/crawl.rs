@@ -88,7 +88,8 @@ type Found<T> = (Job, Result<Option<(T, Vec<Url>)>, Broken>);
 /// use examples::{links, site::Site};
 ///
 /// let site = Site::start()?;
-/// let settings = Settings { fetchers: 4, queue: 8, limit: Duration::from_millis(500) };
+/// // Long enough for any page but `/slow`, which answers after a minute.
+/// let settings = Settings { fetchers: 4, queue: 8, limit: Duration::from_secs(10) };
 /// let found = braid::executor::run(crawl(site.home(), settings, |url, page| async move {
 ///     let html = String::from_utf8_lossy(&page.body).into_owned();
 ///     ((), links::links_on(&url, &html))

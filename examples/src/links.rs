@@ -131,8 +131,9 @@ impl From<io::Error> for Broken {
 ///
 /// let site = Site::start()?;
 /// let (about, slow) = braid::executor::run(async {
-///     let limit = Duration::from_millis(100);
-///     (check(&site.url("/about"), limit).await, check(&site.url("/slow"), limit).await)
+///     let about = check(&site.url("/about"), Duration::from_secs(10)).await;
+///     // `/slow` answers after a minute.
+///     (about, check(&site.url("/slow"), Duration::from_millis(100)).await)
 /// });
 /// assert_eq!(about.unwrap_err(), Broken::Status(404));
 /// assert_eq!(slow.unwrap_err(), Broken::TimedOut);
