@@ -1,9 +1,12 @@
 //! A web server inside the process, so the I/O examples need no setup and no network.
 //!
 //! It runs braid's event loop on a thread of its own and answers `GET /page/N` after a
-//! simulated delay, the way a real server takes a few milliseconds to answer. One thread
-//! serves any number of connections at once: each is a task that is paused while it waits.
+//! simulated delay, the way a real server takes a few milliseconds to answer
+//! ([`PageServer::start`]), or answers with what a handler of yours gives
+//! ([`PageServer::serve`]; the link checker's site is one). One thread serves any number of
+//! connections at once: each is a task that is paused while it waits.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -14,7 +17,7 @@ use braid::executor::sync::Event;
 use braid::executor::{run, sleep, spawn};
 use futures::future::{select, Either};
 
-use crate::http::{serve_connection, Response, Url};
+use crate::http::{serve_connection, Request, Response, Url};
 
 /// How big each page's body is.
 pub const PAGE_SIZE: usize = 2048;
@@ -48,6 +51,37 @@ impl PageServer {
     ///
     /// If the port cannot be bound or the thread cannot be started.
     pub fn start(latency: Duration) -> std::io::Result<PageServer> {
+        PageServer::serve(move |request: Request| async move {
+            sleep(latency).await; // the "database query"
+            page(&request.path)
+        })
+    }
+
+    /// Starts a server on a free port of 127.0.0.1 that answers each request with what
+    /// `handler` gives; the handler runs on the server's own event loop, so it may `sleep`
+    /// or await anything else of braid's.
+    ///
+    /// # Errors
+    ///
+    /// If the port cannot be bound or the thread cannot be started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use examples::http::{self, Response};
+    /// use examples::page_server::PageServer;
+    ///
+    /// let server = PageServer::serve(|request| async move {
+    ///     Response { status: 200, body: request.path.into_bytes() }
+    /// })?;
+    /// assert_eq!(http::get_blocking(&server.url("/echo"))?.body, b"/echo");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn serve<H, F>(handler: H) -> std::io::Result<PageServer>
+    where
+        H: Fn(Request) -> F + Clone + Send + 'static,
+        F: Future<Output = Response> + 'static,
+    {
         let stop = Arc::new(Event::new());
         let stopped = Arc::clone(&stop);
         // The socket is bound on the server's loop (braid's listener queues up to 1024
@@ -63,7 +97,7 @@ impl PageServer {
                         Err(error) => return drop(bound.send(Err(error))),
                     };
                     let _ = bound.send(listener.local_addr());
-                    let serving = std::pin::pin!(accept_loop(listener, latency));
+                    let serving = std::pin::pin!(accept_loop(listener, handler));
                     let stopping = std::pin::pin!(stopped.wait());
                     if let Either::Left((Err(error), _)) = select(serving, stopping).await {
                         eprintln!("page server stopped: {error}");
@@ -106,16 +140,17 @@ impl Drop for PageServer {
     }
 }
 
-async fn accept_loop(listener: TcpListener, latency: Duration) -> std::io::Result<()> {
+async fn accept_loop<H, F>(listener: TcpListener, handler: H) -> std::io::Result<()>
+where
+    H: Fn(Request) -> F + Clone + 'static,
+    F: Future<Output = Response> + 'static,
+{
     loop {
         let (stream, _) = listener.accept().await?;
+        let handler = handler.clone();
         spawn(async move {
             // A client that goes away mid-request is its own business, not the server's.
-            let _ = serve_connection(stream, |request| async move {
-                sleep(latency).await; // the "database query"
-                page(&request.path)
-            })
-            .await;
+            let _ = serve_connection(stream, handler).await;
         })
         .detach();
     }

@@ -486,3 +486,141 @@ fn hyper_websocket_client_reports_bad_urls_and_refused_connections() {
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("refused"), "{stderr}");
 }
+
+/// The time-out the link checker tests give each fetch: far longer than the site's pages
+/// take even on a loaded machine, far shorter than `/slow`, which answers after a minute.
+const LIMIT_MS: &str = "10000";
+
+/// The broken links of the link checkers' built-in site (`examples::site`): what is wrong,
+/// the link's path, and the path of the page it is on.
+const SITE_BROKEN: [(&str, &str, &str); 6] = [
+    ("404", "/about", "/"),
+    ("timed out", "/slow", "/"),
+    ("refused", "/", "/"),
+    ("404", "/page/30", "/page/29"),
+    ("404", "/old/12", "/page/12"),
+    ("refused", "/app", "/page/21"),
+];
+
+/// Checks that a crawl's report lists exactly the site's broken links, each once, with the
+/// page it is on.
+fn assert_reports_the_broken_links(out: &str) {
+    let listed: Vec<&str> = out
+        .lines()
+        .skip_while(|line| *line != "broken links:")
+        .skip(1)
+        .take_while(|line| line.starts_with("  "))
+        .collect();
+    assert_eq!(listed.len(), SITE_BROKEN.len(), "{out}");
+    for (why, path, on) in SITE_BROKEN {
+        let found = listed.iter().filter(|line| {
+            line.trim_start().starts_with(why)
+                && line.contains(&format!("{path}  (on http://127.0.0.1:"))
+                && line.ends_with(&format!("{on})"))
+        });
+        assert_eq!(found.count(), 1, "{why} {path} on {on}:\n{out}");
+    }
+}
+
+#[test]
+fn linkcheck_fetch_checks_every_link_of_the_home_page() {
+    let out = run_ok("linkcheck_fetch", &["site", LIMIT_MS]);
+    assert!(out.contains("/: 8 links\n"), "{out}");
+    for page in 0..5 {
+        let ok = out
+            .lines()
+            .any(|line| line.starts_with("  ok ") && line.contains(&format!("/page/{page}  (")));
+        assert!(ok, "page {page} is not ok:\n{out}");
+    }
+    for (why, path) in [("404", "/about"), ("timed out", "/slow"), ("refused", "/")] {
+        let line = format!("  {why:<10} http://127.0.0.1:");
+        let found = out.lines().any(|l| {
+            l.starts_with(&line) && l.ends_with(path) && !l.ends_with(&format!("/{path}"))
+        });
+        assert!(found, "no {why} {path}:\n{out}");
+    }
+    assert!(out.ends_with("8 links: 5 ok, 3 broken"), "{out}");
+}
+
+#[test]
+fn linkcheck_fetch_checks_a_given_url_and_fails_on_an_unreachable_one() {
+    let site = examples::site::Site::start().unwrap();
+    let home = site.home().to_string();
+    let out = run_ok("linkcheck_fetch", &[&home, LIMIT_MS]);
+    assert!(out.starts_with(&format!("{home}: 8 links\n")), "{out}");
+    assert!(out.ends_with("8 links: 5 ok, 3 broken"), "{out}");
+
+    let refused = format!("http://{}/", site.refused());
+    let (status, _, stderr) = Running::start("linkcheck_fetch", &[&refused]).finish();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("{refused}: refused")), "{stderr}");
+}
+
+#[test]
+fn linkcheck_crawl_finds_every_broken_link_once() {
+    let out = run_ok("linkcheck_crawl", &["site", "4", "8", LIMIT_MS]);
+    assert_reports_the_broken_links(&out);
+    assert!(
+        out.ends_with("checked 37 links on 31 pages with 4 fetchers: 31 ok, 6 broken"),
+        "{out}"
+    );
+    // One fetcher and a queue of one find the same.
+    let out = run_ok("linkcheck_crawl", &["site", "1", "1", LIMIT_MS]);
+    assert_reports_the_broken_links(&out);
+    assert!(out.ends_with("with 1 fetchers: 31 ok, 6 broken"), "{out}");
+}
+
+#[test]
+fn linkcheck_crawl_rejects_bad_arguments() {
+    let (status, _, stderr) = Running::start("linkcheck_crawl", &["site", "0"]).finish();
+    assert_eq!(status.code(), Some(2));
+    assert!(stderr.contains("must be at least 1"), "{stderr}");
+    let (status, _, stderr) = Running::start("linkcheck_crawl", &["https://x/"]).finish();
+    assert_eq!(status.code(), Some(2));
+    assert!(stderr.contains("only http:// URLs"), "{stderr}");
+}
+
+#[test]
+fn linkcheck_parse_finds_the_same_links_on_the_thread_pool() {
+    let out = run_ok("linkcheck_parse", &["site", "4", "8", LIMIT_MS, "3"]);
+    assert_reports_the_broken_links(&out);
+    assert!(
+        out.ends_with("with 4 fetchers and 3 parser threads: 31 ok, 6 broken"),
+        "{out}"
+    );
+}
+
+#[test]
+fn linkcheck_report_survives_the_page_that_crashes_its_worker() {
+    let out = run_ok("linkcheck_report", &["site", LIMIT_MS]);
+    assert_reports_the_broken_links(&out);
+    assert!(
+        out.contains("checked 37 links on 31 pages: 31 ok, 6 broken"),
+        "{out}"
+    );
+    let crashed: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("could not analyse"))
+        .collect();
+    assert_eq!(crashed.len(), 1, "{out}");
+    assert!(crashed[0].contains("/page/13: worker process"), "{out}");
+    assert!(crashed[0].contains("killed by signal 6 (SIGABRT)"), "{out}");
+    let same: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("the same words: "))
+        .collect();
+    assert_eq!(
+        same.len(),
+        1,
+        "only pages 9, 19 and 29 share their words:\n{out}"
+    );
+    let pages: Vec<&str> = same[0]
+        .split(", ")
+        .map(|url| &url[url.rfind('/').unwrap()..])
+        .collect();
+    assert_eq!(pages, ["/19", "/29", "/9"], "{out}");
+    assert!(
+        out.ends_with("analysed 30 of 31 pages in worker processes: 1541 words"),
+        "{out}"
+    );
+}

@@ -1,7 +1,8 @@
 //! The tutorial holds together: every relative link and picture in a chapter leads to a file
 //! that exists, every `#anchor` to a heading of the chapter it names, every chapter is in the
-//! book (`SUMMARY.md`) and in the API docs (`src/tutorial.rs`), whatever features are on, and
-//! every picture is used.
+//! book (`SUMMARY.md`) and in the API docs (`src/tutorial.rs`), whatever features are on,
+//! every picture is used, and every `cargo run --example NAME` in the tutorial and the two
+//! READMEs names a program of `examples/Cargo.toml`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -208,4 +209,73 @@ fn anchors_follow_mdbook() {
         anchors(text),
         expected.iter().map(|s| s.to_string()).collect()
     );
+}
+
+/// The names of the programs in the workspace's `examples/Cargo.toml`.
+fn example_names() -> BTreeSet<String> {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/Cargo.toml");
+    let text = fs::read_to_string(&manifest).unwrap_or_else(|error| {
+        panic!(
+            "cannot read {}: {error}; this test checks the example names the tutorial \
+             mentions against it, so run it from braid's repository",
+            manifest.display()
+        )
+    });
+    let mut names = BTreeSet::new();
+    let mut in_example = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_example = line == "[[example]]";
+        } else if let (true, Some(value)) = (in_example, line.strip_prefix("name = ")) {
+            names.insert(value.trim_matches('"').to_owned());
+        }
+    }
+    names
+}
+
+/// Every `--example NAME` in `text`, with its line number.
+fn examples_run(text: &str) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let mut rest = line;
+        while let Some(at) = rest.find("--example") {
+            rest = &rest[at + "--example".len()..];
+            let name: String = rest
+                .trim_start_matches([' ', '='])
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+                .collect();
+            found.push((index + 1, name));
+        }
+    }
+    found
+}
+
+#[test]
+fn every_example_the_docs_run_exists() {
+    let names = example_names();
+    assert!(names.contains("tour"), "no examples found: {names:?}");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut documents: Vec<(String, String)> = pages().into_iter().collect();
+    for readme in ["README.md", "examples/README.md"] {
+        let text = fs::read_to_string(root.join(readme)).unwrap();
+        documents.push((readme.to_owned(), text));
+    }
+    let mut missing = Vec::new();
+    for (name, text) in &documents {
+        for (line, example) in examples_run(text) {
+            if !names.contains(&example) {
+                missing.push(format!("{name}:{line}: there is no example {example:?}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}
+
+#[test]
+fn example_names_are_read_from_each_way_of_writing_them() {
+    let text = "cargo run --example tour\ncargo run --release --example=primes -- 5\n\
+                `cargo run --example a_b` then `cargo run --example c`";
+    let found: Vec<String> = examples_run(text).into_iter().map(|(_, n)| n).collect();
+    assert_eq!(found, ["tour", "primes", "a_b", "c"]);
 }
