@@ -131,19 +131,19 @@ pub fn measure_cores(settings: &Settings) -> LayerReport {
     };
     let rows = [
         (
-            false,
+            Yield::Default,
             format!(
                 "{CONNECTIONS} connections x {} round trips, {WORKERS} threads",
                 thousands(trips)
             ),
         ),
         (
-            true,
-            "the same, braid's loops yield before sleeping".to_owned(),
+            Yield::Never,
+            "the same, braid's loops never yield before sleeping".to_owned(),
         ),
     ];
-    for (yield_before_sleep, workload) in rows {
-        let braid = MultiServer::braid(WORKERS, yield_before_sleep);
+    for (yielding, workload) in rows {
+        let braid = MultiServer::braid(WORKERS, yielding);
         let tokio = MultiServer::tokio(WORKERS);
         let (braid_cell, peers) = settings.side_by_side(
             Unit::KOpsPerSec,
@@ -154,11 +154,84 @@ pub fn measure_cores(settings: &Settings) -> LayerReport {
         drop((braid, tokio));
         layer.push(workload, Unit::KOpsPerSec, braid_cell, peers);
     }
+
+    // A neighbour that never blocks: each core also runs a thread that spins, so a yield
+    // hands it a whole scheduler slice. One connection, so every round trip waits on it.
+    let spin_trips = settings.pick(2_000, 500);
+    let one = |server: &io::Result<MultiServer>| match server {
+        Ok(server) => {
+            let addr = server.addr();
+            Contender::runs(move || drive(addr, 1, spin_trips))
+        }
+        Err(e) => Cell::Missing(format!("the server did not start: {e}")).into(),
+    };
+    let braid = MultiServer::braid(WORKERS, Yield::Default);
+    let tokio = MultiServer::tokio(WORKERS);
+    let spinning = Spinners::start(WORKERS);
+    let (braid_cell, peers) =
+        settings.side_by_side(Unit::KOpsPerSec, spin_trips, one(&braid), vec![one(&tokio)]);
+    drop(spinning);
+    drop((braid, tokio));
+    layer.push(
+        format!(
+            "1 connection x {} round trips beside {WORKERS} spinning threads",
+            thousands(spin_trips)
+        ),
+        Unit::KOpsPerSec,
+        braid_cell,
+        peers,
+    );
     layer.note(format!(
         "loop per core: braid's Runtime with {WORKERS} loops (SO_REUSEPORT on Linux) vs tokio's multi-thread runtime with {WORKERS} workers, both with default settings; the client thread shares the cores"
     ));
-    layer.note("loops that yield before sleeping: the Runtime built with yield_before_sleep(true), off by default because a thread that never blocks on the same core gets a whole scheduler slice from each yield; tokio has no such setting");
+    layer.note("never yield: the Runtime built with yield_before_sleep(false); by default each loop gives its core away once before sleeping, and pauses that (2 ms, doubling up to 1 s) after a yield that lasted 250 µs or more");
+    layer.note(format!(
+        "spinning threads: {WORKERS} threads of this process spin at normal priority for the whole row, so every loop shares its core with one; a loop that yielded every time would hand the spinner a scheduler slice each round trip"
+    ));
     layer
+}
+
+/// How braid's loops yield before sleeping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Yield {
+    /// The runtime's default.
+    Default,
+    /// `yield_before_sleep(false)`.
+    Never,
+}
+
+/// Threads that spin until dropped: neighbours that never block.
+#[derive(Debug)]
+pub struct Spinners {
+    stop: Arc<AtomicBool>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl Spinners {
+    /// Starts `n` spinning threads.
+    pub fn start(n: usize) -> Spinners {
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads = (0..n)
+            .map(|_| {
+                let stop = stop.clone();
+                thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::hint::spin_loop();
+                    }
+                })
+            })
+            .collect();
+        Spinners { stop, threads }
+    }
+}
+
+impl Drop for Spinners {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// An echo server whose connections are spread over several threads; stopped when dropped.
@@ -182,17 +255,17 @@ pub enum MultiServer {
 
 impl MultiServer {
     /// Starts braid's echo server on a [`Runtime`](braid_executor::Runtime) of `loops`
-    /// loops, which [yield before sleeping](braid_executor::runtime::Builder::yield_before_sleep)
-    /// if asked to.
+    /// loops, with their yields before sleeping as `yielding` says.
     ///
     /// # Errors
     ///
     /// When the loops cannot start or no listener can be bound on 127.0.0.1.
-    pub fn braid(loops: usize, yield_before_sleep: bool) -> io::Result<MultiServer> {
-        let runtime = braid_executor::Runtime::builder()
-            .loops(loops)
-            .yield_before_sleep(yield_before_sleep)
-            .build()?;
+    pub fn braid(loops: usize, yielding: Yield) -> io::Result<MultiServer> {
+        let mut builder = braid_executor::Runtime::builder().loops(loops);
+        if yielding == Yield::Never {
+            builder = builder.yield_before_sleep(false);
+        }
+        let runtime = builder.build()?;
         let server = runtime.serve("127.0.0.1:0", echo_braid)?;
         Ok(MultiServer::Braid { server, runtime })
     }
@@ -683,8 +756,8 @@ mod tests {
     #[test]
     fn the_client_drives_both_multi_thread_servers_and_they_stop() {
         for server in [
-            MultiServer::braid(2, false),
-            MultiServer::braid(2, true),
+            MultiServer::braid(2, Yield::Default),
+            MultiServer::braid(2, Yield::Never),
             MultiServer::tokio(2),
         ] {
             let server = server.unwrap();

@@ -51,6 +51,48 @@ pub(crate) struct Core {
     /// from instead of reading it again; `None` where time may have passed since (the loop
     /// slept in the poller, or `block_on` returned).
     carried_clock: Cell<Option<u64>>,
+    /// How the yields before sleeping are going: see `park`.
+    yielding: Cell<Yielding>,
+}
+
+/// Yields before sleeping that last longer than this gave the core to a thread that does not
+/// block (the scheduler hands it a whole slice, a millisecond or more); one that only
+/// lets the loop's feeders run comes back in tens of microseconds.
+const SLOW_YIELD: Duration = Duration::from_micros(250);
+
+/// The first pause after a slow yield; each slow yield in a row doubles it, up to
+/// `YIELD_PAUSE_MAX`.
+const YIELD_PAUSE_MIN: Duration = Duration::from_millis(2);
+const YIELD_PAUSE_MAX: Duration = Duration::from_secs(1);
+
+/// The state of the yields before sleeping.
+#[derive(Clone, Copy, Debug, Default)]
+struct Yielding {
+    /// No yield before this instant.
+    paused_until: Option<Instant>,
+    /// The pause after the next slow yield (zero: `YIELD_PAUSE_MIN`).
+    next_pause: Duration,
+}
+
+impl Yielding {
+    /// Whether to yield at `now`.
+    fn allowed(self, now: Instant) -> bool {
+        self.paused_until.map_or(true, |until| now >= until)
+    }
+
+    /// Learns from a yield that ended at `now` after `took`: a fast one ends any back-off, a
+    /// slow one pauses the yields, twice as long as the pause before. Returns whether it
+    /// was slow.
+    fn learn(&mut self, took: Duration, now: Instant) -> bool {
+        if took < SLOW_YIELD {
+            *self = Yielding::default();
+            return false;
+        }
+        let pause = self.next_pause.max(YIELD_PAUSE_MIN);
+        self.paused_until = Some(now + pause);
+        self.next_pause = (pause * 2).min(YIELD_PAUSE_MAX);
+        true
+    }
 }
 
 #[derive(Default)]
@@ -61,6 +103,8 @@ struct Counters {
     timers_fired: Cell<u64>,
     slow_polls: Cell<u64>,
     blocking_jobs: Cell<u64>,
+    yields: Cell<u64>,
+    slow_yields: Cell<u64>,
 }
 
 fn bump(counter: &Cell<u64>, by: u64) {
@@ -88,6 +132,7 @@ impl Core {
             blocking_pool,
             yield_before_sleep,
             carried_clock: Cell::new(None),
+            yielding: Cell::new(Yielding::default()),
         }
     }
 
@@ -277,11 +322,21 @@ impl Core {
     /// to 1k).
     fn park(&self) {
         let next = self.driver.next_deadline();
-        if self.yield_before_sleep && !next.is_some_and(|deadline| deadline <= Instant::now()) {
-            std::thread::yield_now();
-            // The look may take a pending notify, whose cause `has_work` sees instead.
-            if self.poll_io(Some(Duration::ZERO)) > 0 || self.has_work() {
-                return;
+        if self.yield_before_sleep {
+            let now = Instant::now();
+            let mut yielding = self.yielding.get();
+            if yielding.allowed(now) && !next.is_some_and(|deadline| deadline <= now) {
+                std::thread::yield_now();
+                let after = Instant::now();
+                bump(&self.counters.yields, 1);
+                if yielding.learn(after - now, after) {
+                    bump(&self.counters.slow_yields, 1);
+                }
+                self.yielding.set(yielding);
+                // The look may take a pending notify, whose cause `has_work` sees instead.
+                if self.poll_io(Some(Duration::ZERO)) > 0 || self.has_work() {
+                    return;
+                }
             }
         }
         // Measured after the yield, if any, which may have lasted a while.
@@ -362,6 +417,8 @@ impl Core {
             timers_fired: c.timers_fired.get(),
             slow_polls: c.slow_polls.get(),
             blocking_jobs: c.blocking_jobs.get(),
+            yields: c.yields.get(),
+            slow_yields: c.slow_yields.get(),
         }
     }
 
@@ -414,5 +471,66 @@ impl fmt::Debug for Core {
             .field("queued", &self.queue.len())
             .field("metrics", &self.metrics())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    const FAST: Duration = Duration::from_micros(20);
+    const SLOW: Duration = Duration::from_millis(3);
+
+    #[test]
+    fn slow_yields_pause_yielding_for_twice_as_long_each_time_up_to_the_cap() {
+        let start = Instant::now();
+        let mut yielding = Yielding::default();
+        assert!(yielding.allowed(start));
+        assert!(!yielding.learn(FAST, start), "a quick yield is not slow");
+        assert!(yielding.allowed(start));
+
+        let mut now = start;
+        let mut pauses = Vec::new();
+        for _ in 0..12 {
+            assert!(yielding.learn(SLOW, now));
+            let until = yielding.paused_until.unwrap();
+            pauses.push(until - now);
+            assert!(!yielding.allowed(now));
+            assert!(!yielding.allowed(until - Duration::from_nanos(1)));
+            assert!(yielding.allowed(until));
+            now = until;
+        }
+        let ms = |n| Duration::from_millis(n);
+        assert_eq!(
+            pauses,
+            [
+                ms(2),
+                ms(4),
+                ms(8),
+                ms(16),
+                ms(32),
+                ms(64),
+                ms(128),
+                ms(256),
+                ms(512),
+                ms(1000),
+                ms(1000),
+                ms(1000)
+            ]
+        );
+
+        // One quick yield ends the back-off: the next slow one pauses for the least again.
+        assert!(!yielding.learn(FAST, now));
+        assert!(yielding.allowed(now));
+        assert!(yielding.learn(SLOW, now));
+        assert_eq!(yielding.paused_until.unwrap() - now, ms(2));
+    }
+
+    #[test]
+    fn a_yield_just_under_the_threshold_is_not_slow() {
+        let mut yielding = Yielding::default();
+        let now = Instant::now();
+        assert!(!yielding.learn(SLOW_YIELD - Duration::from_nanos(1), now));
+        assert!(yielding.learn(SLOW_YIELD, now));
     }
 }

@@ -32,4 +32,10 @@ pub struct Metrics {
     /// and host-name lookups ([`net::lookup_host`](crate::net::lookup_host) and the sockets
     /// given a name). A numeric address is never looked up, so it never counts here.
     pub blocking_jobs: u64,
+    /// Times the loop gave its core away before sleeping
+    /// ([`yield_before_sleep`](crate::Builder::yield_before_sleep)).
+    pub yields: u64,
+    /// Of those, the ones that lasted long enough to show a thread that never blocks shares
+    /// the core; each pauses the yields for a while, twice as long as the one before.
+    pub slow_yields: u64,
 }

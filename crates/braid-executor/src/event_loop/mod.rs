@@ -144,17 +144,21 @@ impl Builder {
 
     /// Whether the loop, having run out of work, gives its core to other runnable threads
     /// once before it sleeps in the poller, then takes what they caused meanwhile in one
-    /// batch. Default: `false`.
+    /// batch. Default: `false` for an `EventLoop`; a [`Runtime`](crate::Runtime)'s loops
+    /// default to `true`.
     ///
     /// It pays where busy threads that feed the loop share its cores: a load generator on
     /// the same machine, or more loops than cores. Without it each of their events may cost
     /// the loop a sleep and a wake-up; with it, on 2 cores, two loops and a client thread
-    /// went from about 120k echo round trips/s to 175k. It costs where a thread that never
-    /// blocks shares a core (a CPU-bound program, or [`spawn_blocking`](crate::spawn_blocking)
-    /// jobs): each yield then hands that thread a whole scheduler slice, which delays the
-    /// loop by milliseconds. Measured with a spinning process on the core, one connection
-    /// fell from 34k round trips/s to 1k. Leave it off unless the loop's cores are shared
-    /// only with threads that do its work.
+    /// went from about 120k echo round trips/s to 170k.
+    ///
+    /// Where a thread that never blocks shares the core (a CPU-bound program, or
+    /// [`spawn_blocking`](crate::spawn_blocking) jobs), a yield hands that thread a whole
+    /// scheduler slice, a millisecond or more; yielding every time, one connection fell from
+    /// 34k round trips/s to 1k. So the loop watches its yields: one that lasts 250 µs or
+    /// more pauses yielding for 2 ms, and each slow one after that doubles the pause, up to
+    /// 1 s; a quick one ends the back-off. [`Metrics::yields`] and [`Metrics::slow_yields`]
+    /// count them.
     pub fn yield_before_sleep(mut self, yield_first: bool) -> Builder {
         self.yield_before_sleep = yield_first;
         self

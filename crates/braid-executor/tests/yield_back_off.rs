@@ -1,0 +1,111 @@
+//! A loop that yields before sleeping stops handing its core to a thread that never blocks.
+
+#![cfg(target_os = "linux")]
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use braid_executor::{sleep, EventLoop};
+
+/// Pins the calling thread to `cpu`.
+fn pin_to(cpu: usize) {
+    // SAFETY: a zeroed `cpu_set_t` is an empty set; CPU_SET writes within it.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `cpu` is below CPU_SETSIZE (checked by the caller's choice of a CPU the
+    // process may use, which the kernel numbers below it).
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: `set` is a valid set of the size passed; 0 is the calling thread.
+    let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) };
+    assert_eq!(
+        rc,
+        0,
+        "pinning to CPU {cpu}: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// The first CPU this process may run on.
+fn a_cpu() -> usize {
+    // SAFETY: as in `pin_to`.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid set of the size passed; 0 is the calling thread.
+    let rc = unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) };
+    assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
+    // SAFETY: reading bits of a valid set.
+    (0..libc::CPU_SETSIZE as usize)
+        .find(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+        .expect("no CPU to run on")
+}
+
+#[test]
+fn a_loop_sharing_its_core_with_a_spinning_thread_backs_off_its_yields() {
+    let cpu = a_cpu();
+    let stop = Arc::new(AtomicBool::new(false));
+    let spinning = Arc::new(AtomicBool::new(false));
+    let spinner = {
+        let (stop, spinning) = (stop.clone(), spinning.clone());
+        thread::spawn(move || {
+            pin_to(cpu);
+            spinning.store(true, Ordering::SeqCst);
+            while !stop.load(Ordering::Relaxed) {
+                std::hint::spin_loop();
+            }
+        })
+    };
+    let metrics = thread::spawn(move || {
+        pin_to(cpu);
+        while !spinning.load(Ordering::SeqCst) {
+            thread::yield_now();
+        }
+        let event_loop = EventLoop::builder()
+            .yield_before_sleep(true)
+            .build()
+            .unwrap();
+        event_loop.block_on(async {
+            for _ in 0..100 {
+                sleep(Duration::from_micros(200)).await;
+            }
+        });
+        event_loop.metrics()
+    })
+    .join()
+    .unwrap();
+    stop.store(true, Ordering::Relaxed);
+    spinner.join().unwrap();
+
+    assert_eq!(metrics.timers_fired, 100);
+    // Each sleep parks the loop once at least. Yielding every time, the loop would give the
+    // spinner a scheduler slice 100 times; backing off, it tries again only after pauses of
+    // 2 ms, 4 ms, 8 ms ... whatever the timing.
+    assert!(metrics.slow_yields >= 1, "{metrics:?}");
+    assert!(metrics.yields <= 30, "{metrics:?}");
+}
+
+#[test]
+fn a_loop_told_to_yield_does_yield() {
+    let event_loop = EventLoop::builder()
+        .yield_before_sleep(true)
+        .build()
+        .unwrap();
+    event_loop.block_on(async {
+        for _ in 0..10 {
+            sleep(Duration::from_micros(100)).await;
+        }
+    });
+    let metrics = event_loop.metrics();
+    assert!(metrics.yields >= 1, "{metrics:?}");
+
+    let quiet = EventLoop::new().unwrap();
+    quiet.block_on(async {
+        for _ in 0..10 {
+            sleep(Duration::from_micros(100)).await;
+        }
+    });
+    assert_eq!(
+        quiet.metrics().yields,
+        0,
+        "an EventLoop does not yield by default"
+    );
+}
