@@ -55,12 +55,6 @@ impl JobRef {
         JobRef { data, execute }
     }
 
-    /// Identifies the job: two live jobs never share an id.
-    #[inline]
-    pub(crate) fn id(&self) -> *const () {
-        self.data
-    }
-
     #[inline]
     pub(crate) fn is_cancellable(&self) -> bool {
         self.data as usize & CANCELLABLE != 0
@@ -151,9 +145,15 @@ where
         unsafe { JobRef::new(data, Self::execute, false) }
     }
 
-    /// Runs the job on the owner's thread after it was taken back from the queue.
-    pub(crate) fn run_inline(self, worker: &WorkerThread) -> R {
-        let func = self.func.into_inner().expect("stack job ran twice");
+    /// Runs the job on the owner's thread: it never left the owner, or was taken back unrun.
+    ///
+    /// # Safety
+    ///
+    /// No other thread may run the job or still hold a `JobRef` to it that it could run.
+    #[inline]
+    pub(crate) unsafe fn run_inline(&self, worker: &WorkerThread) -> R {
+        // SAFETY: the caller guarantees nobody else touches the job now.
+        let func = unsafe { (*self.func.get()).take() }.expect("stack job ran twice");
         func(worker)
     }
 
