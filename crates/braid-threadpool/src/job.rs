@@ -145,18 +145,6 @@ where
         unsafe { JobRef::new(data, Self::execute, false) }
     }
 
-    /// Runs the job on the owner's thread: it never left the owner, or was taken back unrun.
-    ///
-    /// # Safety
-    ///
-    /// No other thread may run the job or still hold a `JobRef` to it that it could run.
-    #[inline]
-    pub(crate) unsafe fn run_inline(&self, worker: &WorkerThread) -> R {
-        // SAFETY: the caller guarantees nobody else touches the job now.
-        let func = unsafe { (*self.func.get()).take() }.expect("stack job ran twice");
-        func(worker)
-    }
-
     pub(crate) fn into_result(self) -> JobResult<R> {
         self.result.into_inner()
     }

@@ -5,12 +5,14 @@
 
 use std::panic::{self, AssertUnwindSafe};
 
-use std::cell::Cell;
+use std::cell::{Cell, UnsafeCell};
+use std::mem::{ManuallyDrop, MaybeUninit};
 use std::ptr;
+use std::thread;
 
 use crate::sync::Ordering;
 
-use crate::job::{JobRef, JobResult, StackJob};
+use crate::job::{Call, JobRef, StackJob};
 use crate::latch::{CoreLatch, ParkLatch};
 use crate::pool::ThreadPool;
 use crate::worker::WorkerThread;
@@ -112,44 +114,40 @@ where
     RA: Send,
     RB: Send,
 {
-    let job_b = StackJob::new(|_: &WorkerThread| b(), CoreLatch::new());
-    // SAFETY: `job_b` stays in this frame until the job is settled: taken back unrun (never
-    // promoted, or reclaimed from the slot), or run by another worker, whose latch `settle`
-    // waits for, also when `a` panics.
-    let pending = Pending::new(unsafe { job_b.as_job_ref() });
-    // SAFETY: `pending` stays in this frame until it leaves the list: `pop_pending` below, or a
-    // promotion; both happen before this function returns.
-    unsafe { worker.push_pending(&pending) };
+    let job_b = JoinJob::new(b);
+    // SAFETY: `job_b` stays in this frame until it leaves the list: `pop_pending` below, or a
+    // promotion; and a promoted `job_b` stays until it is settled: taken back from the slot
+    // unrun, or run by another worker, whose latch `settle` waits for, also when `a` panics.
+    unsafe { worker.push_pending(&job_b.pending) };
     worker.on_heartbeat();
 
     let result_a = panic::catch_unwind(AssertUnwindSafe(a));
 
-    let run_b_here = if worker.is_youngest_pending(&pending) {
+    let run_b_here = if worker.is_youngest_pending(&job_b.pending) {
         // Never promoted: nobody else ever saw `b`.
-        worker.pop_pending(&pending);
+        worker.pop_pending(&job_b.pending);
         true
     } else {
-        settle(worker, &pending, &job_b.latch)
+        settle(worker, &job_b.pending, &job_b.latch)
     };
     if run_b_here {
         // SAFETY: `b` never left this thread, or was taken back from the slot before anyone
-        // took it.
-        let run_b = || unsafe { job_b.run_inline(worker) };
+        // took it, so it is still there and nobody else will take it.
+        let b = unsafe { job_b.take_func() };
         return match result_a {
-            Ok(value_a) => (value_a, run_b()),
+            Ok(value_a) => (value_a, b()),
             Err(payload) => {
-                let _ = panic::catch_unwind(AssertUnwindSafe(run_b));
+                let _ = panic::catch_unwind(AssertUnwindSafe(b));
                 panic::resume_unwind(payload)
             }
         };
     }
-    match (result_a, job_b.into_result()) {
-        (Ok(value_a), JobResult::Ok(value_b)) => (value_a, value_b),
-        (Err(payload), _) => panic::resume_unwind(payload),
-        (Ok(_), result_b) => {
-            result_b.into_return_value();
-            unreachable!("a join half that did not return a value panicked")
-        }
+    // SAFETY: `settle` waited until the worker that took `b` set the latch, after it stored
+    // the result.
+    let result_b = unsafe { job_b.take_result() };
+    match (result_a, result_b) {
+        (Ok(value_a), Ok(value_b)) => (value_a, value_b),
+        (Err(payload), _) | (Ok(_), Err(payload)) => panic::resume_unwind(payload),
     }
 }
 
@@ -187,33 +185,109 @@ where
 /// halves, linked from the youngest to the oldest through the frames of the `join`s themselves.
 ///
 /// Only the owning worker reads or writes `older`, so the list needs no atomics. Promotion takes
-/// the oldest entry out of the list and offers `job` in the worker's [`slot::Slot`]; from then
-/// on the entry is never written again, and a thread that takes it from the slot reads only
-/// `job`.
+/// the oldest entry out of the list and offers it in the worker's [`slot::Slot`]; from then on
+/// the entry is never written again, and a thread that takes it from the slot reads only
+/// `execute`.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct Pending {
     older: Cell<*const Pending>,
-    job: JobRef,
+    /// Runs the [`JoinJob`] this entry is the first field of.
+    execute: unsafe fn(*const (), Call<'_>),
 }
 
 impl Pending {
-    fn new(job: JobRef) -> Pending {
-        Pending {
-            older: Cell::new(ptr::null()),
-            job,
-        }
-    }
-
-    /// Takes the job out of a pending half taken from a slot.
+    /// The job to run for an entry taken from a slot.
     ///
     /// # Safety
     ///
     /// `this` came out of [`slot::Slot::take`], so the caller owns it, and its owner keeps it
     /// alive until the job has run. The job is run exactly once, by the caller.
     pub(crate) unsafe fn take_job(this: *const Pending) -> JobRef {
-        // SAFETY: the entry is live (the caller's contract); after the promotion its owner
-        // neither reads nor writes `job`, so copying it out moves it to the caller.
-        unsafe { ptr::addr_of!((*this).job).read() }
+        // SAFETY: the entry is live (the caller's contract) and, once promoted, never written.
+        let execute = unsafe { (*this).execute };
+        // SAFETY: the entry is the first field of a `#[repr(C)]` `JoinJob`, so its address is
+        // the job's, which `execute` expects; the owner keeps the job in place until its latch
+        // is set, and `JoinJob::execute` may run on any worker (`B` and `RB` are `Send`).
+        unsafe { JobRef::new(this.cast(), execute, false) }
+    }
+}
+
+/// A `join`'s second half, in the stack frame of its `join`.
+///
+/// `func` is taken exactly once: by the owner when it runs `b` itself (never promoted, or taken
+/// back from the slot), or by the worker that took the entry from the slot. Only in the second
+/// case is `result` written, before `latch` is set, and the owner reads it after it saw the
+/// latch set. Nothing is initialised that the common, unpromoted case does not need.
+#[repr(C)]
+struct JoinJob<B, RB> {
+    /// First, so that the entry's address is the job's.
+    pending: Pending,
+    latch: CoreLatch,
+    func: UnsafeCell<ManuallyDrop<B>>,
+    result: UnsafeCell<MaybeUninit<thread::Result<RB>>>,
+}
+
+impl<B, RB> JoinJob<B, RB>
+where
+    B: FnOnce() -> RB + Send,
+    RB: Send,
+{
+    #[inline]
+    fn new(func: B) -> Self {
+        JoinJob {
+            pending: Pending {
+                older: Cell::new(ptr::null()),
+                execute: Self::execute,
+            },
+            latch: CoreLatch::new(),
+            func: UnsafeCell::new(ManuallyDrop::new(func)),
+            result: UnsafeCell::new(MaybeUninit::uninit()),
+        }
+    }
+
+    /// Takes `b` to run it on the owner's thread.
+    ///
+    /// # Safety
+    ///
+    /// Called once, and only if no other worker took the job: it never left the owner's list,
+    /// or the owner reclaimed it from the slot.
+    #[inline]
+    unsafe fn take_func(&self) -> B {
+        // SAFETY: the caller guarantees `func` is still there and nobody else takes it.
+        unsafe { ManuallyDrop::take(&mut *self.func.get()) }
+    }
+
+    /// The result a thief stored.
+    ///
+    /// # Safety
+    ///
+    /// Called once, after the latch was seen set by a worker that took the job.
+    unsafe fn take_result(&self) -> thread::Result<RB> {
+        // SAFETY: the thief wrote the result before setting the latch, whose acquiring probe
+        // the caller saw; nobody touches it any more.
+        unsafe { (*self.result.get()).assume_init_read() }
+    }
+
+    /// The `execute` of the job's entry, run by the worker that took it from a slot.
+    ///
+    /// # Safety
+    ///
+    /// `this` is the address of a live `JoinJob<B, RB>` whose entry this thread took from a
+    /// slot, and this is that entry's one run.
+    unsafe fn execute(this: *const (), call: Call<'_>) {
+        let Call::Run(worker) = call else {
+            unreachable!("join halves are not cancellable")
+        };
+        let this = this.cast::<Self>();
+        // SAFETY: taking the entry from the slot made this thread the one that runs `func`;
+        // the owner reads `result` only after the latch is set below.
+        let func = unsafe { ManuallyDrop::take(&mut *(*this).func.get()) };
+        let result = panic::catch_unwind(AssertUnwindSafe(func));
+        // SAFETY: as above.
+        unsafe { (*(*this).result.get()).write(result) };
+        // SAFETY: the job is live until its latch is set; nothing reads `this` afterwards.
+        unsafe { CoreLatch::set(ptr::addr_of!((*this).latch), &worker.shared.sleep) };
     }
 }
 
