@@ -129,9 +129,19 @@ mod model {
     /// runs its first half (nothing here), then takes the second half back or waits for the
     /// thief, sleeping in the pool's `Sleep` like a worker with nothing else to do.
     fn owner(sleep: &Sleep, slot: &Slot<Frame>, frame: &Frame) {
+        owner_reclaiming_with(sleep, slot, frame, Slot::reclaim);
+    }
+
+    /// [`owner`] with a given way to take the half back.
+    fn owner_reclaiming_with(
+        sleep: &Sleep,
+        slot: &Slot<Frame>,
+        frame: &Frame,
+        reclaim: fn(&Slot<Frame>, *const Frame) -> Reclaim,
+    ) {
         slot.offer(frame);
         sleep.notify_work();
-        match slot.reclaim(frame) {
+        match reclaim(slot, frame) {
             Reclaim::Reclaimed => frame.run_b(),
             Reclaim::Taken => {
                 while !frame.latch.probe() {
@@ -164,6 +174,38 @@ mod model {
                 runs: AtomicUsize::new(0),
             };
             owner(&sleep, &slot, &frame);
+            done.store(true, Ordering::SeqCst);
+            sleep.wake_all();
+            thief.join().unwrap();
+        });
+    }
+
+    /// The same model with an owner that only looks whether its half is still offered instead
+    /// of taking it out of the slot: loom must find the interleaving where the thief takes it
+    /// as well and both write `b`'s result at once, which shows the model can catch a broken hand-over.
+    #[test]
+    #[should_panic(expected = "Concurrent write accesses")]
+    fn loom_a_reclaim_that_only_looks_runs_b_twice() {
+        loom::model(|| {
+            let sleep = Arc::new(Sleep::new());
+            let slot = Arc::new(Slot::new());
+            let done = Arc::new(AtomicBool::new(false));
+            let thief = {
+                let (sleep, slot, done) = (sleep.clone(), slot.clone(), done.clone());
+                thread::spawn(move || thief(&sleep, &slot, &done))
+            };
+            let frame = Frame {
+                result: UnsafeCell::new(None),
+                latch: CoreLatch::new(),
+                runs: AtomicUsize::new(0),
+            };
+            owner_reclaiming_with(&sleep, &slot, &frame, |slot, _| {
+                if slot.is_empty() {
+                    Reclaim::Taken
+                } else {
+                    Reclaim::Reclaimed
+                }
+            });
             done.store(true, Ordering::SeqCst);
             sleep.wake_all();
             thief.join().unwrap();
