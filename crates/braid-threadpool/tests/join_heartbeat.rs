@@ -7,7 +7,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use braid_threadpool::ThreadPool;
 use common::{wait_for, within_guard};
@@ -311,6 +311,31 @@ fn join_from_outside_the_pool_and_after_shutdown() {
         (caller, caller)
     );
     assert_eq!(fib(&pool, 12), 144);
+}
+
+/// While the workers run long tasks that never call `join`, the heartbeat slows down instead of
+/// ticking every 100 µs for nothing. It may tick less often than it asks for (a loaded machine
+/// lets its sleeps overrun), never more often, so the bound below cannot be met by luck.
+#[test]
+fn the_heartbeat_slows_down_while_no_worker_joins() {
+    let pool = ThreadPool::new(2).unwrap();
+    let before = pool.metrics().heartbeats();
+    let start = Instant::now();
+    let spin = pool.submit(|| {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(300) {
+            std::hint::spin_loop();
+        }
+    });
+    within_guard(move || spin.join().unwrap());
+    let elapsed = start.elapsed();
+    let ticks = pool.metrics().heartbeats() - before;
+    // Pauses double from 100 µs up to 2 ms: at most a handful of short ones, then one per 2 ms.
+    let most = 10 + elapsed.as_millis() as u64 / 2;
+    assert!(
+        ticks <= most,
+        "{ticks} heartbeats in {elapsed:?} of a task that never joins (at most {most} expected)"
+    );
 }
 
 /// The heartbeat ticks while the pool works and stops once it is idle: the tick count stands

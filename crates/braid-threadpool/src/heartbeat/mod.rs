@@ -10,8 +10,12 @@ use crossbeam_utils::CachePadded;
 use crate::pool::Shared;
 use crate::sync::{lock, AtomicBool, AtomicUsize, Condvar, Mutex, Ordering};
 
-/// How often each busy worker's heartbeat fires.
+/// How often each busy worker's heartbeat fires while the workers are calling `join`.
 pub(crate) const INTERVAL: Duration = Duration::from_micros(100);
+/// The longest pause between ticks: the heartbeat slows down to this, doubling its pause each
+/// time, while no worker calls `join` (coarse tasks), so it does not take a core's time away from
+/// them for nothing.
+pub(crate) const MAX_INTERVAL: Duration = Duration::from_millis(2);
 
 /// What the heartbeat thread shares with the workers.
 #[derive(Debug)]
@@ -47,12 +51,15 @@ impl Heartbeat {
         self.ticks.load(Ordering::Relaxed)
     }
 
-    /// One tick: every worker may promote once more.
-    fn tick(&self) {
+    /// One tick: every worker may promote once more. True if some worker acted on the previous
+    /// tick, that is, called `join` since then: a sign that the heartbeat is of use.
+    fn tick(&self) -> bool {
+        let mut used = false;
         for beat in self.beats.iter() {
-            beat.store(true, Ordering::Relaxed);
+            used |= !beat.swap(true, Ordering::Relaxed);
         }
         self.ticks.fetch_add(1, Ordering::Relaxed);
+        used
     }
 
     /// Heartbeat thread: blocks while `idle` is true. `idle` reads state that whoever changes it
@@ -77,16 +84,22 @@ impl Heartbeat {
 }
 
 /// The heartbeat thread's life: tick while any worker is busy, sleep while none is, leave once
-/// the pool is closed and no worker is busy any more.
+/// the pool is closed and no worker is busy any more. Ticks come every [`INTERVAL`] while the
+/// workers act on them, and further apart, up to [`MAX_INTERVAL`], while they do not.
 pub(crate) fn main(shared: Arc<Shared>) {
     let heartbeat = &shared.heartbeat;
+    let mut pause = INTERVAL;
     loop {
         heartbeat.wait_busy(|| shared.is_open() && !shared.is_busy());
         if !shared.is_open() && !shared.is_busy() {
             return;
         }
-        heartbeat.tick();
-        thread::sleep(INTERVAL);
+        pause = if heartbeat.tick() {
+            INTERVAL
+        } else {
+            (pause * 2).min(MAX_INTERVAL)
+        };
+        thread::sleep(pause);
     }
 }
 
