@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --example quicksort                    # 2,000,000 numbers
-//! cargo run --release --example quicksort -- 10000000 16384  # LENGTH CUTOFF
+//! cargo run --release --example quicksort -- 10000000 65536  # LENGTH CUTOFF
 //! ```
 //!
 //! `join` sorts one half itself and keeps the other where an idle worker can take it, so the
@@ -22,9 +22,9 @@ use examples::cli::Args;
 
 fn main() {
     let mut args =
-        Args::from_env("quicksort [LENGTH] [CUTOFF]   (defaults: 2000000 numbers, cutoff 4096)");
+        Args::from_env("quicksort [LENGTH] [CUTOFF]   (defaults: 2000000 numbers, cutoff 32768)");
     let length: usize = args.next_or("LENGTH", 2_000_000);
-    let cutoff: usize = args.next_or("CUTOFF", 4096);
+    let cutoff: usize = args.next_or("CUTOFF", 32_768);
     args.finish();
 
     let pool = ThreadPool::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -81,21 +81,32 @@ fn quicksort(pool: &ThreadPool, items: &mut [u64], cutoff: usize) {
 /// Moves everything smaller than the pivot before it; returns where the pivot ends up.
 fn partition(items: &mut [u64]) -> usize {
     let last = items.len() - 1;
-    // Median of three: sorted or reversed input does not make the recursion lopsided.
-    let mid = items.len() / 2;
-    if items[mid] < items[0] {
-        items.swap(mid, 0);
-    }
-    if items[last] < items[0] {
-        items.swap(last, 0);
-    }
-    if items[mid] < items[last] {
-        items.swap(mid, last);
-    }
+    // The median of three medians of three, spread over the slice: a pivot close to the
+    // middle keeps the halves even, and sorted or reversed input is no worse than random.
+    let step = items.len() / 8;
+    let medians = [
+        median_of_three(items, 0, step, 2 * step),
+        median_of_three(items, 3 * step, 4 * step, 5 * step),
+        median_of_three(items, 6 * step, 7 * step, last),
+    ];
+    let pivot_at = median_of_three(items, medians[0], medians[1], medians[2]);
+    items.swap(pivot_at, last);
     let pivot = items[last];
     let store = split_by(&mut items[..last], |item| item < pivot);
     items.swap(store, last);
     store
+}
+
+/// The index, of `a`, `b` and `c`, that holds the median of their three numbers.
+fn median_of_three(items: &[u64], a: usize, b: usize, c: usize) -> usize {
+    let (x, y, z) = (items[a], items[b], items[c]);
+    if (x <= y) == (y <= z) {
+        b
+    } else if (y <= x) == (x <= z) {
+        a
+    } else {
+        c
+    }
 }
 
 /// Moves the numbers for which `goes_left` holds to the front and returns how many there are.

@@ -516,7 +516,7 @@ fn fib_plain(n: u32) -> u64 {
 
 const SORT_LENGTH: usize = 2_000_000;
 /// Slices this short are sorted by `sort_unstable` instead of split further.
-const SORT_CUTOFF: usize = 4096;
+const SORT_CUTOFF: usize = 32_768;
 
 /// The numbers every sort sorts: pseudo-random, from a fixed seed (xorshift64), the input of
 /// examples/quicksort.rs.
@@ -613,24 +613,34 @@ fn quicksort(pool: &braid_threadpool::ThreadPool, items: &mut [u64]) {
     );
 }
 
-/// examples/quicksort.rs's partition: the median of three as the pivot, then the smaller
-/// numbers before it. Returns where the pivot ends up.
+/// examples/quicksort.rs's partition: the median of three medians of three as the pivot, then
+/// the smaller numbers before it. Returns where the pivot ends up.
 fn partition(items: &mut [u64]) -> usize {
     let last = items.len() - 1;
-    let mid = items.len() / 2;
-    if items[mid] < items[0] {
-        items.swap(mid, 0);
-    }
-    if items[last] < items[0] {
-        items.swap(last, 0);
-    }
-    if items[mid] < items[last] {
-        items.swap(mid, last);
-    }
+    let step = items.len() / 8;
+    let medians = [
+        median_of_three(items, 0, step, 2 * step),
+        median_of_three(items, 3 * step, 4 * step, 5 * step),
+        median_of_three(items, 6 * step, 7 * step, last),
+    ];
+    let pivot_at = median_of_three(items, medians[0], medians[1], medians[2]);
+    items.swap(pivot_at, last);
     let pivot = items[last];
     let store = split_by(&mut items[..last], |item| item < pivot);
     items.swap(store, last);
     store
+}
+
+/// The index, of `a`, `b` and `c`, that holds the median of their three numbers.
+fn median_of_three(items: &[u64], a: usize, b: usize, c: usize) -> usize {
+    let (x, y, z) = (items[a], items[b], items[c]);
+    if (x <= y) == (y <= z) {
+        b
+    } else if (y <= x) == (x <= z) {
+        a
+    } else {
+        c
+    }
 }
 
 /// Moves the numbers for which `goes_left` holds to the front, in one pass that does not branch
@@ -819,9 +829,9 @@ mod tests {
         par_sort_rayon(&pools.rayon, &numbers, 1).unwrap();
         sort_one_thread(&numbers, 1).unwrap();
         for tricky in [
-            vec![5_u64; 10_000],
-            (0..10_000).collect(),
-            (0..10_000).rev().collect(),
+            vec![5_u64; 100_000],
+            (0..100_000).collect(),
+            (0..100_000).rev().collect(),
         ] {
             let mut sorted = tricky.clone();
             quicksort(&pools.braid, &mut sorted);
