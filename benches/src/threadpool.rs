@@ -6,7 +6,10 @@
 //!   braid's `submit` with each handle dropped;
 //! - submit and join: 20,000 tasks whose results come back through a handle each (rayon and
 //!   `threadpool` have no handles, so each task sends its result down a channel of its own);
-//! - `join` fib(32): recursive fork-join with no sequential cutoff;
+//! - `join` fib(32): recursive fork-join with no sequential cutoff, against rayon's and chili's
+//!   `join` and a plain recursive fib on one thread;
+//! - quicksort of 2,000,000 numbers with `join` above leaves sorted by `sort_unstable`, against
+//!   rayon's `par_sort_unstable` and `sort_unstable` on one thread;
 //! - primes: counting primes below 2·10^7 in chunks of a segmented sieve, on each pool and
 //!   on one thread, and each pool's speedup over that one thread.
 //!
@@ -43,6 +46,7 @@ pub fn measure(settings: &Settings) -> LayerReport {
             Peer::rival("rayon"),
             Peer::rival("threadpool"),
             Peer::rival("py ThreadPool"),
+            Peer::rival("chili"),
         ],
     );
     let pools = match Pools::new() {
@@ -61,6 +65,7 @@ pub fn measure(settings: &Settings) -> LayerReport {
         vec![
             Contender::runs(|| tiny_tasks_rayon(&pools.rayon, n)),
             Contender::runs(|| tiny_tasks_threadpool(&pools.threadpool, n)),
+            Contender::not_applicable(),
             Contender::not_applicable(),
         ],
     );
@@ -99,6 +104,7 @@ pub fn measure(settings: &Settings) -> LayerReport {
             Contender::runs(|| submit_join_rayon(&pools.rayon, n)),
             Contender::runs(|| submit_join_threadpool(&pools.threadpool, n)),
             python.into(),
+            Contender::not_applicable(),
         ],
     );
     layer.push(
@@ -108,17 +114,78 @@ pub fn measure(settings: &Settings) -> LayerReport {
         peers,
     );
 
-    let (braid, peers) = settings.side_by_side(
+    // The plain fib runs in the same rounds, so the reference is taken under the same load.
+    let [braid, rayon, chili, one_thread]: [Cell; 4] = settings
+        .interleave(
+            Unit::Ms,
+            1,
+            vec![
+                Contender::runs(|| fib_join_braid(&pools.braid, 1)),
+                Contender::runs(|| fib_join_rayon(&pools.rayon, 1)),
+                Contender::runs(|| fib_join_chili(&pools.chili, 1)),
+                Contender::runs(|| fib_one_thread(1)),
+            ],
+        )
+        .try_into()
+        .expect("one cell per contender");
+    layer.push(
+        "join: fib(32)",
         Unit::Ms,
-        1,
-        Contender::runs(|| fib_join_braid(&pools.braid, 1)),
+        braid,
+        vec![rayon, Cell::NotApplicable, Cell::NotApplicable, chili],
+    );
+    match &one_thread {
+        Cell::Value(ms) => layer.note(format!(
+            "join: fib(32) computed by a plain recursive function on one thread, no pool: {} ms",
+            format_value(*ms)
+        )),
+        Cell::Missing(why) => layer.note(format!("fib(32) on one thread: {why}")),
+        Cell::NotApplicable => {}
+    }
+
+    let numbers = sort_input();
+    let [braid, rayon, one_thread]: [Cell; 3] = settings
+        .interleave(
+            Unit::Ms,
+            1,
+            vec![
+                Contender::runs(|| quicksort_braid(&pools.braid, &numbers, 1)),
+                Contender::runs(|| par_sort_rayon(&pools.rayon, &numbers, 1)),
+                Contender::runs(|| sort_one_thread(&numbers, 1)),
+            ],
+        )
+        .try_into()
+        .expect("one cell per contender");
+    layer.push(
+        "quicksort 2,000,000 numbers",
+        Unit::Ms,
+        braid.clone(),
         vec![
-            Contender::runs(|| fib_join_rayon(&pools.rayon, 1)),
-            Contender::not_applicable(),
-            Contender::not_applicable(),
+            rayon.clone(),
+            Cell::NotApplicable,
+            Cell::NotApplicable,
+            Cell::NotApplicable,
         ],
     );
-    layer.push("join: fib(32)", Unit::Ms, braid, peers);
+    layer.push(
+        "quicksort speedup over one thread",
+        Unit::Speedup,
+        speedup(&one_thread, &braid),
+        vec![
+            speedup(&one_thread, &rayon),
+            Cell::NotApplicable,
+            Cell::NotApplicable,
+            Cell::NotApplicable,
+        ],
+    );
+    match &one_thread {
+        Cell::Value(ms) => layer.note(format!(
+            "quicksort: braid's is examples/quicksort.rs (join above leaves of {SORT_CUTOFF} sorted by sort_unstable), rayon's is par_sort_unstable; speedup = sort_unstable on one thread ({} ms) ÷ the time",
+            format_value(*ms)
+        )),
+        Cell::Missing(why) => layer.note(format!("sort_unstable on one thread: {why}")),
+        Cell::NotApplicable => {}
+    }
 
     // The base primes are made once, here, so that no timed run makes them.
     base_primes();
@@ -141,7 +208,12 @@ pub fn measure(settings: &Settings) -> LayerReport {
         "count primes below 2e7, 153 chunks",
         Unit::Ms,
         braid.clone(),
-        vec![rayon.clone(), threadpool.clone(), Cell::NotApplicable],
+        vec![
+            rayon.clone(),
+            threadpool.clone(),
+            Cell::NotApplicable,
+            Cell::NotApplicable,
+        ],
     );
     layer.push(
         "primes speedup over one thread",
@@ -150,6 +222,7 @@ pub fn measure(settings: &Settings) -> LayerReport {
         vec![
             speedup(&one_thread, &rayon),
             speedup(&one_thread, &threadpool),
+            Cell::NotApplicable,
             Cell::NotApplicable,
         ],
     );
@@ -166,7 +239,7 @@ pub fn measure(settings: &Settings) -> LayerReport {
     layer
 }
 
-/// The three Rust pools that are compared, each with [`WORKERS`] workers.
+/// The Rust pools that are compared, each with [`WORKERS`] threads.
 #[derive(Debug)]
 pub struct Pools {
     /// braid's pool.
@@ -175,10 +248,12 @@ pub struct Pools {
     pub rayon: rayon::ThreadPool,
     /// The `threadpool` crate's pool.
     pub threadpool: threadpool::ThreadPool,
+    /// chili's pool, whose thread count includes the thread that calls into it.
+    pub chili: chili::ThreadPool,
 }
 
 impl Pools {
-    /// Builds the three pools.
+    /// Builds the pools.
     ///
     /// # Errors
     ///
@@ -191,6 +266,10 @@ impl Pools {
                 .build()
                 .map_err(io::Error::other)?,
             threadpool: threadpool::ThreadPool::new(WORKERS),
+            chili: chili::ThreadPool::with_config(chili::Config {
+                thread_count: std::num::NonZeroUsize::new(WORKERS),
+                ..chili::Config::default()
+            }),
         })
     }
 }
@@ -408,6 +487,34 @@ pub fn fib_join_rayon(pool: &rayon::ThreadPool, runs: u64) -> io::Result<Duratio
     Ok(start.elapsed())
 }
 
+/// [`fib_join_braid`] with chili's `join` in a scope of its pool.
+///
+/// # Errors
+///
+/// A wrong result.
+pub fn fib_join_chili(pool: &chili::ThreadPool, runs: u64) -> io::Result<Duration> {
+    let start = Instant::now();
+    for _ in 0..runs {
+        let fib = fib_chili(&mut pool.scope(), black_box(FIB_N));
+        check(fib == FIB_32, "fib(32) came out wrong")?;
+    }
+    Ok(start.elapsed())
+}
+
+/// Times `runs` computations of fib(32) by a plain recursive function on this thread.
+///
+/// # Errors
+///
+/// A wrong result.
+pub fn fib_one_thread(runs: u64) -> io::Result<Duration> {
+    let start = Instant::now();
+    for _ in 0..runs {
+        let fib = fib_plain(black_box(FIB_N));
+        check(fib == FIB_32, "fib(32) came out wrong")?;
+    }
+    Ok(start.elapsed())
+}
+
 fn fib_braid(pool: &braid_threadpool::ThreadPool, n: u32) -> u64 {
     if n < 2 {
         return n as u64;
@@ -422,6 +529,162 @@ fn fib_rayon(n: u32) -> u64 {
     }
     let (a, b) = rayon::join(|| fib_rayon(n - 1), || fib_rayon(n - 2));
     a + b
+}
+
+fn fib_chili(scope: &mut chili::Scope<'_>, n: u32) -> u64 {
+    if n < 2 {
+        return n as u64;
+    }
+    let (a, b) = scope.join(|s| fib_chili(s, n - 1), |s| fib_chili(s, n - 2));
+    a + b
+}
+
+fn fib_plain(n: u32) -> u64 {
+    if n < 2 {
+        return n as u64;
+    }
+    fib_plain(n - 1) + fib_plain(n - 2)
+}
+
+const SORT_LENGTH: usize = 2_000_000;
+/// Slices this short are sorted by `sort_unstable` instead of split further.
+const SORT_CUTOFF: usize = 32_768;
+
+/// The numbers every sort sorts: pseudo-random, from a fixed seed (xorshift64), the input of
+/// examples/quicksort.rs.
+fn sort_input() -> Vec<u64> {
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    (0..SORT_LENGTH)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        })
+        .collect()
+}
+
+/// Times `runs` sorts of a copy of `numbers` by `sort`, copying outside the timed part.
+fn time_sorts(
+    numbers: &[u64],
+    runs: u64,
+    mut sort: impl FnMut(&mut [u64]),
+) -> io::Result<Duration> {
+    let mut total = Duration::ZERO;
+    for _ in 0..runs {
+        let mut items = numbers.to_vec();
+        let start = Instant::now();
+        sort(black_box(&mut items));
+        total += start.elapsed();
+        check(
+            items.windows(2).all(|w| w[0] <= w[1]),
+            "the numbers came out unsorted",
+        )?;
+    }
+    Ok(total)
+}
+
+/// Times `runs` sorts of `numbers` by the quicksort of examples/quicksort.rs on braid's pool.
+///
+/// # Errors
+///
+/// An unsorted result.
+pub fn quicksort_braid(
+    pool: &braid_threadpool::ThreadPool,
+    numbers: &[u64],
+    runs: u64,
+) -> io::Result<Duration> {
+    time_sorts(numbers, runs, |items| quicksort(pool, items))
+}
+
+/// Times `runs` sorts of `numbers` by rayon's `par_sort_unstable` in rayon's pool.
+///
+/// # Errors
+///
+/// An unsorted result.
+pub fn par_sort_rayon(
+    pool: &rayon::ThreadPool,
+    numbers: &[u64],
+    runs: u64,
+) -> io::Result<Duration> {
+    use rayon::slice::ParallelSliceMut;
+    time_sorts(numbers, runs, |items| {
+        pool.install(|| items.par_sort_unstable())
+    })
+}
+
+/// Times `runs` sorts of `numbers` by `sort_unstable` on this thread.
+///
+/// # Errors
+///
+/// An unsorted result.
+pub fn sort_one_thread(numbers: &[u64], runs: u64) -> io::Result<Duration> {
+    time_sorts(numbers, runs, <[u64]>::sort_unstable)
+}
+
+/// examples/quicksort.rs: split around a pivot, sort the halves with `join`, and leave slices
+/// of [`SORT_CUTOFF`] or fewer to `sort_unstable`.
+fn quicksort(pool: &braid_threadpool::ThreadPool, items: &mut [u64]) {
+    if items.len() <= SORT_CUTOFF {
+        items.sort_unstable();
+        return;
+    }
+    let mid = partition(items);
+    if mid == 0 {
+        // Nothing is below the pivot: gather its equals after it, a run that is already
+        // sorted, so many equal numbers cannot make the recursion lopsided.
+        let pivot = items[0];
+        let rest = &mut items[1..];
+        let equal = split_by(rest, |item| item <= pivot);
+        return quicksort(pool, &mut rest[equal..]);
+    }
+    let (left, right) = items.split_at_mut(mid);
+    pool.join(
+        || quicksort(pool, left),
+        || quicksort(pool, &mut right[1..]),
+    );
+}
+
+/// examples/quicksort.rs's partition: the median of three medians of three as the pivot, then
+/// the smaller numbers before it. Returns where the pivot ends up.
+fn partition(items: &mut [u64]) -> usize {
+    let last = items.len() - 1;
+    let step = items.len() / 8;
+    let medians = [
+        median_of_three(items, 0, step, 2 * step),
+        median_of_three(items, 3 * step, 4 * step, 5 * step),
+        median_of_three(items, 6 * step, 7 * step, last),
+    ];
+    let pivot_at = median_of_three(items, medians[0], medians[1], medians[2]);
+    items.swap(pivot_at, last);
+    let pivot = items[last];
+    let store = split_by(&mut items[..last], |item| item < pivot);
+    items.swap(store, last);
+    store
+}
+
+/// The index, of `a`, `b` and `c`, that holds the median of their three numbers.
+fn median_of_three(items: &[u64], a: usize, b: usize, c: usize) -> usize {
+    let (x, y, z) = (items[a], items[b], items[c]);
+    if (x <= y) == (y <= z) {
+        b
+    } else if (y <= x) == (x <= z) {
+        a
+    } else {
+        c
+    }
+}
+
+/// Moves the numbers for which `goes_left` holds to the front, in one pass that does not branch
+/// on the data; returns how many there are.
+fn split_by(items: &mut [u64], goes_left: impl Fn(u64) -> bool) -> usize {
+    let mut store = 0;
+    for i in 0..items.len() {
+        let item = items[i];
+        items.swap(i, store);
+        store += usize::from(goes_left(item));
+    }
+    store
 }
 
 /// The primes up to √`PRIME_LIMIT` that every chunk crosses off with, computed once so no
@@ -582,5 +845,32 @@ mod tests {
         submit_join_threadpool(&pools.threadpool, 100).unwrap();
         assert_eq!(fib_braid(&pools.braid, 20), 6765);
         assert_eq!(pools.rayon.install(|| fib_rayon(20)), 6765);
+        assert_eq!(fib_chili(&mut pools.chili.scope(), 20), 6765);
+        assert_eq!(fib_plain(20), 6765);
+    }
+
+    #[test]
+    fn every_sort_sorts_the_same_numbers() {
+        let pools = Pools::new().unwrap();
+        let numbers = sort_input();
+        let mut expected = numbers.clone();
+        expected.sort_unstable();
+        let mut braid = numbers.clone();
+        quicksort(&pools.braid, &mut braid);
+        assert_eq!(braid, expected);
+        quicksort_braid(&pools.braid, &numbers, 1).unwrap();
+        par_sort_rayon(&pools.rayon, &numbers, 1).unwrap();
+        sort_one_thread(&numbers, 1).unwrap();
+        for tricky in [
+            vec![5_u64; 100_000],
+            (0..100_000).collect(),
+            (0..100_000).rev().collect(),
+        ] {
+            let mut sorted = tricky.clone();
+            quicksort(&pools.braid, &mut sorted);
+            let mut expected = tricky;
+            expected.sort_unstable();
+            assert_eq!(sorted, expected);
+        }
     }
 }

@@ -7,9 +7,13 @@ use std::thread;
 
 use crossbeam_deque::Worker;
 
+use crate::heartbeat;
 use crate::pool::{Hook, Shared, Shutdown, ThreadPool};
 use crate::sleep::MAX_SLEEPERS;
 use crate::worker;
+
+/// The heartbeat thread only sleeps and stores flags.
+const HEARTBEAT_STACK: usize = 64 * 1024;
 
 /// Configures a [`ThreadPool`] before starting it.
 ///
@@ -65,7 +69,8 @@ impl Builder {
     }
 
     /// Names the threads `<prefix>-<index>`, which shows in debuggers, `top -H` and panic
-    /// messages.
+    /// messages. A pool of more than one worker also runs a thread named `<prefix>-heartbeat`,
+    /// which paces how `join` hands work to idle workers and sleeps while the pool is idle.
     pub fn thread_name(mut self, prefix: impl Into<String>) -> Builder {
         self.thread_name = Some(prefix.into());
         self
@@ -144,6 +149,21 @@ impl Builder {
                 Ok(thread) => crate::sync::lock(&pool.shared.threads).push(thread),
                 Err(error) => {
                     // Dropping the pool stops and joins the workers already started.
+                    pool.shutdown(Shutdown::Wait);
+                    return Err(BuildError::Spawn(error));
+                }
+            }
+        }
+        // With one worker there is nobody to hand a `join` half to, so no heartbeat either.
+        if workers > 1 {
+            let shared = pool.shared.clone();
+            let spawned = thread::Builder::new()
+                .name(format!("{prefix}-heartbeat"))
+                .stack_size(HEARTBEAT_STACK)
+                .spawn(move || heartbeat::main(shared));
+            match spawned {
+                Ok(thread) => crate::sync::lock(&pool.shared.threads).push(thread),
+                Err(error) => {
                     pool.shutdown(Shutdown::Wait);
                     return Err(BuildError::Spawn(error));
                 }

@@ -55,12 +55,6 @@ impl JobRef {
         JobRef { data, execute }
     }
 
-    /// Identifies the job: two live jobs never share an id.
-    #[inline]
-    pub(crate) fn id(&self) -> *const () {
-        self.data
-    }
-
     #[inline]
     pub(crate) fn is_cancellable(&self) -> bool {
         self.data as usize & CANCELLABLE != 0
@@ -149,12 +143,6 @@ where
         // SAFETY: the caller keeps `self` in place until the job ran; `execute` only needs
         // `F: Send` and `R: Send` to run on another worker.
         unsafe { JobRef::new(data, Self::execute, false) }
-    }
-
-    /// Runs the job on the owner's thread after it was taken back from the queue.
-    pub(crate) fn run_inline(self, worker: &WorkerThread) -> R {
-        let func = self.func.into_inner().expect("stack job ran twice");
-        func(worker)
     }
 
     pub(crate) fn into_result(self) -> JobResult<R> {

@@ -5,6 +5,7 @@
 pub struct Metrics {
     pub(crate) workers: Vec<WorkerMetrics>,
     pub(crate) queued: usize,
+    pub(crate) heartbeats: u64,
 }
 
 impl Metrics {
@@ -13,9 +14,28 @@ impl Metrics {
         &self.workers
     }
 
-    /// Jobs waiting in the pool's queues when the snapshot was taken.
+    /// Jobs waiting in the pool's queues when the snapshot was taken, promoted `join` halves
+    /// that no worker has taken yet included.
     pub fn queued(&self) -> usize {
         self.queued
+    }
+
+    /// Rounds the pool's heartbeat has ticked since the pool started. While any worker is busy
+    /// the heartbeat ticks about every 100 µs, letting each worker offer one pending `join` half
+    /// to the others; while the pool is idle it sleeps, and this number stands still. A pool
+    /// with one worker has no heartbeat.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use braid_threadpool::ThreadPool;
+    ///
+    /// let pool = ThreadPool::new(1)?;
+    /// assert_eq!(pool.metrics().heartbeats(), 0);
+    /// # Ok::<(), braid_threadpool::BuildError>(())
+    /// ```
+    pub fn heartbeats(&self) -> u64 {
+        self.heartbeats
     }
 
     /// Jobs started by all workers together.

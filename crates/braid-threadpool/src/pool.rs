@@ -9,7 +9,10 @@ use crossbeam_deque::{Injector, Steal, Stealer};
 use crossbeam_utils::CachePadded;
 
 use crate::builder::Builder;
+use crate::heartbeat::Heartbeat;
 use crate::job::JobRef;
+use crate::join::slot::Slot;
+use crate::join::Pending;
 use crate::metrics::{Metrics, WorkerMetrics};
 use crate::sleep::Sleep;
 use crate::sync::{lock, Mutex};
@@ -53,6 +56,9 @@ pub(crate) struct Shared {
     pub(crate) injector: Injector<JobRef>,
     /// One per worker, in worker order.
     pub(crate) stealers: Box<[Stealer<JobRef>]>,
+    /// One per worker, in worker order: the `join` half that worker promoted, if any.
+    pub(crate) slots: Box<[CachePadded<Slot<Pending>>]>,
+    pub(crate) heartbeat: Heartbeat,
     pub(crate) sleep: Sleep,
     pub(crate) counters: Box<[CachePadded<WorkerCounters>]>,
     /// Calls from threads outside the pool that are adding work: a `submit` until its task is
@@ -75,9 +81,16 @@ pub(crate) struct WorkerCounters {
 impl Shared {
     pub(crate) fn new(stealers: Box<[Stealer<JobRef>]>) -> Shared {
         let counters = stealers.iter().map(|_| CachePadded::default()).collect();
+        let slots = stealers
+            .iter()
+            .map(|_| CachePadded::new(Slot::new()))
+            .collect();
+        let heartbeat = Heartbeat::new(stealers.len());
         Shared {
             injector: Injector::new(),
             stealers,
+            slots,
+            heartbeat,
             sleep: Sleep::new(),
             counters,
             outside: CachePadded::new(AtomicUsize::new(0)),
@@ -112,15 +125,24 @@ impl Shared {
 
     /// A worker starts running its main loop or wakes from sleep in it.
     pub(crate) fn activate(&self) {
-        self.active.fetch_add(1, Ordering::SeqCst);
+        if self.active.fetch_add(1, Ordering::SeqCst) == 0 {
+            // The first busy worker: the heartbeat has work to do again.
+            self.heartbeat.wake();
+        }
     }
 
     /// A worker is about to sleep (or exit) in its main loop.
     pub(crate) fn deactivate(&self) {
         if self.active.fetch_sub(1, Ordering::SeqCst) == 1 && !self.is_open() {
-            // The last busy worker went idle: the others may exit now.
+            // The last busy worker went idle: the others, and the heartbeat, may exit now.
             self.sleep.wake_all();
+            self.heartbeat.wake();
         }
+    }
+
+    /// Some worker is running or looking for work: what keeps the heartbeat ticking.
+    pub(crate) fn is_busy(&self) -> bool {
+        self.active.load(Ordering::SeqCst) != 0
     }
 
     #[inline]
@@ -155,6 +177,7 @@ impl Shared {
             self.cancel_injected();
         }
         self.sleep.wake_all();
+        self.heartbeat.wake();
     }
 
     /// Cancels the tasks waiting in the injector right away, so their handles report it even
@@ -260,7 +283,7 @@ impl ThreadPool {
                 return task::rejected_task(task);
             }
             let (job, handle) = task::new_task(task);
-            worker.push_local(job, true);
+            worker.push_local(job);
             return handle;
         }
         if !self.shared.enter() {
@@ -334,9 +357,14 @@ impl ThreadPool {
                 tasks_stolen: counters.stolen.load(Ordering::Relaxed),
             })
             .collect();
-        let queued =
-            shared.injector.len() + shared.stealers.iter().map(Stealer::len).sum::<usize>();
-        Metrics { workers, queued }
+        let queued = shared.injector.len()
+            + shared.stealers.iter().map(Stealer::len).sum::<usize>()
+            + shared.slots.iter().filter(|slot| !slot.is_empty()).count();
+        Metrics {
+            workers,
+            queued,
+            heartbeats: shared.heartbeat.ticks() as u64,
+        }
     }
 }
 

@@ -195,7 +195,7 @@ impl<'scope> Scope<'scope> {
         // SAFETY: the job borrows only what `'scope` covers, and the scope waits for it.
         let job = unsafe { job.into_job_ref() };
         match WorkerThread::current_in(&self.shared) {
-            Some(worker) => worker.push_local(job, true),
+            Some(worker) => worker.push_local(job),
             None => self.shared.inject(job),
         }
     }

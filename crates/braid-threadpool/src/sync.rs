@@ -2,13 +2,14 @@
 //!
 //! Under `--cfg loom` they come from `loom`, which explores every interleaving of a small model;
 //! otherwise they are the standard library's. Only the pieces that the model tests check (the
-//! sleep/wake protocol and the latches that waiting threads block on) go through here.
+//! sleep/wake protocol, the latches that waiting threads block on, the slot through which a
+//! `join` offers its second half, and the heartbeat's sleep) go through here.
 
 #[cfg(loom)]
 pub(crate) use loom::{
     cell::UnsafeCell,
     sync::{
-        atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering},
         Condvar, Mutex, MutexGuard,
     },
     thread::{self, Thread},
@@ -17,7 +18,7 @@ pub(crate) use loom::{
 #[cfg(not(loom))]
 pub(crate) use std::{
     sync::{
-        atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering},
         Condvar, Mutex, MutexGuard,
     },
     thread::{self, Thread},

@@ -11,8 +11,11 @@ use std::time::Instant;
 use crossbeam_deque::{Steal, Worker};
 
 use crate::job::JobRef;
+use crate::join::slot::Slot;
+use crate::join::Pending;
 use crate::latch::CoreLatch;
 use crate::pool::{Hook, Shared};
+use crate::sync::AtomicBool;
 
 /// Rounds a worker with nothing to do keeps looking before it goes to sleep. The first rounds
 /// spin, the later ones yield the core; together they last a few microseconds, short enough to
@@ -34,6 +37,10 @@ pub(crate) struct WorkerThread {
     pub(crate) shared: Arc<Shared>,
     /// xorshift state for picking a victim to steal from.
     rng: Cell<u64>,
+    /// The youngest entry of this worker's list of pending `join` halves (see `join/`).
+    pub(crate) youngest_pending: Cell<*const Pending>,
+    /// This worker's heartbeat flag, inside `shared`, which this struct keeps alive.
+    beat: *const AtomicBool,
 }
 
 /// A worker thread's whole life.
@@ -44,6 +51,7 @@ pub(crate) fn main(
     on_start: Option<Hook>,
     on_stop: Option<Hook>,
 ) {
+    let beat: *const AtomicBool = shared.heartbeat.beat(index);
     let worker = WorkerThread {
         local,
         index,
@@ -51,6 +59,8 @@ pub(crate) fn main(
         rng: Cell::new(
             0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
         ),
+        youngest_pending: Cell::new(ptr::null()),
+        beat,
     };
     CURRENT.with(|current| current.set(&worker));
     // A panicking hook must not take the worker down with it; there is no one to report it to.
@@ -120,21 +130,25 @@ impl WorkerThread {
         !self.shared.is_open() && !self.has_work() && self.shared.is_quiet()
     }
 
-    /// Pushes a job onto this worker's deque, where it runs next unless stolen first.
-    /// `reliable` makes sure a sleeping worker is woken for it (see `sleep/README.md`).
+    /// Pushes a job onto this worker's deque, where it runs next unless stolen first, and
+    /// wakes a sleeping worker for it.
     #[inline]
-    pub(crate) fn push_local(&self, job: JobRef, reliable: bool) {
+    pub(crate) fn push_local(&self, job: JobRef) {
         self.local.push(job);
-        if reliable {
-            self.shared.sleep.notify_work();
-        } else {
-            self.shared.sleep.notify_work_hint();
-        }
+        self.shared.sleep.notify_work();
     }
 
+    /// This worker's heartbeat flag.
     #[inline]
-    pub(crate) fn pop_local(&self) -> Option<JobRef> {
-        self.local.pop()
+    pub(crate) fn beat(&self) -> &AtomicBool {
+        // SAFETY: `beat` points into `self.shared`, which lives at least as long as `self`.
+        unsafe { &*self.beat }
+    }
+
+    /// The slot where this worker offers a promoted `join` half.
+    #[inline]
+    pub(crate) fn slot(&self) -> &Slot<Pending> {
+        &self.shared.slots[self.index]
     }
 
     /// Runs a job taken from a queue, or cancels it if the pool is cancelling pending work.
@@ -144,6 +158,9 @@ impl WorkerThread {
         // Only this thread writes its counters, so a load and a store are enough.
         let run = counters.run.load(Ordering::Relaxed);
         counters.run.store(run + 1, Ordering::Relaxed);
+        // The first `join` of a job taken from a queue offers its second half at once: the
+        // job may block (on a lock, a barrier, I/O) before a heartbeat is ever looked at.
+        self.beat().store(true, Ordering::Relaxed);
         if job.is_cancellable() && self.shared.is_cancelling() {
             job.cancel();
         } else {
@@ -151,11 +168,17 @@ impl WorkerThread {
         }
     }
 
-    /// Own deque first (most recent work, warm in cache), then other workers' deques, then work
-    /// submitted from outside the pool.
+    /// Own deque first (most recent work, warm in cache), then a `join` half this worker
+    /// promoted itself, then other workers' promoted halves and deques, then work submitted from
+    /// outside the pool.
     fn find_work(&self) -> Option<JobRef> {
         if let Some(job) = self.local.pop() {
             return Some(job);
+        }
+        if let Some(pending) = self.slot().take() {
+            // SAFETY: taken from the slot, so this thread owns it; its `join` waits for the
+            // job's latch before the entry goes away.
+            return Some(unsafe { Pending::take_job(pending) });
         }
         self.steal()
     }
@@ -172,11 +195,16 @@ impl WorkerThread {
                     if victim == self.index {
                         continue;
                     }
+                    // A promoted `join` half first: the oldest, and so the biggest, work a
+                    // busy worker has.
+                    if let Some(pending) = self.shared.slots[victim].take() {
+                        self.count_stolen();
+                        // SAFETY: as in `find_work`.
+                        return Some(unsafe { Pending::take_job(pending) });
+                    }
                     match stealers[victim].steal() {
                         Steal::Success(job) => {
-                            let counters = &self.shared.counters[self.index];
-                            let stolen = counters.stolen.load(Ordering::Relaxed);
-                            counters.stolen.store(stolen + 1, Ordering::Relaxed);
+                            self.count_stolen();
                             return Some(job);
                         }
                         Steal::Empty => {}
@@ -195,10 +223,18 @@ impl WorkerThread {
         }
     }
 
-    /// Whether any queue this worker could take from holds a job.
+    fn count_stolen(&self) {
+        let counters = &self.shared.counters[self.index];
+        // Only this thread writes its counters, so a load and a store are enough.
+        let stolen = counters.stolen.load(Ordering::Relaxed);
+        counters.stolen.store(stolen + 1, Ordering::Relaxed);
+    }
+
+    /// Whether any queue or slot this worker could take from holds a job.
     fn has_work(&self) -> bool {
         !self.local.is_empty()
             || !self.shared.injector.is_empty()
+            || self.shared.slots.iter().any(|slot| !slot.is_empty())
             || self
                 .shared
                 .stealers
@@ -229,6 +265,11 @@ impl WorkerThread {
             }
             if let Some(job) = self.find_work() {
                 self.execute(job);
+                continue;
+            }
+            // Nothing else to do: offer the `join` halves still pending on this stack (the
+            // wait may be inside a `join`'s first half), then run them if nobody takes them.
+            if self.promote_oldest() {
                 continue;
             }
             self.idle(latch, deadline);

@@ -141,16 +141,6 @@ impl Sleep {
         }
     }
 
-    /// A cheaper [`Sleep::notify_work`] for work that its own worker is sure to run later (the
-    /// second half of a `join`): a plain load may miss a sleeper that is announcing itself at this
-    /// very moment, which costs parallelism, never progress.
-    #[inline]
-    pub(crate) fn notify_work_hint(&self) {
-        if self.state.load(Ordering::Relaxed) & SLEEPERS_MASK != 0 {
-            self.notify_work();
-        }
-    }
-
     /// Wakes every sleeper so it re-checks its `stop` condition (a latch it waits on, or the
     /// pool shutting down). The caller changes that condition first.
     pub(crate) fn wake_all(&self) {

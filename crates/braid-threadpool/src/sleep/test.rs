@@ -119,13 +119,17 @@ mod model {
         one_job_reaches_an_idle_worker(Sleep::notify_work);
     }
 
-    /// The same model with the best-effort `notify_work_hint`: loom must find the interleaving
-    /// where the hint misses the sleeper, which shows the model above is strong enough to catch
-    /// a lost wake-up (and why only work its own worker will run may use the hint).
+    /// A notification that skips the read-modify-write when a plain read sees no sleeper: loom
+    /// must find the interleaving where it misses a worker that is announcing itself, which
+    /// shows the model above is strong enough to catch a lost wake-up.
     #[test]
     #[should_panic(expected = "deadlock")]
-    fn loom_hint_alone_can_lose_a_wake() {
-        one_job_reaches_an_idle_worker(Sleep::notify_work_hint);
+    fn loom_a_notification_that_only_reads_can_lose_a_wake() {
+        one_job_reaches_an_idle_worker(|sleep| {
+            if sleep.state.load(Ordering::Relaxed) & crate::sleep::SLEEPERS_MASK != 0 {
+                sleep.notify_work();
+            }
+        });
     }
 
     /// A worker waits on a latch that another thread sets: it must wake up.

@@ -1,0 +1,372 @@
+//! Fork-join: run two closures, potentially in parallel.
+//!
+//! `join` is heartbeat-scheduled: its second half stays private to the worker until a
+//! heartbeat promotes it. `README.md` next to this file explains the design and the protocol.
+
+use std::panic::{self, AssertUnwindSafe};
+
+use std::cell::{Cell, UnsafeCell};
+use std::mem::{ManuallyDrop, MaybeUninit};
+use std::ptr;
+use std::thread;
+
+use crate::sync::Ordering;
+
+use crate::job::{Call, JobRef, StackJob};
+use crate::latch::{CoreLatch, ParkLatch};
+use crate::pool::ThreadPool;
+use crate::worker::WorkerThread;
+
+pub(crate) mod slot;
+#[cfg(test)]
+mod test;
+
+use slot::Reclaim;
+
+impl ThreadPool {
+    /// Runs `a` and `b`, potentially in parallel, and returns both results.
+    ///
+    /// On a worker of this pool, `a` runs right here while `b` waits in a list only this worker
+    /// sees. About every 100 µs a heartbeat lets the worker offer the oldest `b` in its list to
+    /// the idle workers; one it never offered runs here after `a`, at the cost of a plain
+    /// function call. So `join` is cheap enough to split work down to tiny pieces, and the
+    /// pieces that do move between threads are big ones. The first `join` of each task a worker
+    /// takes from a queue offers its `b` at once. Nothing allocates. Called from outside the
+    /// pool, the whole `join` runs on a worker while the caller blocks.
+    ///
+    /// While it waits for a stolen `b`, the worker runs other jobs, so nesting `join`s (or
+    /// `scope`s, or waiting on handles) inside each other never deadlocks the pool.
+    ///
+    /// After [`ThreadPool::shutdown`], `join` still works: both closures run on the caller.
+    ///
+    /// # Panics
+    ///
+    /// If `a` or `b` panics, `join` waits until the other one returned too, then resumes the
+    /// panic on the caller (the panic of `a` when both panicked).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use braid_threadpool::ThreadPool;
+    ///
+    /// fn sum(pool: &ThreadPool, values: &[u64]) -> u64 {
+    ///     if values.len() <= 1024 {
+    ///         return values.iter().sum();
+    ///     }
+    ///     let (left, right) = values.split_at(values.len() / 2);
+    ///     let (l, r) = pool.join(|| sum(pool, left), || sum(pool, right));
+    ///     l + r
+    /// }
+    ///
+    /// let pool = ThreadPool::new(2)?;
+    /// let values: Vec<u64> = (1..=100_000).collect();
+    /// assert_eq!(sum(&pool, &values), 5_000_050_000);
+    /// # Ok::<(), braid_threadpool::BuildError>(())
+    /// ```
+    #[inline]
+    pub fn join<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
+    where
+        A: FnOnce() -> RA + Send,
+        B: FnOnce() -> RB + Send,
+        RA: Send,
+        RB: Send,
+    {
+        if let Some(worker) = WorkerThread::current_in(&self.shared) {
+            return join_in_worker(worker, a, b);
+        }
+        self.join_outside(a, b)
+    }
+
+    /// `join` called from a thread that is not one of this pool's workers.
+    #[cold]
+    #[inline(never)]
+    fn join_outside<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
+    where
+        A: FnOnce() -> RA + Send,
+        B: FnOnce() -> RB + Send,
+        RA: Send,
+        RB: Send,
+    {
+        if !self.shared.enter() {
+            return join_on_caller(a, b);
+        }
+        let job = StackJob::new(
+            |worker: &WorkerThread| join_in_worker(worker, a, b),
+            ParkLatch::new(),
+        );
+        // SAFETY: `job` stays on this stack frame until its latch is set, which `wait` below
+        // waits for.
+        self.shared.inject(unsafe { job.as_job_ref() });
+        job.latch.wait();
+        self.shared.leave();
+        job.into_result().into_return_value()
+    }
+}
+
+/// A `join` whose first half runs on this worker. The second half waits in the worker's list of
+/// pending halves, where only this thread can see it, until a heartbeat promotes it (see
+/// `README.md` next to this file).
+#[inline]
+fn join_in_worker<A, B, RA, RB>(worker: &WorkerThread, a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    let job_b = JoinJob::new(b);
+    // SAFETY: `job_b` stays in this frame until it leaves the list: `pop_pending` below, or a
+    // promotion; and a promoted `job_b` stays until it is settled: taken back from the slot
+    // unrun, or run by another worker, whose latch `settle` waits for, also when `a` panics.
+    unsafe { worker.push_pending(&job_b.pending) };
+    worker.on_heartbeat();
+
+    let result_a = panic::catch_unwind(AssertUnwindSafe(a));
+
+    let run_b_here = if worker.is_youngest_pending(&job_b.pending) {
+        // Never promoted: nobody else ever saw `b`.
+        worker.pop_pending(&job_b.pending);
+        true
+    } else {
+        settle(worker, &job_b.pending, &job_b.latch)
+    };
+    if run_b_here {
+        // SAFETY: `b` never left this thread, or was taken back from the slot before anyone
+        // took it, so it is still there and nobody else will take it.
+        let b = unsafe { job_b.take_func() };
+        return match result_a {
+            Ok(value_a) => (value_a, b()),
+            Err(payload) => {
+                let _ = panic::catch_unwind(AssertUnwindSafe(b));
+                panic::resume_unwind(payload)
+            }
+        };
+    }
+    // SAFETY: `settle` waited until the worker that took `b` set the latch, after it stored
+    // the result.
+    let result_b = unsafe { job_b.take_result() };
+    match (result_a, result_b) {
+        (Ok(value_a), Ok(value_b)) => (value_a, value_b),
+        (Err(payload), _) | (Ok(_), Err(payload)) => panic::resume_unwind(payload),
+    }
+}
+
+/// The end of a `join` whose second half was promoted: takes it back from the slot if nobody
+/// took it (true: the caller runs it), or waits until the worker that took it is done, running
+/// other work meanwhile (false: its result is in the job).
+#[cold]
+#[inline(never)]
+fn settle(worker: &WorkerThread, pending: &Pending, latch: &CoreLatch) -> bool {
+    match worker.slot().reclaim(pending) {
+        Reclaim::Reclaimed => true,
+        Reclaim::Taken => {
+            worker.wait_until(latch, None);
+            false
+        }
+    }
+}
+
+/// `join` on a pool that no longer runs work: both halves on the caller, with the same panic
+/// behaviour as the parallel path.
+fn join_on_caller<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA,
+    B: FnOnce() -> RB,
+{
+    let result_a = panic::catch_unwind(AssertUnwindSafe(a));
+    let result_b = panic::catch_unwind(AssertUnwindSafe(b));
+    match (result_a, result_b) {
+        (Ok(value_a), Ok(value_b)) => (value_a, value_b),
+        (Err(payload), _) | (Ok(_), Err(payload)) => panic::resume_unwind(payload),
+    }
+}
+
+/// A `join`'s second half while the first one runs: an entry in its worker's list of pending
+/// halves, linked from the youngest to the oldest through the frames of the `join`s themselves.
+///
+/// Only the owning worker reads or writes `older`, so the list needs no atomics. Promotion takes
+/// the oldest entry out of the list and offers it in the worker's [`slot::Slot`]; from then on
+/// the entry is never written again, and a thread that takes it from the slot reads only
+/// `execute`.
+#[derive(Debug)]
+#[repr(C)]
+pub(crate) struct Pending {
+    older: Cell<*const Pending>,
+    /// Runs the [`JoinJob`] this entry is the first field of.
+    execute: unsafe fn(*const (), Call<'_>),
+}
+
+impl Pending {
+    /// The job to run for an entry taken from a slot.
+    ///
+    /// # Safety
+    ///
+    /// `this` came out of [`slot::Slot::take`], so the caller owns it, and its owner keeps it
+    /// alive until the job has run. The job is run exactly once, by the caller.
+    pub(crate) unsafe fn take_job(this: *const Pending) -> JobRef {
+        // SAFETY: the entry is live (the caller's contract) and, once promoted, never written.
+        let execute = unsafe { (*this).execute };
+        // SAFETY: the entry is the first field of a `#[repr(C)]` `JoinJob`, so its address is
+        // the job's, which `execute` expects; the owner keeps the job in place until its latch
+        // is set, and `JoinJob::execute` may run on any worker (`B` and `RB` are `Send`).
+        unsafe { JobRef::new(this.cast(), execute, false) }
+    }
+}
+
+/// A `join`'s second half, in the stack frame of its `join`.
+///
+/// `func` is taken exactly once: by the owner when it runs `b` itself (never promoted, or taken
+/// back from the slot), or by the worker that took the entry from the slot. Only in the second
+/// case is `result` written, before `latch` is set, and the owner reads it after it saw the
+/// latch set. Nothing is initialised that the common, unpromoted case does not need.
+#[repr(C)]
+struct JoinJob<B, RB> {
+    /// First, so that the entry's address is the job's.
+    pending: Pending,
+    latch: CoreLatch,
+    func: UnsafeCell<ManuallyDrop<B>>,
+    result: UnsafeCell<MaybeUninit<thread::Result<RB>>>,
+}
+
+impl<B, RB> JoinJob<B, RB>
+where
+    B: FnOnce() -> RB + Send,
+    RB: Send,
+{
+    #[inline]
+    fn new(func: B) -> Self {
+        JoinJob {
+            pending: Pending {
+                older: Cell::new(ptr::null()),
+                execute: Self::execute,
+            },
+            latch: CoreLatch::new(),
+            func: UnsafeCell::new(ManuallyDrop::new(func)),
+            result: UnsafeCell::new(MaybeUninit::uninit()),
+        }
+    }
+
+    /// Takes `b` to run it on the owner's thread.
+    ///
+    /// # Safety
+    ///
+    /// Called once, and only if no other worker took the job: it never left the owner's list,
+    /// or the owner reclaimed it from the slot.
+    #[inline]
+    unsafe fn take_func(&self) -> B {
+        // SAFETY: the caller guarantees `func` is still there and nobody else takes it.
+        unsafe { ManuallyDrop::take(&mut *self.func.get()) }
+    }
+
+    /// The result a thief stored.
+    ///
+    /// # Safety
+    ///
+    /// Called once, after the latch was seen set by a worker that took the job.
+    unsafe fn take_result(&self) -> thread::Result<RB> {
+        // SAFETY: the thief wrote the result before setting the latch, whose acquiring probe
+        // the caller saw; nobody touches it any more.
+        unsafe { (*self.result.get()).assume_init_read() }
+    }
+
+    /// The `execute` of the job's entry, run by the worker that took it from a slot.
+    ///
+    /// # Safety
+    ///
+    /// `this` is the address of a live `JoinJob<B, RB>` whose entry this thread took from a
+    /// slot, and this is that entry's one run.
+    unsafe fn execute(this: *const (), call: Call<'_>) {
+        let Call::Run(worker) = call else {
+            unreachable!("join halves are not cancellable")
+        };
+        let this = this.cast::<Self>();
+        // SAFETY: taking the entry from the slot made this thread the one that runs `func`;
+        // the owner reads `result` only after the latch is set below.
+        let func = unsafe { ManuallyDrop::take(&mut *(*this).func.get()) };
+        let result = panic::catch_unwind(AssertUnwindSafe(func));
+        // SAFETY: as above.
+        unsafe { (*(*this).result.get()).write(result) };
+        // SAFETY: the job is live until its latch is set; nothing reads `this` afterwards.
+        unsafe { CoreLatch::set(ptr::addr_of!((*this).latch), &worker.shared.sleep) };
+    }
+}
+
+/// The list of pending halves and the promotion of the oldest, on the worker that owns them.
+impl WorkerThread {
+    /// Makes `pending` the youngest entry of this worker's list.
+    ///
+    /// # Safety
+    ///
+    /// `pending` must stay in place until it leaves the list through
+    /// [`WorkerThread::pop_pending`] or a promotion, and entries must leave the list youngest
+    /// first (each `join` pops its own entry before it returns).
+    #[inline]
+    unsafe fn push_pending(&self, pending: &Pending) {
+        pending.older.set(self.youngest_pending.get());
+        self.youngest_pending.set(pending);
+    }
+
+    /// Whether `pending` is still in the list: entries leave it youngest first or by promotion,
+    /// so an entry that is in the list after its `join`'s first half returned is the youngest.
+    #[inline]
+    fn is_youngest_pending(&self, pending: &Pending) -> bool {
+        ptr::eq(self.youngest_pending.get(), pending)
+    }
+
+    /// Removes `pending`, the youngest entry, from the list.
+    #[inline]
+    fn pop_pending(&self, pending: &Pending) {
+        debug_assert!(self.is_youngest_pending(pending));
+        self.youngest_pending.set(pending.older.get());
+    }
+
+    /// Promotes the oldest pending half if this worker's heartbeat fired since it last looked.
+    #[inline]
+    fn on_heartbeat(&self) {
+        if self.beat().load(Ordering::Relaxed) {
+            self.heartbeat();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn heartbeat(&self) {
+        self.beat().store(false, Ordering::Relaxed);
+        self.promote_oldest();
+    }
+
+    /// Offers the oldest pending half in this worker's slot, where any worker may take it, and
+    /// wakes a sleeping worker for it. Does nothing if the list is empty or the slot still holds
+    /// an earlier offer that nobody wanted. True if it offered one.
+    pub(crate) fn promote_oldest(&self) -> bool {
+        let slot = self.slot();
+        if !slot.is_empty() {
+            return false;
+        }
+        let mut oldest = self.youngest_pending.get();
+        if oldest.is_null() {
+            return false;
+        }
+        let mut younger: *const Pending = ptr::null();
+        // SAFETY: every entry in the list is live (`push_pending`'s contract), and only this
+        // thread touches `older` of entries in the list.
+        unsafe {
+            loop {
+                let older = (*oldest).older.get();
+                if older.is_null() {
+                    break;
+                }
+                younger = oldest;
+                oldest = older;
+            }
+            if younger.is_null() {
+                self.youngest_pending.set(ptr::null());
+            } else {
+                (*younger).older.set(ptr::null());
+            }
+        }
+        slot.offer(oldest);
+        self.shared.sleep.notify_work();
+        true
+    }
+}
