@@ -68,7 +68,7 @@ impl ThreadPool {
             if !self.shared.is_open() {
                 return Err(JoinError::shut_down());
             }
-            worker.push_local(detached(job), true);
+            worker.push_local(detached(job));
             return Ok(());
         }
         if !self.shared.enter() {
