@@ -8,7 +8,8 @@
 //!
 //! The crawl itself is `examples::crawl` (`src/crawl.rs`), which the later stages share:
 //! one task owns the set of links seen and hands each new one to the fetchers through a
-//! bounded `Queue`, and they report back through an unbounded one. Pages on the start URL's
+//! bounded `Queue`, and they report back through a second queue, which never holds more than
+//! QUEUE + FETCHERS reports (the program prints the most it held). Pages on the start URL's
 //! server are read for more links; a link to another server is checked, not crawled. Exits
 //! with status 2 if the arguments are wrong or the site cannot be started.
 
@@ -41,5 +42,10 @@ fn main() {
         let links = links_on(&url, &String::from_utf8_lossy(&page.body));
         ((), links)
     }));
+    println!(
+        "at most {} reports waited in `found` (QUEUE + FETCHERS = {})",
+        found.most_found,
+        settings.queue + settings.fetchers
+    );
     found.print(&format!(" with {} fetchers", settings.fetchers));
 }

@@ -564,10 +564,26 @@ fn linkcheck_crawl_finds_every_broken_link_once() {
         out.ends_with("checked 37 links on 31 pages with 4 fetchers: 31 ok, 6 broken"),
         "{out}"
     );
+    assert_found_stays_bounded(&out, 12);
     // One fetcher and a queue of one find the same.
     let out = run_ok("linkcheck_crawl", &["site", "1", "1", LIMIT_MS]);
     assert_reports_the_broken_links(&out);
+    assert_found_stays_bounded(&out, 2);
     assert!(out.ends_with("with 1 fetchers: 31 ok, 6 broken"), "{out}");
+}
+
+/// Checks that the crawl's `found` queue never held more than `QUEUE + FETCHERS` reports.
+fn assert_found_stays_bounded(out: &str, bound: usize) {
+    let line = out
+        .lines()
+        .find(|line| line.starts_with("at most "))
+        .unwrap_or_else(|| panic!("no peak of `found`:\n{out}"));
+    let most: usize = line["at most ".len()..].split(' ').next().unwrap().parse().unwrap();
+    assert!(
+        line.ends_with(&format!("(QUEUE + FETCHERS = {bound})")),
+        "{out}"
+    );
+    assert!(most <= bound, "{out}");
 }
 
 #[test]
