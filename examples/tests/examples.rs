@@ -578,7 +578,12 @@ fn assert_found_stays_bounded(out: &str, bound: usize) {
         .lines()
         .find(|line| line.starts_with("at most "))
         .unwrap_or_else(|| panic!("no peak of `found`:\n{out}"));
-    let most: usize = line["at most ".len()..].split(' ').next().unwrap().parse().unwrap();
+    let most: usize = line["at most ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(
         line.ends_with(&format!("(QUEUE + FETCHERS = {bound})")),
         "{out}"
