@@ -1,4 +1,4 @@
-//! The link checker's crawl (`linkcheck_crawl`, `linkcheck_parse`, `linkcheck_report`;
+//! The link checker's crawl (`linkcheck_queue`, `linkcheck_parse`, `linkcheck_report`;
 //! tutorial chapter 6): a fixed number of fetcher tasks fed through a bounded queue by one
 //! task that owns the set of links already seen.
 //!
@@ -43,8 +43,9 @@ pub struct Crawl<T> {
     /// Each page of the crawled server that answered, with what the crawl's `read` made
     /// of it.
     pub pages: Vec<(Url, T)>,
-    /// The most reports that waited in the `found` queue at once, measured by the fetchers
-    /// as they report: never more than `queue + fetchers`.
+    /// The most reports that waited in [`crawl`]'s `found` queue at once, measured by the
+    /// fetchers as they report: never more than `queue + fetchers`. A crawl without such a
+    /// queue (`linkcheck_crawl`'s, in waves) leaves it at 0.
     pub most_found: usize,
 }
 
