@@ -1,4 +1,4 @@
-//! The link checker, stages 5 and 6 (tutorial chapters 7 and 8): the crawl of
+//! The link checker, stage 5 (tutorial chapter 7): the crawl of
 //! `linkcheck_queue`, with the links of each page found on a thread pool, awaited from the
 //! event loop, so that reading pages never holds up the fetches.
 //!

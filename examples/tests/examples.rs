@@ -634,6 +634,22 @@ fn linkcheck_parse_finds_the_same_links_on_the_thread_pool() {
 }
 
 #[test]
+fn linkcheck_pool_counts_the_words_of_every_page_on_the_thread_pool() {
+    let out = run_ok("linkcheck_pool", &["site", LIMIT_MS, "2"]);
+    assert_reports_the_broken_links(&out);
+    assert!(
+        out.contains("checked 37 links on 31 pages with 2 threads: 31 ok, 6 broken\n"),
+        "{out}"
+    );
+    let last = out.lines().last().unwrap();
+    assert!(
+        last.starts_with("counted 1598 words on 31 pages on the thread pool; the most, 62, on "),
+        "{out}"
+    );
+    assert!(last.ends_with("/page/18"), "{out}");
+}
+
+#[test]
 fn linkcheck_report_survives_the_page_that_crashes_its_worker() {
     let out = run_ok("linkcheck_report", &["site", LIMIT_MS]);
     assert_reports_the_broken_links(&out);
