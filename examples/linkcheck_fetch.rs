@@ -1,6 +1,5 @@
-//! The link checker, first program (tutorial chapters 3 and 4): fetch one page on braid's
-//! event loop, then every link on it at once, each with a time-out, and print what each
-//! link gave.
+//! The link checker, stage 1 (tutorial chapter 3): fetch one page on braid's event loop,
+//! then spawn a task for each link on it, and print what each link gave.
 //!
 //! ```text
 //! cargo run --example linkcheck_fetch                       # a small site inside the program
@@ -8,13 +7,14 @@
 //! ```
 //!
 //! Without a URL (or with `site`) the program serves its own site on 127.0.0.1, with some
-//! links broken on purpose: one not found, one that never answers, one refused. Exits with
-//! status 1 if the first page cannot be fetched, 2 if the arguments are wrong or the site
-//! cannot be started.
+//! links broken on purpose: one not found, one that never answers, one refused. Each fetch
+//! gives up after TIMEOUT_MS, so the one that never answers is reported instead of holding
+//! the program up; chapter 4 is about time-outs. Exits with status 1 if the first page
+//! cannot be fetched, 2 if the arguments are wrong or the site cannot be started.
 
 use std::time::Duration;
 
-use braid::executor::{gather, run};
+use braid::executor::{run, spawn};
 use examples::cli::Args;
 use examples::links::{check, links_on, Broken};
 use examples::site::Site;
@@ -30,13 +30,23 @@ fn main() {
     args.finish();
 
     let checked = run(async {
-        // One page first: the task pauses here until it comes, or the time-out passes.
+        // One page first: this task pauses here until it comes, or the time-out passes.
         let page = check(&start, limit).await?;
         let urls = links_on(&start, &String::from_utf8_lossy(&page.body));
-        // Then all its links at once: one future, driving every fetch in this task, with
-        // the results in the order of the links on the page.
-        let results = gather(urls.iter().map(|url| check(url, limit))).await;
-        Ok::<_, Broken>(urls.into_iter().zip(results).collect::<Vec<_>>())
+        // Then a task for each link: all of them are queued at once, and while one waits
+        // for the network, the loop runs the others.
+        let tasks: Vec<_> = urls
+            .iter()
+            .map(|url| {
+                let url = url.clone(); // a task owns what it uses
+                spawn(async move { check(&url, limit).await })
+            })
+            .collect();
+        let mut checked = Vec::new();
+        for (url, task) in urls.into_iter().zip(tasks) {
+            checked.push((url, task.await.expect("a check does not panic")));
+        }
+        Ok::<_, Broken>(checked)
     });
     let checked = checked.unwrap_or_else(|broken| {
         eprintln!("linkcheck_fetch: {start}: {broken}");

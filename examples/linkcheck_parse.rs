@@ -1,5 +1,5 @@
-//! The link checker, third program (tutorial chapters 7 and 8): the crawl of
-//! `linkcheck_crawl`, with the links of each page found on a thread pool, awaited from the
+//! The link checker, stage 5 (tutorial chapter 7): the crawl of
+//! `linkcheck_queue`, with the links of each page found on a thread pool, awaited from the
 //! event loop, so that reading pages never holds up the fetches.
 //!
 //! ```text

@@ -1,6 +1,6 @@
-//! The link checker, last program (tutorial chapter 9): the crawl of `linkcheck_parse`, then
-//! an analysis of every page in a process pool: how many words it has, and which pages carry
-//! the same words. The analysis crashes on one page of the built-in site, on purpose; only
+//! The link checker, last program (tutorial chapter 9): the crawl of `linkcheck_pool`, then
+//! an analysis of every page in a process pool instead of the thread pool: how many words it
+//! has, and which pages carry the same words. The analysis crashes on one page of the built-in site, on purpose; only
 //! that page's job fails.
 //!
 //! ```text
@@ -22,7 +22,7 @@ use braid::threadpool::ThreadPool;
 use examples::cli::Args;
 use examples::crawl::{crawl, Settings};
 use examples::http::Url;
-use examples::links::links_on;
+use examples::links::{links_on, words_of};
 use examples::site::Site;
 
 fn main() {
@@ -71,28 +71,15 @@ fn analyse(html: String) -> (usize, u64) {
     if html.contains('\0') {
         std::process::abort();
     }
-    let mut in_tag = false;
-    let visible: String = html
-        .chars()
-        .map(|c| match c {
-            '<' | '>' => {
-                in_tag = c == '<';
-                ' '
-            }
-            c if in_tag || !c.is_ascii_alphabetic() => ' ',
-            c => c.to_ascii_lowercase(),
-        })
-        .collect();
+    let words = words_of(&html);
     // FNV-1a over the words, a space between them.
     let mut fingerprint: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut words = 0;
-    for word in visible.split_whitespace() {
-        words += 1;
+    for word in &words {
         for byte in word.bytes().chain([b' ']) {
             fingerprint = (fingerprint ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
         }
     }
-    (words, fingerprint)
+    (words.len(), fingerprint)
 }
 
 /// Analyses every page in the pool, and prints what went wrong, the pages with the same

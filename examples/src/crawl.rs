@@ -1,13 +1,15 @@
-//! The link checker's crawl (`linkcheck_crawl`, `linkcheck_parse`, `linkcheck_report`;
+//! The link checker's crawl (`linkcheck_queue`, `linkcheck_parse`, `linkcheck_report`;
 //! tutorial chapter 6): a fixed number of fetcher tasks fed through a bounded queue by one
 //! task that owns the set of links already seen.
 //!
 //! Why one task hands out the work: if the fetchers put the links they find straight into
 //! the bounded queue, all of them could wait in `put` for room only a fetcher could make.
-//! Here the fetchers report through a second, unbounded queue and never wait to do so, so
-//! someone is always free to take work; that queue never holds more than the work queue's
-//! capacity plus the number of fetchers anyway.
+//! Here the fetchers report through a second queue, `found`, and the crawl never has more
+//! than `queue + fetchers` links out at once (handed out and not yet reported). Each report
+//! in `found` is one of those links, so `found`, bounded at that many, is never full and a
+//! fetcher never waits to report: someone is always free to take work.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::future::Future;
 use std::rc::Rc;
@@ -41,6 +43,10 @@ pub struct Crawl<T> {
     /// Each page of the crawled server that answered, with what the crawl's `read` made
     /// of it.
     pub pages: Vec<(Url, T)>,
+    /// The most reports that waited in [`crawl`]'s `found` queue at once, measured by the
+    /// fetchers as they report: never more than `queue + fetchers`. A crawl without such a
+    /// queue (`linkcheck_crawl`'s, in waves) leaves it at 0.
+    pub most_found: usize,
 }
 
 impl<T> Crawl<T> {
@@ -95,6 +101,7 @@ type Found<T> = (Job, Result<Option<(T, Vec<Url>)>, Broken>);
 ///     ((), links::links_on(&url, &html))
 /// }));
 /// assert_eq!((found.checked, found.pages.len(), found.broken.len()), (37, 31, 6));
+/// assert!(found.most_found <= 4 + 8);
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub async fn crawl<T, R, F>(start: Url, settings: Settings, read: R) -> Crawl<T>
@@ -104,14 +111,20 @@ where
     F: Future<Output = (T, Vec<Url>)> + 'static,
 {
     assert!(settings.fetchers > 0 && settings.queue > 0, "{settings:?}");
-    // Links handed to the fetchers: bounded, so this task waits when they are all busy.
+    // The most links out at once: handed to the fetchers and not yet reported back.
+    let most_out = settings.queue + settings.fetchers;
+    // Links handed to the fetchers: at most `queue` wait here for a free fetcher.
     let work = Rc::new(Queue::<Job>::new(settings.queue));
-    // What the fetchers found: unbounded, so a fetcher never waits to report.
-    let found = Rc::new(Queue::<Found<T>>::new(0));
+    // What the fetchers found. Every report here is a link out, so it never holds more than
+    // `most_out`, and a fetcher never waits to report.
+    let found = Rc::new(Queue::<Found<T>>::new(most_out));
+    let most_found = Rc::new(Cell::new(0));
     let fetchers: Vec<_> = (0..settings.fetchers)
         .map(|_| {
             let (work, found, site) = (work.clone(), found.clone(), start.clone());
-            spawn(fetcher(work, found, site, settings.limit, read.clone()))
+            let most_found = most_found.clone();
+            let read = read.clone();
+            spawn(fetcher(work, found, most_found, site, settings.limit, read))
         })
         .collect();
 
@@ -125,13 +138,21 @@ where
         checked: 0,
         broken: BTreeMap::new(),
         pages: Vec::new(),
+        most_found: 0,
     };
     loop {
-        if let Some(job) = waiting.pop_front() {
-            // Waits while the queue is full: back-pressure from the fetchers.
-            work.put(job).await.expect("only this task closes `work`");
-            in_flight += 1;
-            continue;
+        // Hands out work only while fewer than `most_out` links are out. Then a full
+        // `work` means some fetcher is busy with a link; it reports without waiting and
+        // takes the next, so `put` waits at most one fetch. With `most_out` out, the crawl
+        // reads `found` instead: if it kept handing out work, an unbounded `found` would
+        // grow with the site, and a bounded one would fill and stop the fetchers while the
+        // crawl waited in `put` for them.
+        if in_flight < most_out {
+            if let Some(job) = waiting.pop_front() {
+                work.put(job).await.expect("only this task closes `work`");
+                in_flight += 1;
+                continue;
+            }
         }
         if in_flight == 0 {
             break; // nothing waiting, nothing being fetched: the crawl is done
@@ -159,6 +180,7 @@ where
     for fetcher in fetchers {
         fetcher.await.expect("a fetcher does not panic");
     }
+    crawl.most_found = most_found.get();
     crawl
 }
 
@@ -167,6 +189,7 @@ where
 async fn fetcher<T, R, F>(
     work: Rc<Queue<Job>>,
     found: Rc<Queue<Found<T>>>,
+    most_found: Rc<Cell<usize>>,
     site: Url,
     limit: Duration,
     read: R,
@@ -184,5 +207,6 @@ async fn fetcher<T, R, F>(
             .put((job, result))
             .await
             .expect("`found` is never closed");
+        most_found.set(most_found.get().max(found.len()));
     }
 }

@@ -369,8 +369,9 @@ pub fn get_blocking(url: &Url) -> io::Result<Page> {
 
 /// Fetches `url` on braid's event loop: while it waits, other tasks run.
 ///
-/// The host name is resolved with the system's blocking resolver; the examples use
-/// addresses, which resolve at once.
+/// A host name is looked up on the loop's blocking pool, off the loop's thread (braid's
+/// `TcpStream::connect` does that for any name); an IP address, which the examples use, is
+/// parsed on the loop with no lookup.
 ///
 /// # Errors
 ///

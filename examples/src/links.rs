@@ -76,6 +76,31 @@ pub fn links_on(base: &Url, html: &str) -> Vec<Url> {
         .collect()
 }
 
+/// The words of `html` outside its tags, lower-cased, in order. A word is a run of ASCII
+/// letters, so numbers and link paths count only by their letters.
+///
+/// # Examples
+///
+/// ```
+/// let html = r#"<p class="x">Page 12, <a href="/page/3">see page three</a>.</p>"#;
+/// assert_eq!(examples::links::words_of(html), ["page", "see", "page", "three"]);
+/// ```
+pub fn words_of(html: &str) -> Vec<String> {
+    let mut in_tag = false;
+    let visible: String = html
+        .chars()
+        .map(|c| match c {
+            '<' | '>' => {
+                in_tag = c == '<';
+                ' '
+            }
+            c if in_tag || !c.is_ascii_alphabetic() => ' ',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect();
+    visible.split_whitespace().map(String::from).collect()
+}
+
 /// Why a link is broken.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Broken {

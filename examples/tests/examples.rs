@@ -522,15 +522,15 @@ fn assert_reports_the_broken_links(out: &str) {
     }
 }
 
-#[test]
-fn linkcheck_fetch_checks_every_link_of_the_home_page() {
-    let out = run_ok("linkcheck_fetch", &["site", LIMIT_MS]);
+/// Checks the report of a link checker that checks the links of the home page only.
+fn assert_checks_every_link_of_the_home_page(out: &str) {
     assert!(out.contains("/: 8 links\n"), "{out}");
+    // In the order of the links on the page, whichever fetch ended first: pages 0 to 4 first.
+    let lines: Vec<&str> = out.lines().collect();
     for page in 0..5 {
-        let ok = out
-            .lines()
-            .any(|line| line.starts_with("  ok ") && line.contains(&format!("/page/{page}  (")));
-        assert!(ok, "page {page} is not ok:\n{out}");
+        let line = lines[1 + page];
+        let ok = line.starts_with("  ok ") && line.contains(&format!("/page/{page}  ("));
+        assert!(ok, "page {page} is not ok, or not in its place:\n{out}");
     }
     for (why, path) in [("404", "/about"), ("timed out", "/slow"), ("refused", "/")] {
         let line = format!("  {why:<10} http://127.0.0.1:");
@@ -540,6 +540,18 @@ fn linkcheck_fetch_checks_every_link_of_the_home_page() {
         assert!(found, "no {why} {path}:\n{out}");
     }
     assert!(out.ends_with("8 links: 5 ok, 3 broken"), "{out}");
+}
+
+#[test]
+fn linkcheck_fetch_checks_every_link_of_the_home_page() {
+    let out = run_ok("linkcheck_fetch", &["site", LIMIT_MS]);
+    assert_checks_every_link_of_the_home_page(&out);
+}
+
+#[test]
+fn linkcheck_gather_checks_every_link_of_the_home_page() {
+    let out = run_ok("linkcheck_gather", &["site", LIMIT_MS]);
+    assert_checks_every_link_of_the_home_page(&out);
 }
 
 #[test]
@@ -557,25 +569,56 @@ fn linkcheck_fetch_checks_a_given_url_and_fails_on_an_unreachable_one() {
 }
 
 #[test]
-fn linkcheck_crawl_finds_every_broken_link_once() {
-    let out = run_ok("linkcheck_crawl", &["site", "4", "8", LIMIT_MS]);
+fn linkcheck_crawl_finds_every_broken_link_once_in_waves() {
+    let out = run_ok("linkcheck_crawl", &["site", LIMIT_MS]);
+    assert_reports_the_broken_links(&out);
+    assert!(
+        out.ends_with("checked 37 links on 31 pages in 6 waves: 31 ok, 6 broken"),
+        "{out}"
+    );
+}
+
+#[test]
+fn linkcheck_queue_finds_every_broken_link_once() {
+    let out = run_ok("linkcheck_queue", &["site", "4", "8", LIMIT_MS]);
     assert_reports_the_broken_links(&out);
     assert!(
         out.ends_with("checked 37 links on 31 pages with 4 fetchers: 31 ok, 6 broken"),
         "{out}"
     );
+    assert_found_stays_bounded(&out, 12);
     // One fetcher and a queue of one find the same.
-    let out = run_ok("linkcheck_crawl", &["site", "1", "1", LIMIT_MS]);
+    let out = run_ok("linkcheck_queue", &["site", "1", "1", LIMIT_MS]);
     assert_reports_the_broken_links(&out);
+    assert_found_stays_bounded(&out, 2);
     assert!(out.ends_with("with 1 fetchers: 31 ok, 6 broken"), "{out}");
 }
 
+/// Checks that the crawl's `found` queue never held more than `QUEUE + FETCHERS` reports.
+fn assert_found_stays_bounded(out: &str, bound: usize) {
+    let line = out
+        .lines()
+        .find(|line| line.starts_with("at most "))
+        .unwrap_or_else(|| panic!("no peak of `found`:\n{out}"));
+    let most: usize = line["at most ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        line.ends_with(&format!("(QUEUE + FETCHERS = {bound})")),
+        "{out}"
+    );
+    assert!(most <= bound, "{out}");
+}
+
 #[test]
-fn linkcheck_crawl_rejects_bad_arguments() {
-    let (status, _, stderr) = Running::start("linkcheck_crawl", &["site", "0"]).finish();
+fn linkcheck_queue_rejects_bad_arguments() {
+    let (status, _, stderr) = Running::start("linkcheck_queue", &["site", "0"]).finish();
     assert_eq!(status.code(), Some(2));
     assert!(stderr.contains("must be at least 1"), "{stderr}");
-    let (status, _, stderr) = Running::start("linkcheck_crawl", &["https://x/"]).finish();
+    let (status, _, stderr) = Running::start("linkcheck_queue", &["https://x/"]).finish();
     assert_eq!(status.code(), Some(2));
     assert!(stderr.contains("only http:// URLs"), "{stderr}");
 }
@@ -588,6 +631,22 @@ fn linkcheck_parse_finds_the_same_links_on_the_thread_pool() {
         out.ends_with("with 4 fetchers and 3 parser threads: 31 ok, 6 broken"),
         "{out}"
     );
+}
+
+#[test]
+fn linkcheck_pool_counts_the_words_of_every_page_on_the_thread_pool() {
+    let out = run_ok("linkcheck_pool", &["site", LIMIT_MS, "2"]);
+    assert_reports_the_broken_links(&out);
+    assert!(
+        out.contains("checked 37 links on 31 pages with 2 threads: 31 ok, 6 broken\n"),
+        "{out}"
+    );
+    let last = out.lines().last().unwrap();
+    assert!(
+        last.starts_with("counted 1598 words on 31 pages on the thread pool; the most, 62, on "),
+        "{out}"
+    );
+    assert!(last.ends_with("/page/18"), "{out}");
 }
 
 #[test]

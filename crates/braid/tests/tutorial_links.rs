@@ -1,8 +1,9 @@
 //! The tutorial holds together: every relative link and picture in a chapter leads to a file
 //! that exists, every `#anchor` to a heading of the chapter it names, every chapter is in the
 //! book (`SUMMARY.md`) and in the API docs (`src/tutorial.rs`), whatever features are on,
-//! every picture is used, and every `cargo run --example NAME` in the tutorial and the two
-//! READMEs names a program of `examples/Cargo.toml`.
+//! every picture is used, every `cargo run --example NAME` in the tutorial and the two
+//! READMEs names a program of `examples/Cargo.toml`, and each of chapters 3 to 9 runs a link
+//! checker program of its own.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -278,4 +279,49 @@ fn example_names_are_read_from_each_way_of_writing_them() {
                 `cargo run --example a_b` then `cargo run --example c`";
     let found: Vec<String> = examples_run(text).into_iter().map(|(_, n)| n).collect();
     assert_eq!(found, ["tour", "primes", "a_b", "c"]);
+}
+
+/// The link checker's stage in `text`: the `linkcheck_*` programs its section
+/// "The link checker, stage N" runs, in order.
+fn link_checker_stage(text: &str) -> Vec<String> {
+    let Some(at) = text.find("\n## The link checker, stage ") else {
+        return Vec::new();
+    };
+    let section = &text[at + 1..];
+    let end = section[3..]
+        .find("\n## ")
+        .map_or(section.len(), |end| end + 3);
+    let mut names: Vec<String> = examples_run(&section[..end])
+        .into_iter()
+        .map(|(_, name)| name)
+        .filter(|name| name.starts_with("linkcheck_"))
+        .collect();
+    names.dedup();
+    names
+}
+
+#[test]
+fn the_link_checker_grows_a_program_a_chapter_from_3_to_9() {
+    let names = example_names();
+    let pages = pages();
+    let mut seen = BTreeSet::new();
+    for chapter in 3..=9 {
+        let prefix = format!("{chapter:02}-");
+        let (file, text) = pages
+            .iter()
+            .find(|(name, _)| name.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("no chapter {chapter}"));
+        let stage = link_checker_stage(text);
+        assert_eq!(
+            stage.len(),
+            1,
+            "{file}: its link checker section should run one program of its own: {stage:?}"
+        );
+        let program = &stage[0];
+        assert!(names.contains(program), "{file}: no example {program}");
+        assert!(
+            seen.insert(program.clone()),
+            "{file}: {program} is an earlier chapter's program"
+        );
+    }
 }
