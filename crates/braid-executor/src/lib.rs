@@ -45,7 +45,10 @@
 //! # Time
 //!
 //! [`sleep`] and [`sleep_until`] never end early; [`timeout`] is `asyncio.wait_for`: it drops
-//! the future when time runs out and returns [`Elapsed`]. Around a future that gives a
+//! the future when time runs out and returns [`Elapsed`]. Given a spawned [`Task`], it drops
+//! only the handle, and a dropped handle detaches its task, which runs on: unlike
+//! `wait_for`, nothing is cancelled. Time out `&mut task` and cancel it on `Elapsed`, or put
+//! the timeout inside the task. Around a future that gives a
 //! `Result` (an `io::Result`, say), [`Timeout::flatten`] folds `Elapsed` into its error, as
 //! [`Task::flatten`] does with a task's [`JoinError`], so that a task reading through a
 //! timeout gives one `io::Result` instead of three nested `Result`s.

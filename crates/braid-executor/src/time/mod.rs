@@ -179,6 +179,10 @@ impl fmt::Debug for Sleep {
 /// is returned. If the task awaiting the timeout is itself cancelled, the whole thing is
 /// dropped: a timeout never turns an outer cancel into `Elapsed` or a value.
 ///
+/// Where `future` is a spawned [`Task`](crate::Task), dropping it drops the handle only,
+/// and a dropped handle detaches its task: it runs on, where `asyncio.wait_for` would have
+/// cancelled it. To stop it, time out `&mut task` and cancel the task on `Elapsed`.
+///
 /// A future that gives `io::Result<T>` comes back as `Result<io::Result<T>, Elapsed>`.
 /// `Elapsed` converts into an [`io::Error`](std::io::Error) of kind
 /// [`TimedOut`](std::io::ErrorKind::TimedOut), so inside an `async` block or function that
