@@ -155,3 +155,43 @@ fn waiting_in_the_poller_or_between_block_ons_is_not_a_slow_poll() {
     event_loop.block_on(async { braid_executor::yield_now().await });
     assert_eq!(event_loop.metrics().slow_polls, 0);
 }
+
+/// The loop's own work between two polls (here: firing two hundred thousand timers at once,
+/// in a turn that did not sleep because a task kept it busy) is nobody's poll time either.
+#[test]
+fn the_loops_own_work_between_polls_is_not_billed_to_the_next_poll() {
+    let event_loop = EventLoop::builder()
+        .slow_poll_threshold(Duration::from_millis(40))
+        .build()
+        .unwrap();
+    event_loop.block_on(async {
+        // All due at one instant, spawned a thousand per poll so that no poll is slow.
+        let due = std::time::Instant::now() + Duration::from_millis(1_000);
+        let mut sleepers = Vec::new();
+        for _ in 0..200 {
+            for _ in 0..1_000 {
+                sleepers.push(spawn(braid_executor::sleep_until(due)));
+            }
+            braid_executor::yield_now().await;
+        }
+        // Keeps every turn busy, so the timers fire in turns that do not sleep.
+        let busy = spawn(async {
+            let start = std::time::Instant::now();
+            while start.elapsed() < Duration::from_millis(1_500) {
+                braid_executor::yield_now().await;
+            }
+        });
+        // The main future is polled after each of those turns.
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_millis(1_500) {
+            braid_executor::yield_now().await;
+        }
+        busy.await.unwrap();
+        for sleeper in sleepers {
+            sleeper.await.unwrap();
+        }
+    });
+    let metrics = event_loop.metrics();
+    assert_eq!(metrics.timers_fired, 200_000, "{metrics:?}");
+    assert_eq!(metrics.slow_polls, 0, "{metrics:?}");
+}

@@ -65,7 +65,7 @@ fn a_loop_sharing_its_core_with_a_spinning_thread_backs_off_its_yields() {
             .unwrap();
         event_loop.block_on(async {
             for _ in 0..100 {
-                sleep(Duration::from_micros(200)).await;
+                sleep(Duration::from_millis(3)).await;
             }
         });
         event_loop.metrics()
@@ -80,7 +80,7 @@ fn a_loop_sharing_its_core_with_a_spinning_thread_backs_off_its_yields() {
     // spinner a scheduler slice 100 times; backing off, it tries again only after pauses of
     // 2 ms, 4 ms, 8 ms ... whatever the timing.
     assert!(metrics.slow_yields >= 1, "{metrics:?}");
-    assert!(metrics.yields <= 30, "{metrics:?}");
+    assert!(metrics.yields <= 40, "{metrics:?}");
 }
 
 #[test]
@@ -91,7 +91,7 @@ fn a_loop_told_to_yield_does_yield() {
         .unwrap();
     event_loop.block_on(async {
         for _ in 0..10 {
-            sleep(Duration::from_micros(100)).await;
+            sleep(Duration::from_millis(3)).await;
         }
     });
     let metrics = event_loop.metrics();
@@ -100,7 +100,7 @@ fn a_loop_told_to_yield_does_yield() {
     let quiet = EventLoop::new().unwrap();
     quiet.block_on(async {
         for _ in 0..10 {
-            sleep(Duration::from_micros(100)).await;
+            sleep(Duration::from_millis(3)).await;
         }
     });
     assert_eq!(

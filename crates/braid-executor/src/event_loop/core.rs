@@ -65,6 +65,15 @@ const SLOW_YIELD: Duration = Duration::from_micros(250);
 const YIELD_PAUSE_MIN: Duration = Duration::from_millis(2);
 const YIELD_PAUSE_MAX: Duration = Duration::from_secs(1);
 
+/// Quick yields in a row that end a back-off. One is not enough: beside a thread that
+/// never blocks, quick and slow yields alternate (the scheduler sometimes finds the spinner
+/// just off the core), and a back-off that one quick yield ends never grows.
+const QUICK_YIELDS_TO_RESET: u32 = 16;
+
+/// A loop does not yield when its next timer is due within this: a slow yield would make
+/// the timer late by up to a whole scheduler slice.
+const TIMER_MARGIN: Duration = Duration::from_millis(1);
+
 /// The state of the yields before sleeping.
 #[derive(Clone, Copy, Debug, Default)]
 struct Yielding {
@@ -72,25 +81,32 @@ struct Yielding {
     paused_until: Option<Instant>,
     /// The pause after the next slow yield (zero: `YIELD_PAUSE_MIN`).
     next_pause: Duration,
+    /// Quick yields since the last slow one.
+    quick_in_a_row: u32,
 }
 
 impl Yielding {
-    /// Whether to yield at `now`.
-    fn allowed(self, now: Instant) -> bool {
+    /// Whether to yield at `now`, with the next timer due at `next`.
+    fn allowed(self, now: Instant, next: Option<Instant>) -> bool {
         self.paused_until.map_or(true, |until| now >= until)
+            && !next.is_some_and(|deadline| deadline <= now + TIMER_MARGIN)
     }
 
-    /// Learns from a yield that ended at `now` after `took`: a fast one ends any back-off, a
-    /// slow one pauses the yields, twice as long as the pause before. Returns whether it
-    /// was slow.
+    /// Learns from a yield that ended at `now` after `took`: a slow one pauses the yields,
+    /// twice as long as the pause before; [`QUICK_YIELDS_TO_RESET`] quick ones in a row end
+    /// the back-off. Returns whether it was slow.
     fn learn(&mut self, took: Duration, now: Instant) -> bool {
         if took < SLOW_YIELD {
-            *self = Yielding::default();
+            self.quick_in_a_row = self.quick_in_a_row.saturating_add(1);
+            if self.quick_in_a_row >= QUICK_YIELDS_TO_RESET {
+                *self = Yielding::default();
+            }
             return false;
         }
         let pause = self.next_pause.max(YIELD_PAUSE_MIN);
         self.paused_until = Some(now + pause);
         self.next_pause = (pause * 2).min(YIELD_PAUSE_MAX);
+        self.quick_in_a_row = 0;
         true
     }
 }
@@ -271,21 +287,29 @@ impl Core {
             self.shared.now_polling.end();
         }
         self.queue.take_remote(&self.shared);
+        // The next poll may start on this turn's clock only if the rest of the turn takes
+        // no time worth counting: no sleep, no events to hand out, no descriptors to close,
+        // no timers fired, no dump made. Otherwise that time would be billed to the next
+        // poll.
+        let mut quiet = true;
         if self.has_work() {
-            // No sleep before the next poll: it starts where this turn's polls ended.
-            self.carried_clock.set(Some(clock.now));
             // With no socket registered there is nothing to look for: skip the system call.
             // Remote wakes are seen through `remote_pending` either way.
             if self.driver.has_io() {
-                self.poll_io(Some(Duration::ZERO));
+                quiet = self.poll_io(Some(Duration::ZERO)) == 0;
             }
         } else {
             self.park();
+            quiet = false;
         }
-        self.close_released();
-        self.fire_timers();
+        quiet &= !self.close_released();
+        quiet &= self.fire_timers() == 0;
         if self.shared.dump_requested() {
             self.answer_dumps();
+            quiet = false;
+        }
+        if quiet {
+            self.carried_clock.set(Some(clock.now));
         }
     }
 
@@ -317,15 +341,15 @@ impl Core {
     /// With [`yield_before_sleep`](super::Builder::yield_before_sleep) set, the loop first
     /// gives its core away once and looks without waiting, so that events caused meanwhile
     /// by threads sharing the core are taken in one batch instead of each costing a sleep
-    /// and a wake-up. It is off by default: behind a thread that never blocks, each yield
-    /// costs a whole scheduler slice (measured: one connection fell from 34k round trips/s
-    /// to 1k).
+    /// and a wake-up. Behind a thread that never blocks, a yield costs a whole scheduler
+    /// slice, so a slow yield pauses the yields (see `Yielding`), and no yield is made when
+    /// a timer is due within `TIMER_MARGIN`.
     fn park(&self) {
         let next = self.driver.next_deadline();
         if self.yield_before_sleep {
             let now = Instant::now();
             let mut yielding = self.yielding.get();
-            if yielding.allowed(now) && !next.is_some_and(|deadline| deadline <= now) {
+            if yielding.allowed(now, next) {
                 std::thread::yield_now();
                 let after = Instant::now();
                 bump(&self.counters.yields, 1);
@@ -367,11 +391,13 @@ impl Core {
     /// Deregisters and closes the descriptors of this loop's sockets that were dropped
     /// where the loop could not do it at once (see `Shared::release`).
     #[inline]
-    fn close_released(&self) {
+    fn close_released(&self) -> bool {
         // One atomic load in the usual turn, where nothing was released.
         if let Some(released) = self.shared.take_released() {
             self.deregister_all(released);
+            return true;
         }
+        false
     }
 
     #[cold]
@@ -382,9 +408,11 @@ impl Core {
         }
     }
 
-    fn fire_timers(&self) {
+    /// Wakes the tasks of expired timers; returns how many fired.
+    fn fire_timers(&self) -> usize {
         let fired = self.driver.fire_timers();
         bump(&self.counters.timers_fired, fired as u64);
+        fired
     }
 
     /// Ends the loop: refuses remote tasks, then drops every future still alive (running
@@ -480,14 +508,19 @@ mod test {
 
     const FAST: Duration = Duration::from_micros(20);
     const SLOW: Duration = Duration::from_millis(3);
+    const NO_TIMER: Option<Instant> = None;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
 
     #[test]
     fn slow_yields_pause_yielding_for_twice_as_long_each_time_up_to_the_cap() {
         let start = Instant::now();
         let mut yielding = Yielding::default();
-        assert!(yielding.allowed(start));
+        assert!(yielding.allowed(start, NO_TIMER));
         assert!(!yielding.learn(FAST, start), "a quick yield is not slow");
-        assert!(yielding.allowed(start));
+        assert!(yielding.allowed(start, NO_TIMER));
 
         let mut now = start;
         let mut pauses = Vec::new();
@@ -495,33 +528,35 @@ mod test {
             assert!(yielding.learn(SLOW, now));
             let until = yielding.paused_until.unwrap();
             pauses.push(until - now);
-            assert!(!yielding.allowed(now));
-            assert!(!yielding.allowed(until - Duration::from_nanos(1)));
-            assert!(yielding.allowed(until));
+            assert!(!yielding.allowed(now, NO_TIMER));
+            assert!(!yielding.allowed(until - Duration::from_nanos(1), NO_TIMER));
+            assert!(yielding.allowed(until, NO_TIMER));
             now = until;
         }
-        let ms = |n| Duration::from_millis(n);
-        assert_eq!(
-            pauses,
-            [
-                ms(2),
-                ms(4),
-                ms(8),
-                ms(16),
-                ms(32),
-                ms(64),
-                ms(128),
-                ms(256),
-                ms(512),
-                ms(1000),
-                ms(1000),
-                ms(1000)
-            ]
-        );
+        let expected = [2, 4, 8, 16, 32, 64, 128, 256, 512, 1000, 1000, 1000].map(ms);
+        assert_eq!(pauses, expected);
+    }
 
-        // One quick yield ends the back-off: the next slow one pauses for the least again.
+    #[test]
+    fn quick_yields_between_slow_ones_do_not_stop_the_back_off_growing() {
+        // Beside a spinning thread, quick and slow yields alternate.
+        let mut now = Instant::now();
+        let mut yielding = Yielding::default();
+        let mut pauses = Vec::new();
+        for _ in 0..6 {
+            assert!(yielding.learn(SLOW, now));
+            let until = yielding.paused_until.unwrap();
+            pauses.push(until - now);
+            now = until;
+            for _ in 0..QUICK_YIELDS_TO_RESET - 1 {
+                assert!(!yielding.learn(FAST, now));
+            }
+        }
+        assert_eq!(pauses, [2, 4, 8, 16, 32, 64].map(ms));
+
+        // Enough quick yields in a row end it: the next slow one pauses for the least again.
         assert!(!yielding.learn(FAST, now));
-        assert!(yielding.allowed(now));
+        assert!(yielding.allowed(now, NO_TIMER));
         assert!(yielding.learn(SLOW, now));
         assert_eq!(yielding.paused_until.unwrap() - now, ms(2));
     }
@@ -532,5 +567,14 @@ mod test {
         let now = Instant::now();
         assert!(!yielding.learn(SLOW_YIELD - Duration::from_nanos(1), now));
         assert!(yielding.learn(SLOW_YIELD, now));
+    }
+
+    #[test]
+    fn no_yield_when_a_timer_is_due_within_the_margin() {
+        let yielding = Yielding::default();
+        let now = Instant::now();
+        assert!(!yielding.allowed(now, Some(now)));
+        assert!(!yielding.allowed(now, Some(now + TIMER_MARGIN)));
+        assert!(yielding.allowed(now, Some(now + TIMER_MARGIN + Duration::from_micros(1))));
     }
 }

@@ -157,8 +157,9 @@ impl Builder {
     /// scheduler slice, a millisecond or more; yielding every time, one connection fell from
     /// 34k round trips/s to 1k. So the loop watches its yields: one that lasts 250 µs or
     /// more pauses yielding for 2 ms, and each slow one after that doubles the pause, up to
-    /// 1 s; a quick one ends the back-off. [`Metrics::yields`] and [`Metrics::slow_yields`]
-    /// count them.
+    /// 1 s; sixteen quick ones in a row end the back-off. No yield is made when a timer is
+    /// due within 1 ms, which a slow yield would make late. [`Metrics::yields`] and
+    /// [`Metrics::slow_yields`] count them.
     pub fn yield_before_sleep(mut self, yield_first: bool) -> Builder {
         self.yield_before_sleep = yield_first;
         self
