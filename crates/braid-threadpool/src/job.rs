@@ -3,6 +3,7 @@
 use std::any::Any;
 use std::cell::UnsafeCell;
 use std::panic::{self, AssertUnwindSafe};
+use std::ptr;
 
 use crate::latch::Latch;
 use crate::worker::WorkerThread;
@@ -58,6 +59,12 @@ impl JobRef {
     #[inline]
     pub(crate) fn is_cancellable(&self) -> bool {
         self.data as usize & CANCELLABLE != 0
+    }
+
+    /// Whether this is the job at `data` (a job that is not cancellable).
+    #[inline]
+    pub(crate) fn is_at(&self, data: *const ()) -> bool {
+        ptr::eq(self.address(), data)
     }
 
     #[inline]

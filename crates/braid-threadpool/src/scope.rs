@@ -205,7 +205,23 @@ impl<'scope> Scope<'scope> {
         F: FnOnce(&Scope<'scope>),
     {
         if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| task(self))) {
-            lock(&self.panic).get_or_insert(payload);
+            let losing = {
+                let mut first = lock(&self.panic);
+                match *first {
+                    None => {
+                        *first = Some(payload);
+                        None
+                    }
+                    Some(_) => Some(payload),
+                }
+            };
+            // Only the first panic is kept. A later payload is dropped here, outside the lock
+            // and inside `catch_unwind`: its destructor may panic too, and nothing may unwind
+            // out of a job, since the worker running it may be waiting with frames that other
+            // workers still write into (a `join` whose second half was stolen).
+            if let Err(again) = panic::catch_unwind(AssertUnwindSafe(move || drop(losing))) {
+                let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(again)));
+            }
         }
     }
 

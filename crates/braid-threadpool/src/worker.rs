@@ -41,6 +41,32 @@ pub(crate) struct WorkerThread {
     pub(crate) youngest_pending: Cell<*const Pending>,
     /// This worker's heartbeat flag, inside `shared`, which this struct keeps alive.
     beat: *const AtomicBool,
+    /// Set when this worker starts a job taken from a queue, cleared by the next `join`, which
+    /// then offers its own second half on the deque (see `join/README.md`).
+    pub(crate) first_join: Cell<bool>,
+}
+
+/// Aborts the process if dropped: armed around code through which an unwind must never pass,
+/// and disarmed (forgotten) when that code returned normally. Like rayon's `AbortIfPanic`.
+pub(crate) struct AbortOnUnwind;
+
+impl AbortOnUnwind {
+    /// The guarded code returned normally.
+    #[inline]
+    pub(crate) fn disarm(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for AbortOnUnwind {
+    #[cold]
+    fn drop(&mut self) {
+        eprintln!(
+            "braid-threadpool: a job unwound into a worker that waits with frames other workers \
+             may still use; aborting"
+        );
+        std::process::abort();
+    }
 }
 
 /// A worker thread's whole life.
@@ -61,6 +87,7 @@ pub(crate) fn main(
         ),
         youngest_pending: Cell::new(ptr::null()),
         beat,
+        first_join: Cell::new(false),
     };
     CURRENT.with(|current| current.set(&worker));
     // A panicking hook must not take the worker down with it; there is no one to report it to.
@@ -99,7 +126,12 @@ impl WorkerThread {
         self.shared.activate();
         loop {
             if let Some(job) = self.find_work() {
-                self.execute(job);
+                // Every job catches its own panics. Should one unwind all the same, the worker
+                // lives on: nothing on this stack is shared, and dying would leave the pool
+                // counting it as active, so its drop would never return.
+                if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| self.execute(job))) {
+                    let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(payload)));
+                }
                 continue;
             }
             if self.spin_for(|| false) {
@@ -130,6 +162,12 @@ impl WorkerThread {
         !self.shared.is_open() && !self.has_work() && self.shared.is_quiet()
     }
 
+    /// Takes the job pushed last off this worker's own deque, if it is still there.
+    #[inline]
+    pub(crate) fn pop_local(&self) -> Option<JobRef> {
+        self.local.pop()
+    }
+
     /// Pushes a job onto this worker's deque, where it runs next unless stolen first, and
     /// wakes a sleeping worker for it.
     #[inline]
@@ -158,8 +196,10 @@ impl WorkerThread {
         // Only this thread writes its counters, so a load and a store are enough.
         let run = counters.run.load(Ordering::Relaxed);
         counters.run.store(run + 1, Ordering::Relaxed);
-        // The first `join` of a job taken from a queue offers its second half at once: the
-        // job may block (on a lock, a barrier, I/O) before a heartbeat is ever looked at.
+        // The first `join` of a job taken from a queue offers its own second half at once: the
+        // job may block (on a lock, a barrier, I/O) before a heartbeat is ever looked at. The
+        // raised flag sends that `join` to its cold path, which sees `first_join`.
+        self.first_join.set(true);
         self.beat().store(true, Ordering::Relaxed);
         if job.is_cancellable() && self.shared.is_cancelling() {
             job.cancel();
@@ -253,7 +293,18 @@ impl WorkerThread {
 
     /// Runs other jobs until `latch` is set, sleeping when there are none. Returns false if
     /// `deadline` passed first.
+    ///
+    /// Never unwinds: the caller's frames may hold what other workers still write into (a
+    /// `join` whose second half was stolen, a scope whose tasks run elsewhere). Every job
+    /// catches its own panics; should one unwind all the same, the process aborts.
     pub(crate) fn wait_until(&self, latch: &CoreLatch, deadline: Option<Instant>) -> bool {
+        let guard = AbortOnUnwind;
+        let reached = self.wait_until_inner(latch, deadline);
+        guard.disarm();
+        reached
+    }
+
+    fn wait_until_inner(&self, latch: &CoreLatch, deadline: Option<Instant>) -> bool {
         loop {
             if latch.probe() {
                 return true;

@@ -15,7 +15,7 @@ use crate::sync::Ordering;
 use crate::job::{Call, JobRef, StackJob};
 use crate::latch::{CoreLatch, ParkLatch};
 use crate::pool::ThreadPool;
-use crate::worker::WorkerThread;
+use crate::worker::{AbortOnUnwind, WorkerThread};
 
 pub(crate) mod slot;
 #[cfg(test)]
@@ -115,24 +115,32 @@ where
     RB: Send,
 {
     let job_b = JoinJob::new(b);
-    // SAFETY: `job_b` stays in this frame until it leaves the list: `pop_pending` below, or a
-    // promotion; and a promoted `job_b` stays until it is settled: taken back from the slot
-    // unrun, or run by another worker, whose latch `settle` waits for, also when `a` panics.
-    unsafe { worker.push_pending(&job_b.pending) };
+    // The entry's pointer is derived from the whole job, not from a reference to its first
+    // field: whoever runs the entry casts it back to the job (`#[repr(C)]`, `pending` first).
+    let pending = ptr::addr_of!(job_b).cast::<Pending>();
+    // SAFETY: `job_b` stays in this frame until it leaves the list: `pop_pending` below, a
+    // promotion, or an offer on the deque. A promoted or offered `job_b` stays until it is
+    // settled: taken back unrun (from the slot or the deque), or run by a worker whose latch
+    // `settle` waits for, also when `a` panicked (`a` runs inside `catch_unwind`). Nothing
+    // between here and the end of `settle` can unwind past the job while another worker may
+    // hold it: `settle` is guarded by `AbortOnUnwind`, and so is the `wait_until` it calls;
+    // every job those run catches its own panics, and should one unwind anyway the process
+    // aborts rather than leave this frame.
+    unsafe { worker.push_pending(pending) };
     worker.on_heartbeat();
 
     let result_a = panic::catch_unwind(AssertUnwindSafe(a));
 
-    let run_b_here = if worker.is_youngest_pending(&job_b.pending) {
-        // Never promoted: nobody else ever saw `b`.
-        worker.pop_pending(&job_b.pending);
+    let run_b_here = if worker.is_youngest_pending(pending) {
+        // Never offered: nobody else ever saw `b`.
+        worker.pop_pending(pending);
         true
     } else {
-        settle(worker, &job_b.pending, &job_b.latch)
+        settle(worker, pending, &job_b.latch)
     };
     if run_b_here {
-        // SAFETY: `b` never left this thread, or was taken back from the slot before anyone
-        // took it, so it is still there and nobody else will take it.
+        // SAFETY: `b` never left this thread, or was taken back before anyone took it, so it
+        // is still there and nobody else will take it.
         let b = unsafe { job_b.take_func() };
         return match result_a {
             Ok(value_a) => (value_a, b()),
@@ -151,19 +159,31 @@ where
     }
 }
 
-/// The end of a `join` whose second half was promoted: takes it back from the slot if nobody
-/// took it (true: the caller runs it), or waits until the worker that took it is done, running
-/// other work meanwhile (false: its result is in the job).
+/// The end of a `join` whose second half was offered, in the slot or on the deque: takes it
+/// back if nobody took it (true: the caller runs it), or waits until the worker that took it is
+/// done, running other work meanwhile (false: its result is in the job).
+///
+/// Never unwinds (the job may still be in another worker's hands): `AbortOnUnwind` aborts the
+/// process if a job run here does.
 #[cold]
 #[inline(never)]
-fn settle(worker: &WorkerThread, pending: &Pending, latch: &CoreLatch) -> bool {
-    match worker.slot().reclaim(pending) {
-        Reclaim::Reclaimed => true,
-        Reclaim::Taken => {
-            worker.wait_until(latch, None);
-            false
+fn settle(worker: &WorkerThread, pending: *const Pending, latch: &CoreLatch) -> bool {
+    let guard = AbortOnUnwind;
+    // SAFETY: the entry is live (the caller's frame), and only this thread writes `older`.
+    let on_deque = ptr::eq(unsafe { (*pending).older.get() }, pending);
+    let run_here = if on_deque {
+        worker.take_back_from_deque(pending, latch)
+    } else {
+        match worker.slot().reclaim(pending) {
+            Reclaim::Reclaimed => true,
+            Reclaim::Taken => {
+                worker.wait_until(latch, None);
+                false
+            }
         }
-    }
+    };
+    guard.disarm();
+    run_here
 }
 
 /// `join` on a pool that no longer runs work: both halves on the caller, with the same panic
@@ -185,9 +205,13 @@ where
 /// halves, linked from the youngest to the oldest through the frames of the `join`s themselves.
 ///
 /// Only the owning worker reads or writes `older`, so the list needs no atomics. Promotion takes
-/// the oldest entry out of the list and offers it in the worker's [`slot::Slot`]; from then on
-/// the entry is never written again, and a thread that takes it from the slot reads only
-/// `execute`.
+/// the oldest entry out of the list and offers it in the worker's [`slot::Slot`]; the first
+/// `join` of a job takes its own, youngest, entry out and pushes it onto the worker's deque,
+/// marking it by pointing `older` at the entry itself. From then on the entry is never written
+/// again, and a thread that takes it reads only `execute`.
+///
+/// Entries are always handled through pointers derived from the whole [`JoinJob`], which is
+/// `#[repr(C)]` with its entry first, so that the pointer may be cast back to the job.
 #[derive(Debug)]
 #[repr(C)]
 pub(crate) struct Pending {
@@ -210,6 +234,17 @@ impl Pending {
         // the job's, which `execute` expects; the owner keeps the job in place until its latch
         // is set, and `JoinJob::execute` may run on any worker (`B` and `RB` are `Send`).
         unsafe { JobRef::new(this.cast(), execute, false) }
+    }
+
+    /// The job to push onto the owner's deque for an entry its first `join` offers there.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Pending::take_job`], with the owner's deque in place of the slot: the entry left
+    /// the owner's list, and whoever takes the `JobRef` off the deque owns it.
+    unsafe fn deque_job(this: *const Pending) -> JobRef {
+        // SAFETY: forwarded from the caller.
+        unsafe { Pending::take_job(this) }
     }
 }
 
@@ -269,12 +304,12 @@ where
         unsafe { (*self.result.get()).assume_init_read() }
     }
 
-    /// The `execute` of the job's entry, run by the worker that took it from a slot.
+    /// The `execute` of the job's entry, run by the worker that took it from a slot or a deque.
     ///
     /// # Safety
     ///
-    /// `this` is the address of a live `JoinJob<B, RB>` whose entry this thread took from a
-    /// slot, and this is that entry's one run.
+    /// `this` is the address of a live `JoinJob<B, RB>`, derived from the whole job, whose
+    /// entry this thread took from a slot or a deque, and this is that entry's one run.
     unsafe fn execute(this: *const (), call: Call<'_>) {
         let Call::Run(worker) = call else {
             unreachable!("join halves are not cancellable")
@@ -300,24 +335,29 @@ impl WorkerThread {
     /// `pending` must stay in place until it leaves the list through
     /// [`WorkerThread::pop_pending`] or a promotion, and entries must leave the list youngest
     /// first (each `join` pops its own entry before it returns).
+    /// `pending` points to the entry at the start of a `JoinJob`, and is derived from the whole
+    /// job.
     #[inline]
-    unsafe fn push_pending(&self, pending: &Pending) {
-        pending.older.set(self.youngest_pending.get());
+    unsafe fn push_pending(&self, pending: *const Pending) {
+        // SAFETY: the entry is live (the caller's contract), and only this thread touches it.
+        unsafe { (*pending).older.set(self.youngest_pending.get()) };
         self.youngest_pending.set(pending);
     }
 
-    /// Whether `pending` is still in the list: entries leave it youngest first or by promotion,
-    /// so an entry that is in the list after its `join`'s first half returned is the youngest.
+    /// Whether `pending` is still in the list: entries leave it youngest first, by promotion,
+    /// or (the youngest) by an offer on the deque, so an entry that is in the list after its
+    /// `join`'s first half returned is the youngest.
     #[inline]
-    fn is_youngest_pending(&self, pending: &Pending) -> bool {
+    fn is_youngest_pending(&self, pending: *const Pending) -> bool {
         ptr::eq(self.youngest_pending.get(), pending)
     }
 
     /// Removes `pending`, the youngest entry, from the list.
     #[inline]
-    fn pop_pending(&self, pending: &Pending) {
+    fn pop_pending(&self, pending: *const Pending) {
         debug_assert!(self.is_youngest_pending(pending));
-        self.youngest_pending.set(pending.older.get());
+        // SAFETY: an entry in the list is live (`push_pending`'s contract).
+        self.youngest_pending.set(unsafe { (*pending).older.get() });
     }
 
     /// Promotes the oldest pending half if this worker's heartbeat fired since it last looked.
@@ -332,7 +372,48 @@ impl WorkerThread {
     #[inline(never)]
     fn heartbeat(&self) {
         self.beat().store(false, Ordering::Relaxed);
-        self.promote_oldest();
+        if self.first_join.replace(false) {
+            self.offer_youngest_on_deque();
+        } else {
+            self.promote_oldest();
+        }
+    }
+
+    /// The first `join` of a job: offers its own second half, the youngest entry, which it has
+    /// just pushed, on this worker's deque, whatever else is pending or in the slot. The entry
+    /// leaves the list and is marked as offered there by pointing `older` at itself.
+    fn offer_youngest_on_deque(&self) {
+        let youngest = self.youngest_pending.get();
+        debug_assert!(!youngest.is_null(), "called right after a push");
+        // SAFETY: the entry is live and in the list (`push_pending`'s contract), and only this
+        // thread touches `older`; the writes happen before the push, which publishes them.
+        unsafe {
+            self.youngest_pending.set((*youngest).older.get());
+            (*youngest).older.set(youngest);
+        }
+        // SAFETY: the entry left the list; its `join` keeps the job in place until it took it
+        // back off the deque or its latch is set (`take_back_from_deque`).
+        self.push_local(unsafe { Pending::deque_job(youngest) });
+    }
+
+    /// The end of a `join` whose second half its owner offered on the deque: pops its own deque
+    /// (running whatever the first half left above the job) until it finds the job (true: the
+    /// caller runs `b`), or finds the deque empty: then someone took it, and this waits for the
+    /// latch (false).
+    fn take_back_from_deque(&self, pending: *const Pending, latch: &CoreLatch) -> bool {
+        loop {
+            if latch.probe() {
+                return false;
+            }
+            match self.pop_local() {
+                Some(job) if job.is_at(pending.cast()) => return true,
+                Some(job) => self.execute(job),
+                None => {
+                    self.wait_until(latch, None);
+                    return false;
+                }
+            }
+        }
     }
 
     /// Offers the oldest pending half in this worker's slot, where any worker may take it, and

@@ -64,6 +64,83 @@ mod threads {
     }
 }
 
+/// A job that unwinds into a worker waiting for a stolen `join` half must not let the `join`'s
+/// frame go while the thief still writes into it: the process aborts instead. Every job of the
+/// crate catches its own panics, so this test makes a job that does not. It runs itself again as
+/// a child process, which must die of `SIGABRT`.
+#[cfg(all(not(loom), unix))]
+mod abort {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Command;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    use crate::job::{Call, JobRef};
+    use crate::worker::WorkerThread;
+    use crate::ThreadPool;
+
+    const CHILD: &str = "BRAID_THREADPOOL_ABORT_TEST_CHILD";
+    const NAME: &str = "join::test::abort::a_job_that_unwinds_into_a_waiting_join_aborts";
+
+    static UNWOUND: AtomicBool = AtomicBool::new(false);
+
+    /// The `execute` of a job that unwinds.
+    ///
+    /// # Safety
+    ///
+    /// None needed: it touches nothing.
+    unsafe fn unwinds(_: *const (), _: Call<'_>) {
+        UNWOUND.store(true, Ordering::SeqCst);
+        panic!("a job that unwinds");
+    }
+
+    #[test]
+    fn a_job_that_unwinds_into_a_waiting_join_aborts() {
+        if std::env::var_os(CHILD).is_some() {
+            child();
+            return;
+        }
+        let output = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.signal(), Some(libc::SIGABRT), "{stderr}");
+        assert!(stderr.contains("aborting"), "{stderr}");
+    }
+
+    fn child() {
+        let pool = Arc::new(ThreadPool::new(2).unwrap());
+        let p = pool.clone();
+        let _ = pool
+            .submit(move || {
+                let b_started = AtomicBool::new(false);
+                p.join(
+                    || {
+                        while !b_started.load(Ordering::SeqCst) {
+                            std::hint::spin_loop();
+                        }
+                        let worker = WorkerThread::current_in(&p.shared).unwrap();
+                        let data = std::ptr::NonNull::<u16>::dangling().as_ptr();
+                        // SAFETY: `unwinds` reads nothing through the address.
+                        worker.push_local(unsafe { JobRef::new(data.cast(), unwinds, false) });
+                    },
+                    || {
+                        b_started.store(true, Ordering::SeqCst);
+                        // Busy until the job unwound, so only the owner of the `join` can run it,
+                        // while it waits for this half.
+                        while !UNWOUND.load(Ordering::SeqCst) {
+                            std::thread::yield_now();
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                    },
+                )
+            })
+            .join();
+    }
+}
+
 /// Model checks of how a promoted `join` half changes hands: run with
 /// `RUSTFLAGS="--cfg loom" cargo test -p braid-threadpool --release --lib loom`.
 #[cfg(loom)]

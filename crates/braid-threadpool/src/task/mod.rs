@@ -105,10 +105,16 @@ where
     if task.outcome.start() {
         let func = func.expect("task closure missing");
         let output = panic::catch_unwind(AssertUnwindSafe(func)).map_err(JoinError::panic);
-        task.outcome.complete(output);
+        // With the handle gone, this drops the task and its output, whose destructor may
+        // panic: the worker must live on.
+        quietly(move || {
+            task.outcome.complete(output);
+            drop(task);
+        });
     } else {
         // Cancelled through its handle while queued: only the closure is left to drop.
-        drop_quietly(func);
+        quietly(move || drop(func));
+        quietly(move || drop(task));
     }
 }
 
@@ -124,11 +130,20 @@ where
     let task = unsafe { Arc::from_raw(data.cast::<Task<F, T>>()) };
     // SAFETY: as in `run_task`.
     let func = unsafe { (*task.func.get()).take() };
-    task.outcome.cancel(Err(JoinError::cancelled()));
-    drop_quietly(func);
+    quietly(move || drop(func));
+    quietly(move || {
+        task.outcome.cancel(Err(JoinError::cancelled()));
+        drop(task);
+    });
 }
 
-/// Drops a closure that will never run; a panic in its destructor must not kill the worker.
-fn drop_quietly<F>(func: Option<F>) {
-    let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(func)));
+/// Runs `f`, which drops what the worker is done with (a closure that will never run, a task
+/// whose handle may be gone, and with it the task's output). A destructor that panics must not
+/// unwind out of the job: the worker would die, or, inside a wait, leave a frame that other
+/// workers still use.
+fn quietly(f: impl FnOnce()) {
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(f)) {
+        // A payload whose own destructor panics must not take the worker down either.
+        let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(payload)));
+    }
 }
