@@ -83,6 +83,7 @@ pub fn measure(settings: &Settings) -> LayerReport {
             Contender::runs(|| tiny_tasks_rayon(&pools.rayon, n)),
             Contender::runs(|| tiny_tasks_threadpool(&pools.threadpool, n)),
             Contender::not_applicable(),
+            Contender::not_applicable(),
         ],
     );
     layer.push(
