@@ -306,6 +306,23 @@ fn shutdown_wait_and_kill_leave_no_process() {
     assert!(no_children());
 }
 
+fn recycling_replaces_a_worker_after_its_tasks() {
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .max_tasks_per_child(2)
+        .launcher(exec_launcher())
+        .build()
+        .unwrap();
+    let pids: Vec<u32> = (0..4)
+        .map(|_| pool.submit(worker_pid, ()).join().unwrap())
+        .collect();
+    assert_eq!(pids[0], pids[1]);
+    assert_ne!(pids[1], pids[2]);
+    assert_eq!(pids[2], pids[3]);
+    eventually("the retired worker to end", || process_gone(pids[0]));
+    assert_eq!(pool.metrics().worker_deaths, 0);
+}
+
 /// A worker never serves a peer that cannot prove it knows the secret.
 fn a_worker_refuses_a_fake_parent() {
     let fake = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -403,6 +420,10 @@ fn main() {
     checks.run(
         "shutdown Wait and Kill leave no process",
         shutdown_wait_and_kill_leave_no_process,
+    );
+    checks.run(
+        "recycling replaces a worker after its tasks",
+        recycling_replaces_a_worker_after_its_tasks,
     );
     checks.run(
         "a worker refuses a fake parent",
