@@ -107,7 +107,10 @@
 //! Three [`StartMethod`]s make workers: `Spawn` (the default) runs the executable again;
 //! `Fork` forks the parent once, at build, into a template that forks every worker, which is
 //! fastest but copies the parent's memory and locks as they were at build; `ForkServer` runs
-//! the executable once as a clean single-threaded server that forks every worker.
+//! the executable once as a clean single-threaded server that forks every worker. A
+//! [`Launcher`] starts workers through a command of your choosing instead (`ssh`, a batch
+//! system, a shell); they connect back over TCP, prove that they know the pool's random
+//! secret by a challenge–response, and carry the same messages over that connection.
 //!
 //! # Layout
 //!
@@ -131,7 +134,9 @@ pub use child::init;
 pub use parent::error::{BuildError, TaskError};
 pub use parent::handle::JoinHandle;
 pub use parent::map::Map;
-pub use parent::pool::{Builder, Metrics, PanicOutput, ProcessPool, Shutdown, StartMethod};
+pub use parent::pool::{
+    Builder, Launcher, Metrics, PanicOutput, ProcessPool, Shutdown, StartMethod,
+};
 
 /// Hooks for braid's own tests: a worker that misbehaves on purpose. Not part of the API.
 #[doc(hidden)]

@@ -151,8 +151,8 @@ const FAILURES: &[Failure] = &[
     },
 ];
 
-fn check_failure(method: StartMethod, failure: &Failure) {
-    let pool = pool(method, 2);
+fn check_failure(make_pool: &dyn Fn() -> ProcessPool, failure: &Failure) {
+    let pool = make_pool();
     let before = pool.metrics();
     // A task on the other worker while the failure happens.
     let other = pool.submit(common::sleep_then_pid, 150);
@@ -279,7 +279,7 @@ fn main() {
     for method in METHODS {
         for failure in FAILURES {
             checks.run(&format!("{method:?}: {}", failure.name), || {
-                check_failure(method, failure)
+                check_failure(&|| pool(method, 2), failure)
             });
         }
         checks.run(
@@ -318,5 +318,23 @@ fn main() {
             },
         );
     }
+    // Workers started by a command, over TCP: the same matrix.
+    for failure in FAILURES {
+        checks.run(&format!("command launcher: {}", failure.name), || {
+            check_failure(&command_pool, failure)
+        });
+    }
     checks.finish();
+}
+
+/// Two workers started through `sh`, which `exec`s into the worker.
+fn command_pool() -> ProcessPool {
+    ProcessPool::builder()
+        .workers(2)
+        .launcher(braid_procpool::Launcher::command(
+            "sh",
+            ["-c", "exec \"$BRAID_PROCPOOL_EXE\""],
+        ))
+        .build()
+        .expect("pool starts")
 }

@@ -154,6 +154,46 @@ pub fn wait_readable(fd: RawFd) -> io::Result<()> {
     retry(|| unsafe { crate::syscall!(poll(&mut entry, 1, -1)) }).map(drop)
 }
 
+/// Blocks until the peer of the stream socket `fd` has closed or shut down its sending half
+/// (or the connection failed), whatever unread data waits: how a worker busy with a task
+/// notices that its parent went away. Retries `EINTR`.
+///
+/// Linux reports a peer's shutdown through `POLLRDHUP`; other systems have no such event for
+/// a socket that still holds unread data, and there this returns `Unsupported` at once.
+///
+/// # Errors
+///
+/// What `poll(2)` reports; `Unsupported` outside Linux and Android.
+pub fn wait_peer_closed(fd: RawFd) -> io::Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let mut entry = libc::pollfd {
+            fd,
+            events: libc::POLLRDHUP,
+            revents: 0,
+        };
+        // SAFETY: `entry` is one valid pollfd for the whole call.
+        retry(|| unsafe { crate::syscall!(poll(&mut entry, 1, -1)) }).map(drop)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let _ = fd;
+        Err(io::ErrorKind::Unsupported.into())
+    }
+}
+
+/// Fills `buf` with bytes from the system's cryptographically secure random source
+/// (`/dev/urandom`, which every supported system has and which never blocks once the
+/// system has booted).
+///
+/// # Errors
+///
+/// The error of opening or reading `/dev/urandom`.
+pub fn random_bytes(buf: &mut [u8]) -> io::Result<()> {
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")?.read_exact(buf)
+}
+
 /// A connected pair of Unix stream sockets, both close-on-exec and blocking.
 ///
 /// # Errors
@@ -663,6 +703,24 @@ mod test {
     }
 
     #[cfg(target_os = "linux")]
+    #[test]
+    fn random_bytes_differ_between_calls() {
+        let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
+        random_bytes(&mut a).unwrap();
+        random_bytes(&mut b).unwrap();
+        assert_ne!(a, b);
+        assert_ne!(a, [0u8; 32]);
+    }
+
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn a_peer_shutdown_ends_the_wait_even_with_data_unread() {
+        let (ours, theirs) = socket_pair().unwrap();
+        write_all(theirs.as_raw_fd(), b"unread").unwrap();
+        shutdown_write(theirs.as_fd()).unwrap();
+        wait_peer_closed(ours.as_raw_fd()).unwrap();
+    }
+
     #[test]
     fn a_packet_pipe_keeps_each_write_whole_for_either_reader() {
         let (r, w) = packet_pipe().unwrap();

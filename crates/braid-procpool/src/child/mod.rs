@@ -3,6 +3,7 @@
 //!
 //! Nothing here imports the parent's side: the two meet only in `protocol`.
 
+mod connect;
 pub(crate) mod corrupt;
 mod fork_server;
 mod panic_hook;
@@ -24,7 +25,10 @@ use crate::protocol::role::Role;
 /// process when the pool lets it go, so the rest of `main` never runs there. It is the
 /// counterpart of Python's `if __name__ == "__main__":` guard.
 ///
-/// In the program's own process `init` only reads two environment variables.
+/// A worker started through [`Launcher::command`](crate::Launcher::command) finds the pool's
+/// address and secret in its environment, connects, and serves tasks over that connection.
+///
+/// In the program's own process `init` only reads a few environment variables.
 ///
 /// # Examples
 ///
@@ -66,6 +70,12 @@ pub fn init() {
             std::process::exit(serve::serve(task, result));
         }
         Role::ForkServer { control, parent } => fork_server::serve(control, parent),
+        Role::Connect { addr, id, secret } => {
+            // Started by a command, perhaps on another machine: the pool is not this
+            // process's parent, and the connection is what ties the two together.
+            fd::stdin_from_null();
+            std::process::exit(connect::serve(addr, id, secret))
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -17,8 +18,9 @@ use crate::child;
 use crate::parent::error::{BuildError, TaskError};
 use crate::parent::handle::{JoinHandle, TaskSlot};
 use crate::parent::job::{Job, Settle};
+use crate::parent::launch::command::Command;
 use crate::parent::map::Map;
-pub use crate::parent::settings::{PanicOutput, Shutdown, StartMethod};
+pub use crate::parent::settings::{Launcher, PanicOutput, Shutdown, StartMethod};
 use crate::parent::shared::Shared;
 use crate::parent::supervisor::{self, Config};
 use crate::protocol::function::FnRef;
@@ -46,6 +48,11 @@ pub struct Metrics {
     /// Jobs taken back, unread, from a busy worker's pipe so that an idle worker could run
     /// them (on systems with packet pipes, where a worker is sent several jobs at once).
     pub taken_back: u64,
+    /// Connections to the pool's listener (see [`Launcher`]) that were closed because they
+    /// did not prove that they know the pool's secret: a wrong or replayed answer, something
+    /// that is not a handshake at all, a connection closed or too slow before its answer was
+    /// whole, or one over the limit of handshakes at once.
+    pub auth_failures: u64,
     /// Workers running now.
     pub workers: usize,
 }
@@ -61,6 +68,8 @@ pub struct Metrics {
 /// away: a worker's death is still noticed, but reported without an exit code or signal.
 pub struct ProcessPool {
     shared: Arc<Shared>,
+    /// Where workers started by a command connect.
+    listen_addr: Option<SocketAddr>,
     /// The largest task message body; see [`Builder::frame_limit`].
     frame_limit: usize,
     supervisor: Mutex<Option<thread::JoinHandle<()>>>,
@@ -263,6 +272,7 @@ impl ProcessPool {
             respawns: c.respawns.load(Ordering::Relaxed),
             start_failures: c.start_failures.load(Ordering::Relaxed),
             taken_back: c.taken_back.load(Ordering::Relaxed),
+            auth_failures: c.auth_failures.load(Ordering::Relaxed),
             workers: c.workers.load(Ordering::Relaxed),
         }
     }
@@ -270,6 +280,28 @@ impl ProcessPool {
     /// The number of worker processes the pool keeps.
     pub fn workers(&self) -> usize {
         self.shared.workers
+    }
+
+    /// The address the pool listens on for its workers' connections, with the port the
+    /// system picked; `None` for a pool whose workers are its own children (no
+    /// [`Builder::launcher`]). The listener closes when the pool is shut down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use braid_procpool::{Launcher, ProcessPool};
+    ///
+    /// # braid_procpool::init();
+    /// let pool = ProcessPool::builder()
+    ///     .workers(1)
+    ///     .launcher(Launcher::command("sh", ["-c", "exec \"$BRAID_PROCPOOL_EXE\""]))
+    ///     .build()?;
+    /// assert!(pool.listen_addr().unwrap().ip().is_loopback());
+    /// assert_eq!(ProcessPool::new(1)?.listen_addr(), None);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn listen_addr(&self) -> Option<SocketAddr> {
+        self.listen_addr
     }
 }
 
@@ -314,6 +346,7 @@ pub struct Builder {
     initializer: Option<fn()>,
     panic_output: PanicOutput,
     frame_limit: Option<usize>,
+    launcher: Option<Launcher>,
 }
 
 impl Builder {
@@ -366,6 +399,29 @@ impl Builder {
         self
     }
 
+    /// Starts every worker, the first ones and each replacement, through `launcher`'s
+    /// command, which connects back over TCP, instead of as a child of this process; the
+    /// [`start_method`](Builder::start_method) is then not used. See [`Launcher`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use braid_procpool::{Launcher, ProcessPool};
+    ///
+    /// # braid_procpool::init();
+    /// let pool = ProcessPool::builder()
+    ///     .workers(2)
+    ///     .launcher(Launcher::command("sh", ["-c", "exec \"$BRAID_PROCPOOL_EXE\""]))
+    ///     .build()?;
+    /// let sum: u64 = pool.map(|x: u64| x + 1, 0..10, 5).map(Result::unwrap).sum();
+    /// assert_eq!(sum, 55);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn launcher(mut self, launcher: Launcher) -> Builder {
+        self.launcher = Some(launcher);
+        self
+    }
+
     /// Lowers the largest message body either side sends below its normal 2 GiB, so that a
     /// test can reach the limit with small values. Not a tuning knob.
     #[doc(hidden)]
@@ -382,7 +438,8 @@ impl Builder {
     /// - An error if this process is itself a worker whose `main` did not call
     ///   [`init`](crate::init) first.
     /// - The system's error when a process, pipe or thread cannot be made, or the
-    ///   executable cannot be found.
+    ///   executable cannot be found; with a [`launcher`](Builder::launcher), when its
+    ///   address cannot be listened on, or its command cannot be run.
     /// - An error naming the reason when a worker fails to start: its initializer panicked,
     ///   or it exited before it was ready (typically because `main` does not call
     ///   [`init`](crate::init) first).
@@ -420,9 +477,15 @@ impl Builder {
             }
         };
         let exe = match self.start_method {
+            _ if self.launcher.is_some() => None,
             StartMethod::Fork => None,
             StartMethod::Spawn | StartMethod::ForkServer => Some(own_executable()?),
         };
+        let command = match self.launcher {
+            Some(launcher) => Some(Command::new(launcher, std::env::current_exe()?)?),
+            None => None,
+        };
+        let listen_addr = command.as_ref().map(Command::addr);
         let frame_limit = self.frame_limit.unwrap_or(MAX_FRAME).min(MAX_FRAME);
         let shared = Arc::new(Shared::new(Poller::new()?, self.task_timeout, workers));
         let config = Config {
@@ -435,6 +498,7 @@ impl Builder {
                 frame_limit,
                 panic_output: self.panic_output,
             },
+            command,
         };
         let (report, started) = crossbeam_channel::bounded(1);
         let thread = {
@@ -446,6 +510,7 @@ impl Builder {
         match started.recv() {
             Ok(Ok(())) => Ok(ProcessPool {
                 shared,
+                listen_addr,
                 frame_limit,
                 supervisor: Mutex::new(Some(thread)),
             }),

@@ -76,3 +76,100 @@ pub enum Shutdown {
     /// [`TaskError::ShutDown`].
     Kill,
 }
+
+/// Starts each worker through a command of your choosing, instead of as a child process of
+/// the pool: through `ssh`, `kubectl exec`, a batch system, or just a shell. The started
+/// program connects back to the pool over TCP and serves tasks over that connection; every
+/// method of the pool works as with local workers.
+///
+/// For each worker the pool runs `program` with `args`, no standard input, and these
+/// environment variables, which the command must pass on to the worker program it starts:
+///
+/// - `BRAID_PROCPOOL_EXE`: the path of this program's executable, the one to run (a worker
+///   must run the very same build as the pool; a different one is refused);
+/// - `BRAID_PROCPOOL_CONNECT`: where to connect, and which worker it is;
+/// - `BRAID_PROCPOOL_SECRET`: the pool's secret, random bytes made when the pool is built.
+///
+/// The worker program's [`init`](crate::init) reads the last two, connects, and proves that
+/// it knows the secret by answering a fresh random challenge with an HMAC-SHA256 of it; it
+/// then makes the pool prove the same, so that it never serves a stranger. The secret
+/// itself never crosses the network. A connection that fails the handshake, sends
+/// something else, or is too slow about it is closed and counted in
+/// [`Metrics::auth_failures`](crate::Metrics::auth_failures); it never sees or sends a
+/// task. The secret travels in the environment, never on a command line, where every user
+/// of the machine could read it: a command that reaches another machine must forward the
+/// variables there (`ssh`'s `SendEnv`, say) rather than write them out as arguments.
+///
+/// The pool listens on `127.0.0.1` by default, on a port the system picks; choose another
+/// address with [`listen`](Launcher::listen). It never listens on every interface unless
+/// asked to.
+///
+/// The pool tracks the process it ran, the launcher: killing a worker (a timeout, a
+/// [`Shutdown::Kill`]) kills that process and closes the connection, and a worker ends as
+/// soon as its connection closes, even in the middle of a task (on Linux; elsewhere when it
+/// next reads or writes). A worker that dies, or whose connection breaks, fails only its own
+/// task with [`TaskError::WorkerDied`], and the pool starts another. Run the worker with
+/// `exec` where the command allows, so that the launcher is the worker itself and its exit
+/// status is the worker's.
+///
+/// # Examples
+///
+/// ```
+/// use braid_procpool::{Launcher, ProcessPool};
+///
+/// # braid_procpool::init();
+/// let pool = ProcessPool::builder()
+///     .workers(2)
+///     .launcher(Launcher::command("sh", ["-c", "exec \"$BRAID_PROCPOOL_EXE\""]))
+///     .build()?;
+/// assert_eq!(pool.submit(|x: u32| x * 2, 21).join(), Ok(42));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Launcher {
+    pub(crate) program: std::ffi::OsString,
+    pub(crate) args: Vec<std::ffi::OsString>,
+    pub(crate) listen: std::net::SocketAddr,
+}
+
+impl Launcher {
+    /// Starts each worker by running `program` with `args` (see [`Launcher`] for the
+    /// environment it gets).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use braid_procpool::Launcher;
+    ///
+    /// // A worker on another machine; ssh forwards the variables (`SendEnv BRAID_PROCPOOL_*`
+    /// // on this side, `AcceptEnv` on the other), and the program is installed there at
+    /// // the same path.
+    /// let launcher = Launcher::command(
+    ///     "ssh",
+    ///     ["-o", "SendEnv=BRAID_PROCPOOL_*", "worker-host", "exec \"$BRAID_PROCPOOL_EXE\""],
+    /// )
+    /// .listen("192.0.2.10:7070".parse().unwrap()); // this machine, as worker-host sees it
+    /// # drop(launcher);
+    /// ```
+    pub fn command<P, I, S>(program: P, args: I) -> Launcher
+    where
+        P: Into<std::ffi::OsString>,
+        I: IntoIterator<Item = S>,
+        S: Into<std::ffi::OsString>,
+    {
+        Launcher {
+            program: program.into(),
+            args: args.into_iter().map(Into::into).collect(),
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        }
+    }
+
+    /// The address the pool listens on for its workers' connections; `127.0.0.1:0` (a port
+    /// the system picks, on this machine only) by default. Workers are told this address,
+    /// with the port the system picked, so it must be one they can reach: an unspecified
+    /// address (`0.0.0.0`, every interface) reaches only workers on this machine.
+    pub fn listen(mut self, addr: std::net::SocketAddr) -> Launcher {
+        self.listen = addr;
+        self
+    }
+}

@@ -25,6 +25,7 @@ pub(crate) struct Counters {
     pub(crate) respawns: AtomicU64,
     pub(crate) start_failures: AtomicU64,
     pub(crate) taken_back: AtomicU64,
+    pub(crate) auth_failures: AtomicU64,
     pub(crate) workers: AtomicUsize,
 }
 
@@ -65,6 +66,9 @@ pub(crate) struct IdleWorker {
     pub(crate) slot: usize,
     pub(crate) serial: u64,
     pub(crate) tasks: RawFd,
+    /// Whether a submitting thread may write to `tasks` (a pipe); otherwise the entry only
+    /// tells that a worker is idle, and the supervisor sends it its job.
+    pub(crate) direct: bool,
 }
 
 /// A job a submitting thread wrote to an idle worker.
@@ -124,7 +128,8 @@ impl Shared {
             return;
         }
         if job.message.len() <= DIRECT_MAX && queue.jobs.is_empty() {
-            if let Some(idle) = queue.idle.pop() {
+            if let Some(at) = queue.idle.iter().rposition(|idle| idle.direct) {
+                let idle = queue.idle.swap_remove(at);
                 return self.hand_over(queue, idle, job);
             }
         }

@@ -3,6 +3,8 @@
 //! - this file: the messages on a worker's two pipes;
 //! - [`fork_server`]: the fork server's requests and reports;
 //! - [`role`]: the environment variable that tells a process started again what to become;
+//! - [`auth`]: the handshake that admits a worker connecting over TCP, after which the one
+//!   connection carries both directions' frames exactly as the two pipes do;
 //! - [`function`]: how a function is named so that another process can call it.
 //!
 //! # A worker's pipes
@@ -28,6 +30,7 @@
 //!
 //! A worker answers its task messages one at a time, in the order it took them.
 
+pub(crate) mod auth;
 pub(crate) mod fork_server;
 pub(crate) mod function;
 pub(crate) mod role;

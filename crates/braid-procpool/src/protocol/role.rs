@@ -1,13 +1,24 @@
 //! How the parent tells a process it ran again what to become: one environment variable
-//! naming the role, whose value lists the descriptors it inherited and the parent's pid.
+//! naming the role, whose value lists the descriptors it inherited and the parent's pid; or,
+//! for a worker started by a command, where to connect, with the pool's secret in a second
+//! variable (never on a command line, where every user of the machine can read it).
 
 use std::ffi::OsString;
+use std::net::SocketAddr;
 use std::os::fd::RawFd;
+
+use super::auth::Secret;
 
 /// `task fd:result fd:parent pid`.
 const WORKER_ENV: &str = "BRAID_PROCPOOL_WORKER";
 /// `control fd:parent pid`.
 const FORK_SERVER_ENV: &str = "BRAID_PROCPOOL_FORK_SERVER";
+/// `worker id@address`: connect to the pool at the address and present the id.
+pub(crate) const CONNECT_ENV: &str = "BRAID_PROCPOOL_CONNECT";
+/// The pool's secret, in hexadecimal, for a worker that connects.
+pub(crate) const SECRET_ENV: &str = "BRAID_PROCPOOL_SECRET";
+/// The executable a launch command is to run (not read by the worker, only removed).
+pub(crate) const EXE_ENV: &str = "BRAID_PROCPOOL_EXE";
 
 /// What a process started by the pool is to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,20 +31,31 @@ pub(crate) enum Role {
     },
     /// Fork workers on request over `control`.
     ForkServer { control: RawFd, parent: u32 },
+    /// Connect to the pool at `addr`, prove knowledge of `secret` as worker `id`, then
+    /// serve tasks over the connection.
+    Connect {
+        addr: SocketAddr,
+        id: u64,
+        secret: Secret,
+    },
 }
 
 impl Role {
-    /// The environment variable and value that carry this role.
-    pub(crate) fn env(self) -> (&'static str, String) {
+    /// The environment variables and values that carry this role.
+    pub(crate) fn env(self) -> Vec<(&'static str, String)> {
         match self {
             Role::Worker {
                 task,
                 result,
                 parent,
-            } => (WORKER_ENV, format!("{task}:{result}:{parent}")),
+            } => vec![(WORKER_ENV, format!("{task}:{result}:{parent}"))],
             Role::ForkServer { control, parent } => {
-                (FORK_SERVER_ENV, format!("{control}:{parent}"))
+                vec![(FORK_SERVER_ENV, format!("{control}:{parent}"))]
             }
+            Role::Connect { addr, id, secret } => vec![
+                (CONNECT_ENV, format!("{id}@{addr}")),
+                (SECRET_ENV, secret.to_hex()),
+            ],
         }
     }
 
@@ -42,6 +64,7 @@ impl Role {
         match self {
             Role::Worker { task, result, .. } => vec![task, result],
             Role::ForkServer { control, .. } => vec![control],
+            Role::Connect { .. } => Vec::new(),
         }
     }
 
@@ -52,9 +75,30 @@ impl Role {
     ///
     /// A message naming the variable when its value is malformed.
     pub(crate) fn take_from_env() -> Option<Result<Role, String>> {
+        if let Some(connect) = take_env(CONNECT_ENV) {
+            let secret = take_env(SECRET_ENV);
+            take_env(EXE_ENV);
+            return Some(Role::connect_from_vars(&connect, secret.as_ref()));
+        }
         [WORKER_ENV, FORK_SERVER_ENV]
             .into_iter()
             .find_map(|name| Some(Role::from_var(name, &take_env(name)?)))
+    }
+
+    /// Reads a [`Role::Connect`] from its two variables' values.
+    fn connect_from_vars(connect: &OsString, secret: Option<&OsString>) -> Result<Role, String> {
+        let (id, addr) = connect
+            .to_str()
+            .and_then(|text| text.split_once('@'))
+            .and_then(|(id, addr)| Some((id.parse().ok()?, addr.parse().ok()?)))
+            .ok_or_else(|| format!("malformed {CONNECT_ENV}: {connect:?}"))?;
+        let secret = secret
+            .ok_or_else(|| format!("{CONNECT_ENV} is set but {SECRET_ENV} is not"))?
+            .to_str()
+            .and_then(Secret::from_hex)
+            // The value is not repeated: it may be most of the secret.
+            .ok_or_else(|| format!("malformed {SECRET_ENV}"))?;
+        Ok(Role::Connect { addr, id, secret })
     }
 
     /// Reads the role that the variable `name` with `value` carries.
@@ -81,7 +125,9 @@ impl Role {
 
     /// Whether this process was started with a role that nobody has taken yet.
     pub(crate) fn pending_in_env() -> bool {
-        std::env::var_os(WORKER_ENV).is_some() || std::env::var_os(FORK_SERVER_ENV).is_some()
+        [WORKER_ENV, FORK_SERVER_ENV, CONNECT_ENV]
+            .into_iter()
+            .any(|name| std::env::var_os(name).is_some())
     }
 }
 
@@ -120,9 +166,34 @@ mod test {
                 parent: 1,
             },
         ] {
-            let (name, value) = role.env();
+            let [(name, value)] = <[_; 1]>::try_from(role.env()).unwrap();
             assert_eq!(Role::from_var(name, &value.into()), Ok(role));
         }
+        let connect = Role::Connect {
+            addr: "127.0.0.1:4242".parse().unwrap(),
+            id: 17,
+            secret: Secret([7; 32]),
+        };
+        let [(c, connect_value), (s, secret_value)] = <[_; 2]>::try_from(connect.env()).unwrap();
+        assert_eq!((c, s), (CONNECT_ENV, SECRET_ENV));
+        let read = Role::connect_from_vars(&connect_value.into(), Some(&secret_value.into()));
+        assert_eq!(read, Ok(connect));
+    }
+
+    #[test]
+    fn a_malformed_connect_role_is_refused_without_showing_the_secret() {
+        let secret = OsString::from("ab".repeat(31));
+        let error = Role::connect_from_vars(&"1@127.0.0.1:1".into(), Some(&secret)).unwrap_err();
+        assert!(
+            error.contains(SECRET_ENV) && !error.contains("abab"),
+            "{error}"
+        );
+        for bad in ["127.0.0.1:1", "x@127.0.0.1:1", "1@nowhere", ""] {
+            let error = Role::connect_from_vars(&bad.into(), Some(&secret)).unwrap_err();
+            assert!(error.contains(CONNECT_ENV), "{error}");
+        }
+        let error = Role::connect_from_vars(&"1@127.0.0.1:1".into(), None).unwrap_err();
+        assert!(error.contains(SECRET_ENV), "{error}");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Making worker processes, one way per [`StartMethod`]: `spawn.rs` runs the executable
 //! again, and `fork_server.rs` asks a fork server, which `ForkServer` starts by running the
-//! executable and `Fork` by forking this process once, when the pool is built.
+//! executable and `Fork` by forking this process once, when the pool is built; and
+//! `command.rs` runs a [`Launcher`](crate::Launcher)'s command, whose worker connects back.
 
+pub(crate) mod command;
 mod fork_server;
 mod spawn;
 
@@ -17,13 +19,14 @@ use crate::protocol::fork_server::Report;
 /// A new worker's parent-side pipe ends.
 #[derive(Debug)]
 pub(crate) struct Launched {
-    /// Known at once for `Spawn`; a fork server (`ForkServer` and `Fork`) reports it with
-    /// [`Report::Forked`].
+    /// Known at once for `Spawn` and a command (the command's process); a fork server
+    /// (`ForkServer` and `Fork`) reports it with [`Report::Forked`].
     pub(crate) pid: Option<u32>,
-    /// Where task messages go (non-blocking).
-    pub(crate) tasks: OwnedFd,
-    /// Where results come from (non-blocking).
-    pub(crate) results: OwnedFd,
+    /// Where task messages go (non-blocking); `None` for a worker that connects back, whose
+    /// connection comes later ([`command::Listener`]).
+    pub(crate) tasks: Option<OwnedFd>,
+    /// Where results come from (non-blocking); `None` as `tasks`.
+    pub(crate) results: Option<OwnedFd>,
     /// The parent's copy of the task pipe's read end, where the pipe is in packet mode
     /// ([`fd::packet_pipe`], Linux): reading it takes back, whole, task messages the worker
     /// has not read yet. Non-blocking, and so is the worker's end, which shares its mode.
@@ -33,30 +36,47 @@ pub(crate) struct Launched {
 /// Starts workers. Lives on the supervisor thread: on Linux the death signal of a worker or
 /// a fork server follows the thread that created it, and that thread outlives every one.
 #[derive(Debug)]
-pub(crate) enum Launcher {
+pub(crate) enum Starter {
     Spawn {
         exe: PathBuf,
     },
     /// `ForkServer`'s server, or `Fork`'s template: the same server, entered by `exec` or by
     /// `fork`.
     ForkServer(fork_server::Client),
+    /// A user's command, whose worker connects to the pool's listener.
+    Command(command::Command),
 }
 
-impl Launcher {
-    pub(crate) fn new(method: StartMethod, exe: Option<PathBuf>) -> io::Result<Launcher> {
+impl Starter {
+    pub(crate) fn new(
+        method: StartMethod,
+        exe: Option<PathBuf>,
+        command: Option<command::Command>,
+    ) -> io::Result<Starter> {
+        if let Some(command) = command {
+            return Ok(Starter::Command(command));
+        }
         let exe = || {
             exe.clone()
                 .ok_or_else(|| io::Error::other("no executable to run"))
         };
         Ok(match method {
-            StartMethod::Spawn => Launcher::Spawn { exe: exe()? },
-            StartMethod::Fork => Launcher::ForkServer(fork_server::Client::fork_template()?),
-            StartMethod::ForkServer => Launcher::ForkServer(fork_server::Client::start(&exe()?)?),
+            StartMethod::Spawn => Starter::Spawn { exe: exe()? },
+            StartMethod::Fork => Starter::ForkServer(fork_server::Client::fork_template()?),
+            StartMethod::ForkServer => Starter::ForkServer(fork_server::Client::start(&exe()?)?),
         })
     }
 
-    /// Starts one worker.
-    pub(crate) fn launch(&mut self) -> io::Result<Launched> {
+    /// Starts one worker, known to the pool as `id`.
+    pub(crate) fn launch(&mut self, id: u64) -> io::Result<Launched> {
+        if let Starter::Command(command) = self {
+            return Ok(Launched {
+                pid: Some(command.run(id)?),
+                tasks: None,
+                results: None,
+                recall: None,
+            });
+        }
         let (task_read, task_write, packets) = match fd::packet_pipe() {
             Ok((read, write)) => (read, write, true),
             Err(_) => {
@@ -70,11 +90,12 @@ impl Launcher {
         let (result_read, result_write) = fd::pipe()?;
         fd::grow_pipe(task_write.as_fd());
         let pid = match self {
-            Launcher::Spawn { exe } => Some(spawn::spawn(exe, &task_read, &result_write)?),
-            Launcher::ForkServer(client) => {
+            Starter::Spawn { exe } => Some(spawn::spawn(exe, &task_read, &result_write)?),
+            Starter::ForkServer(client) => {
                 client.request(&task_read, &result_write)?;
                 None
             }
+            Starter::Command(_) => unreachable!("handled above"),
         };
         // The child holds its own copies of its ends now.
         drop(result_write);
@@ -83,8 +104,8 @@ impl Launcher {
         fd::set_nonblocking(result_read.as_fd(), true)?;
         Ok(Launched {
             pid,
-            tasks: task_write,
-            results: result_read,
+            tasks: Some(task_write),
+            results: Some(result_read),
             recall,
         })
     }
@@ -92,7 +113,7 @@ impl Launcher {
     /// The fork server's control socket, to watch for its reports.
     pub(crate) fn control(&self) -> Option<BorrowedFd<'_>> {
         match self {
-            Launcher::ForkServer(client) => Some(client.control()),
+            Starter::ForkServer(client) => Some(client.control()),
             _ => None,
         }
     }
@@ -100,7 +121,7 @@ impl Launcher {
     /// Reads the fork server's pending reports; `Ok(false)` once it is gone.
     pub(crate) fn read_events(&mut self, out: &mut Vec<Report>) -> io::Result<bool> {
         match self {
-            Launcher::ForkServer(client) => client.read_events(out),
+            Starter::ForkServer(client) => client.read_events(out),
             _ => Ok(true),
         }
     }
@@ -108,28 +129,36 @@ impl Launcher {
     /// A pidfd for the fork server's worker `pid`, sent with its `Forked` report.
     pub(crate) fn take_pidfd(&mut self, pid: u32) -> Option<OwnedFd> {
         match self {
-            Launcher::ForkServer(client) => client.take_pidfd(pid),
+            Starter::ForkServer(client) => client.take_pidfd(pid),
             _ => None,
         }
     }
 
     /// Whether worker exits are reported by a fork server rather than observed directly.
     pub(crate) fn reports_exits(&self) -> bool {
-        matches!(self, Launcher::ForkServer(_))
+        matches!(self, Starter::ForkServer(_))
     }
 
     /// Tells the fork server, if any, that no worker will be asked for again: it exits as soon
     /// as its last worker has ended and been reported.
     pub(crate) fn finish_launches(&self) -> io::Result<()> {
         match self {
-            Launcher::ForkServer(client) => client.finish_requests(),
+            Starter::ForkServer(client) => client.finish_requests(),
             _ => Ok(()),
+        }
+    }
+
+    /// The listener that workers started by a command connect to.
+    pub(crate) fn listener(&mut self) -> Option<&mut command::Listener> {
+        match self {
+            Starter::Command(command) => Some(&mut command.listener),
+            _ => None,
         }
     }
 
     /// Stops the fork server, if any, once every worker is gone, and reaps it.
     pub(crate) fn close(self) {
-        if let Launcher::ForkServer(client) = self {
+        if let Starter::ForkServer(client) = self {
             client.close();
         }
     }

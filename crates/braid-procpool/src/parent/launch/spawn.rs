@@ -26,10 +26,9 @@ pub(super) fn spawn(exe: &Path, task: &OwnedFd, result: &OwnedFd) -> io::Result<
 /// across `exec` and no standard input; returns its pid. The caller reaps it: `Child`
 /// neither waits nor kills on drop.
 pub(super) fn run_again(exe: &Path, role: Role) -> io::Result<u32> {
-    let (var, value) = role.env();
     let inherit = role.descriptors();
     let mut command = Command::new(exe);
-    command.env(var, value).stdin(Stdio::null());
+    command.envs(role.env()).stdin(Stdio::null());
     if let Some(name) = std::env::args_os().next() {
         command.arg0(name);
     }

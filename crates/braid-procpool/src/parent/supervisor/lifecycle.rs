@@ -64,38 +64,32 @@ impl Supervisor {
     }
 
     fn start_worker(&mut self, index: usize) -> io::Result<()> {
+        let serial = self.next_serial;
         let Launched {
             pid,
             tasks,
             results,
             recall,
-        } = self.launcher.launch()?;
+        } = self.launcher.launch(serial)?;
+        self.next_serial += 1;
         let pidfd = match (pid, self.launcher.reports_exits()) {
             (Some(pid), false) => process::pidfd_open(pid).ok(),
             _ => None,
         };
         let poller = &self.shared.poller;
         let base = index * KEYS_PER_SLOT;
-        let registered = poller
-            .add(
-                results.as_fd(),
-                base + RESULTS_KEY,
-                Interest::READABLE,
-                Mode::Level,
-            )
-            .and_then(|()| match &pidfd {
-                Some(fd) => {
-                    poller.add(fd.as_fd(), base + EXIT_KEY, Interest::READABLE, Mode::Level)
-                }
-                None => Ok(()),
-            });
+        let registered = match &pidfd {
+            Some(fd) => poller.add(fd.as_fd(), base + EXIT_KEY, Interest::READABLE, Mode::Level),
+            None => Ok(()),
+        };
         if pid.is_none() {
             self.awaiting_pid.push_back(index);
         }
-        let mut worker = WorkerProcess {
+        let worker = WorkerProcess {
             pid,
-            tasks: Some(tasks),
+            tasks,
             results,
+            socket: false,
             pidfd,
             phase: Phase::Starting,
             inbox: Vec::new(),
@@ -108,26 +102,88 @@ impl Supervisor {
             results_closed: false,
             exit: None,
             counted: false,
-            serial: self.next_serial,
+            serial,
             recall,
             passed_over: false,
         };
-        self.next_serial += 1;
-        let sent = registered.and_then(|()| {
+        self.slots[index].worker = Some(worker);
+        match registered {
+            // A worker that connects back is sent `INIT` once it has connected.
+            Ok(())
+                if self.slots[index]
+                    .worker
+                    .as_ref()
+                    .is_some_and(|w| w.results.is_none()) => {}
+            Ok(()) => self.begin_talking(index),
+            Err(e) => self.could_not_talk(index, e),
+        }
+        Ok(())
+    }
+
+    /// Watches a new worker's results and sends it `INIT`.
+    fn begin_talking(&mut self, index: usize) {
+        let Some(worker) = &mut self.slots[index].worker else {
+            return;
+        };
+        let poller = &self.shared.poller;
+        let base = index * KEYS_PER_SLOT;
+        let sent = match &worker.results {
+            Some(results) => poller.add(
+                results.as_fd(),
+                base + RESULTS_KEY,
+                Interest::READABLE,
+                Mode::Level,
+            ),
+            None => Err(io::ErrorKind::NotConnected.into()),
+        }
+        .and_then(|()| {
             send(
-                &mut worker,
+                worker,
                 &ToWorker::init_frame(&self.config.worker),
                 poller,
                 base,
             )
         });
         if let Err(e) = sent {
-            worker.start_error = Some(format!("could not talk to the new worker: {e}"));
-            worker.killed = Some(KillReason::StartFailure);
-            let _ = kill_worker(&worker);
+            self.could_not_talk(index, e);
         }
-        self.slots[index].worker = Some(worker);
-        Ok(())
+    }
+
+    fn could_not_talk(&mut self, index: usize, e: io::Error) {
+        let Some(worker) = &mut self.slots[index].worker else {
+            return;
+        };
+        worker.start_error = Some(format!("could not talk to the new worker: {e}"));
+        worker.killed = Some(KillReason::StartFailure);
+        let _ = kill_worker(worker);
+    }
+
+    /// A connection on the pool's listener proved that it knows the secret, as the worker
+    /// `id`: it becomes that worker's task and result streams. A worker that no slot waits
+    /// for (replaced, killed, or an id nobody was given) gets its connection closed.
+    pub(super) fn attach(&mut self, id: u64, stream: std::net::TcpStream) {
+        let found = self.slots.iter().position(|slot| {
+            slot.worker.as_ref().is_some_and(|w| {
+                w.serial == id
+                    && w.results.is_none()
+                    && w.phase == Phase::Starting
+                    && w.killed.is_none()
+            })
+        });
+        let Some(index) = found else {
+            tracing::debug!("braid-procpool: a connection for worker {id}, which no slot awaits");
+            return;
+        };
+        let tasks = match stream.try_clone() {
+            Ok(copy) => OwnedFd::from(copy),
+            Err(e) => return self.could_not_talk(index, e),
+        };
+        if let Some(worker) = &mut self.slots[index].worker {
+            worker.tasks = Some(tasks);
+            worker.results = Some(OwnedFd::from(stream));
+            worker.socket = true;
+        }
+        self.begin_talking(index);
     }
 
     /// Closes the task pipe of idle workers the pool no longer needs, so they exit.
@@ -170,7 +226,14 @@ impl Supervisor {
         };
         if !worker.results_closed {
             worker.results_closed = true;
-            let _ = self.shared.poller.delete(worker.results.as_fd());
+            if let Some(results) = &worker.results {
+                let _ = self.shared.poller.delete(results.as_fd());
+            }
+        }
+        if worker.socket && worker.exit.is_none() {
+            // A lost connection is a lost worker, whatever its launcher (an `ssh`, say) is
+            // still doing: end the launcher, whose exit is then seen as the worker's.
+            let _ = kill_worker(worker);
         }
         if worker.pidfd.is_none() && !self.launcher.reports_exits() {
             // Without a pidfd the closed pipe is the sign of the end: the process is exiting.
@@ -283,8 +346,8 @@ impl Supervisor {
             return;
         };
         let poller = &self.shared.poller;
-        if !worker.results_closed {
-            let _ = poller.delete(worker.results.as_fd());
+        if let (false, Some(results)) = (worker.results_closed, &worker.results) {
+            let _ = poller.delete(results.as_fd());
         }
         if let Some(fd) = &worker.pidfd {
             let _ = poller.delete(fd.as_fd());
@@ -314,9 +377,12 @@ impl Supervisor {
         // another worker rather than failed. This happens when a worker dies while idle just
         // as a job is handed to it.
         let held: usize = running.iter().map(|r| r.message.len()).sum();
+        // A socket's count of unread bytes is of what came in, not of what the worker has
+        // not read: unknown.
         let unread = worker
             .tasks
             .as_ref()
+            .filter(|_| !worker.socket)
             .and_then(|t| fd::unread_bytes(t.as_raw_fd()));
         let never_started = held > 0
             && worker.killed.is_none()
@@ -455,8 +521,14 @@ impl Supervisor {
 /// of this process, sent by the fork server for one of its own), so that a pid the system
 /// already gave to another process is never signalled; by pid otherwise (a system without
 /// pidfds). A worker whose pid is not known yet is left alone:
-/// the fork server's report of it finds it marked as killed.
+/// the fork server's report of it finds it marked as killed. A worker on a connection also
+/// has the connection shut down, which ends it wherever it runs.
 pub(super) fn kill_worker(worker: &WorkerProcess) -> io::Result<()> {
+    if worker.socket {
+        if let Some(results) = &worker.results {
+            let _ = fd::shutdown_write(results.as_fd());
+        }
+    }
     kill_process(worker.pid, worker.pidfd.as_ref())
 }
 

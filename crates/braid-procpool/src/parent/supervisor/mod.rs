@@ -38,7 +38,8 @@ use braid_poller::{Events, Interest, Mode};
 use crossbeam_channel::Sender;
 
 use crate::parent::error::{BuildError, TaskError};
-use crate::parent::launch::Launcher;
+use crate::parent::launch::command::{self, Handshake, PENDING_KEYS};
+use crate::parent::launch::Starter;
 use crate::parent::settings::{Shutdown, StartMethod};
 use crate::parent::shared::Shared;
 use crate::protocol::fork_server::Report;
@@ -65,6 +66,8 @@ const START_RETRY_FIRST: Duration = Duration::from_millis(50);
 const START_RETRY_MAX: Duration = Duration::from_secs(5);
 /// The fork server's control socket.
 const CONTROL_KEY: usize = usize::MAX - 1;
+/// The listener that workers started by a command connect to.
+const LISTEN_KEY: usize = usize::MAX - 2;
 
 /// What the pool's builder decided.
 #[derive(Debug)]
@@ -75,12 +78,14 @@ pub(crate) struct Config {
     pub(crate) max_tasks_per_child: Option<u64>,
     /// What every worker is told in its `INIT` message.
     pub(crate) worker: WorkerSettings,
+    /// Start workers with this command, listening for them, instead of by `method`.
+    pub(crate) command: Option<command::Command>,
 }
 
 struct Supervisor {
     shared: Arc<Shared>,
     config: Config,
-    launcher: Launcher,
+    launcher: Starter,
     slots: Vec<Slot>,
     /// Slots whose fork-server launch awaits its `Forked` report, oldest first.
     awaiting_pid: VecDeque<usize>,
@@ -96,8 +101,12 @@ struct Supervisor {
 
 /// The supervisor thread's body. Reports the start-up outcome through `startup`, runs until
 /// the pool is shut down and every worker is reaped.
-pub(crate) fn run(shared: Arc<Shared>, config: Config, startup: Sender<Result<(), BuildError>>) {
-    let launcher = match Launcher::new(config.method, config.exe.clone()) {
+pub(crate) fn run(
+    shared: Arc<Shared>,
+    mut config: Config,
+    startup: Sender<Result<(), BuildError>>,
+) {
+    let launcher = match Starter::new(config.method, config.exe.clone(), config.command.take()) {
         Ok(launcher) => launcher,
         Err(e) => {
             shared.mark_finished();
@@ -134,6 +143,16 @@ pub(crate) fn run(shared: Arc<Shared>, config: Config, startup: Sender<Result<()
             supervisor.fail_start(e.into());
         }
     }
+    if let Some(listener) = supervisor.launcher.listener() {
+        if let Err(e) =
+            supervisor
+                .shared
+                .poller
+                .add(listener.fd(), LISTEN_KEY, Interest::READABLE, Mode::Level)
+        {
+            supervisor.fail_start(e.into());
+        }
+    }
     let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| supervisor.serve()));
     if served.is_err() {
         // A bug, not a worker failure: stop every worker rather than leave a half-kept pool.
@@ -154,13 +173,16 @@ pub(crate) fn run(shared: Arc<Shared>, config: Config, startup: Sender<Result<()
     }
     let Supervisor {
         shared,
-        launcher,
+        mut launcher,
         startup,
         startup_error,
         ..
     } = supervisor;
     if let Some(control) = launcher.control() {
         let _ = shared.poller.delete(control);
+    }
+    if let Some(listener) = launcher.listener() {
+        listener.unregister(&shared.poller);
     }
     launcher.close();
     fail_queue(&shared, TaskError::ShutDown);
@@ -195,6 +217,7 @@ impl Supervisor {
                 .next_deadline()
                 .into_iter()
                 .chain(self.next_retry())
+                .chain(self.launcher.listener().and_then(|l| l.next_deadline()))
                 .min()
                 .map(|d| d.saturating_duration_since(Instant::now()));
             if let Err(e) = self.wait(&mut events, timeout) {
@@ -214,6 +237,14 @@ impl Supervisor {
                     self.on_server_reports();
                     continue;
                 }
+                if key == LISTEN_KEY {
+                    self.on_connections();
+                    continue;
+                }
+                if key >= PENDING_KEYS {
+                    self.on_handshake(key);
+                    continue;
+                }
                 let slot = key / KEYS_PER_SLOT;
                 match key % KEYS_PER_SLOT {
                     RESULTS_KEY => self.on_results(slot),
@@ -222,6 +253,46 @@ impl Supervisor {
                 }
             }
             self.enforce_deadlines();
+            self.expire_handshakes();
+        }
+    }
+
+    /// Accepts and challenges the connections waiting on the listener.
+    fn on_connections(&mut self) {
+        let Some(listener) = self.launcher.listener() else {
+            return;
+        };
+        let refused = listener.accept(&self.shared.poller);
+        self.count_refused(refused);
+    }
+
+    /// Moves a connection's handshake on; one that succeeds becomes its worker's.
+    fn on_handshake(&mut self, key: usize) {
+        let Some(listener) = self.launcher.listener() else {
+            return;
+        };
+        match listener.on_readable(key, &self.shared.poller) {
+            Handshake::Waiting => {}
+            Handshake::Refused => self.count_refused(1),
+            Handshake::Admitted(id, stream) => self.attach(id, stream),
+        }
+    }
+
+    fn expire_handshakes(&mut self) {
+        let Some(listener) = self.launcher.listener() else {
+            return;
+        };
+        let expired = listener.expire(Instant::now(), &self.shared.poller);
+        self.count_refused(expired);
+    }
+
+    fn count_refused(&self, n: u64) {
+        if n > 0 {
+            tracing::warn!("braid-procpool: refused {n} connection(s) that failed the handshake");
+            self.shared
+                .counters
+                .auth_failures
+                .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
         }
     }
 

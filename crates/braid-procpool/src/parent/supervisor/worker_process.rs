@@ -81,7 +81,11 @@ impl Running {
 pub(super) struct WorkerProcess {
     pub(super) pid: Option<u32>,
     pub(super) tasks: Option<OwnedFd>,
-    pub(super) results: OwnedFd,
+    /// `None` only for a worker started by a command that has not connected yet.
+    pub(super) results: Option<OwnedFd>,
+    /// Its task and result streams are one connection (`tasks` a copy of `results`'s
+    /// descriptor): closing `tasks` does not end the stream, a shutdown does.
+    pub(super) socket: bool,
     pub(super) pidfd: Option<OwnedFd>,
     pub(super) phase: Phase,
     pub(super) inbox: Vec<u8>,
@@ -133,6 +137,9 @@ pub(super) fn set_phase(worker: &mut WorkerProcess, slot: usize, phase: Phase, q
                 slot,
                 serial: worker.serial,
                 tasks: tasks.as_raw_fd(),
+                // A socket's write of a small message is not promised to be all or nothing,
+                // as a pipe's is: a worker on a connection gets every job from this thread.
+                direct: !worker.socket,
             });
         }
     }
@@ -168,14 +175,19 @@ pub(super) fn absorb_handoffs(slots: &mut [Slot], queue: &mut Queue) {
     }
 }
 
-/// Closes a worker's task pipe: it finishes and exits with code 0. The caller holds the queue
-/// lock, so no submitting thread is writing to the pipe.
+/// Closes a worker's task pipe (shuts down the sending half of its connection): it finishes
+/// and exits with code 0. The caller holds the queue lock, so no submitting thread is
+/// writing to the pipe.
 pub(super) fn retire(worker: &mut WorkerProcess, slot: usize, shared: &Shared, queue: &mut Queue) {
     set_phase(worker, slot, Phase::Retiring, queue);
     if let Some(tasks) = worker.tasks.take() {
         if !worker.outbox.is_empty() {
             let _ = shared.poller.delete(tasks.as_fd());
             worker.outbox.clear();
+        }
+        if worker.socket {
+            // The result stream shares the connection and stays open.
+            let _ = fd::shutdown_write(tasks.as_fd());
         }
     }
 }
@@ -294,7 +306,10 @@ pub(super) fn take_back(worker: &mut WorkerProcess) -> Vec<Running> {
 
 /// Reads everything available from a worker's results pipe; `Ok(true)` at end of file.
 pub(super) fn read_available(worker: &mut WorkerProcess) -> io::Result<bool> {
-    let fd = worker.results.as_raw_fd();
+    let Some(results) = &worker.results else {
+        return Ok(false);
+    };
+    let fd = results.as_raw_fd();
     let inbox = &mut worker.inbox;
     loop {
         if inbox.capacity() - inbox.len() < 16 * 1024 {

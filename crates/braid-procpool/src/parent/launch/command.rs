@@ -1,0 +1,234 @@
+//! Workers started by a user's command ([`Launcher`](crate::Launcher)): running the command,
+//! and the listener where those workers connect back and are admitted by the handshake of
+//! [`auth`](crate::protocol::auth).
+//!
+//! The handshake runs on the supervisor thread without blocking it: each connection waits
+//! in [`Listener::pending`] with its own poller key and deadline until its answer is whole.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use braid_poller::{Interest, Mode, Poller};
+
+use crate::parent::settings::Launcher;
+use crate::protocol::auth::{self, Secret};
+use crate::protocol::role::{Role, EXE_ENV};
+
+/// How long a connection may take to answer the challenge.
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections in the middle of their handshake at most; more are refused at once, so that a
+/// flood of them cannot grow the pool's memory or descriptors without bound.
+const MAX_PENDING: usize = 64;
+/// Poller keys of connections in their handshake: `PENDING_KEYS + n`, far from the workers'
+/// keys (small) and the pool's own (the last few).
+pub(crate) const PENDING_KEYS: usize = usize::MAX / 2;
+
+/// A [`Launcher`]'s command, ready to start workers.
+#[derive(Debug)]
+pub(crate) struct Command {
+    launcher: Launcher,
+    /// The executable the command is told to run: a real path, which `/proc/self/exe` is
+    /// not for another process.
+    exe: PathBuf,
+    pub(crate) listener: Listener,
+}
+
+impl Command {
+    /// Listens where `launcher` says, with a fresh secret.
+    pub(crate) fn new(launcher: Launcher, exe: PathBuf) -> io::Result<Command> {
+        let socket = TcpListener::bind(launcher.listen)?;
+        socket.set_nonblocking(true)?;
+        let addr = socket.local_addr()?;
+        Ok(Command {
+            launcher,
+            exe,
+            listener: Listener {
+                socket,
+                addr,
+                secret: Secret::random()?,
+                pending: Vec::new(),
+                next_key: 0,
+            },
+        })
+    }
+
+    /// The address workers connect to.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.listener.addr
+    }
+
+    /// Runs the command for worker `id`; returns its pid. The caller reaps it.
+    pub(crate) fn run(&self, id: u64) -> io::Result<u32> {
+        let role = Role::Connect {
+            addr: self.listener.addr,
+            id,
+            secret: self.listener.secret,
+        };
+        let child = std::process::Command::new(&self.launcher.program)
+            .args(&self.launcher.args)
+            .envs(role.env())
+            .env(EXE_ENV, &self.exe)
+            .stdin(Stdio::null())
+            .spawn()?;
+        Ok(child.id())
+    }
+}
+
+/// Where workers started by a command connect.
+#[derive(Debug)]
+pub(crate) struct Listener {
+    socket: TcpListener,
+    addr: SocketAddr,
+    secret: Secret,
+    /// Connections in their handshake.
+    pending: Vec<Pending>,
+    next_key: usize,
+}
+
+/// A connection that was challenged and has not answered in full yet.
+#[derive(Debug)]
+struct Pending {
+    stream: TcpStream,
+    key: usize,
+    nonce: [u8; auth::LEN],
+    answer: [u8; auth::ANSWER_LEN],
+    got: usize,
+    deadline: Instant,
+}
+
+/// What became of a connection's handshake.
+#[derive(Debug)]
+pub(crate) enum Handshake {
+    /// Not done yet.
+    Waiting,
+    /// It proved it knows the secret, as worker `id`; the pool's proof is sent. Blocking
+    /// mode is off and `TCP_NODELAY` on.
+    Admitted(u64, TcpStream),
+    /// It failed, and is closed.
+    Refused,
+}
+
+impl Listener {
+    /// The listening socket, to watch for connections.
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.socket.as_fd()
+    }
+
+    /// Accepts every waiting connection and challenges it. Returns how many were refused
+    /// at once (no room, or the challenge could not be sent).
+    pub(crate) fn accept(&mut self, poller: &Poller) -> u64 {
+        let mut refused = 0;
+        loop {
+            let stream = match self.socket.accept() {
+                Ok((stream, _)) => stream,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return refused,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // A connection that broke before it was accepted, or no descriptor left:
+                // the next readiness tries again.
+                Err(e) => {
+                    tracing::debug!("braid-procpool: accepting a worker's connection failed: {e}");
+                    return refused;
+                }
+            };
+            if self.pending.len() >= MAX_PENDING || self.challenge(stream, poller).is_err() {
+                refused += 1;
+            }
+        }
+    }
+
+    fn challenge(&mut self, mut stream: TcpStream, poller: &Poller) -> io::Result<()> {
+        stream.set_nonblocking(true)?;
+        stream.set_nodelay(true)?;
+        let nonce = auth::nonce()?;
+        // An empty socket buffer takes 40 bytes whole.
+        let hello = auth::hello(&nonce);
+        if stream.write(&hello)? != hello.len() {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        let key = PENDING_KEYS + self.next_key;
+        self.next_key = (self.next_key + 1) % (PENDING_KEYS / 2);
+        poller.add(stream.as_fd(), key, Interest::READABLE, Mode::Level)?;
+        self.pending.push(Pending {
+            stream,
+            key,
+            nonce,
+            answer: [0; auth::ANSWER_LEN],
+            got: 0,
+            deadline: Instant::now() + HANDSHAKE_TIMEOUT,
+        });
+        Ok(())
+    }
+
+    /// Reads what the connection with `key` sent of its answer, and judges it once whole.
+    pub(crate) fn on_readable(&mut self, key: usize, poller: &Poller) -> Handshake {
+        let Some(at) = self.pending.iter().position(|p| p.key == key) else {
+            return Handshake::Waiting;
+        };
+        let pending = &mut self.pending[at];
+        loop {
+            match pending.stream.read(&mut pending.answer[pending.got..]) {
+                // End of file before a whole answer.
+                Ok(0) => return self.refuse(at, poller),
+                Ok(n) => {
+                    pending.got += n;
+                    if pending.got == auth::ANSWER_LEN {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Handshake::Waiting,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return self.refuse(at, poller),
+            }
+        }
+        let pending = self.pending.swap_remove(at);
+        let _ = poller.delete(pending.stream.as_fd());
+        let Some((id, worker_nonce)) =
+            auth::check_answer(&self.secret, &pending.nonce, &pending.answer)
+        else {
+            return Handshake::Refused;
+        };
+        let mut stream = pending.stream;
+        let proof = self.secret.parent_proof(&worker_nonce);
+        // The worker sends nothing until it has the proof, so the buffer is empty.
+        match stream.write(&proof) {
+            Ok(n) if n == proof.len() => Handshake::Admitted(id, stream),
+            _ => Handshake::Refused,
+        }
+    }
+
+    fn refuse(&mut self, at: usize, poller: &Poller) -> Handshake {
+        let pending = self.pending.swap_remove(at);
+        let _ = poller.delete(pending.stream.as_fd());
+        Handshake::Refused
+    }
+
+    /// Closes the connections whose handshake ran past its deadline; returns how many.
+    pub(crate) fn expire(&mut self, now: Instant, poller: &Poller) -> u64 {
+        let before = self.pending.len();
+        self.pending.retain(|p| {
+            let alive = p.deadline > now;
+            if !alive {
+                let _ = poller.delete(p.stream.as_fd());
+            }
+            alive
+        });
+        (before - self.pending.len()) as u64
+    }
+
+    /// The first handshake deadline.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.pending.iter().map(|p| p.deadline).min()
+    }
+
+    /// Stops watching everything, before the listener and its connections close.
+    pub(crate) fn unregister(&self, poller: &Poller) {
+        let _ = poller.delete(self.socket.as_fd());
+        for pending in &self.pending {
+            let _ = poller.delete(pending.stream.as_fd());
+        }
+    }
+}

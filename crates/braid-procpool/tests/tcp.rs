@@ -1,0 +1,437 @@
+//! Workers started by a command, over TCP: they run tasks like local workers, fail only their
+//! own task when they die, and the listener admits nobody who does not know the pool's
+//! secret, whatever a peer sends. The peers here are raw sockets of this test, speaking the
+//! handshake as `protocol/auth.rs` lays it out, with their own HMAC.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::time::Duration;
+
+use braid_procpool::__test::{corrupt_results, Corruption};
+use braid_procpool::{Launcher, ProcessPool, Shutdown, TaskError};
+use common::{double, eventually, marker_path, no_children, process_gone, Checks};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+const WORKER_CONTEXT: &[u8] = b"braid-procpool worker answers the parent's challenge";
+const PARENT_CONTEXT: &[u8] = b"braid-procpool parent answers the worker's challenge";
+
+/// `sh -c 'exec "$BRAID_PROCPOOL_EXE"'`: the launcher becomes the worker.
+fn exec_launcher() -> Launcher {
+    Launcher::command("sh", ["-c", "exec \"$BRAID_PROCPOOL_EXE\""])
+}
+
+fn tcp_pool(workers: usize) -> ProcessPool {
+    ProcessPool::builder()
+        .workers(workers)
+        .launcher(exec_launcher())
+        .build()
+        .expect("pool starts")
+}
+
+fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap();
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+fn hex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// Connects to the pool and reads its greeting: the stream and the parent's nonce.
+fn challenged(addr: SocketAddr) -> (TcpStream, [u8; 32]) {
+    let mut stream = TcpStream::connect(addr).expect("the pool listens");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut hello = [0u8; 40];
+    stream.read_exact(&mut hello).expect("a greeting");
+    assert_eq!(&hello[..8], b"braidPP1");
+    (stream, hello[8..].try_into().unwrap())
+}
+
+/// An answer to `nonce` as worker `id`, keyed with `key`, with the worker's own `nonce`.
+fn answer(key: &[u8], nonce: &[u8; 32], id: u64, own: &[u8; 32]) -> Vec<u8> {
+    let mut out = id.to_le_bytes().to_vec();
+    out.extend(hmac(key, &[WORKER_CONTEXT, nonce, &id.to_le_bytes()]));
+    out.extend(own);
+    out
+}
+
+/// Whether the pool closed the connection without a word (not counting what it may have
+/// sent before).
+fn closed_by_pool(stream: &mut TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    match stream.read(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    }
+}
+
+fn auth_failures_reach(pool: &ProcessPool, n: u64) {
+    eventually(&format!("{n} refused connection(s) counted"), || {
+        pool.metrics().auth_failures >= n
+    });
+    assert_eq!(pool.metrics().auth_failures, n);
+}
+
+fn loops_forever(_: u64) -> u64 {
+    loop {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn kills_itself(_: u64) -> u64 {
+    // SAFETY: signalling our own pid.
+    unsafe {
+        libc::kill(libc::getpid(), libc::SIGKILL);
+    }
+    unreachable!("SIGKILL ends the process")
+}
+
+fn sends_a_bad_frame(x: u64) -> u64 {
+    corrupt_results(Corruption::BadLength);
+    x
+}
+
+/// Writes this worker's pid to `path`, then runs forever.
+fn mark_pid_then_loop(path: String) -> u64 {
+    std::fs::write(&path, std::process::id().to_string()).unwrap();
+    loops_forever(0)
+}
+
+fn read_pid(path: &Path) -> u32 {
+    eventually("the task to start", || {
+        std::fs::read_to_string(path).is_ok_and(|s| !s.is_empty())
+    });
+    let pid = std::fs::read_to_string(path).unwrap().parse().unwrap();
+    let _ = std::fs::remove_file(path);
+    pid
+}
+
+fn worker_pid(_: ()) -> u32 {
+    std::process::id()
+}
+
+fn runs_tasks_and_maps() {
+    let pool = tcp_pool(2);
+    let addr = pool.listen_addr().expect("a listening pool");
+    assert!(addr.ip().is_loopback(), "{addr}");
+    assert_eq!(pool.submit(double, 21).join(), Ok(42));
+    let pid = pool.submit(worker_pid, ()).join().unwrap();
+    assert_ne!(pid, std::process::id());
+    let doubled: Vec<u64> = pool.map(double, 0..1000, 64).map(Result::unwrap).collect();
+    assert_eq!(doubled, (0..1000).map(|x| x * 2).collect::<Vec<_>>());
+    // A message bigger than a socket's buffer goes out in pieces.
+    fn byte_sum(bytes: Vec<u8>) -> u64 {
+        bytes.iter().map(|&b| u64::from(b)).sum()
+    }
+    let big = vec![1u8; 2 << 20];
+    assert_eq!(pool.submit(byte_sum, big).join(), Ok(2 << 20));
+    assert_eq!(pool.metrics().auth_failures, 0);
+    assert_eq!(pool.metrics().workers, 2);
+}
+
+fn wrong_secret_is_refused_and_counted() {
+    let pool = tcp_pool(1);
+    let addr = pool.listen_addr().unwrap();
+    let (mut stream, nonce) = challenged(addr);
+    stream
+        .write_all(&answer(&[0x55; 32], &nonce, 1, &[7; 32]))
+        .unwrap();
+    assert!(closed_by_pool(&mut stream), "a wrong answer got a reply");
+    auth_failures_reach(&pool, 1);
+    assert_eq!(pool.submit(double, 4).join(), Ok(8));
+}
+
+fn replayed_answer_is_refused() {
+    let secret_file = marker_path();
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .launcher(Launcher::command(
+            "sh",
+            [
+                "-c",
+                "printf %s \"$BRAID_PROCPOOL_SECRET\" > \"$1\"; exec \"$BRAID_PROCPOOL_EXE\"",
+                "sh",
+                secret_file.to_str().unwrap(),
+            ],
+        ))
+        .build()
+        .unwrap();
+    let secret = hex(&std::fs::read_to_string(&secret_file).unwrap());
+    let _ = std::fs::remove_file(&secret_file);
+    assert_eq!(secret.len(), 32);
+    let addr = pool.listen_addr().unwrap();
+
+    // A good answer, for a worker id nobody was given: admitted (the pool proves itself),
+    // then closed, for no slot awaits it.
+    let (mut first, nonce) = challenged(addr);
+    let own = [9u8; 32];
+    let good = answer(&secret, &nonce, 9999, &own);
+    first.write_all(&good).unwrap();
+    let mut proof = [0u8; 32];
+    first.read_exact(&mut proof).expect("the pool's proof");
+    assert_eq!(proof, hmac(&secret, &[PARENT_CONTEXT, &own]));
+    assert!(closed_by_pool(&mut first));
+    assert_eq!(pool.metrics().auth_failures, 0);
+
+    // The same bytes on a new connection answer a nonce that is no longer asked.
+    let (mut second, fresh) = challenged(addr);
+    assert_ne!(fresh, nonce);
+    second.write_all(&good).unwrap();
+    assert!(closed_by_pool(&mut second), "a replayed answer got a reply");
+    auth_failures_reach(&pool, 1);
+    assert_eq!(pool.submit(double, 5).join(), Ok(10));
+}
+
+fn garbage_does_not_crash_the_parent() {
+    let pool = tcp_pool(1);
+    let addr = pool.listen_addr().unwrap();
+    // Bytes that are no answer at all, more than an answer's length.
+    let (mut noise, _) = challenged(addr);
+    noise.write_all(&[0xff; 500]).unwrap();
+    assert!(closed_by_pool(&mut noise));
+    // A few bytes, then the connection closes.
+    let (mut short, _) = challenged(addr);
+    short.write_all(b"GET /").unwrap();
+    drop(short);
+    // A connection that never reads its greeting and sends garbage straight away.
+    let mut rude = TcpStream::connect(addr).unwrap();
+    rude.write_all(&[0u8; 72]).unwrap();
+    auth_failures_reach(&pool, 3);
+    // A garbage frame from an admitted worker: its task fails, the pool carries on.
+    let error = pool.submit(sends_a_bad_frame, 1).join().unwrap_err();
+    assert!(matches!(error, TaskError::Protocol(_)), "{error:?}");
+    assert_eq!(pool.submit(double, 6).join(), Ok(12));
+    assert_eq!(pool.metrics().auth_failures, 3);
+}
+
+fn a_killed_worker_fails_only_its_task() {
+    let pool = tcp_pool(2);
+    let other = pool.submit(common::sleep_then_pid, 200);
+    let error = pool.submit(kills_itself, 0).join().unwrap_err();
+    assert!(
+        matches!(
+            error,
+            TaskError::WorkerDied {
+                signal: Some(libc::SIGKILL),
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    let behind: Vec<_> = (0..8).map(|i| pool.submit(double, i)).collect();
+    assert!(other.join().is_ok());
+    for (i, handle) in behind.into_iter().enumerate() {
+        assert_eq!(handle.join(), Ok(i as u64 * 2));
+    }
+    eventually("a replacement", || pool.metrics().respawns == 1);
+    assert_eq!(pool.metrics().worker_deaths, 1);
+    // Killed from outside while idle.
+    let pid = pool.submit(worker_pid, ()).join().unwrap();
+    // SAFETY: signalling a worker of this pool.
+    unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+    eventually("a second replacement", || pool.metrics().respawns == 2);
+    assert_eq!(pool.submit(double, 50).join(), Ok(100));
+}
+
+fn a_timeout_kills_only_its_worker() {
+    let pool = tcp_pool(2);
+    let hung = pool.submit_with_timeout(loops_forever, 0, Duration::from_millis(200));
+    assert_eq!(hung.join(), Err(TaskError::TimedOut));
+    assert_eq!(pool.submit(double, 7).join(), Ok(14));
+    assert_eq!(pool.metrics().timeouts, 1);
+}
+
+/// The launcher is a shell that waits for the worker (no `exec`): killing it on a timeout
+/// leaves the worker to notice that its connection closed, in the middle of its task.
+fn a_worker_ends_when_its_connection_closes() {
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .launcher(Launcher::command(
+            "sh",
+            ["-c", "\"$BRAID_PROCPOOL_EXE\"; exit 0"],
+        ))
+        .build()
+        .unwrap();
+    let marker = marker_path();
+    let hung = pool.submit_with_timeout(
+        mark_pid_then_loop,
+        marker.to_str().unwrap().to_owned(),
+        Duration::from_secs(1),
+    );
+    let worker = read_pid(&marker);
+    assert_eq!(hung.join(), Err(TaskError::TimedOut));
+    eventually("the orphaned worker to end", || process_gone(worker));
+    assert_eq!(pool.submit(double, 8).join(), Ok(16));
+}
+
+fn shutdown_wait_and_kill_leave_no_process() {
+    let pool = tcp_pool(2);
+    let pids: Vec<u32> = (0..2)
+        .map(|_| pool.submit(common::sleep_then_pid, 100))
+        .map(|h| h.join().unwrap())
+        .collect();
+    let queued: Vec<_> = (0..4).map(|i| pool.submit(double, i)).collect();
+    pool.shutdown(Shutdown::Wait);
+    for (i, handle) in queued.into_iter().enumerate() {
+        assert_eq!(handle.join(), Ok(i as u64 * 2));
+    }
+    for pid in pids {
+        assert!(process_gone(pid), "worker {pid} outlived Shutdown::Wait");
+    }
+    assert!(no_children());
+
+    let pool = tcp_pool(1);
+    let marker = marker_path();
+    let running = pool.submit(mark_pid_then_loop, marker.to_str().unwrap().to_owned());
+    let worker = read_pid(&marker);
+    pool.shutdown(Shutdown::Kill);
+    assert_eq!(running.join(), Err(TaskError::ShutDown));
+    assert!(
+        process_gone(worker),
+        "worker {worker} outlived Shutdown::Kill"
+    );
+    assert!(no_children());
+}
+
+fn recycling_replaces_a_worker_after_its_tasks() {
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .max_tasks_per_child(2)
+        .launcher(exec_launcher())
+        .build()
+        .unwrap();
+    let pids: Vec<u32> = (0..4)
+        .map(|_| pool.submit(worker_pid, ()).join().unwrap())
+        .collect();
+    assert_eq!(pids[0], pids[1]);
+    assert_ne!(pids[1], pids[2]);
+    assert_eq!(pids[2], pids[3]);
+    eventually("the retired worker to end", || process_gone(pids[0]));
+    assert_eq!(pool.metrics().worker_deaths, 0);
+}
+
+/// A worker never serves a peer that cannot prove it knows the secret.
+fn a_worker_refuses_a_fake_parent() {
+    let fake = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = fake.local_addr().unwrap();
+    let mut worker = std::process::Command::new(std::env::current_exe().unwrap())
+        .env("BRAID_PROCPOOL_CONNECT", format!("1@{addr}"))
+        .env("BRAID_PROCPOOL_SECRET", "ab".repeat(32))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (mut stream, _) = fake.accept().unwrap();
+    let mut hello = b"braidPP1".to_vec();
+    hello.extend([3u8; 32]);
+    stream.write_all(&hello).unwrap();
+    let mut answer = [0u8; 72];
+    stream.read_exact(&mut answer).unwrap();
+    // A proof made without the secret.
+    stream.write_all(&[0u8; 32]).unwrap();
+    let status = worker.wait().unwrap();
+    assert_eq!(status.code(), Some(1));
+    let mut stderr = String::new();
+    worker
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(
+        stderr.contains("does not know the pool's secret"),
+        "{stderr}"
+    );
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// Listening sockets of this process's network namespace on `port` (`/proc/self/net/tcp`,
+/// state `0A`).
+fn listening_on(port: u16) -> bool {
+    let table = std::fs::read_to_string("/proc/self/net/tcp").expect("/proc/self/net/tcp");
+    table.lines().skip(1).any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let local_port = fields[1].rsplit(':').next().unwrap();
+        u16::from_str_radix(local_port, 16) == Ok(port) && fields[3] == "0A"
+    })
+}
+
+fn a_hundred_pools_leave_nothing_behind() {
+    // The first pool's one-time costs (the tracing registry, std's lazies) are not a leak.
+    drop(tcp_pool(1));
+    let fds = open_fds();
+    let mut addrs = Vec::new();
+    for i in 0..100u64 {
+        let pool = tcp_pool(1);
+        addrs.push(pool.listen_addr().unwrap());
+        assert_eq!(pool.submit(double, i).join(), Ok(i * 2));
+    }
+    assert_eq!(open_fds(), fds, "descriptors leaked");
+    assert!(no_children(), "a worker or launcher was left behind");
+    for addr in addrs {
+        assert!(!listening_on(addr.port()), "{addr} still listens");
+        assert!(TcpStream::connect(addr).is_err(), "{addr} still accepts");
+    }
+}
+
+fn main() {
+    braid_procpool::init();
+    let mut checks = Checks::new();
+    checks.run(
+        "tasks and maps run on workers started by a command",
+        runs_tasks_and_maps,
+    );
+    checks.run(
+        "a wrong secret is refused and counted",
+        wrong_secret_is_refused_and_counted,
+    );
+    checks.run("a replayed answer is refused", replayed_answer_is_refused);
+    checks.run(
+        "garbage does not crash the parent",
+        garbage_does_not_crash_the_parent,
+    );
+    checks.run(
+        "a killed worker fails only its task",
+        a_killed_worker_fails_only_its_task,
+    );
+    checks.run(
+        "a timeout kills only its worker",
+        a_timeout_kills_only_its_worker,
+    );
+    checks.run(
+        "a worker ends when its connection closes",
+        a_worker_ends_when_its_connection_closes,
+    );
+    checks.run(
+        "shutdown Wait and Kill leave no process",
+        shutdown_wait_and_kill_leave_no_process,
+    );
+    checks.run(
+        "recycling replaces a worker after its tasks",
+        recycling_replaces_a_worker_after_its_tasks,
+    );
+    checks.run(
+        "a worker refuses a fake parent",
+        a_worker_refuses_a_fake_parent,
+    );
+    checks.run(
+        "100 pools leave nothing behind",
+        a_hundred_pools_leave_nothing_behind,
+    );
+    checks.finish();
+}
