@@ -138,8 +138,8 @@ pub fn measure_cores(settings: &Settings) -> LayerReport {
             ),
         ),
         (
-            Yield::Never,
-            "the same, braid's loops never yield before sleeping".to_owned(),
+            Yield::BeforeSleep,
+            "the same, braid's loops yield before sleeping".to_owned(),
         ),
     ];
     for (yielding, workload) in rows {
@@ -165,7 +165,7 @@ pub fn measure_cores(settings: &Settings) -> LayerReport {
         }
         Err(e) => Cell::Missing(format!("the server did not start: {e}")).into(),
     };
-    let braid = MultiServer::braid(WORKERS, Yield::Default);
+    let braid = MultiServer::braid(WORKERS, Yield::BeforeSleep);
     let tokio = MultiServer::tokio(WORKERS);
     let spinning = Spinners::start(WORKERS);
     let (braid_cell, peers) =
@@ -174,7 +174,7 @@ pub fn measure_cores(settings: &Settings) -> LayerReport {
     drop((braid, tokio));
     layer.push(
         format!(
-            "1 connection x {} round trips beside {WORKERS} spinning threads",
+            "1 connection x {} round trips beside {WORKERS} spinning threads, braid's loops yielding",
             thousands(spin_trips)
         ),
         Unit::KOpsPerSec,
@@ -184,9 +184,9 @@ pub fn measure_cores(settings: &Settings) -> LayerReport {
     layer.note(format!(
         "loop per core: braid's Runtime with {WORKERS} loops (SO_REUSEPORT on Linux) vs tokio's multi-thread runtime with {WORKERS} workers, both with default settings; the client thread shares the cores"
     ));
-    layer.note("never yield: the Runtime built with yield_before_sleep(false); by default each loop gives its core away once before sleeping, and pauses that (2 ms, doubling up to 1 s) after a yield that lasted 250 µs or more");
+    layer.note("yield before sleeping: the Runtime built with yield_before_sleep(true) (off by default): each loop gives its core away once before it sleeps, and pauses that (2 ms, doubling up to 1 s) after a yield that lasted 250 µs or more");
     layer.note(format!(
-        "spinning threads: {WORKERS} threads of this process spin at normal priority for the whole row, so every loop shares its core with one; a loop that yielded every time would hand the spinner a scheduler slice each round trip"
+        "spinning threads: {WORKERS} threads of this process spin at normal priority for the whole row, so every loop shares its core with one; braid's loops yield before sleeping, and a loop that yielded every time would hand the spinner a scheduler slice each round trip"
     ));
     layer
 }
@@ -194,10 +194,10 @@ pub fn measure_cores(settings: &Settings) -> LayerReport {
 /// How braid's loops yield before sleeping.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Yield {
-    /// The runtime's default.
+    /// The runtime's default: no yield.
     Default,
-    /// `yield_before_sleep(false)`.
-    Never,
+    /// `yield_before_sleep(true)`, with its back-off.
+    BeforeSleep,
 }
 
 /// Threads that spin until dropped: neighbours that never block.
@@ -261,11 +261,10 @@ impl MultiServer {
     ///
     /// When the loops cannot start or no listener can be bound on 127.0.0.1.
     pub fn braid(loops: usize, yielding: Yield) -> io::Result<MultiServer> {
-        let mut builder = braid_executor::Runtime::builder().loops(loops);
-        if yielding == Yield::Never {
-            builder = builder.yield_before_sleep(false);
-        }
-        let runtime = builder.build()?;
+        let runtime = braid_executor::Runtime::builder()
+            .loops(loops)
+            .yield_before_sleep(yielding == Yield::BeforeSleep)
+            .build()?;
         let server = runtime.serve("127.0.0.1:0", echo_braid)?;
         Ok(MultiServer::Braid { server, runtime })
     }
@@ -757,7 +756,7 @@ mod tests {
     fn the_client_drives_both_multi_thread_servers_and_they_stop() {
         for server in [
             MultiServer::braid(2, Yield::Default),
-            MultiServer::braid(2, Yield::Never),
+            MultiServer::braid(2, Yield::BeforeSleep),
             MultiServer::tokio(2),
         ] {
             let server = server.unwrap();

@@ -144,8 +144,7 @@ impl Builder {
 
     /// Whether the loop, having run out of work, gives its core to other runnable threads
     /// once before it sleeps in the poller, then takes what they caused meanwhile in one
-    /// batch. Default: `false` for an `EventLoop`; a [`Runtime`](crate::Runtime)'s loops
-    /// default to `true`.
+    /// batch. Default: `false`, here and on a [`Runtime`](crate::Runtime)'s builder.
     ///
     /// It pays where busy threads that feed the loop share its cores: a load generator on
     /// the same machine, or more loops than cores. Without it each of their events may cost

@@ -91,7 +91,7 @@ impl Builder {
             blocking_threads: None,
             shutdown_timeout: crate::blocking::DEFAULT_SHUTDOWN_TIMEOUT,
             balance: Balance::default(),
-            yield_before_sleep: true,
+            yield_before_sleep: false,
         }
     }
 
@@ -132,10 +132,10 @@ impl Builder {
     }
 
     /// Whether each loop yields its core once before sleeping, as
-    /// [`EventLoop`'s](crate::Builder::yield_before_sleep) does. Default: `true`, unlike a
-    /// lone `EventLoop`: a runtime's loops share the machine's cores with each other and
-    /// with the threads that feed them. A loop backs off by itself where a thread that never
-    /// blocks shares its core.
+    /// [`EventLoop`'s](crate::Builder::yield_before_sleep) does. Default: `false`. Worth it
+    /// where the loops share their cores with the threads that feed them (a client on the
+    /// same machine, more loops than cores); a loop backs off by itself where a thread that
+    /// never blocks shares its core.
     pub fn yield_before_sleep(mut self, yield_first: bool) -> Builder {
         self.yield_before_sleep = yield_first;
         self
