@@ -184,7 +184,7 @@ pub fn measure_cores(settings: &Settings) -> LayerReport {
     layer.note(format!(
         "loop per core: braid's Runtime with {WORKERS} loops (SO_REUSEPORT on Linux) vs tokio's multi-thread runtime with {WORKERS} workers, both with default settings; the client thread shares the cores"
     ));
-    layer.note("yield before sleeping: the Runtime built with yield_before_sleep(true) (off by default): each loop gives its core away once before it sleeps, and pauses that (2 ms, doubling up to 1 s) after a yield that lasted 250 µs or more");
+    layer.note("yield before sleeping: the Runtime built with yield_before_sleep(true) (off by default): each loop gives its core away once before it sleeps");
     layer.note(format!(
         "spinning threads: {WORKERS} threads of this process spin at normal priority for the whole row, so every loop shares its core with one; braid's loops yield before sleeping, and a loop that yielded every time would hand the spinner a scheduler slice each round trip"
     ));

@@ -51,64 +51,22 @@ pub(crate) struct Core {
     /// from instead of reading it again; `None` where time may have passed since (the loop
     /// slept in the poller, or `block_on` returned).
     carried_clock: Cell<Option<u64>>,
-    /// How the yields before sleeping are going: see `park`.
-    yielding: Cell<Yielding>,
 }
 
-/// Yields before sleeping that last longer than this gave the core to a thread that does not
-/// block (the scheduler hands it a whole slice, a millisecond or more); one that only
-/// lets the loop's feeders run comes back in tens of microseconds.
+/// Yields before sleeping that last at least this long are counted as slow: they gave the
+/// core to a thread that does not block for a whole scheduler slice (a millisecond or
+/// more), where a yield that only lets the loop's feeders run comes back in tens of
+/// microseconds.
 const SLOW_YIELD: Duration = Duration::from_micros(250);
-
-/// The first pause after a slow yield; each slow yield in a row doubles it, up to
-/// `YIELD_PAUSE_MAX`.
-const YIELD_PAUSE_MIN: Duration = Duration::from_millis(2);
-const YIELD_PAUSE_MAX: Duration = Duration::from_secs(1);
-
-/// Quick yields in a row that end a back-off. One is not enough: beside a thread that
-/// never blocks, quick and slow yields alternate (the scheduler sometimes finds the spinner
-/// just off the core), and a back-off that one quick yield ends never grows.
-const QUICK_YIELDS_TO_RESET: u32 = 16;
 
 /// A loop does not yield when its next timer is due within this: a slow yield would make
 /// the timer late by up to a whole scheduler slice.
 const TIMER_MARGIN: Duration = Duration::from_millis(1);
 
-/// The state of the yields before sleeping.
-#[derive(Clone, Copy, Debug, Default)]
-struct Yielding {
-    /// No yield before this instant.
-    paused_until: Option<Instant>,
-    /// The pause after the next slow yield (zero: `YIELD_PAUSE_MIN`).
-    next_pause: Duration,
-    /// Quick yields since the last slow one.
-    quick_in_a_row: u32,
-}
-
-impl Yielding {
-    /// Whether to yield at `now`, with the next timer due at `next`.
-    fn allowed(self, now: Instant, next: Option<Instant>) -> bool {
-        self.paused_until.map_or(true, |until| now >= until)
-            && !next.is_some_and(|deadline| deadline <= now + TIMER_MARGIN)
-    }
-
-    /// Learns from a yield that ended at `now` after `took`: a slow one pauses the yields,
-    /// twice as long as the pause before; [`QUICK_YIELDS_TO_RESET`] quick ones in a row end
-    /// the back-off. Returns whether it was slow.
-    fn learn(&mut self, took: Duration, now: Instant) -> bool {
-        if took < SLOW_YIELD {
-            self.quick_in_a_row = self.quick_in_a_row.saturating_add(1);
-            if self.quick_in_a_row >= QUICK_YIELDS_TO_RESET {
-                *self = Yielding::default();
-            }
-            return false;
-        }
-        let pause = self.next_pause.max(YIELD_PAUSE_MIN);
-        self.paused_until = Some(now + pause);
-        self.next_pause = (pause * 2).min(YIELD_PAUSE_MAX);
-        self.quick_in_a_row = 0;
-        true
-    }
+/// Whether a loop told to yield before sleeping yields at `now`, with its next timer due
+/// at `next`.
+fn may_yield(now: Instant, next: Option<Instant>) -> bool {
+    !next.is_some_and(|deadline| deadline <= now + TIMER_MARGIN)
 }
 
 #[derive(Default)]
@@ -148,7 +106,6 @@ impl Core {
             blocking_pool,
             yield_before_sleep,
             carried_clock: Cell::new(None),
-            yielding: Cell::new(Yielding::default()),
         }
     }
 
@@ -342,21 +299,18 @@ impl Core {
     /// gives its core away once and looks without waiting, so that events caused meanwhile
     /// by threads sharing the core are taken in one batch instead of each costing a sleep
     /// and a wake-up. Behind a thread that never blocks, a yield costs a whole scheduler
-    /// slice, so a slow yield pauses the yields (see `Yielding`), and no yield is made when
-    /// a timer is due within `TIMER_MARGIN`.
+    /// slice: such slow yields are counted, and no yield is made when a timer is due within
+    /// `TIMER_MARGIN`.
     fn park(&self) {
         let next = self.driver.next_deadline();
         if self.yield_before_sleep {
             let now = Instant::now();
-            let mut yielding = self.yielding.get();
-            if yielding.allowed(now, next) {
+            if may_yield(now, next) {
                 std::thread::yield_now();
-                let after = Instant::now();
                 bump(&self.counters.yields, 1);
-                if yielding.learn(after - now, after) {
+                if now.elapsed() >= SLOW_YIELD {
                     bump(&self.counters.slow_yields, 1);
                 }
-                self.yielding.set(yielding);
                 // The look may take a pending notify, whose cause `has_work` sees instead.
                 if self.poll_io(Some(Duration::ZERO)) > 0 || self.has_work() {
                     return;
@@ -506,75 +460,15 @@ impl fmt::Debug for Core {
 mod test {
     use super::*;
 
-    const FAST: Duration = Duration::from_micros(20);
-    const SLOW: Duration = Duration::from_millis(3);
-    const NO_TIMER: Option<Instant> = None;
-
-    fn ms(n: u64) -> Duration {
-        Duration::from_millis(n)
-    }
-
-    #[test]
-    fn slow_yields_pause_yielding_for_twice_as_long_each_time_up_to_the_cap() {
-        let start = Instant::now();
-        let mut yielding = Yielding::default();
-        assert!(yielding.allowed(start, NO_TIMER));
-        assert!(!yielding.learn(FAST, start), "a quick yield is not slow");
-        assert!(yielding.allowed(start, NO_TIMER));
-
-        let mut now = start;
-        let mut pauses = Vec::new();
-        for _ in 0..12 {
-            assert!(yielding.learn(SLOW, now));
-            let until = yielding.paused_until.unwrap();
-            pauses.push(until - now);
-            assert!(!yielding.allowed(now, NO_TIMER));
-            assert!(!yielding.allowed(until - Duration::from_nanos(1), NO_TIMER));
-            assert!(yielding.allowed(until, NO_TIMER));
-            now = until;
-        }
-        let expected = [2, 4, 8, 16, 32, 64, 128, 256, 512, 1000, 1000, 1000].map(ms);
-        assert_eq!(pauses, expected);
-    }
-
-    #[test]
-    fn quick_yields_between_slow_ones_do_not_stop_the_back_off_growing() {
-        // Beside a spinning thread, quick and slow yields alternate.
-        let mut now = Instant::now();
-        let mut yielding = Yielding::default();
-        let mut pauses = Vec::new();
-        for _ in 0..6 {
-            assert!(yielding.learn(SLOW, now));
-            let until = yielding.paused_until.unwrap();
-            pauses.push(until - now);
-            now = until;
-            for _ in 0..QUICK_YIELDS_TO_RESET - 1 {
-                assert!(!yielding.learn(FAST, now));
-            }
-        }
-        assert_eq!(pauses, [2, 4, 8, 16, 32, 64].map(ms));
-
-        // Enough quick yields in a row end it: the next slow one pauses for the least again.
-        assert!(!yielding.learn(FAST, now));
-        assert!(yielding.allowed(now, NO_TIMER));
-        assert!(yielding.learn(SLOW, now));
-        assert_eq!(yielding.paused_until.unwrap() - now, ms(2));
-    }
-
-    #[test]
-    fn a_yield_just_under_the_threshold_is_not_slow() {
-        let mut yielding = Yielding::default();
-        let now = Instant::now();
-        assert!(!yielding.learn(SLOW_YIELD - Duration::from_nanos(1), now));
-        assert!(yielding.learn(SLOW_YIELD, now));
-    }
-
     #[test]
     fn no_yield_when_a_timer_is_due_within_the_margin() {
-        let yielding = Yielding::default();
         let now = Instant::now();
-        assert!(!yielding.allowed(now, Some(now)));
-        assert!(!yielding.allowed(now, Some(now + TIMER_MARGIN)));
-        assert!(yielding.allowed(now, Some(now + TIMER_MARGIN + Duration::from_micros(1))));
+        assert!(may_yield(now, None));
+        assert!(!may_yield(now, Some(now)));
+        assert!(!may_yield(now, Some(now + TIMER_MARGIN)));
+        assert!(may_yield(
+            now,
+            Some(now + TIMER_MARGIN + Duration::from_micros(1))
+        ));
     }
 }

@@ -35,7 +35,8 @@ pub struct Metrics {
     /// Times the loop gave its core away before sleeping
     /// ([`yield_before_sleep`](crate::Builder::yield_before_sleep)).
     pub yields: u64,
-    /// Of those, the ones that lasted long enough to show a thread that never blocks shares
-    /// the core; each pauses the yields for a while, twice as long as the one before.
+    /// Of those, the ones that lasted 250 µs or more: a thread that never blocks shares the
+    /// core and took a whole scheduler slice. If this grows with `yields`, turn the yields
+    /// off.
     pub slow_yields: u64,
 }

@@ -151,14 +151,13 @@ impl Builder {
     /// the loop a sleep and a wake-up; with it, on 2 cores, two loops and a client thread
     /// went from about 120k echo round trips/s to 170k.
     ///
-    /// Where a thread that never blocks shares the core (a CPU-bound program, or
-    /// [`spawn_blocking`](crate::spawn_blocking) jobs), a yield hands that thread a whole
-    /// scheduler slice, a millisecond or more; yielding every time, one connection fell from
-    /// 34k round trips/s to 1k. So the loop watches its yields: one that lasts 250 µs or
-    /// more pauses yielding for 2 ms, and each slow one after that doubles the pause, up to
-    /// 1 s; sixteen quick ones in a row end the back-off. No yield is made when a timer is
-    /// due within 1 ms, which a slow yield would make late. [`Metrics::yields`] and
-    /// [`Metrics::slow_yields`] count them.
+    /// It costs where a thread that never blocks shares the core (a CPU-bound program, or
+    /// [`spawn_blocking`](crate::spawn_blocking) jobs): each yield then hands that thread a
+    /// whole scheduler slice, a millisecond or more; one connection fell from 34k round
+    /// trips/s to 1k that way. [`Metrics::slow_yields`] counts yields that took 250 µs or
+    /// more, the sign of such a neighbour. No yield is made when a timer is due within 1 ms,
+    /// which a slow yield would make late. Leave it off unless the loop's cores are shared
+    /// only with threads that do its work.
     pub fn yield_before_sleep(mut self, yield_first: bool) -> Builder {
         self.yield_before_sleep = yield_first;
         self

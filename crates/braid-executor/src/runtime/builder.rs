@@ -134,8 +134,7 @@ impl Builder {
     /// Whether each loop yields its core once before sleeping, as
     /// [`EventLoop`'s](crate::Builder::yield_before_sleep) does. Default: `false`. Worth it
     /// where the loops share their cores with the threads that feed them (a client on the
-    /// same machine, more loops than cores); a loop backs off by itself where a thread that
-    /// never blocks shares its core.
+    /// same machine, more loops than cores), harmful where CPU-bound threads share them.
     pub fn yield_before_sleep(mut self, yield_first: bool) -> Builder {
         self.yield_before_sleep = yield_first;
         self
