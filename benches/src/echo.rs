@@ -196,7 +196,7 @@ pub fn measure_cores(settings: &Settings) -> LayerReport {
 pub enum Yield {
     /// The runtime's default: no yield.
     Default,
-    /// `yield_before_sleep(true)`, with its back-off.
+    /// `yield_before_sleep(true)`.
     BeforeSleep,
 }
 
