@@ -264,13 +264,13 @@ const QUOTES: &[(&str, &str, &str, Pick)] = &[
         Pick::Braid,
     ),
     (
-        "costs {} µs to submit and join",
+        "costs {} µs to submit and",
         "thread pool",
         "submit 20,000 tasks, join each result",
         Pick::Braid,
     ),
     (
-        "against {} µs",
+        "against {} µs for",
         "thread pool",
         "submit 20,000 tasks, join each result",
         Pick::Peer("py ThreadPool"),
@@ -278,7 +278,19 @@ const QUOTES: &[(&str, &str, &str, Pick)] = &[
     (
         "{} ns fire-and-forget",
         "thread pool",
-        "1,000,000 tiny tasks",
+        "1,000,000 tiny tasks, no handle (braid spawn)",
+        Pick::Braid,
+    ),
+    (
+        "runs at chili's speed ({} here)",
+        "thread pool",
+        "join: fib(32)",
+        Pick::Ratio,
+    ),
+    (
+        "million numbers {} times as fast",
+        "thread pool",
+        "quicksort speedup over one thread",
         Pick::Braid,
     ),
     (
@@ -315,17 +327,17 @@ const QUOTES: &[(&str, &str, &str, Pick)] = &[
     (
         "the `threadpool` crate ({} here",
         "thread pool",
-        "1,000,000 tiny tasks",
+        "the same, braid submit with each handle dropped",
         Pick::Ratio,
     ),
     (
-        "`fib(32)` ({})",
+        "`fib(32)` against chili ({})",
         "thread pool",
         "join: fib(32)",
         Pick::Ratio,
     ),
     (
-        "one-thread echo ({} here",
+        "one-thread echo is level ({} here",
         "echo",
         "50 connections x 2,000 round trips of 64 B",
         Pick::Ratio,
@@ -355,7 +367,7 @@ const QUOTES: &[(&str, &str, &str, Pick)] = &[
         Pick::Ratio,
     ),
     (
-        "the loop-per-core echo is level ({})",
+        "the loop-per-core echo is behind ({})",
         "echo, loop per core",
         "50 connections x 2,000 round trips, 2 threads",
         Pick::Ratio,
@@ -364,6 +376,12 @@ const QUOTES: &[(&str, &str, &str, Pick)] = &[
         "yield before sleeping are ahead ({})",
         "echo, loop per core",
         "the same, braid's loops yield before sleeping",
+        Pick::Ratio,
+    ),
+    (
+        "level with tokio ({})",
+        "echo, loop per core",
+        "1 connection x 2,000 round trips beside 2 spinning threads, braid's loops yielding",
         Pick::Ratio,
     ),
 ];
