@@ -433,6 +433,76 @@ fn the_prose_quotes_the_committed_run() {
     );
 }
 
+/// Numbers other chapters quote from the same run: (chapter file, phrase, layer, workload,
+/// which cell).
+const QUOTES_ELSEWHERE: &[(&str, &str, &str, &str, Pick)] = &[
+    (
+        "01-concurrency.md",
+        "a similar prime count {} times as fast",
+        "thread pool",
+        "primes speedup over one thread",
+        Pick::Braid,
+    ),
+    (
+        "05-networking.md",
+        "({} B measured, chapter 10's table",
+        "event loop",
+        "memory per idle task",
+        Pick::Braid,
+    ),
+    (
+        "09-process-pool.md",
+        "always safe; {} ms to start two workers",
+        "process pool",
+        "pool start, spawn: 2 workers, 2 results, shut down",
+        Pick::Braid,
+    ),
+    (
+        "09-process-pool.md",
+        "against {} ms with `Fork` in the same run",
+        "process pool",
+        "pool start, fork: 2 workers, 2 results, shut down",
+        Pick::Braid,
+    ),
+    (
+        "13-processes-signals-cores.md",
+        "round trips a second: {} thousand over 50 connections",
+        "echo",
+        "50 connections x 2,000 round trips of 64 B",
+        Pick::Braid,
+    ),
+];
+
+#[test]
+fn other_chapters_quote_the_committed_run() {
+    let data = data();
+    let mut wrong = Vec::new();
+    for (file, phrase, layer, workload, pick) in QUOTES_ELSEWHERE {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tutorial")
+            .join(file);
+        let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let row = row(&data, layer, workload);
+        let number = match pick {
+            Pick::Braid => cell_text(&row["braid"]),
+            Pick::Peer(peer) => cell_text(&row["peers"][*peer]),
+            Pick::Ratio => Some(ratio_text(&row["braid_over_best_peer"])),
+        }
+        .unwrap_or_else(|| panic!("{layer}, {workload}: no number for {phrase:?}"));
+        let quoted = phrase.replace("{}", &number);
+        if !text.contains(&quoted) {
+            wrong.push(format!("  {file}: {quoted:?} ({layer}, {workload})"));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "these chapters should quote these numbers from tutorial/data/compare.json, and do \
+         not:\n{}",
+        wrong.join("\n")
+    );
+}
+
 #[test]
 fn the_renderer_formats_cells_floors_gaps_and_ratios() {
     let data = json!({
