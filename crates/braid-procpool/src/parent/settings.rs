@@ -167,7 +167,13 @@ impl Launcher {
     /// The address the pool listens on for its workers' connections; `127.0.0.1:0` (a port
     /// the system picks, on this machine only) by default. Workers are told this address,
     /// with the port the system picked, so it must be one they can reach: an unspecified
-    /// address (`0.0.0.0`, every interface) reaches only workers on this machine.
+    /// address (`0.0.0.0`, every interface) reaches only workers on this machine, while
+    /// every interface accepts connections, so do not use one.
+    ///
+    /// The handshake authenticates each connection; it does not encrypt or sign what
+    /// follows. Whoever can read or write the path between the pool and a worker can read
+    /// arguments and results and forge jobs, so listen on loopback or on a network you
+    /// trust (an ssh tunnel, a private cluster network).
     pub fn listen(mut self, addr: std::net::SocketAddr) -> Launcher {
         self.listen = addr;
         self
