@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use braid::executor::{run, spawn};
 use examples::cli::Args;
-use examples::links::{check, links_on, Broken};
+use examples::links::{check, links_on, print_checked, Broken};
 use examples::site::Site;
 
 fn main() {
@@ -53,20 +53,5 @@ fn main() {
         std::process::exit(1)
     });
 
-    println!("{start}: {} links", checked.len());
-    let mut broken = 0;
-    for (url, result) in &checked {
-        match result {
-            Ok(page) => println!("  ok         {url}  ({} bytes)", page.body.len()),
-            Err(why) => {
-                broken += 1;
-                println!("  {:<10} {url}", why.to_string());
-            }
-        }
-    }
-    println!(
-        "{} links: {} ok, {broken} broken",
-        checked.len(),
-        checked.len() - broken
-    );
+    print_checked(&start, &checked);
 }

@@ -595,7 +595,9 @@ pub fn quicksort_braid(
     numbers: &[u64],
     runs: u64,
 ) -> io::Result<Duration> {
-    time_sorts(numbers, runs, |items| quicksort(pool, items))
+    time_sorts(numbers, runs, |items| {
+        quicksort::quicksort(pool, items, SORT_CUTOFF)
+    })
 }
 
 /// Times `runs` sorts of `numbers` by rayon's `par_sort_unstable` in rayon's pool.
@@ -623,70 +625,9 @@ pub fn sort_one_thread(numbers: &[u64], runs: u64) -> io::Result<Duration> {
     time_sorts(numbers, runs, <[u64]>::sort_unstable)
 }
 
-/// examples/quicksort.rs: split around a pivot, sort the halves with `join`, and leave slices
-/// of [`SORT_CUTOFF`] or fewer to `sort_unstable`.
-fn quicksort(pool: &braid_threadpool::ThreadPool, items: &mut [u64]) {
-    if items.len() <= SORT_CUTOFF {
-        items.sort_unstable();
-        return;
-    }
-    let mid = partition(items);
-    if mid == 0 {
-        // Nothing is below the pivot: gather its equals after it, a run that is already
-        // sorted, so many equal numbers cannot make the recursion lopsided.
-        let pivot = items[0];
-        let rest = &mut items[1..];
-        let equal = split_by(rest, |item| item <= pivot);
-        return quicksort(pool, &mut rest[equal..]);
-    }
-    let (left, right) = items.split_at_mut(mid);
-    pool.join(
-        || quicksort(pool, left),
-        || quicksort(pool, &mut right[1..]),
-    );
-}
-
-/// examples/quicksort.rs's partition: the median of three medians of three as the pivot, then
-/// the smaller numbers before it. Returns where the pivot ends up.
-fn partition(items: &mut [u64]) -> usize {
-    let last = items.len() - 1;
-    let step = items.len() / 8;
-    let medians = [
-        median_of_three(items, 0, step, 2 * step),
-        median_of_three(items, 3 * step, 4 * step, 5 * step),
-        median_of_three(items, 6 * step, 7 * step, last),
-    ];
-    let pivot_at = median_of_three(items, medians[0], medians[1], medians[2]);
-    items.swap(pivot_at, last);
-    let pivot = items[last];
-    let store = split_by(&mut items[..last], |item| item < pivot);
-    items.swap(store, last);
-    store
-}
-
-/// The index, of `a`, `b` and `c`, that holds the median of their three numbers.
-fn median_of_three(items: &[u64], a: usize, b: usize, c: usize) -> usize {
-    let (x, y, z) = (items[a], items[b], items[c]);
-    if (x <= y) == (y <= z) {
-        b
-    } else if (y <= x) == (x <= z) {
-        a
-    } else {
-        c
-    }
-}
-
-/// Moves the numbers for which `goes_left` holds to the front, in one pass that does not branch
-/// on the data; returns how many there are.
-fn split_by(items: &mut [u64], goes_left: impl Fn(u64) -> bool) -> usize {
-    let mut store = 0;
-    for i in 0..items.len() {
-        let item = items[i];
-        items.swap(i, store);
-        store += usize::from(goes_left(item));
-    }
-    store
-}
+/// examples/quicksort.rs's sort, the same file: `quicksort::quicksort`.
+#[path = "../../examples/src/quicksort.rs"]
+mod quicksort;
 
 /// The primes up to √`PRIME_LIMIT` that every chunk crosses off with, computed once so no
 /// run times it.
@@ -857,7 +798,7 @@ mod tests {
         let mut expected = numbers.clone();
         expected.sort_unstable();
         let mut braid = numbers.clone();
-        quicksort(&pools.braid, &mut braid);
+        quicksort::quicksort(&pools.braid, &mut braid, SORT_CUTOFF);
         assert_eq!(braid, expected);
         quicksort_braid(&pools.braid, &numbers, 1).unwrap();
         par_sort_rayon(&pools.rayon, &numbers, 1).unwrap();
@@ -868,7 +809,7 @@ mod tests {
             (0..100_000).rev().collect(),
         ] {
             let mut sorted = tricky.clone();
-            quicksort(&pools.braid, &mut sorted);
+            quicksort::quicksort(&pools.braid, &mut sorted, SORT_CUTOFF);
             let mut expected = tricky;
             expected.sort_unstable();
             assert_eq!(sorted, expected);

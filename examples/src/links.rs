@@ -173,3 +173,24 @@ pub async fn check(url: &Url, limit: Duration) -> Result<Page, Broken> {
         status => Err(Broken::Status(status)),
     }
 }
+
+/// Prints the links of the page at `start` with how each one fared, then the totals: the
+/// report of `linkcheck_fetch` and `linkcheck_gather`.
+pub fn print_checked(start: &Url, checked: &[(Url, Result<Page, Broken>)]) {
+    println!("{start}: {} links", checked.len());
+    let mut broken = 0;
+    for (url, result) in checked {
+        match result {
+            Ok(page) => println!("  ok         {url}  ({} bytes)", page.body.len()),
+            Err(why) => {
+                broken += 1;
+                println!("  {:<10} {url}", why.to_string());
+            }
+        }
+    }
+    println!(
+        "{} links: {} ok, {broken} broken",
+        checked.len(),
+        checked.len() - broken
+    );
+}

@@ -401,6 +401,18 @@ fn row<'a>(data: &'a Value, layer: &str, workload: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no workload {workload:?} in layer {layer} of the data"))
 }
 
+/// `phrase` with its `{}` replaced by the number the data gives for (layer, workload, pick).
+fn quote(data: &Value, phrase: &str, layer: &str, workload: &str, pick: &Pick) -> String {
+    let row = row(data, layer, workload);
+    let number = match pick {
+        Pick::Braid => cell_text(&row["braid"]),
+        Pick::Peer(peer) => cell_text(&row["peers"][*peer]),
+        Pick::Ratio => Some(ratio_text(&row["braid_over_best_peer"])),
+    }
+    .unwrap_or_else(|| panic!("{layer}, {workload}: no number for {phrase:?}"));
+    phrase.replace("{}", &number)
+}
+
 #[test]
 fn the_prose_quotes_the_committed_run() {
     let data = data();
@@ -413,14 +425,7 @@ fn the_prose_quotes_the_committed_run() {
         .join(" ");
     let mut wrong = Vec::new();
     for (phrase, layer, workload, pick) in QUOTES {
-        let row = row(&data, layer, workload);
-        let number = match pick {
-            Pick::Braid => cell_text(&row["braid"]),
-            Pick::Peer(peer) => cell_text(&row["peers"][*peer]),
-            Pick::Ratio => Some(ratio_text(&row["braid_over_best_peer"])),
-        }
-        .unwrap_or_else(|| panic!("{layer}, {workload}: no number for {phrase:?}"));
-        let quoted = phrase.replace("{}", &number);
+        let quoted = quote(&data, phrase, layer, workload, pick);
         if !prose.contains(&quoted) {
             wrong.push(format!("  {quoted:?} ({layer}, {workload})"));
         }
@@ -483,14 +488,7 @@ fn other_chapters_quote_the_committed_run() {
             .join(file);
         let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        let row = row(&data, layer, workload);
-        let number = match pick {
-            Pick::Braid => cell_text(&row["braid"]),
-            Pick::Peer(peer) => cell_text(&row["peers"][*peer]),
-            Pick::Ratio => Some(ratio_text(&row["braid_over_best_peer"])),
-        }
-        .unwrap_or_else(|| panic!("{layer}, {workload}: no number for {phrase:?}"));
-        let quoted = phrase.replace("{}", &number);
+        let quoted = quote(&data, phrase, layer, workload, pick);
         if !text.contains(&quoted) {
             wrong.push(format!("  {file}: {quoted:?} ({layer}, {workload})"));
         }
