@@ -145,9 +145,15 @@ pub fn packet_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 ///
 /// What `poll(2)` reports.
 pub fn wait_readable(fd: RawFd) -> io::Result<()> {
+    wait_for(fd, libc::POLLIN)
+}
+
+/// Blocks until `poll(2)` reports one of `events` (or an error or hang-up) on `fd`,
+/// retrying `EINTR`.
+fn wait_for(fd: RawFd, events: libc::c_short) -> io::Result<()> {
     let mut entry = libc::pollfd {
         fd,
-        events: libc::POLLIN,
+        events,
         revents: 0,
     };
     // SAFETY: `entry` is one valid pollfd for the whole call.
@@ -167,13 +173,7 @@ pub fn wait_readable(fd: RawFd) -> io::Result<()> {
 pub fn wait_peer_closed(fd: RawFd) -> io::Result<()> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
-        let mut entry = libc::pollfd {
-            fd,
-            events: libc::POLLRDHUP,
-            revents: 0,
-        };
-        // SAFETY: `entry` is one valid pollfd for the whole call.
-        retry(|| unsafe { crate::syscall!(poll(&mut entry, 1, -1)) }).map(drop)
+        wait_for(fd, libc::POLLRDHUP)
     }
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     {
