@@ -135,7 +135,7 @@ pub use parent::error::{BuildError, TaskError};
 pub use parent::handle::JoinHandle;
 pub use parent::map::Map;
 pub use parent::pool::{
-    Builder, Launcher, Metrics, PanicOutput, ProcessPool, Shutdown, StartMethod,
+    Builder, Launcher, Metrics, PanicOutput, ProcessPool, Shutdown, Slurm, StartMethod,
 };
 
 /// Hooks for braid's own tests: a worker that misbehaves on purpose. Not part of the API.

@@ -313,6 +313,21 @@ pub fn parent_id() -> u32 {
     unsafe { libc::getppid() as u32 }
 }
 
+/// This machine's host name (`gethostname`), as the system has it.
+///
+/// # Errors
+///
+/// The system's error, or `InvalidData` for a name that is not UTF-8.
+pub fn host_name() -> io::Result<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is writable for its whole length, which is passed with it.
+    unsafe { crate::syscall!(gethostname(buf.as_mut_ptr().cast(), buf.len())) }?;
+    // A name that fills the buffer may come without its terminating NUL.
+    let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8(buf[..len].to_vec())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "the host name is not UTF-8"))
+}
+
 /// Creates a child process: `Ok(None)` in the child, `Ok(Some(pid))` in the parent.
 ///
 /// # Errors
@@ -342,6 +357,15 @@ pub fn exit_now(code: i32) -> ! {
 mod test {
     use super::*;
     use std::process::Command;
+
+    #[test]
+    fn the_host_name_is_the_one_hostname_prints() {
+        let name = host_name().unwrap();
+        let printed = Command::new("hostname").output().unwrap();
+        assert!(printed.status.success());
+        assert!(!name.is_empty());
+        assert_eq!(name, String::from_utf8_lossy(&printed.stdout).trim());
+    }
 
     #[test]
     fn exit_status_survives_its_wire_form() {

@@ -26,8 +26,11 @@ pub(super) fn serve(task: RawFd, result: RawFd) -> i32 {
             Some(ToWorker::Init(settings)) => match begin(&settings) {
                 Ok(()) => {
                     frame_limit = settings.frame_limit;
-                    let ready =
-                        FromWorker::ready_frame(std::process::id(), function::build_fingerprint());
+                    let ready = FromWorker::ready_frame(
+                        std::process::id(),
+                        function::build_fingerprint(),
+                        &node_name(),
+                    );
                     fd::write_all(result, &ready).is_ok()
                 }
                 Err(message) => {
@@ -48,6 +51,16 @@ pub(super) fn serve(task: RawFd, result: RawFd) -> i32 {
             return 0;
         }
     }
+}
+
+/// The name of the host this worker runs on, for the pool's reports: Slurm's name for its
+/// node where Slurm started it, the system's host name otherwise.
+fn node_name() -> String {
+    std::env::var("SLURMD_NODENAME")
+        .ok()
+        .filter(|name| !name.is_empty())
+        .or_else(|| braid_sys::process::host_name().ok())
+        .unwrap_or_default()
 }
 
 /// Takes the worker's settings and runs its initializer; `Err` with the message of an

@@ -16,14 +16,20 @@ pub enum TaskError {
         message: String,
     },
     /// The worker process ended while running the task (an `exit`, `abort`, a crash or a
-    /// kill from outside). A new worker took its place.
+    /// kill from outside), or, for a worker started by a [`Launcher`](crate::Launcher), its
+    /// connection to the pool was lost. A new worker took its place.
+    #[non_exhaustive]
     WorkerDied {
-        /// The worker's process id.
+        /// The worker's process id; for a worker started by a launcher, the id of the
+        /// process the pool ran (the launcher: `srun`, `ssh`, or the worker itself).
         pid: u32,
         /// The exit code, if it exited.
         exit_code: Option<i32>,
         /// The number of the signal that ended it, if one did.
         signal: Option<i32>,
+        /// The host the worker ran on, for a worker started by a launcher (the Slurm node's
+        /// name under Slurm); `None` for the pool's own child processes.
+        node: Option<String>,
     },
     /// The task ran past its timeout; its worker was killed and replaced.
     TimedOut,
@@ -78,27 +84,25 @@ impl fmt::Display for TaskError {
             TaskError::Panicked { message } => write!(f, "the task panicked: {message}"),
             TaskError::WorkerDied {
                 pid,
-                exit_code: Some(code),
-                ..
-            } => write!(
-                f,
-                "worker process {pid} exited with code {code} while running the task; \
-                 a new worker replaced it"
-            ),
-            TaskError::WorkerDied {
-                pid,
-                signal: Some(signal),
-                ..
-            } => write!(
-                f,
-                "worker process {pid} was killed by signal {signal} ({}) while running the \
-                 task; a new worker replaced it",
-                braid_sys::signal::name(*signal).unwrap_or("no common name")
-            ),
-            TaskError::WorkerDied { pid, .. } => write!(
-                f,
-                "worker process {pid} ended while running the task; a new worker replaced it"
-            ),
+                exit_code,
+                signal,
+                node,
+            } => {
+                write!(f, "worker process {pid}")?;
+                if let Some(node) = node {
+                    write!(f, " on {node}")?;
+                }
+                match (exit_code, signal) {
+                    (Some(code), _) => write!(f, " exited with code {code}")?,
+                    (None, Some(signal)) => write!(
+                        f,
+                        " was killed by signal {signal} ({})",
+                        braid_sys::signal::name(*signal).unwrap_or("no common name")
+                    )?,
+                    (None, None) => f.write_str(" ended")?,
+                }
+                f.write_str(" while running the task; a new worker replaced it")
+            }
             TaskError::TimedOut => {
                 f.write_str("the task ran past its timeout, so its worker was killed and replaced")
             }
@@ -257,17 +261,33 @@ mod test {
             pid: 12,
             exit_code: Some(3),
             signal: None,
+            node: None,
         };
-        assert!(exit.to_string().contains("exited with code 3"), "{exit}");
+        assert_eq!(
+            exit.to_string(),
+            "worker process 12 exited with code 3 while running the task; a new worker \
+             replaced it"
+        );
         let killed = TaskError::WorkerDied {
             pid: 12,
             exit_code: None,
             signal: Some(9),
+            node: Some("node-4".into()),
         };
-        assert!(
-            killed.to_string().contains("signal 9 (SIGKILL)"),
-            "{killed}"
+        assert_eq!(
+            killed.to_string(),
+            "worker process 12 on node-4 was killed by signal 9 (SIGKILL) while running the \
+             task; a new worker replaced it"
         );
+        let ended = TaskError::WorkerDied {
+            pid: 12,
+            exit_code: None,
+            signal: None,
+            node: None,
+        };
+        assert!(ended
+            .to_string()
+            .starts_with("worker process 12 ended while"));
         let panic = TaskError::Panicked {
             message: "boom".into(),
         };

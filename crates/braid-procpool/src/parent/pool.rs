@@ -20,7 +20,7 @@ use crate::parent::handle::{JoinHandle, TaskSlot};
 use crate::parent::job::{Job, Settle};
 use crate::parent::launch::command::Command;
 use crate::parent::map::Map;
-pub use crate::parent::settings::{Launcher, PanicOutput, Shutdown, StartMethod};
+pub use crate::parent::settings::{Launcher, PanicOutput, Shutdown, Slurm, StartMethod};
 use crate::parent::shared::Shared;
 use crate::parent::supervisor::{self, Config};
 use crate::protocol::function::FnRef;
@@ -417,8 +417,8 @@ impl Builder {
     /// assert_eq!(sum, 55);
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn launcher(mut self, launcher: Launcher) -> Builder {
-        self.launcher = Some(launcher);
+    pub fn launcher(mut self, launcher: impl Into<Launcher>) -> Builder {
+        self.launcher = Some(launcher.into());
         self
     }
 

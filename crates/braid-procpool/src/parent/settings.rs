@@ -129,7 +129,11 @@ pub enum Shutdown {
 pub struct Launcher {
     pub(crate) program: std::ffi::OsString,
     pub(crate) args: Vec<std::ffi::OsString>,
-    pub(crate) listen: std::net::SocketAddr,
+    /// `None`: the launcher's default, `127.0.0.1:0` for a command, the address this host
+    /// has on Slurm's network for Slurm.
+    pub(crate) listen: Option<std::net::SocketAddr>,
+    /// Workers placed by Slurm, with these settings; the command is `srun`'s.
+    pub(crate) slurm: Option<Slurm>,
 }
 
 impl Launcher {
@@ -160,7 +164,36 @@ impl Launcher {
         Launcher {
             program: program.into(),
             args: args.into_iter().map(Into::into).collect(),
-            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            listen: None,
+            slurm: None,
+        }
+    }
+
+    /// Workers placed by Slurm: each one is a job step started with `srun`, inside the
+    /// current allocation when there is one (`SLURM_JOB_ID` is set, as in a batch script),
+    /// or in an allocation of its own otherwise. See [`Slurm`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use braid_procpool::{Launcher, ProcessPool};
+    ///
+    /// # braid_procpool::init();
+    /// let pool = ProcessPool::builder()
+    ///     .workers(64)
+    ///     .launcher(Launcher::slurm().partition("compute").time_limit(Duration::from_secs(3600)))
+    ///     .build()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn slurm() -> Slurm {
+        Slurm {
+            srun: "srun".into(),
+            partition: None,
+            time_limit: None,
+            cpus_per_worker: 1,
+            args: Vec::new(),
+            listen: None,
         }
     }
 
@@ -175,7 +208,221 @@ impl Launcher {
     /// arguments and results and forge jobs, so listen on loopback or on a network you
     /// trust (an ssh tunnel, a private cluster network).
     pub fn listen(mut self, addr: std::net::SocketAddr) -> Launcher {
-        self.listen = addr;
+        self.listen = Some(addr);
         self
+    }
+}
+
+/// Workers placed on a cluster by Slurm ([`Launcher::slurm`]): every worker, the first ones
+/// and each replacement, is one task of its own job step, started by `srun` with the
+/// environment of [`Launcher`] and running this program's executable (clusters share their
+/// file system; a worker of a different build is refused). Slurm decides where each one
+/// runs; the worker connects back to the pool over TCP.
+///
+/// - **Where**: in a batch script or under `salloc` (`SLURM_JOB_ID` is set) each worker is
+///   a step of that allocation (`srun --exact`, so steps share it), and workers beyond what
+///   the allocation holds wait for a step to end, up to the start time-out; elsewhere each
+///   worker asks for an allocation of its own, in [`partition`](Slurm::partition) for
+///   [`time_limit`](Slurm::time_limit).
+/// - **Listening**: on the address this host uses to reach Slurm's controller (the
+///   interface Slurm's traffic takes), unless [`listen`](Slurm::listen) says otherwise;
+///   never on every interface unless asked to.
+/// - **Ending a worker**: a timeout or [`Shutdown::Kill`] kills its `srun`, and Slurm ends
+///   the step with it; the worker also ends as soon as its connection closes, so a pool
+///   whose process dies takes its workers with it.
+/// - **Deaths**: a worker that dies fails only its own task with
+///   [`TaskError::WorkerDied`], naming its node. `srun` reports a task killed by a signal
+///   as exit code 128 + the signal's number; the pool reads such codes back as the signal
+///   (a worker cannot tell `exit(137)` from a SIGKILL here).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Slurm {
+    srun: std::ffi::OsString,
+    partition: Option<String>,
+    time_limit: Option<std::time::Duration>,
+    cpus_per_worker: u32,
+    args: Vec<std::ffi::OsString>,
+    listen: Option<std::net::SocketAddr>,
+}
+
+impl Slurm {
+    /// The partition each worker's own allocation is asked for in (`--partition`); not
+    /// used inside an existing allocation, whose partition is already chosen.
+    pub fn partition(mut self, name: impl Into<String>) -> Slurm {
+        self.partition = Some(name.into());
+        self
+    }
+
+    /// The longest a worker may run (`--time`, rounded up to whole seconds); Slurm ends it
+    /// then, and the pool starts another.
+    pub fn time_limit(mut self, limit: std::time::Duration) -> Slurm {
+        self.time_limit = Some(limit);
+        self
+    }
+
+    /// The processors each worker gets (`--cpus-per-task`); 1 by default.
+    pub fn cpus_per_worker(mut self, cpus: u32) -> Slurm {
+        self.cpus_per_worker = cpus;
+        self
+    }
+
+    /// One more argument for `srun`, before the program, such as `--mem=4G` or
+    /// `--constraint=avx512`.
+    pub fn arg(mut self, arg: impl Into<std::ffi::OsString>) -> Slurm {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// The program run as `srun`: a path, or a wrapper that takes `srun`'s arguments.
+    pub fn srun_program(mut self, program: impl Into<std::ffi::OsString>) -> Slurm {
+        self.srun = program.into();
+        self
+    }
+
+    /// The address the pool listens on for its workers' connections (see
+    /// [`Launcher::listen`]); the default is this host's address on Slurm's network, with a
+    /// port the system picks.
+    pub fn listen(mut self, addr: std::net::SocketAddr) -> Slurm {
+        self.listen = Some(addr);
+        self
+    }
+
+    /// `srun`'s arguments for one worker running `exe`; `in_allocation` when `SLURM_JOB_ID`
+    /// is set.
+    pub(crate) fn srun_args(
+        &self,
+        exe: &std::path::Path,
+        in_allocation: bool,
+    ) -> Vec<std::ffi::OsString> {
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "--ntasks=1".into(),
+            "--nodes=1".into(),
+            format!("--cpus-per-task={}", self.cpus_per_worker).into(),
+            "--job-name=braid-worker".into(),
+            // Slurm's own notes ("job queued", "step cancelled") stay out of the program's
+            // output; its errors, and the worker's own output, do not.
+            "--quiet".into(),
+        ];
+        if in_allocation {
+            // Only what the step asks for, so that the steps of many workers share the
+            // allocation instead of waiting for each other.
+            args.push("--exact".into());
+        } else if let Some(partition) = &self.partition {
+            args.push(format!("--partition={partition}").into());
+        }
+        if let Some(limit) = self.time_limit {
+            let secs = limit.as_secs() + u64::from(limit.subsec_nanos() > 0);
+            let (days, rest) = (secs / 86_400, secs % 86_400);
+            args.push(
+                format!(
+                    "--time={days}-{:02}:{:02}:{:02}",
+                    rest / 3600,
+                    rest / 60 % 60,
+                    rest % 60
+                )
+                .into(),
+            );
+        }
+        args.extend(self.args.iter().cloned());
+        args.push(exe.into());
+        args
+    }
+
+    /// What is wrong with these settings, if anything.
+    pub(crate) fn check(&self) -> Result<(), &'static str> {
+        if self.cpus_per_worker == 0 {
+            return Err("a Slurm worker needs at least 1 cpu, not 0");
+        }
+        if self.time_limit == Some(std::time::Duration::ZERO) {
+            return Err("a Slurm time limit must be longer than zero");
+        }
+        Ok(())
+    }
+}
+
+impl From<Slurm> for Launcher {
+    fn from(slurm: Slurm) -> Launcher {
+        Launcher {
+            program: slurm.srun.clone(),
+            args: Vec::new(),
+            listen: slurm.listen,
+            slurm: Some(slurm),
+        }
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use std::ffi::OsString;
+    use std::path::Path;
+    use std::time::Duration;
+
+    fn args(slurm: &Slurm, in_allocation: bool) -> Vec<String> {
+        slurm
+            .srun_args(Path::new("/opt/app"), in_allocation)
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn srun_gets_one_task_the_settings_and_the_executable_last() {
+        let slurm = Launcher::slurm()
+            .partition("compute")
+            .time_limit(Duration::from_millis(90_061_500))
+            .cpus_per_worker(4)
+            .arg("--mem=4G");
+        let outside = args(&slurm, false);
+        assert_eq!(
+            outside,
+            [
+                "--ntasks=1",
+                "--nodes=1",
+                "--cpus-per-task=4",
+                "--job-name=braid-worker",
+                "--quiet",
+                "--partition=compute",
+                "--time=1-01:01:02",
+                "--mem=4G",
+                "/opt/app",
+            ]
+        );
+        // Inside an allocation: a step that takes only its share, in the allocation's
+        // partition.
+        let inside = args(&slurm, true);
+        assert!(inside.contains(&"--exact".to_owned()), "{inside:?}");
+        assert!(
+            !inside.iter().any(|a| a.starts_with("--partition")),
+            "{inside:?}"
+        );
+        assert_eq!(inside.last().unwrap(), "/opt/app");
+        let hour = args(
+            &Launcher::slurm().time_limit(Duration::from_secs(3600)),
+            false,
+        );
+        assert!(hour.contains(&"--time=0-01:00:00".to_owned()), "{hour:?}");
+    }
+
+    #[test]
+    fn bad_slurm_settings_are_refused() {
+        assert!(Launcher::slurm().cpus_per_worker(0).check().is_err());
+        assert!(Launcher::slurm()
+            .time_limit(Duration::ZERO)
+            .check()
+            .is_err());
+        assert!(Launcher::slurm().check().is_ok());
+    }
+
+    #[test]
+    fn a_slurm_launcher_runs_srun_and_keeps_its_address() {
+        let addr: std::net::SocketAddr = "10.0.0.1:7000".parse().unwrap();
+        let launcher: Launcher = Launcher::slurm()
+            .srun_program("/usr/local/bin/srun")
+            .listen(addr)
+            .into();
+        assert_eq!(launcher.program, OsString::from("/usr/local/bin/srun"));
+        assert_eq!(launcher.listen, Some(addr));
+        assert!(launcher.slurm.is_some());
+        assert_eq!(Launcher::command("sh", ["-c"]).listen, None);
     }
 }

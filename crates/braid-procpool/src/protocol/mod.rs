@@ -22,7 +22,8 @@
 //!
 //! The worker answers:
 //!
-//! - `READY`: `u32` pid, `i64` build fingerprint; after `INIT` succeeded.
+//! - `READY`: `u32` pid, `i64` build fingerprint, then the UTF-8 name of the worker's host
+//!   (its Slurm node's name under Slurm); after `INIT` succeeded.
 //! - `INIT_FAILED`: a UTF-8 message; the worker exits after it.
 //! - `RESULTS`: the `u64` ticket of the task it answers, `u32` item count, then per item a
 //!   status byte, a `u32` length and the bytes (the encoded result, or a UTF-8 message for a
@@ -246,7 +247,12 @@ impl<'a> TaskBody<'a> {
 #[derive(Debug)]
 pub(crate) enum FromWorker<'a> {
     /// The initializer ran; the worker takes tasks now.
-    Ready { pid: u32, fingerprint: i64 },
+    Ready {
+        pid: u32,
+        fingerprint: i64,
+        /// The worker's host, as it names it; may be empty.
+        node: &'a str,
+    },
     /// The initializer panicked with this message; the worker exits.
     InitFailed(String),
     /// The outcomes of the oldest task the worker holds.
@@ -255,10 +261,11 @@ pub(crate) enum FromWorker<'a> {
 
 impl FromWorker<'_> {
     /// The `READY` frame.
-    pub(crate) fn ready_frame(pid: u32, fingerprint: i64) -> Vec<u8> {
-        let mut body = [0u8; 12];
-        body[..4].copy_from_slice(&pid.to_le_bytes());
-        body[4..].copy_from_slice(&fingerprint.to_le_bytes());
+    pub(crate) fn ready_frame(pid: u32, fingerprint: i64, node: &str) -> Vec<u8> {
+        let mut body = Vec::with_capacity(12 + node.len());
+        body.extend_from_slice(&pid.to_le_bytes());
+        body.extend_from_slice(&fingerprint.to_le_bytes());
+        body.extend_from_slice(node.as_bytes());
         frame(READY, &body)
     }
 
@@ -276,7 +283,12 @@ impl FromWorker<'_> {
         let mut cursor = Cursor::new(body);
         match cursor.u8() {
             Some(READY) => match (cursor.u32(), cursor.i64()) {
-                (Some(pid), Some(fingerprint)) => Ok(FromWorker::Ready { pid, fingerprint }),
+                (Some(pid), Some(fingerprint)) => Ok(FromWorker::Ready {
+                    pid,
+                    fingerprint,
+                    node: std::str::from_utf8(cursor.rest())
+                        .map_err(|_| "the worker sent a host name that is not UTF-8")?,
+                }),
                 _ => Err("the worker sent a truncated READY message".into()),
             },
             Some(INIT_FAILED) => Ok(FromWorker::InitFailed(
@@ -514,7 +526,7 @@ mod test {
         let mut bytes = msg.finish();
         stamp_ticket(&mut bytes, u64::MAX - 3);
         assert_eq!(task_ticket(&bytes), Some(u64::MAX - 3));
-        assert_eq!(task_ticket(&FromWorker::ready_frame(1, 2)), None);
+        assert_eq!(task_ticket(&FromWorker::ready_frame(1, 2, "n")), None);
         let (body, used) = split_frame(&bytes).unwrap().unwrap();
         assert_eq!(used, bytes.len());
         let Some(ToWorker::Task(mut task)) = ToWorker::decode(body) else {
@@ -627,15 +639,27 @@ mod test {
             Some(ToWorker::Init(s)) if s == settings
         ));
 
-        let ready = FromWorker::ready_frame(77, i64::MIN);
+        let ready = FromWorker::ready_frame(77, i64::MIN, "node-7");
         let (body, _) = split_frame(&ready).unwrap().unwrap();
         assert!(matches!(
             FromWorker::decode(body),
             Ok(FromWorker::Ready {
                 pid: 77,
-                fingerprint: i64::MIN
+                fingerprint: i64::MIN,
+                node: "node-7",
             })
         ));
+        let nameless = FromWorker::ready_frame(1, 2, "");
+        let (body, _) = split_frame(&nameless).unwrap().unwrap();
+        assert!(matches!(
+            FromWorker::decode(body),
+            Ok(FromWorker::Ready { node: "", .. })
+        ));
+        let mut bad_name = nameless.clone();
+        bad_name.push(0xff);
+        bad_name[..4].copy_from_slice(&(nameless.len() as u32 - 4 + 1).to_le_bytes());
+        let (body, _) = split_frame(&bad_name).unwrap().unwrap();
+        assert!(FromWorker::decode(body).is_err());
 
         let failed = FromWorker::init_failed_frame("no config");
         let (body, _) = split_frame(&failed).unwrap().unwrap();

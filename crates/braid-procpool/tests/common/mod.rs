@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod matrix;
+
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -5,14 +5,18 @@
 //! The handshake runs on the supervisor thread without blocking it: each connection waits
 //! in [`Listener::pending`] with its own poller key and deadline until its answer is whole.
 
+use std::ffi::OsString;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use braid_poller::{Interest, Mode, Poller};
+use braid_sys::process::ExitStatus;
+
+use super::address;
 
 use crate::parent::settings::Launcher;
 use crate::protocol::auth::{self, Secret};
@@ -30,22 +34,56 @@ pub(crate) const PENDING_KEYS: usize = usize::MAX / 2;
 /// A [`Launcher`]'s command, ready to start workers.
 #[derive(Debug)]
 pub(crate) struct Command {
-    launcher: Launcher,
+    program: OsString,
+    args: Vec<OsString>,
     /// The executable the command is told to run: a real path, which `/proc/self/exe` is
     /// not for another process.
     exe: PathBuf,
+    /// The command reports a worker killed by a signal as exit code 128 + the signal's
+    /// number, as `srun` and shells do.
+    signals_as_codes: bool,
     pub(crate) listener: Listener,
 }
 
 impl Command {
     /// Listens where `launcher` says, with a fresh secret.
     pub(crate) fn new(launcher: Launcher, exe: PathBuf) -> io::Result<Command> {
-        let socket = TcpListener::bind(launcher.listen)?;
+        let (program, args) = match &launcher.slurm {
+            Some(slurm) => {
+                slurm.check().map_err(invalid)?;
+                let in_allocation = std::env::var_os("SLURM_JOB_ID").is_some();
+                (launcher.program, slurm.srun_args(&exe, in_allocation))
+            }
+            None => (launcher.program, launcher.args),
+        };
+        let listen = match (launcher.listen, &launcher.slurm) {
+            (Some(addr), _) => addr,
+            (None, Some(_)) => SocketAddr::new(
+                address::on_slurm_network().map_err(|e| {
+                    io::Error::new(
+                        e.kind(),
+                        format!(
+                            "finding this host's address on Slurm's network failed ({e}); \
+                             give the address to listen on with Slurm::listen"
+                        ),
+                    )
+                })?,
+                0,
+            ),
+            (None, None) => SocketAddr::from(([127, 0, 0, 1], 0)),
+        };
+        let socket = TcpListener::bind(listen)?;
         socket.set_nonblocking(true)?;
-        let addr = socket.local_addr()?;
+        let mut addr = socket.local_addr()?;
+        if addr.ip().is_unspecified() {
+            // Listening on every interface, as asked; workers are told one they can reach.
+            addr.set_ip(address::this_host(addr.ip())?);
+        }
         Ok(Command {
-            launcher,
+            program,
+            args,
             exe,
+            signals_as_codes: launcher.slurm.is_some(),
             listener: Listener {
                 socket,
                 addr,
@@ -68,14 +106,35 @@ impl Command {
             id,
             secret: self.listener.secret,
         };
-        let child = std::process::Command::new(&self.launcher.program)
-            .args(&self.launcher.args)
+        let child = std::process::Command::new(&self.program)
+            .args(&self.args)
             .envs(role.env())
             .env(EXE_ENV, &self.exe)
             .stdin(Stdio::null())
-            .spawn()?;
+            .spawn()
+            .map_err(|e| io::Error::new(e.kind(), format!("running {}: {e}", self.name())))?;
         Ok(child.id())
     }
+
+    /// The program the command runs, quoted, for messages.
+    pub(crate) fn name(&self) -> String {
+        format!("`{}`", Path::new(&self.program).display())
+    }
+
+    /// The worker's exit status as the command's says it: a code over 128 from a command
+    /// that reports signals that way is the signal.
+    pub(crate) fn worker_status(&self, status: ExitStatus) -> ExitStatus {
+        match status.code() {
+            Some(code) if self.signals_as_codes && (129..=128 + 64).contains(&code) => {
+                ExitStatus::signaled(code - 128)
+            }
+            _ => status,
+        }
+    }
+}
+
+fn invalid(message: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, message)
 }
 
 /// Where workers started by a command connect.

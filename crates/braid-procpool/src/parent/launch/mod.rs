@@ -3,6 +3,7 @@
 //! executable and `Fork` by forking this process once, when the pool is built; and
 //! `command.rs` runs a [`Launcher`](crate::Launcher)'s command, whose worker connects back.
 
+mod address;
 pub(crate) mod command;
 mod fork_server;
 mod spawn;
@@ -12,6 +13,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 
 use braid_sys::fd;
+use braid_sys::process::ExitStatus;
 
 use crate::parent::settings::StartMethod;
 use crate::protocol::fork_server::Report;
@@ -145,6 +147,22 @@ impl Starter {
         match self {
             Starter::ForkServer(client) => client.finish_requests(),
             _ => Ok(()),
+        }
+    }
+
+    /// A worker's exit status as the pool reports it (see [`command::Command::worker_status`]).
+    pub(crate) fn worker_status(&self, status: ExitStatus) -> ExitStatus {
+        match self {
+            Starter::Command(command) => command.worker_status(status),
+            _ => status,
+        }
+    }
+
+    /// The program a command launcher runs, as a name for messages.
+    pub(crate) fn command_name(&self) -> Option<String> {
+        match self {
+            Starter::Command(command) => Some(command.name()),
+            _ => None,
         }
     }
 

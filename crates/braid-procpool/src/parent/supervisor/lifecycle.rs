@@ -14,7 +14,9 @@ use super::worker_process::{
     absorb_handoffs, read_available, retire, send, take_back, KillReason, Phase, WorkerProcess,
     EXIT_KEY, KEYS_PER_SLOT, RESULTS_KEY,
 };
-use super::{fail_queue, Supervisor, START_RETRY_FIRST, START_RETRY_MAX, START_TIMEOUT};
+use super::{
+    fail_queue, Supervisor, LAUNCHER_GRACE, START_RETRY_FIRST, START_RETRY_MAX, START_TIMEOUT,
+};
 use crate::parent::error::{BuildError, TaskError};
 use crate::parent::launch::Launched;
 use crate::parent::settings::Shutdown;
@@ -105,6 +107,8 @@ impl Supervisor {
             serial,
             recall,
             passed_over: false,
+            node: None,
+            launcher_grace: None,
         };
         self.slots[index].worker = Some(worker);
         match registered {
@@ -230,10 +234,11 @@ impl Supervisor {
                 let _ = self.shared.poller.delete(results.as_fd());
             }
         }
-        if worker.socket && worker.exit.is_none() {
-            // A lost connection is a lost worker, whatever its launcher (an `ssh`, say) is
-            // still doing: end the launcher, whose exit is then seen as the worker's.
-            let _ = kill_worker(worker);
+        if worker.socket && worker.exit.is_none() && worker.killed.is_none() {
+            // A lost connection is a lost worker, whatever its launcher (an `ssh`, an
+            // `srun`) is still doing. The launcher gets a moment to end on its own and
+            // report how the worker ended; then it is killed.
+            worker.launcher_grace = Some(Instant::now() + LAUNCHER_GRACE);
         }
         if worker.pidfd.is_none() && !self.launcher.reports_exits() {
             // Without a pidfd the closed pipe is the sign of the end: the process is exiting.
@@ -419,18 +424,25 @@ impl Supervisor {
             (Some(running), Some(KillReason::Shutdown)) => running.sink.fail(TaskError::ShutDown),
             (Some(running), _) => {
                 counters.worker_deaths.fetch_add(1, Ordering::Relaxed);
+                let status = self.launcher.worker_status(status);
                 running.sink.fail(TaskError::WorkerDied {
                     pid,
                     exit_code: status.code(),
                     signal: status.signal(),
+                    node: worker.node.take(),
                 });
             }
             (None, _) if worker.phase == Phase::Starting => {
-                let reason = worker.start_error.unwrap_or_else(|| {
-                    format!(
+                let launcher = self.launcher.command_name();
+                let reason = worker.start_error.unwrap_or_else(|| match launcher {
+                    Some(name) if worker.results.is_none() => format!(
+                        "the launcher {name} (pid {pid}) ended ({status}) before its worker \
+                         connected to the pool; its error output says why"
+                    ),
+                    _ => format!(
                         "worker process {pid} ended ({status}) before it was ready; does the \
                          program's main() call braid_procpool::init() first?"
-                    )
+                    ),
                 });
                 if worker.killed != Some(KillReason::Shutdown) {
                     self.start_failed(index, reason);

@@ -56,6 +56,9 @@ use worker_process::{
     TASKS_KEY,
 };
 
+/// How long the launcher of a worker whose connection closed may take to end on its own
+/// before it is killed ([`WorkerProcess::launcher_grace`](worker_process::WorkerProcess)).
+const LAUNCHER_GRACE: Duration = Duration::from_secs(5);
 /// How long the supervisor, expecting a result, keeps looking before it sleeps.
 const SPIN: Duration = Duration::from_micros(50);
 /// How long a new worker may take to answer `READY` (its initializer included).

@@ -225,7 +225,11 @@ impl Supervisor {
             Err(reason) => return self.protocol_error(index, reason),
         };
         match message {
-            FromWorker::Ready { pid, fingerprint } if worker.phase == Phase::Starting => {
+            FromWorker::Ready {
+                pid,
+                fingerprint,
+                node,
+            } if worker.phase == Phase::Starting => {
                 if fingerprint != self.fingerprint {
                     self.protocol_error(
                         index,
@@ -234,6 +238,9 @@ impl Supervisor {
                     return;
                 }
                 worker.pid = worker.pid.or(Some(pid));
+                if worker.socket && !node.is_empty() {
+                    worker.node = Some(node.to_owned());
+                }
                 set_phase(worker, index, Phase::Idle, &mut self.shared.queue.lock());
                 worker.counted = true;
                 self.start_succeeded(index);
@@ -348,10 +355,13 @@ impl Supervisor {
             .iter()
             .filter_map(|s| s.worker.as_ref())
             .filter(|w| w.killed.is_none())
-            .filter_map(|w| match w.phase {
-                Phase::Starting => Some(w.start_deadline),
-                Phase::Busy => w.running.front()?.deadline,
-                _ => None,
+            .filter_map(|w| {
+                let phase = match w.phase {
+                    Phase::Starting => Some(w.start_deadline),
+                    Phase::Busy => w.running.front().and_then(|r| r.deadline),
+                    _ => None,
+                };
+                phase.into_iter().chain(w.launcher_grace).min()
             })
             .min()
     }
@@ -363,6 +373,13 @@ impl Supervisor {
                 continue;
             };
             if worker.killed.is_some() {
+                continue;
+            }
+            if worker.launcher_grace.is_some_and(|at| at <= now) {
+                // Its connection is gone and its launcher has not ended in the time given:
+                // end it, so that the worker's slot can be refilled.
+                worker.launcher_grace = None;
+                let _ = kill_worker(worker);
                 continue;
             }
             let reason = match worker.phase {

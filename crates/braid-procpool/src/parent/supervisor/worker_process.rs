@@ -111,6 +111,12 @@ pub(super) struct WorkerProcess {
     /// Jobs were taken back from this worker for an idle one since its last result: it may
     /// be in a long task, so it gets no more until it answers.
     pub(super) passed_over: bool,
+    /// The host a worker on a connection said it runs on, for the report of its death.
+    pub(super) node: Option<String>,
+    /// A worker on a connection whose connection closed: when its launcher is killed if it
+    /// has not ended by then. The launcher usually ends on its own at once, with the
+    /// worker's own exit status (an `srun` reports its task's), which a kill would hide.
+    pub(super) launcher_grace: Option<Instant>,
 }
 
 #[derive(Default)]

@@ -1,0 +1,408 @@
+//! The process pool with its workers placed by Slurm (`Launcher::slurm`), on the one-node
+//! cluster `.ci/slurm-one-node.sh` starts: the failure matrix, recycling, each way of
+//! shutting down, a parent that dies, and where the workers' steps run.
+//!
+//! Built only with the `slurm-tests` feature (`.ci/run` starts the cluster and runs it);
+//! without a working `srun` every check here fails, none is skipped.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use braid_procpool::{Launcher, ProcessPool, Shutdown, Slurm, TaskError};
+use common::matrix::{check_failure, loops_forever, FAILURES};
+use common::{
+    double, eventually, mark_then_sleep, marker_path, no_children, process_gone, wait_for_marker,
+    Checks,
+};
+
+/// What a re-run of this test binary is asked to be.
+const ROLE_ENV: &str = "BRAID_SLURM_TEST_ROLE";
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+fn slurm() -> Slurm {
+    Launcher::slurm().listen(loopback())
+}
+
+fn slurm_pool(workers: usize) -> ProcessPool {
+    ProcessPool::builder()
+        .workers(workers)
+        .launcher(slurm())
+        .build()
+        .expect("a pool placed by Slurm starts")
+}
+
+/// The Slurm job and step a worker runs in, and its pid.
+fn where_am_i(_: ()) -> (String, String, u32) {
+    let var = |name| std::env::var(name).unwrap_or_default();
+    (
+        var("SLURM_JOB_ID"),
+        var("SLURM_STEP_ID"),
+        std::process::id(),
+    )
+}
+
+/// Sleeps, then says where it ran: two of these at once run on two workers.
+fn slow_where_am_i(millis: u64) -> (String, String, u32) {
+    std::thread::sleep(Duration::from_millis(millis));
+    where_am_i(())
+}
+
+fn exits_with_3(_: u64) -> u64 {
+    std::process::exit(3)
+}
+
+/// The names of this machine's Slurm jobs that braid started (`squeue`), pending,
+/// running or completing.
+fn braid_jobs() -> Vec<String> {
+    let out = Command::new("squeue")
+        .args(["-h", "-t", "all", "-n", "braid-worker", "-o", "%i %T"])
+        .output()
+        .expect("squeue runs");
+    assert!(out.status.success(), "squeue failed: {out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        // A finished job stays listed for a while as COMPLETED, FAILED or CANCELLED.
+        .filter(|l| {
+            ["PENDING", "RUNNING", "COMPLETING", "CONFIGURING"]
+                .iter()
+                .any(|s| l.contains(s))
+        })
+        .collect()
+}
+
+fn no_braid_jobs_left() {
+    eventually("every braid-worker job to end", || braid_jobs().is_empty());
+}
+
+fn the_failure_matrix_holds_under_slurm() {
+    for failure in FAILURES {
+        check_failure(&|| slurm_pool(2), failure);
+        no_braid_jobs_left();
+    }
+}
+
+fn a_dead_workers_error_names_its_node() {
+    let pool = slurm_pool(1);
+    let node = std::env::var("SLURMD_NODENAME")
+        .ok()
+        .unwrap_or_else(hostname);
+    let error = pool.submit(exits_with_3, 0).join().unwrap_err();
+    match &error {
+        TaskError::WorkerDied {
+            exit_code: Some(3),
+            node: Some(n),
+            ..
+        } if *n == node => {}
+        other => panic!("expected a death on {node} with code 3, got {other:?}"),
+    }
+    assert!(
+        error.to_string().contains(&format!(" on {node} ")),
+        "{error}"
+    );
+}
+
+fn hostname() -> String {
+    let out = Command::new("hostname").output().expect("hostname runs");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn outside_an_allocation_each_worker_has_a_job_of_its_own() {
+    let pool = slurm_pool(2);
+    let both: Vec<_> = (0..2).map(|_| pool.submit(slow_where_am_i, 500)).collect();
+    let both: Vec<_> = both.into_iter().map(|h| h.join().unwrap()).collect();
+    let (a, b) = (&both[0], &both[1]);
+    assert!(
+        !a.0.is_empty() && !b.0.is_empty(),
+        "not run by Slurm: {both:?}"
+    );
+    assert_ne!(a.2, b.2, "one worker ran both: {both:?}");
+    assert_ne!(
+        a.0, b.0,
+        "two workers in one job outside an allocation: {both:?}"
+    );
+    assert_eq!(braid_jobs().len(), 2, "{:?}", braid_jobs());
+    drop(pool);
+    no_braid_jobs_left();
+}
+
+/// Run under `salloc -n 2`: the workers are steps of that allocation.
+fn inside_an_allocation_workers_are_its_steps() {
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new("salloc")
+        .args(["-n", "2", "--job-name=braid-alloc-test"])
+        .arg(&exe)
+        .env(ROLE_ENV, "in-allocation")
+        .stdin(Stdio::null())
+        .output()
+        .expect("salloc runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{out:?}\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("steps of the allocation: ok"), "{stdout}");
+    no_braid_jobs_left();
+}
+
+/// The role: inside `salloc`, a pool's workers run as steps of this very job.
+fn in_allocation() -> i32 {
+    let own = std::env::var("SLURM_JOB_ID").expect("salloc sets SLURM_JOB_ID");
+    let pool = slurm_pool(2);
+    let both: Vec<_> = (0..2).map(|_| pool.submit(slow_where_am_i, 500)).collect();
+    let both: Vec<_> = both.into_iter().map(|h| h.join().unwrap()).collect();
+    println!("allocation {own}, workers {both:?}");
+    let in_it = both.iter().all(|w| w.0 == own);
+    let two_steps = both[0].1 != both[1].1 && both[0].2 != both[1].2;
+    if in_it && two_steps {
+        println!("steps of the allocation: ok");
+        0
+    } else {
+        1
+    }
+}
+
+fn recycling_starts_new_steps() {
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .max_tasks_per_child(2)
+        .launcher(slurm())
+        .build()
+        .unwrap();
+    let ran: Vec<_> = (0..6)
+        .map(|_| pool.submit(where_am_i, ()).join().unwrap())
+        .collect();
+    let mut jobs: Vec<_> = ran.iter().map(|w| w.0.clone()).collect();
+    jobs.dedup();
+    assert_eq!(jobs.len(), 3, "six tasks, two per worker: {ran:?}");
+    assert!(pool.metrics().respawns >= 2);
+    drop(pool);
+    no_braid_jobs_left();
+}
+
+fn shutdown_each_way_leaves_no_step() {
+    for how in [Shutdown::Wait, Shutdown::CancelPending, Shutdown::Kill] {
+        let pool = slurm_pool(2);
+        let markers = [marker_path(), marker_path()];
+        let running: Vec<_> = markers
+            .iter()
+            .map(|m| pool.submit(mark_then_sleep, (m.to_str().unwrap().to_owned(), 300)))
+            .collect();
+        let queued: Vec<_> = (0..6).map(|i| pool.submit(double, i)).collect();
+        // Both are running, not only queued, when the shutdown comes.
+        for marker in &markers {
+            wait_for_marker(marker);
+        }
+        pool.shutdown(how);
+        let results: Vec<_> = running.into_iter().map(|h| h.join()).collect();
+        let queued: Vec<_> = queued.into_iter().map(|h| h.join()).collect();
+        match how {
+            Shutdown::Wait => {
+                assert!(results.iter().all(Result::is_ok), "{results:?}");
+                assert_eq!(queued, (0..6).map(|i| Ok(i * 2)).collect::<Vec<_>>());
+            }
+            Shutdown::CancelPending => {
+                assert!(results.iter().all(Result::is_ok), "{results:?}");
+                assert!(
+                    queued.iter().all(|r| *r == Err(TaskError::Cancelled)),
+                    "{queued:?}"
+                );
+            }
+            _ => {
+                assert!(
+                    results.iter().all(|r| *r == Err(TaskError::ShutDown)),
+                    "{how:?}: {results:?}"
+                );
+            }
+        }
+        assert!(no_children(), "{how:?}: an srun outlived the pool");
+        no_braid_jobs_left();
+    }
+}
+
+fn a_timeout_ends_the_step() {
+    let pool = slurm_pool(1);
+    let first = pool.submit(where_am_i, ()).join().unwrap();
+    let hung = pool.submit_with_timeout(loops_forever, 0, Duration::from_millis(500));
+    assert_eq!(hung.join(), Err(TaskError::TimedOut));
+    eventually("the timed-out worker to end", || process_gone(first.2));
+    let next = pool.submit(where_am_i, ()).join().unwrap();
+    assert_ne!(next.0, first.0, "the replacement is a new job");
+    assert_eq!(braid_jobs().len(), 1, "{:?}", braid_jobs());
+}
+
+/// The parent is killed: its workers end, and Slurm has no step of theirs left.
+fn a_parent_that_dies_takes_its_workers() {
+    let exe = std::env::current_exe().unwrap();
+    let mut parent = Command::new(&exe)
+        .env(ROLE_ENV, "parent")
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(parent.stdout.take().unwrap()).lines();
+    let mut workers = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if line == "ready" {
+            break;
+        }
+        workers.push(line.parse::<u32>().unwrap());
+    }
+    assert_eq!(workers.len(), 2, "the parent's workers: {workers:?}");
+    assert_eq!(braid_jobs().len(), 2, "{:?}", braid_jobs());
+    parent.kill().unwrap();
+    parent.wait().unwrap();
+    for pid in workers {
+        eventually("an orphaned worker to end", || process_gone(pid));
+    }
+    no_braid_jobs_left();
+}
+
+/// The role: a parent with two busy workers, waiting to be killed.
+fn parent() -> i32 {
+    let pool = slurm_pool(2);
+    let busy: Vec<_> = (0..2)
+        .map(|_| pool.submit(slow_where_am_i, 300))
+        .map(|h| h.join().unwrap())
+        .collect();
+    for worker in &busy {
+        println!("{}", worker.2);
+    }
+    println!("ready");
+    let _hung: Vec<_> = (0..2).map(|_| pool.submit(loops_forever, 0)).collect();
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+fn the_default_address_is_on_slurms_network() {
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .launcher(Launcher::slurm())
+        .build()
+        .unwrap();
+    let addr = pool.listen_addr().unwrap();
+    assert!(!addr.ip().is_unspecified(), "{addr}");
+    assert_eq!(pool.submit(double, 21).join(), Ok(42));
+}
+
+fn partition_and_time_limit_reach_slurm() {
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .launcher(
+            slurm()
+                .partition(default_partition())
+                .time_limit(Duration::from_secs(600)),
+        )
+        .build()
+        .unwrap();
+    let (job, _, _) = pool.submit(where_am_i, ()).join().unwrap();
+    let out = Command::new("squeue")
+        .args(["-h", "-j", &job, "-o", "%P %l"])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(shown.trim(), format!("{} 10:00", default_partition()));
+}
+
+fn default_partition() -> String {
+    let out = Command::new("sinfo")
+        .args(["-h", "-o", "%P"])
+        .output()
+        .expect("sinfo runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .expect("a partition")
+        .trim_end_matches('*')
+        .to_owned()
+}
+
+fn a_partition_slurm_refuses_fails_the_build() {
+    let built = ProcessPool::builder()
+        .workers(1)
+        .launcher(slurm().partition("no-such-partition"))
+        .build();
+    let Err(error) = built else {
+        panic!("no worker can start in a partition that is not there");
+    };
+    let text = error.to_string();
+    assert!(
+        text.contains("the launcher `srun`") && text.contains("exit code 1"),
+        "{text}"
+    );
+    no_braid_jobs_left();
+}
+
+fn main() {
+    braid_procpool::init();
+    match std::env::var(ROLE_ENV).as_deref() {
+        Ok("in-allocation") => std::process::exit(in_allocation()),
+        Ok("parent") => std::process::exit(parent()),
+        _ => {}
+    }
+    let mut checks = Checks::new();
+    checks.run("slurm: srun and squeue answer", || {
+        let out = Command::new("srun").args(["-n", "1", "true"]).output();
+        assert!(
+            out.as_ref().is_ok_and(|o| o.status.success()),
+            "no working Slurm cluster here ({out:?}); start one with .ci/slurm-one-node.sh"
+        );
+        assert!(
+            braid_jobs().is_empty(),
+            "braid-worker jobs from before: {:?}",
+            braid_jobs()
+        );
+    });
+    checks.run(
+        "slurm: the failure matrix",
+        the_failure_matrix_holds_under_slurm,
+    );
+    checks.run(
+        "slurm: a dead worker's error names its node",
+        a_dead_workers_error_names_its_node,
+    );
+    checks.run(
+        "slurm: outside an allocation each worker has a job of its own",
+        outside_an_allocation_each_worker_has_a_job_of_its_own,
+    );
+    checks.run(
+        "slurm: inside an allocation the workers are its steps",
+        inside_an_allocation_workers_are_its_steps,
+    );
+    checks.run(
+        "slurm: recycling starts new steps",
+        recycling_starts_new_steps,
+    );
+    checks.run("slurm: a timeout ends the step", a_timeout_ends_the_step);
+    checks.run(
+        "slurm: shutdown each way leaves no step",
+        shutdown_each_way_leaves_no_step,
+    );
+    checks.run(
+        "slurm: a parent that dies takes its workers",
+        a_parent_that_dies_takes_its_workers,
+    );
+    checks.run(
+        "slurm: the default address is on Slurm's network",
+        the_default_address_is_on_slurms_network,
+    );
+    checks.run(
+        "slurm: partition and time limit reach Slurm",
+        partition_and_time_limit_reach_slurm,
+    );
+    checks.run(
+        "slurm: a partition Slurm refuses fails the build",
+        a_partition_slurm_refuses_fails_the_build,
+    );
+    checks.finish();
+}
