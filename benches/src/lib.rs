@@ -82,7 +82,7 @@ pub struct Layer {
 }
 
 /// Every layer, in the order `compare` runs them.
-pub const LAYERS: [Layer; 7] = [
+pub const LAYERS: [Layer; 8] = [
     Layer {
         name: poller::LAYER,
         key: "poller",
@@ -112,6 +112,11 @@ pub const LAYERS: [Layer; 7] = [
         name: procpool::LAYER,
         key: "procpool",
         measure: procpool::measure,
+    },
+    Layer {
+        name: procpool::REMOTE_LAYER,
+        key: "procpool-remote",
+        measure: procpool::measure_remote,
     },
     Layer {
         name: http::LAYER,

@@ -23,7 +23,7 @@ use std::io::{self, Read, Write};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use braid_procpool::{ProcessPool, StartMethod};
+use braid_procpool::{Launcher, ProcessPool, StartMethod};
 use serde_json::Value;
 
 use crate::measurement::{speedup, Cell, LayerReport, Peer, Unit};
@@ -270,6 +270,178 @@ pub fn measure(settings: &Settings) -> LayerReport {
     layer.note("the CPU-bound map compares the whole job: Python's workers count primes in Python, braid's in Rust");
     layer.note("raw pipe is the floor for one task at a time: 8 bytes to another process and back through two pipes");
     layer
+}
+
+/// The layer of workers on the network: the same pool with workers that connect back over
+/// TCP, started by a command or placed by Slurm.
+pub const REMOTE_LAYER: &str = "process pool past one machine";
+
+/// Workers started by `sh`, which `exec`s into the worker: TCP over loopback in place of
+/// pipes, and nothing else changed.
+pub fn tcp_launcher() -> Launcher {
+    Launcher::command("sh", ["-c", "exec \"$BRAID_PROCPOOL_EXE\""])
+}
+
+/// Workers placed by Slurm on this machine's cluster, listening on loopback.
+pub fn slurm_launcher() -> Launcher {
+    Launcher::slurm()
+        .listen(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .into()
+}
+
+/// Whether `srun` runs here, or why not.
+fn slurm_here() -> Result<(), String> {
+    match std::process::Command::new("srun")
+        .args(["-n", "1", "true"])
+        .stdin(Stdio::null())
+        .output()
+    {
+        Ok(out) if out.status.success() => Ok(()),
+        Ok(out) => Err(format!(
+            "no Slurm cluster here (srun: {}); .ci/slurm-one-node.sh starts one",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+        Err(e) => Err(format!(
+            "no Slurm here (srun: {e}); .ci/slurm-one-node.sh starts one"
+        )),
+    }
+}
+
+/// Times `runs` pool starts through `launcher`, as [`pool_start`] does for a start method.
+///
+/// # Errors
+///
+/// A pool that cannot start, or a task that failed.
+pub fn pool_start_with(launcher: &Launcher, runs: u64) -> io::Result<Duration> {
+    let start = Instant::now();
+    for _ in 0..runs {
+        let pool = ProcessPool::builder()
+            .workers(WORKERS)
+            .launcher(launcher.clone())
+            .build()?;
+        let handles: Vec<_> = (0..WORKERS as u64)
+            .map(|i| pool.submit(identity, i))
+            .collect();
+        for handle in handles {
+            handle.join().map_err(task_error)?;
+        }
+        drop(pool);
+    }
+    Ok(start.elapsed())
+}
+
+/// The same pool's workloads with workers on connections (braid's column) against local
+/// `Spawn` workers on pipes: what TCP costs per task, and what Slurm's placement costs
+/// for a CPU-bound map on this one node.
+pub fn measure_remote(settings: &Settings) -> LayerReport {
+    let mut layer = LayerReport::new(REMOTE_LAYER, vec![Peer::rival("braid, local pipes")]);
+    let build = |launcher: Option<Launcher>| {
+        let builder = ProcessPool::builder()
+            .workers(WORKERS)
+            .start_method(StartMethod::Spawn);
+        match launcher {
+            Some(launcher) => builder.launcher(launcher),
+            None => builder,
+        }
+        .build()
+    };
+    let pipes = build(None);
+    let tcp = build(Some(tcp_launcher()));
+    let slurm = slurm_here().map_err(|why| {
+        layer.note(format!("Slurm rows: {why}"));
+        why
+    });
+    let slurm_pool = match &slurm {
+        Ok(()) => {
+            build(Some(slurm_launcher())).map_err(|e| format!("the pool could not start: {e}"))
+        }
+        Err(why) => Err(why.clone()),
+    };
+    let tcp = tcp.map_err(|e| format!("the pool could not start: {e}"));
+    let pipes = pipes.map_err(|e| format!("the pool could not start: {e}"));
+    let n = settings.pick(2_000, 500);
+    let (braid, peers) = settings.side_by_side(
+        Unit::UsPerOp,
+        n,
+        with(&tcp, one_at_a_time, n),
+        vec![with(&pipes, one_at_a_time, n)],
+    );
+    layer.push(
+        format!("TCP: one task at a time, {} round trips", thousands(n)),
+        Unit::UsPerOp,
+        braid,
+        peers,
+    );
+
+    let n = settings.pick(10_000, 2_000);
+    let (braid, peers) = settings.side_by_side(
+        Unit::UsPerOp,
+        n,
+        with(&tcp, submit_all, n),
+        vec![with(&pipes, submit_all, n)],
+    );
+    layer.push(
+        format!("TCP: submit {} trivial tasks, then join each", thousands(n)),
+        Unit::UsPerOp,
+        braid,
+        peers,
+    );
+
+    let (braid, peers) = settings.side_by_side(
+        Unit::UsPerOp,
+        CPU_RANGES,
+        with(
+            &slurm_pool,
+            |pool, ranges| cpu_map(pool, ranges, 1),
+            CPU_RANGES,
+        ),
+        vec![with(
+            &pipes,
+            |pool, ranges| cpu_map(pool, ranges, 1),
+            CPU_RANGES,
+        )],
+    );
+    layer.push(
+        "Slurm, one node: CPU-bound map, per range of 20,000",
+        Unit::UsPerOp,
+        braid,
+        peers,
+    );
+    drop(slurm_pool);
+
+    let slurm_start = match &slurm {
+        Ok(()) => {
+            let launcher = slurm_launcher();
+            Contender::runs(move || pool_start_with(&launcher, 1))
+        }
+        Err(why) => Cell::Missing(why.clone()).into(),
+    };
+    let (braid, peers) = settings.side_by_side(
+        Unit::Ms,
+        1,
+        slurm_start,
+        vec![Contender::runs(|| pool_start(StartMethod::Spawn, 1))],
+    );
+    layer.push(
+        "Slurm, one node: pool start, 2 workers, 2 results, shut down",
+        Unit::Ms,
+        braid,
+        peers,
+    );
+    layer.note("braid's column: workers that connect back over TCP (loopback); TCP rows start them with `sh -c 'exec $BRAID_PROCPOOL_EXE'`, Slurm rows with `srun` on a one-node cluster. The peer is the same pool with local Spawn workers on pipes, so the ratio is the price of the network path");
+    layer
+}
+
+/// `run(pool, n)` on `pool` as a contender, or why there is none.
+fn with(
+    pool: &Result<ProcessPool, String>,
+    run: fn(&ProcessPool, u64) -> io::Result<Duration>,
+    n: u64,
+) -> Contender<'_> {
+    match pool {
+        Ok(pool) => Contender::runs(move || run(pool, n)),
+        Err(why) => Cell::Missing(why.clone()).into(),
+    }
 }
 
 /// braid's contender: `run` on `pool`, or why there is none.

@@ -11,7 +11,7 @@ const USAGE: &str = "\
 usage: compare [--quick] [--only LAYER[,LAYER...]] [--out DIR] [--python CMD] [--no-python] [--no-install]
 
   --quick        smaller sizes and fewer samples: the whole run takes under two minutes
-  --only LAYERS  run only these layers: poller, executor, echo, echo-cores, threadpool, procpool, http
+  --only LAYERS  run only these layers: poller, executor, echo, echo-cores, threadpool, procpool, procpool-remote, http
   --out DIR      where compare.json and compare.svg go (default: <target dir>/compare)
   --python CMD   the interpreter for the Python baselines (default: python3)
   --no-python    skip the Python baselines
