@@ -195,6 +195,57 @@ fn replayed_answer_is_refused() {
     assert_eq!(pool.submit(double, 5).join(), Ok(10));
 }
 
+/// What the kernel shows of this worker's environment as it was when the process started.
+fn own_environ(_: ()) -> Vec<u8> {
+    std::fs::read("/proc/self/environ").expect("/proc/self/environ")
+}
+
+/// A worker takes the secret out of its environment, and out of the copy that
+/// `/proc/PID/environ` shows (to the worker's user and to root) for as long as it runs:
+/// removing the variable alone leaves that copy as it was.
+fn the_secret_does_not_stay_in_the_workers_environ() {
+    let secret_file = marker_path();
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .launcher(Launcher::command(
+            "sh",
+            [
+                "-c",
+                "printf %s \"$BRAID_PROCPOOL_SECRET\" > \"$1\"; exec \"$BRAID_PROCPOOL_EXE\"",
+                "sh",
+                secret_file.to_str().unwrap(),
+            ],
+        ))
+        .build()
+        .unwrap();
+    let secret = std::fs::read_to_string(&secret_file).unwrap();
+    let _ = std::fs::remove_file(&secret_file);
+    assert_eq!(secret.len(), 64);
+    let environ = pool.submit(own_environ, ()).join().unwrap();
+    // The worker's environment is there (the launcher's variables are)...
+    let has = |needle: &[u8]| environ.windows(needle.len()).any(|w| w == needle);
+    assert!(has(b"BRAID_PROCPOOL_CONNECT="), "an empty environ was read");
+    // ...but neither the secret nor any hexadecimal value under its name.
+    assert!(
+        !has(secret.as_bytes()),
+        "the secret is in /proc/PID/environ"
+    );
+    let name = b"BRAID_PROCPOOL_SECRET=";
+    for (at, _) in environ
+        .windows(name.len())
+        .enumerate()
+        .filter(|(_, w)| w == name)
+    {
+        let value = &environ[at + name.len()..];
+        assert!(
+            !value.first().is_some_and(u8::is_ascii_hexdigit),
+            "a hexadecimal value is left under {}",
+            String::from_utf8_lossy(name)
+        );
+    }
+    assert_eq!(pool.submit(double, 9).join(), Ok(18));
+}
+
 fn garbage_does_not_crash_the_parent() {
     let pool = tcp_pool(1);
     let addr = pool.listen_addr().unwrap();
@@ -401,6 +452,10 @@ fn main() {
         wrong_secret_is_refused_and_counted,
     );
     checks.run("a replayed answer is refused", replayed_answer_is_refused);
+    checks.run(
+        "the secret does not stay in the worker's environ",
+        the_secret_does_not_stay_in_the_workers_environ,
+    );
     checks.run(
         "garbage does not crash the parent",
         garbage_does_not_crash_the_parent,
