@@ -268,6 +268,119 @@ fn garbage_does_not_crash_the_parent() {
     assert_eq!(pool.metrics().auth_failures, 3);
 }
 
+/// Whether the pool still holds `stream` open: whatever it sent has been read and no end of
+/// file follows.
+fn still_open(mut stream: &TcpStream) -> bool {
+    stream.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 64];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return false,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Connections that never answer the challenge, more than the pool keeps in their
+/// handshake at once, do not shut its workers out: a newcomer takes the place of the oldest,
+/// so a replacement worker joins while the flood's newest connections still wait (they
+/// would be closed only when their handshake time runs out, long after).
+fn a_flood_of_idle_connections_does_not_shut_workers_out() {
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .max_tasks_per_child(1)
+        .launcher(exec_launcher())
+        .build()
+        .unwrap();
+    let addr = pool.listen_addr().unwrap();
+    let idle: Vec<TcpStream> = (0..200)
+        .map(|_| TcpStream::connect(addr).expect("the pool listens"))
+        .collect();
+    // Every connection beyond the pool's limit closed one: at least 200 - 64.
+    eventually("the flood to be taken in", || {
+        pool.metrics().auth_failures >= 136
+    });
+    // The first worker retires after this task; its replacement must get in.
+    let first = pool.submit(worker_pid, ()).join().unwrap();
+    let second = pool.submit(worker_pid, ()).join().unwrap();
+    assert_ne!(first, second, "no replacement served the second task");
+    let doubled: Vec<u64> = pool.map(double, 0..20, 1).map(Result::unwrap).collect();
+    assert_eq!(doubled, (0..20).map(|x| x * 2).collect::<Vec<_>>());
+    let open = idle.iter().filter(|s| still_open(s)).count();
+    assert!(
+        open > 0,
+        "the workers got in only once every idle connection was closed"
+    );
+    assert!(
+        open <= 64,
+        "{open} connections were kept in their handshake"
+    );
+}
+
+/// A worker whose connection the pool closes before the greeting (as it closes the oldest
+/// waiting connection when too many wait) connects again, and joins.
+fn a_worker_connects_again_when_closed_before_the_greeting() {
+    let key = [0xab_u8; 32];
+    let fake = TcpListener::bind("127.0.0.1:0").unwrap();
+    fake.set_nonblocking(true).unwrap();
+    let addr = fake.local_addr().unwrap();
+    let mut worker = std::process::Command::new(std::env::current_exe().unwrap())
+        .env("BRAID_PROCPOOL_CONNECT", format!("1@{addr}"))
+        .env("BRAID_PROCPOOL_SECRET", "ab".repeat(32))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut accept = || {
+        let mut stream = None;
+        eventually("the worker to connect", || match fake.accept() {
+            Ok((s, _)) => {
+                stream = Some(s);
+                true
+            }
+            Err(_) => worker.try_wait().unwrap().is_some_and(|status| {
+                panic!("the worker gave up: {status}");
+            }),
+        });
+        let stream = stream.unwrap();
+        stream.set_nonblocking(false).unwrap();
+        stream
+    };
+    // Closed at once, greeting nothing.
+    drop(accept());
+    let mut stream = accept();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let nonce = [5u8; 32];
+    let mut hello = b"braidPP1".to_vec();
+    hello.extend(nonce);
+    stream.write_all(&hello).unwrap();
+    let mut got = [0u8; 72];
+    stream.read_exact(&mut got).expect("the worker's answer");
+    assert_eq!(got[..8], 1u64.to_le_bytes());
+    assert_eq!(
+        got[8..40],
+        hmac(&key, &[WORKER_CONTEXT, &nonce, &1u64.to_le_bytes()])
+    );
+    stream
+        .write_all(&hmac(&key, &[PARENT_CONTEXT, &got[40..]]))
+        .unwrap();
+    // Admitted, it waits for tasks; closing the connection lets it go.
+    drop(stream);
+    let status = worker.wait().unwrap();
+    let mut stderr = String::new();
+    worker
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(status.success(), "{status}: {stderr}");
+}
+
 fn a_killed_worker_fails_only_its_task() {
     let pool = tcp_pool(2);
     let other = pool.submit(common::sleep_then_pid, 200);
@@ -459,6 +572,14 @@ fn main() {
     checks.run(
         "garbage does not crash the parent",
         garbage_does_not_crash_the_parent,
+    );
+    checks.run(
+        "a flood of idle connections does not shut workers out",
+        a_flood_of_idle_connections_does_not_shut_workers_out,
+    );
+    checks.run(
+        "a worker connects again when closed before the greeting",
+        a_worker_connects_again_when_closed_before_the_greeting,
     );
     checks.run(
         "a killed worker fails only its task",

@@ -20,8 +20,12 @@ use crate::protocol::role::{Role, EXE_ENV};
 
 /// How long a connection may take to answer the challenge.
 pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Connections in the middle of their handshake at most; more are refused at once, so that a
-/// flood of them cannot grow the pool's memory or descriptors without bound.
+/// Connections in the middle of their handshake at most, so that a flood of them cannot grow
+/// the pool's memory or descriptors without bound. A connection beyond the limit closes the
+/// oldest rather than being refused itself: a peer that opens this many connections and
+/// stays silent would otherwise shut every worker out for a whole [`HANDSHAKE_TIMEOUT`],
+/// and again after it. A worker answers within moments of its greeting, so it gets in
+/// unless connections arrive faster than this many in that moment.
 const MAX_PENDING: usize = 64;
 /// Poller keys of connections in their handshake: `PENDING_KEYS + n`, far from the workers'
 /// keys (small) and the pool's own (the last few).
@@ -118,8 +122,9 @@ impl Listener {
         self.socket.as_fd()
     }
 
-    /// Accepts every waiting connection and challenges it. Returns how many were refused
-    /// at once (no room, or the challenge could not be sent).
+    /// Accepts every waiting connection and challenges it, closing the oldest connection in
+    /// its handshake whenever [`MAX_PENDING`] are. Returns how many were closed: the oldest
+    /// that made room, and those whose challenge could not be sent.
     pub(crate) fn accept(&mut self, poller: &Poller) -> u64 {
         let mut refused = 0;
         loop {
@@ -134,9 +139,27 @@ impl Listener {
                     return refused;
                 }
             };
-            if self.pending.len() >= MAX_PENDING || self.challenge(stream, poller).is_err() {
+            if self.pending.len() >= MAX_PENDING {
+                self.close_oldest(poller);
                 refused += 1;
             }
+            if self.challenge(stream, poller).is_err() {
+                refused += 1;
+            }
+        }
+    }
+
+    /// Closes the connection that has waited longest in its handshake (the first deadline:
+    /// every handshake gets the same time).
+    fn close_oldest(&mut self, poller: &Poller) {
+        let oldest = self
+            .pending
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, p)| p.deadline)
+            .map(|(at, _)| at);
+        if let Some(at) = oldest {
+            self.refuse(at, poller);
         }
     }
 
