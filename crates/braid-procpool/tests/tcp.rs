@@ -535,6 +535,143 @@ fn listening_on(port: u16) -> bool {
     })
 }
 
+/// This process's limit on descriptors, lowered for as long as it lives, with descriptors
+/// opened to fill it: dropping it closes them and restores the limit, even when a check
+/// fails.
+struct NoDescriptorLeft {
+    saved: libc::rlimit,
+    filler: Vec<std::fs::File>,
+}
+
+impl NoDescriptorLeft {
+    /// Lowers the limit and fills every descriptor below it but one, which the caller takes.
+    fn but_one() -> NoDescriptorLeft {
+        let highest = std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok())
+            .max()
+            .unwrap();
+        let mut saved = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: `saved` is a valid rlimit for getrlimit to write.
+        let got = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut saved) };
+        assert_eq!(got, 0);
+        let mut guard = NoDescriptorLeft {
+            saved,
+            filler: Vec::new(),
+        };
+        let lowered = libc::rlimit {
+            rlim_cur: (highest + 9) as libc::rlim_t,
+            rlim_max: saved.rlim_max,
+        };
+        // SAFETY: `lowered` is a valid rlimit for setrlimit to read.
+        let set = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lowered) };
+        assert_eq!(set, 0);
+        loop {
+            match std::fs::File::open("/dev/null") {
+                Ok(file) => guard.filler.push(file),
+                Err(e) if e.raw_os_error() == Some(libc::EMFILE) => break,
+                Err(e) => panic!("{e}"),
+            }
+            assert!(guard.filler.len() < 10_000, "the limit does not hold");
+        }
+        guard.filler.pop();
+        guard
+    }
+}
+
+impl Drop for NoDescriptorLeft {
+    fn drop(&mut self) {
+        self.filler.clear();
+        // SAFETY: `saved` is a valid rlimit for setrlimit to read.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &self.saved) };
+    }
+}
+
+/// The processor time, in seconds, that the threads of `stats` (their open
+/// `/proc/self/task/TID/stat` files, read again from the start) have used.
+fn cpu_seconds(stats: &mut [std::fs::File]) -> f64 {
+    use std::io::Seek;
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let mut total = 0u64;
+    for stat in stats {
+        stat.rewind().unwrap();
+        let mut text = String::new();
+        stat.read_to_string(&mut text).unwrap();
+        // After the name in parentheses: state is field 3; utime and stime are 14 and 15.
+        let fields: Vec<&str> = text
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        total += fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    }
+    total as f64 / ticks
+}
+
+/// When accepting fails for want of descriptors (`EMFILE`), the connection stays queued and
+/// the listener stays readable: the supervisor must stop watching it for a while rather than
+/// try again at once, for ever, at full speed. Once descriptors are free, it listens again
+/// and a new worker joins.
+fn no_descriptor_left_does_not_spin_the_supervisor() {
+    let pool = tcp_pool(1);
+    let addr = pool.listen_addr().unwrap();
+    let first = pool.submit(worker_pid, ()).join().unwrap();
+    // The pool's supervisor thread, and any other pool's still ending: open their stat
+    // files now, while there are descriptors to open them with.
+    let mut stats: Vec<std::fs::File> = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|task| {
+            std::fs::read_to_string(task.join("comm")).is_ok_and(|c| c.trim() == "braid-procpool")
+        })
+        .map(|task| std::fs::File::open(task.join("stat")).unwrap())
+        .collect();
+    assert!(!stats.is_empty(), "no supervisor thread found");
+
+    let limit = NoDescriptorLeft::but_one();
+    // Takes the one free descriptor: the pool cannot accept this connection.
+    let waiting = TcpStream::connect(addr).expect("the kernel queues the connection");
+    let (cpu, started) = (cpu_seconds(&mut stats), std::time::Instant::now());
+    std::thread::sleep(Duration::from_secs(1));
+    let used = (cpu_seconds(&mut stats) - cpu) / started.elapsed().as_secs_f64();
+    // Accepting failed throughout: the pool sent no greeting.
+    let mut byte = [0u8; 1];
+    waiting.set_nonblocking(true).unwrap();
+    let greeted = (&waiting).read(&mut byte);
+    assert!(
+        matches!(&greeted, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the connection was accepted after all: {greeted:?}"
+    );
+    // A loop that spins uses all of a processor, or all it can get of one on a busy machine;
+    // one that waits uses next to none.
+    assert!(
+        used < 0.25,
+        "the supervisor used {:.0}% of a processor while it could not accept",
+        used * 100.0
+    );
+
+    drop(limit);
+    // Listening again: the waiting connection gets its greeting...
+    waiting.set_nonblocking(false).unwrap();
+    waiting
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut hello = [0u8; 40];
+    (&waiting).read_exact(&mut hello).expect("a greeting");
+    assert_eq!(&hello[..8], b"braidPP1");
+    // ...and a killed worker's replacement joins and runs tasks.
+    // SAFETY: signalling a worker of this pool.
+    unsafe { libc::kill(first as libc::pid_t, libc::SIGKILL) };
+    eventually("a replacement", || pool.metrics().respawns == 1);
+    assert_ne!(pool.submit(worker_pid, ()).join(), Ok(first));
+    assert_eq!(pool.submit(double, 21).join(), Ok(42));
+}
+
 fn a_hundred_pools_leave_nothing_behind() {
     // The first pool's one-time costs (the tracing registry, std's lazies) are not a leak.
     drop(tcp_pool(1));
@@ -604,6 +741,10 @@ fn main() {
     checks.run(
         "a worker refuses a fake parent",
         a_worker_refuses_a_fake_parent,
+    );
+    checks.run(
+        "no descriptor left does not spin the supervisor",
+        no_descriptor_left_does_not_spin_the_supervisor,
     );
     checks.run(
         "100 pools leave nothing behind",
