@@ -195,6 +195,57 @@ fn replayed_answer_is_refused() {
     assert_eq!(pool.submit(double, 5).join(), Ok(10));
 }
 
+/// What the kernel shows of this worker's environment as it was when the process started.
+fn own_environ(_: ()) -> Vec<u8> {
+    std::fs::read("/proc/self/environ").expect("/proc/self/environ")
+}
+
+/// A worker takes the secret out of its environment, and out of the copy that
+/// `/proc/PID/environ` shows (to the worker's user and to root) for as long as it runs:
+/// removing the variable alone leaves that copy as it was.
+fn the_secret_does_not_stay_in_the_workers_environ() {
+    let secret_file = marker_path();
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .launcher(Launcher::command(
+            "sh",
+            [
+                "-c",
+                "printf %s \"$BRAID_PROCPOOL_SECRET\" > \"$1\"; exec \"$BRAID_PROCPOOL_EXE\"",
+                "sh",
+                secret_file.to_str().unwrap(),
+            ],
+        ))
+        .build()
+        .unwrap();
+    let secret = std::fs::read_to_string(&secret_file).unwrap();
+    let _ = std::fs::remove_file(&secret_file);
+    assert_eq!(secret.len(), 64);
+    let environ = pool.submit(own_environ, ()).join().unwrap();
+    // The worker's environment is there (the launcher's variables are)...
+    let has = |needle: &[u8]| environ.windows(needle.len()).any(|w| w == needle);
+    assert!(has(b"BRAID_PROCPOOL_CONNECT="), "an empty environ was read");
+    // ...but neither the secret nor any hexadecimal value under its name.
+    assert!(
+        !has(secret.as_bytes()),
+        "the secret is in /proc/PID/environ"
+    );
+    let name = b"BRAID_PROCPOOL_SECRET=";
+    for (at, _) in environ
+        .windows(name.len())
+        .enumerate()
+        .filter(|(_, w)| w == name)
+    {
+        let value = &environ[at + name.len()..];
+        assert!(
+            !value.first().is_some_and(u8::is_ascii_hexdigit),
+            "a hexadecimal value is left under {}",
+            String::from_utf8_lossy(name)
+        );
+    }
+    assert_eq!(pool.submit(double, 9).join(), Ok(18));
+}
+
 fn garbage_does_not_crash_the_parent() {
     let pool = tcp_pool(1);
     let addr = pool.listen_addr().unwrap();
@@ -215,6 +266,119 @@ fn garbage_does_not_crash_the_parent() {
     assert!(matches!(error, TaskError::Protocol(_)), "{error:?}");
     assert_eq!(pool.submit(double, 6).join(), Ok(12));
     assert_eq!(pool.metrics().auth_failures, 3);
+}
+
+/// Whether the pool still holds `stream` open: whatever it sent has been read and no end of
+/// file follows.
+fn still_open(mut stream: &TcpStream) -> bool {
+    stream.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 64];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return false,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Connections that never answer the challenge, more than the pool keeps in their
+/// handshake at once, do not shut its workers out: a newcomer takes the place of the oldest,
+/// so a replacement worker joins while the flood's newest connections still wait (they
+/// would be closed only when their handshake time runs out, long after).
+fn a_flood_of_idle_connections_does_not_shut_workers_out() {
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .max_tasks_per_child(1)
+        .launcher(exec_launcher())
+        .build()
+        .unwrap();
+    let addr = pool.listen_addr().unwrap();
+    let idle: Vec<TcpStream> = (0..200)
+        .map(|_| TcpStream::connect(addr).expect("the pool listens"))
+        .collect();
+    // Every connection beyond the pool's limit closed one: at least 200 - 64.
+    eventually("the flood to be taken in", || {
+        pool.metrics().auth_failures >= 136
+    });
+    // The first worker retires after this task; its replacement must get in.
+    let first = pool.submit(worker_pid, ()).join().unwrap();
+    let second = pool.submit(worker_pid, ()).join().unwrap();
+    assert_ne!(first, second, "no replacement served the second task");
+    let doubled: Vec<u64> = pool.map(double, 0..20, 1).map(Result::unwrap).collect();
+    assert_eq!(doubled, (0..20).map(|x| x * 2).collect::<Vec<_>>());
+    let open = idle.iter().filter(|s| still_open(s)).count();
+    assert!(
+        open > 0,
+        "the workers got in only once every idle connection was closed"
+    );
+    assert!(
+        open <= 64,
+        "{open} connections were kept in their handshake"
+    );
+}
+
+/// A worker whose connection the pool closes before the greeting (as it closes the oldest
+/// waiting connection when too many wait) connects again, and joins.
+fn a_worker_connects_again_when_closed_before_the_greeting() {
+    let key = [0xab_u8; 32];
+    let fake = TcpListener::bind("127.0.0.1:0").unwrap();
+    fake.set_nonblocking(true).unwrap();
+    let addr = fake.local_addr().unwrap();
+    let mut worker = std::process::Command::new(std::env::current_exe().unwrap())
+        .env("BRAID_PROCPOOL_CONNECT", format!("1@{addr}"))
+        .env("BRAID_PROCPOOL_SECRET", "ab".repeat(32))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut accept = || {
+        let mut stream = None;
+        eventually("the worker to connect", || match fake.accept() {
+            Ok((s, _)) => {
+                stream = Some(s);
+                true
+            }
+            Err(_) => worker.try_wait().unwrap().is_some_and(|status| {
+                panic!("the worker gave up: {status}");
+            }),
+        });
+        let stream = stream.unwrap();
+        stream.set_nonblocking(false).unwrap();
+        stream
+    };
+    // Closed at once, greeting nothing.
+    drop(accept());
+    let mut stream = accept();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let nonce = [5u8; 32];
+    let mut hello = b"braidPP1".to_vec();
+    hello.extend(nonce);
+    stream.write_all(&hello).unwrap();
+    let mut got = [0u8; 72];
+    stream.read_exact(&mut got).expect("the worker's answer");
+    assert_eq!(got[..8], 1u64.to_le_bytes());
+    assert_eq!(
+        got[8..40],
+        hmac(&key, &[WORKER_CONTEXT, &nonce, &1u64.to_le_bytes()])
+    );
+    stream
+        .write_all(&hmac(&key, &[PARENT_CONTEXT, &got[40..]]))
+        .unwrap();
+    // Admitted, it waits for tasks; closing the connection lets it go.
+    drop(stream);
+    let status = worker.wait().unwrap();
+    let mut stderr = String::new();
+    worker
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(status.success(), "{status}: {stderr}");
 }
 
 fn a_killed_worker_fails_only_its_task() {
@@ -371,6 +535,143 @@ fn listening_on(port: u16) -> bool {
     })
 }
 
+/// This process's limit on descriptors, lowered for as long as it lives, with descriptors
+/// opened to fill it: dropping it closes them and restores the limit, even when a check
+/// fails.
+struct NoDescriptorLeft {
+    saved: libc::rlimit,
+    filler: Vec<std::fs::File>,
+}
+
+impl NoDescriptorLeft {
+    /// Lowers the limit and fills every descriptor below it but one, which the caller takes.
+    fn but_one() -> NoDescriptorLeft {
+        let highest = std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok())
+            .max()
+            .unwrap();
+        let mut saved = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: `saved` is a valid rlimit for getrlimit to write.
+        let got = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut saved) };
+        assert_eq!(got, 0);
+        let mut guard = NoDescriptorLeft {
+            saved,
+            filler: Vec::new(),
+        };
+        let lowered = libc::rlimit {
+            rlim_cur: (highest + 9) as libc::rlim_t,
+            rlim_max: saved.rlim_max,
+        };
+        // SAFETY: `lowered` is a valid rlimit for setrlimit to read.
+        let set = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lowered) };
+        assert_eq!(set, 0);
+        loop {
+            match std::fs::File::open("/dev/null") {
+                Ok(file) => guard.filler.push(file),
+                Err(e) if e.raw_os_error() == Some(libc::EMFILE) => break,
+                Err(e) => panic!("{e}"),
+            }
+            assert!(guard.filler.len() < 10_000, "the limit does not hold");
+        }
+        guard.filler.pop();
+        guard
+    }
+}
+
+impl Drop for NoDescriptorLeft {
+    fn drop(&mut self) {
+        self.filler.clear();
+        // SAFETY: `saved` is a valid rlimit for setrlimit to read.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &self.saved) };
+    }
+}
+
+/// The processor time, in seconds, that the threads of `stats` (their open
+/// `/proc/self/task/TID/stat` files, read again from the start) have used.
+fn cpu_seconds(stats: &mut [std::fs::File]) -> f64 {
+    use std::io::Seek;
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let mut total = 0u64;
+    for stat in stats {
+        stat.rewind().unwrap();
+        let mut text = String::new();
+        stat.read_to_string(&mut text).unwrap();
+        // After the name in parentheses: state is field 3; utime and stime are 14 and 15.
+        let fields: Vec<&str> = text
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        total += fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    }
+    total as f64 / ticks
+}
+
+/// When accepting fails for want of descriptors (`EMFILE`), the connection stays queued and
+/// the listener stays readable: the supervisor must stop watching it for a while rather than
+/// try again at once, for ever, at full speed. Once descriptors are free, it listens again
+/// and a new worker joins.
+fn no_descriptor_left_does_not_spin_the_supervisor() {
+    let pool = tcp_pool(1);
+    let addr = pool.listen_addr().unwrap();
+    let first = pool.submit(worker_pid, ()).join().unwrap();
+    // The pool's supervisor thread, and any other pool's still ending: open their stat
+    // files now, while there are descriptors to open them with.
+    let mut stats: Vec<std::fs::File> = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|task| {
+            std::fs::read_to_string(task.join("comm")).is_ok_and(|c| c.trim() == "braid-procpool")
+        })
+        .map(|task| std::fs::File::open(task.join("stat")).unwrap())
+        .collect();
+    assert!(!stats.is_empty(), "no supervisor thread found");
+
+    let limit = NoDescriptorLeft::but_one();
+    // Takes the one free descriptor: the pool cannot accept this connection.
+    let waiting = TcpStream::connect(addr).expect("the kernel queues the connection");
+    let (cpu, started) = (cpu_seconds(&mut stats), std::time::Instant::now());
+    std::thread::sleep(Duration::from_secs(1));
+    let used = (cpu_seconds(&mut stats) - cpu) / started.elapsed().as_secs_f64();
+    // Accepting failed throughout: the pool sent no greeting.
+    let mut byte = [0u8; 1];
+    waiting.set_nonblocking(true).unwrap();
+    let greeted = (&waiting).read(&mut byte);
+    assert!(
+        matches!(&greeted, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the connection was accepted after all: {greeted:?}"
+    );
+    // A loop that spins uses all of a processor, or all it can get of one on a busy machine;
+    // one that waits uses next to none.
+    assert!(
+        used < 0.25,
+        "the supervisor used {:.0}% of a processor while it could not accept",
+        used * 100.0
+    );
+
+    drop(limit);
+    // Listening again: the waiting connection gets its greeting...
+    waiting.set_nonblocking(false).unwrap();
+    waiting
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut hello = [0u8; 40];
+    (&waiting).read_exact(&mut hello).expect("a greeting");
+    assert_eq!(&hello[..8], b"braidPP1");
+    // ...and a killed worker's replacement joins and runs tasks.
+    // SAFETY: signalling a worker of this pool.
+    unsafe { libc::kill(first as libc::pid_t, libc::SIGKILL) };
+    eventually("a replacement", || pool.metrics().respawns == 1);
+    assert_ne!(pool.submit(worker_pid, ()).join(), Ok(first));
+    assert_eq!(pool.submit(double, 21).join(), Ok(42));
+}
+
 fn a_hundred_pools_leave_nothing_behind() {
     // The first pool's one-time costs (the tracing registry, std's lazies) are not a leak.
     drop(tcp_pool(1));
@@ -402,8 +703,20 @@ fn main() {
     );
     checks.run("a replayed answer is refused", replayed_answer_is_refused);
     checks.run(
+        "the secret does not stay in the worker's environ",
+        the_secret_does_not_stay_in_the_workers_environ,
+    );
+    checks.run(
         "garbage does not crash the parent",
         garbage_does_not_crash_the_parent,
+    );
+    checks.run(
+        "a flood of idle connections does not shut workers out",
+        a_flood_of_idle_connections_does_not_shut_workers_out,
+    );
+    checks.run(
+        "a worker connects again when closed before the greeting",
+        a_worker_connects_again_when_closed_before_the_greeting,
     );
     checks.run(
         "a killed worker fails only its task",
@@ -428,6 +741,10 @@ fn main() {
     checks.run(
         "a worker refuses a fake parent",
         a_worker_refuses_a_fake_parent,
+    );
+    checks.run(
+        "no descriptor left does not spin the supervisor",
+        no_descriptor_left_does_not_spin_the_supervisor,
     );
     checks.run(
         "100 pools leave nothing behind",

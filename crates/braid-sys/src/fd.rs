@@ -182,14 +182,65 @@ pub fn wait_peer_closed(fd: RawFd) -> io::Result<()> {
     }
 }
 
-/// Fills `buf` with bytes from the system's cryptographically secure random source
-/// (`/dev/urandom`, which every supported system has and which never blocks once the
-/// system has booted).
+/// Fills `buf` with bytes from the system's cryptographically secure random source.
+///
+/// The kernel is asked directly: `getrandom(2)` on Linux, Android and FreeBSD,
+/// `getentropy(2)` on Apple systems and the other BSDs, and `/dev/urandom` only elsewhere.
+/// A system call needs no descriptor, so it works in a process that has run out of them
+/// (where opening a file fails with `EMFILE`), inside a chroot without `/dev`, and without
+/// the cost of an open and a close on every call. It never blocks once the system has
+/// booted.
 ///
 /// # Errors
 ///
-/// The error of opening or reading `/dev/urandom`.
+/// What the system call reports (not `EINTR`, which is retried); where `/dev/urandom` is
+/// used, the error of opening or reading it.
 pub fn random_bytes(buf: &mut [u8]) -> io::Result<()> {
+    os_random(buf)
+}
+
+#[cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "dragonfly"
+))]
+fn os_random(buf: &mut [u8]) -> io::Result<()> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let rest = &mut buf[filled..];
+        // SAFETY: `rest` is valid for writes of `rest.len()` bytes for the call; the flags
+        // ask for the default source, which blocks only until it is first seeded.
+        let got = retry(|| unsafe {
+            crate::syscall!(getrandom(rest.as_mut_ptr().cast(), rest.len(), 0))
+        })?;
+        // A large request may come back short (and one interrupted by a signal after it
+        // started, too): ask again for the rest.
+        filled += got as usize;
+    }
+    Ok(())
+}
+
+#[cfg(any(target_vendor = "apple", target_os = "openbsd", target_os = "netbsd"))]
+fn os_random(buf: &mut [u8]) -> io::Result<()> {
+    // getentropy refuses a request of more than 256 bytes, and fills a smaller one whole.
+    for chunk in buf.chunks_mut(256) {
+        // SAFETY: `chunk` is valid for writes of `chunk.len()` bytes, at most 256.
+        retry(|| unsafe { crate::syscall!(getentropy(chunk.as_mut_ptr().cast(), chunk.len())) })?;
+    }
+    Ok(())
+}
+
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "dragonfly",
+    target_vendor = "apple",
+    target_os = "openbsd",
+    target_os = "netbsd"
+)))]
+fn os_random(buf: &mut [u8]) -> io::Result<()> {
     use std::io::Read;
     std::fs::File::open("/dev/urandom")?.read_exact(buf)
 }
@@ -702,14 +753,54 @@ mod test {
         flags & libc::O_NONBLOCK != 0
     }
 
-    #[cfg(target_os = "linux")]
     #[test]
-    fn random_bytes_differ_between_calls() {
+    fn random_bytes_differ_between_calls_and_fill_a_large_buffer() {
         let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
         random_bytes(&mut a).unwrap();
         random_bytes(&mut b).unwrap();
         assert_ne!(a, b);
         assert_ne!(a, [0u8; 32]);
+        // More than one getrandom call returns at once (32 MiB) or one getentropy takes
+        // (256 bytes): every part of it is filled, the end included.
+        let mut big = vec![0u8; 1 << 20];
+        random_bytes(&mut big).unwrap();
+        for (i, chunk) in big.chunks(4096).enumerate() {
+            assert!(chunk.iter().any(|&b| b != 0), "chunk {i} was left zero");
+        }
+        random_bytes(&mut []).unwrap();
+    }
+
+    /// Run again as its own process (the limit is the whole process's): with no descriptor
+    /// left to open, random bytes still come.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn random_bytes_need_no_descriptor() {
+        const CHILD: &str = "BRAID_SYS_TEST_RANDOM_WITHOUT_DESCRIPTORS";
+        if std::env::var_os(CHILD).is_some() {
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: `limit` is a valid rlimit for the calls to write, then read.
+            let lowered = unsafe {
+                libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+                limit.rlim_cur = 0;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &limit)
+            };
+            assert_eq!(lowered, 0, "{}", io::Error::last_os_error());
+            assert!(std::fs::File::open("/dev/null").is_err());
+            let mut bytes = [0u8; 64];
+            random_bytes(&mut bytes).expect("random bytes without a descriptor");
+            assert_ne!(bytes, [0u8; 64]);
+            return;
+        }
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "fd::test::random_bytes_need_no_descriptor"])
+            .args(["--test-threads", "1"])
+            .env(CHILD, "1")
+            .status()
+            .unwrap();
+        assert!(status.success(), "{status}");
     }
 
     #[cfg(any(target_os = "linux", target_os = "android"))]

@@ -51,7 +51,8 @@ pub struct Metrics {
     /// Connections to the pool's listener (see [`Launcher`]) that were closed because they
     /// did not prove that they know the pool's secret: a wrong or replayed answer, something
     /// that is not a handshake at all, a connection closed or too slow before its answer was
-    /// whole, or one over the limit of handshakes at once.
+    /// whole, or the oldest in its handshake, closed to make room for a new connection when
+    /// the limit of handshakes at once was reached.
     pub auth_failures: u64,
     /// Workers running now.
     pub workers: usize,

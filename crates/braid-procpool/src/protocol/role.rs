@@ -3,9 +3,10 @@
 //! for a worker started by a command, where to connect, with the pool's secret in a second
 //! variable (never on a command line, where every user of the machine can read it).
 
-use std::ffi::OsString;
+use std::ffi::{CString, OsString};
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
+use std::os::unix::ffi::OsStringExt;
 
 use super::auth::Secret;
 
@@ -76,9 +77,12 @@ impl Role {
     /// A message naming the variable when its value is malformed.
     pub(crate) fn take_from_env() -> Option<Result<Role, String>> {
         if let Some(connect) = take_env(CONNECT_ENV) {
-            let secret = take_env(SECRET_ENV);
+            let secret = take_secret_env(SECRET_ENV).map(Wiped);
             take_env(EXE_ENV);
-            return Some(Role::connect_from_vars(&connect, secret.as_ref()));
+            return Some(Role::connect_from_vars(
+                &connect,
+                secret.as_ref().map(|s| &s.0),
+            ));
         }
         [WORKER_ENV, FORK_SERVER_ENV]
             .into_iter()
@@ -137,6 +141,49 @@ fn take_env(name: &str) -> Option<OsString> {
     // reads the environment.
     std::env::remove_var(name);
     Some(value)
+}
+
+/// [`take_env`] for a variable whose value is secret: the value is also overwritten with
+/// zeros where it lies in the process's memory.
+///
+/// Removing a variable only takes its entry out of the `environ` array; the text stays
+/// where it was. For a variable the process started with, that is the block at the top of
+/// the stack that the kernel shows in `/proc/PID/environ` for as long as the process runs,
+/// to its user and to root, and that a core dump holds too.
+fn take_secret_env(name: &str) -> Option<OsString> {
+    let value = std::env::var_os(name)?;
+    let c_name = CString::new(name).expect("a variable name has no NUL");
+    // SAFETY: `c_name` is a NUL-terminated string. getenv returns null or a pointer to the
+    // value's NUL-terminated text inside the environment, which is writable (the kernel's
+    // block on the stack, or a string that setenv allocated) and stays put until the
+    // variable is removed below. `init` runs first in `main`, so no other thread reads or
+    // changes the environment meanwhile. The writes stay within the value, before its NUL,
+    // and are volatile so that they are not dropped as dead stores.
+    unsafe {
+        let text = libc::getenv(c_name.as_ptr());
+        if !text.is_null() {
+            for i in 0..libc::strlen(text) {
+                std::ptr::write_volatile(text.add(i), 0);
+            }
+        }
+    }
+    std::env::remove_var(name);
+    Some(value)
+}
+
+/// A secret value taken from the environment, overwritten with zeros when dropped so that
+/// the copy on the heap does not outlive its use either.
+struct Wiped(OsString);
+
+impl Drop for Wiped {
+    fn drop(&mut self) {
+        let mut bytes = std::mem::take(&mut self.0).into_vec();
+        for byte in &mut bytes {
+            // SAFETY: `byte` is a valid, exclusive reference into `bytes`; volatile so that
+            // the writes to memory about to be freed are not dropped as dead stores.
+            unsafe { std::ptr::write_volatile(byte, 0) };
+        }
+    }
 }
 
 fn parse<const N: usize>(value: &OsString) -> Option<[i64; N]> {

@@ -24,9 +24,16 @@ use crate::protocol::role::{Role, EXE_ENV};
 
 /// How long a connection may take to answer the challenge.
 pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Connections in the middle of their handshake at most; more are refused at once, so that a
-/// flood of them cannot grow the pool's memory or descriptors without bound.
+/// Connections in the middle of their handshake at most, so that a flood of them cannot grow
+/// the pool's memory or descriptors without bound. A connection beyond the limit closes the
+/// oldest rather than being refused itself: a peer that opens this many connections and
+/// stays silent would otherwise shut every worker out for a whole [`HANDSHAKE_TIMEOUT`],
+/// and again after it. A worker answers within moments of its greeting, so it gets in
+/// unless connections arrive faster than this many in that moment.
 const MAX_PENDING: usize = 64;
+/// Connections accepted in one call of [`Listener::accept`] at most: the supervisor goes back
+/// to its workers' results in between, however fast connections arrive.
+const MAX_ACCEPTS_PER_TURN: usize = 64;
 /// Poller keys of connections in their handshake: `PENDING_KEYS + n`, far from the workers'
 /// keys (small) and the pool's own (the last few).
 pub(crate) const PENDING_KEYS: usize = usize::MAX / 2;
@@ -159,6 +166,21 @@ struct Pending {
     deadline: Instant,
 }
 
+/// What one call of [`Listener::accept`] did.
+#[derive(Debug, Default)]
+pub(crate) struct Accepted {
+    /// Connections accepted and challenged.
+    pub(crate) challenged: u64,
+    /// Connections closed at once: the oldest in its handshake, to make room, and those whose
+    /// challenge could not be sent.
+    pub(crate) refused: u64,
+    /// Why accepting stopped, if for want of something the system has to free first
+    /// (descriptors, memory). The connection stays queued and the listener readable, so the
+    /// caller must stop watching it for a while: the poller would report it again at once,
+    /// for as long as the shortage lasts.
+    pub(crate) starved: Option<io::Error>,
+}
+
 /// What became of a connection's handshake.
 #[derive(Debug)]
 pub(crate) enum Handshake {
@@ -177,25 +199,57 @@ impl Listener {
         self.socket.as_fd()
     }
 
-    /// Accepts every waiting connection and challenges it. Returns how many were refused
-    /// at once (no room, or the challenge could not be sent).
-    pub(crate) fn accept(&mut self, poller: &Poller) -> u64 {
-        let mut refused = 0;
-        loop {
+    /// Accepts the waiting connections, up to [`MAX_ACCEPTS_PER_TURN`] (the listener stays
+    /// readable for the rest), and challenges each, closing the oldest connection in its
+    /// handshake whenever [`MAX_PENDING`] are.
+    pub(crate) fn accept(&mut self, poller: &Poller) -> Accepted {
+        let mut done = Accepted::default();
+        for _ in 0..MAX_ACCEPTS_PER_TURN {
             let stream = match self.socket.accept() {
                 Ok((stream, _)) => stream,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return refused,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                // A connection that broke before it was accepted, or no descriptor left:
-                // the next readiness tries again.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                // Interrupted, or a connection that broke before it was accepted: the next
+                // one may be fine.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted
+                            | io::ErrorKind::ConnectionAborted
+                            | io::ErrorKind::ConnectionReset
+                    ) =>
+                {
+                    continue
+                }
+                // No descriptor or memory left (EMFILE, ENFILE, ENOBUFS, ENOMEM), or an error
+                // that trying again at once would only repeat.
                 Err(e) => {
-                    tracing::debug!("braid-procpool: accepting a worker's connection failed: {e}");
-                    return refused;
+                    done.starved = Some(e);
+                    break;
                 }
             };
-            if self.pending.len() >= MAX_PENDING || self.challenge(stream, poller).is_err() {
-                refused += 1;
+            if self.pending.len() >= MAX_PENDING {
+                self.close_oldest(poller);
+                done.refused += 1;
             }
+            match self.challenge(stream, poller) {
+                Ok(()) => done.challenged += 1,
+                Err(_) => done.refused += 1,
+            }
+        }
+        done
+    }
+
+    /// Closes the connection that has waited longest in its handshake (the first deadline:
+    /// every handshake gets the same time).
+    fn close_oldest(&mut self, poller: &Poller) {
+        let oldest = self
+            .pending
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, p)| p.deadline)
+            .map(|(at, _)| at);
+        if let Some(at) = oldest {
+            self.refuse(at, poller);
         }
     }
 

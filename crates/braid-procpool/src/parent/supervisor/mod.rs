@@ -71,6 +71,10 @@ const START_RETRY_MAX: Duration = Duration::from_secs(5);
 const CONTROL_KEY: usize = usize::MAX - 1;
 /// The listener that workers started by a command connect to.
 const LISTEN_KEY: usize = usize::MAX - 2;
+/// How long the listener goes unwatched after accepting failed for want of descriptors or
+/// memory; the pause doubles with each failure in a row, up to `LISTEN_RETRY_MAX`.
+const LISTEN_RETRY_FIRST: Duration = Duration::from_millis(100);
+const LISTEN_RETRY_MAX: Duration = Duration::from_secs(1);
 
 /// What the pool's builder decided.
 #[derive(Debug)]
@@ -100,6 +104,11 @@ struct Supervisor {
     next_serial: u64,
     /// Whether the fork server was told that no request follows.
     launches_finished: bool,
+    /// When to watch the listener again, after accepting failed for want of descriptors or
+    /// memory.
+    listen_paused_until: Option<Instant>,
+    /// The pause after the next such failure.
+    listen_retry: Duration,
 }
 
 /// The supervisor thread's body. Reports the start-up outcome through `startup`, runs until
@@ -135,6 +144,8 @@ pub(crate) fn run(
         server_events: Vec::new(),
         next_serial: 1,
         launches_finished: false,
+        listen_paused_until: None,
+        listen_retry: LISTEN_RETRY_FIRST,
     };
     if let Some(control) = supervisor.launcher.control() {
         if let Err(e) =
@@ -221,6 +232,7 @@ impl Supervisor {
                 .into_iter()
                 .chain(self.next_retry())
                 .chain(self.launcher.listener().and_then(|l| l.next_deadline()))
+                .chain(self.listen_paused_until)
                 .min()
                 .map(|d| d.saturating_duration_since(Instant::now()));
             if let Err(e) = self.wait(&mut events, timeout) {
@@ -257,16 +269,58 @@ impl Supervisor {
             }
             self.enforce_deadlines();
             self.expire_handshakes();
+            self.resume_listening();
         }
     }
 
-    /// Accepts and challenges the connections waiting on the listener.
+    /// Accepts and challenges the connections waiting on the listener. When accepting fails
+    /// for want of descriptors or memory, stops watching the listener until
+    /// [`resume_listening`](Supervisor::resume_listening) does again, after a pause: the
+    /// connection stays queued and the listener readable, so the poller, level-triggered,
+    /// would wake this thread again at once, and it would spin at full speed for as long as
+    /// the shortage lasts, with the very connection that could not be accepted waking it.
     fn on_connections(&mut self) {
         let Some(listener) = self.launcher.listener() else {
             return;
         };
-        let refused = listener.accept(&self.shared.poller);
-        self.count_refused(refused);
+        let accepted = listener.accept(&self.shared.poller);
+        if let Some(e) = &accepted.starved {
+            let _ = self.shared.poller.delete(listener.fd());
+            let pause = self.listen_retry;
+            self.listen_paused_until = Some(Instant::now() + pause);
+            self.listen_retry = (pause * 2).min(LISTEN_RETRY_MAX);
+            tracing::warn!(
+                "braid-procpool: accepting a worker's connection failed: {e}; \
+                 trying again in {pause:?}"
+            );
+        } else if accepted.challenged > 0 {
+            self.listen_retry = LISTEN_RETRY_FIRST;
+        }
+        self.count_refused(accepted.refused);
+    }
+
+    /// Watches the listener again once the pause after a failed accept is over.
+    fn resume_listening(&mut self) {
+        let Some(until) = self.listen_paused_until else {
+            return;
+        };
+        let now = Instant::now();
+        if now < until {
+            return;
+        }
+        let Some(listener) = self.launcher.listener() else {
+            return;
+        };
+        self.listen_paused_until =
+            match self
+                .shared
+                .poller
+                .add(listener.fd(), LISTEN_KEY, Interest::READABLE, Mode::Level)
+            {
+                Ok(()) => None,
+                // Out of memory for the poller's own entry too: wait as long again.
+                Err(_) => Some(now + self.listen_retry),
+            };
     }
 
     /// Moves a connection's handshake on; one that succeeds becomes its worker's.
