@@ -690,9 +690,50 @@ fn a_hundred_pools_leave_nothing_behind() {
     }
 }
 
+/// Listening on every interface, as asked: the workers are told an address of this host
+/// they can connect to, not `0.0.0.0`.
+fn every_interface_tells_workers_a_real_address() {
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .launcher(exec_launcher().listen(SocketAddr::from(([0, 0, 0, 0], 0))))
+        .build()
+        .unwrap();
+    let addr = pool.listen_addr().unwrap();
+    assert!(!addr.ip().is_unspecified(), "workers are told {addr}");
+    assert_ne!(addr.port(), 0);
+    assert_eq!(pool.submit(double, 4).join(), Ok(8));
+    // The worker connected to the address it was told.
+    let told = pool.submit(told_address, ()).join().unwrap();
+    assert!(told.contains(&addr.to_string()), "{told} vs {addr}");
+}
+
+/// The address the worker connected to: the peer of the one TCP connection it holds.
+fn told_address(_: ()) -> String {
+    // The worker's connection is the only TCP socket it holds; its peer is the pool.
+    let fds = std::fs::read_dir("/proc/self/fd").unwrap();
+    for fd in fds.flatten() {
+        let n: i32 = match fd.file_name().to_str().and_then(|n| n.parse().ok()) {
+            Some(n) => n,
+            None => continue,
+        };
+        // SAFETY: the descriptor is only borrowed for getpeername and not closed.
+        let socket = unsafe { std::os::fd::BorrowedFd::borrow_raw(n) };
+        if let Ok(stream) = socket.try_clone_to_owned().map(TcpStream::from) {
+            if let Ok(peer) = stream.peer_addr() {
+                return peer.to_string();
+            }
+        }
+    }
+    String::new()
+}
+
 fn main() {
     braid_procpool::init();
     let mut checks = Checks::new();
+    checks.run(
+        "listening on every interface tells workers a real address",
+        every_interface_tells_workers_a_real_address,
+    );
     checks.run(
         "tasks and maps run on workers started by a command",
         runs_tasks_and_maps,
