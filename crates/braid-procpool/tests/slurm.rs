@@ -163,7 +163,19 @@ fn in_allocation() -> i32 {
     println!("allocation {own}, workers {both:?}");
     let in_it = both.iter().all(|w| w.0 == own);
     let two_steps = both[0].1 != both[1].1 && both[0].2 != both[1].2;
-    if in_it && two_steps {
+    drop(pool);
+    // A third worker has no room in a two-task allocation: its step waits, and the build
+    // gives up after the start time-out, naming it.
+    let built = ProcessPool::builder()
+        .workers(3)
+        .launcher(slurm().start_timeout(Duration::from_secs(2)))
+        .build();
+    let too_many = match built {
+        Err(e) => e.to_string().contains("not ready within 2s"),
+        Ok(_) => false,
+    };
+    println!("a third worker times out: {too_many}");
+    if in_it && two_steps && too_many {
         println!("steps of the allocation: ok");
         0
     } else {

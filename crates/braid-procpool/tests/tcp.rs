@@ -727,9 +727,42 @@ fn told_address(_: ()) -> String {
     String::new()
 }
 
+/// A worker that never connects fails the build after the launcher's start time-out, not
+/// the default minute, and leaves no process behind.
+fn a_start_timeout_bounds_the_wait_for_a_worker() {
+    let started = std::time::Instant::now();
+    let built = ProcessPool::builder()
+        .workers(1)
+        .launcher(Launcher::command("sleep", ["600"]).start_timeout(Duration::from_millis(300)))
+        .build();
+    let Err(error) = built else {
+        panic!("a worker that never connects cannot make a pool");
+    };
+    assert!(
+        error.to_string().contains("not ready within 300ms"),
+        "{error}"
+    );
+    // The default is a minute; this one gave up long before.
+    assert!(
+        started.elapsed() < Duration::from_secs(50),
+        "{:?}",
+        started.elapsed()
+    );
+    eventually("the launcher to be reaped", no_children);
+    let zero = ProcessPool::builder()
+        .workers(1)
+        .launcher(exec_launcher().start_timeout(Duration::ZERO))
+        .build();
+    assert!(zero.is_err(), "a zero start time-out is refused");
+}
+
 fn main() {
     braid_procpool::init();
     let mut checks = Checks::new();
+    checks.run(
+        "a start time-out bounds the wait for a worker",
+        a_start_timeout_bounds_the_wait_for_a_worker,
+    );
     checks.run(
         "listening on every interface tells workers a real address",
         every_interface_tells_workers_a_real_address,

@@ -134,6 +134,8 @@ pub struct Launcher {
     pub(crate) listen: Option<std::net::SocketAddr>,
     /// Workers placed by Slurm, with these settings; the command is `srun`'s.
     pub(crate) slurm: Option<Slurm>,
+    /// How long a worker may take from its launch to `READY`; `None`: a minute.
+    pub(crate) start_timeout: Option<std::time::Duration>,
 }
 
 impl Launcher {
@@ -166,6 +168,7 @@ impl Launcher {
             args: args.into_iter().map(Into::into).collect(),
             listen: None,
             slurm: None,
+            start_timeout: None,
         }
     }
 
@@ -194,6 +197,7 @@ impl Launcher {
             cpus_per_worker: 1,
             args: Vec::new(),
             listen: None,
+            start_timeout: std::time::Duration::from_secs(600),
         }
     }
 
@@ -209,6 +213,15 @@ impl Launcher {
     /// trust (an ssh tunnel, a private cluster network).
     pub fn listen(mut self, addr: std::net::SocketAddr) -> Launcher {
         self.listen = Some(addr);
+        self
+    }
+
+    /// How long a worker may take to be ready, from the moment its command runs: to start,
+    /// connect, prove itself and run the initializer. A minute by default. A worker that
+    /// takes longer is killed and counted as a failed start; while the pool is being built,
+    /// that fails the build.
+    pub fn start_timeout(mut self, timeout: std::time::Duration) -> Launcher {
+        self.start_timeout = Some(timeout);
         self
     }
 }
@@ -242,6 +255,7 @@ pub struct Slurm {
     cpus_per_worker: u32,
     args: Vec<std::ffi::OsString>,
     listen: Option<std::net::SocketAddr>,
+    start_timeout: std::time::Duration,
 }
 
 impl Slurm {
@@ -286,6 +300,15 @@ impl Slurm {
         self
     }
 
+    /// How long a worker may take to be ready from the moment its `srun` runs, waiting in
+    /// Slurm's queue included: ten minutes by default. Building a pool waits for every
+    /// worker, so a pool that asks for more workers than its allocation (or the cluster)
+    /// can hold at once fails to build after this long; ask for as many tasks as workers.
+    pub fn start_timeout(mut self, timeout: std::time::Duration) -> Slurm {
+        self.start_timeout = timeout;
+        self
+    }
+
     /// `srun`'s arguments for one worker running `exe`; `in_allocation` when `SLURM_JOB_ID`
     /// is set.
     pub(crate) fn srun_args(
@@ -298,6 +321,9 @@ impl Slurm {
             "--nodes=1".into(),
             format!("--cpus-per-task={}", self.cpus_per_worker).into(),
             "--job-name=braid-worker".into(),
+            // The worker learns its role from the environment: pass it on whatever the
+            // site's default (`SLURM_EXPORT_ENV`) is.
+            "--export=ALL".into(),
             // Slurm's own notes ("job queued", "step cancelled") stay out of the program's
             // output; its errors, and the worker's own output, do not.
             "--quiet".into(),
@@ -332,6 +358,9 @@ impl Slurm {
         if self.cpus_per_worker == 0 {
             return Err("a Slurm worker needs at least 1 cpu, not 0");
         }
+        if self.start_timeout.is_zero() {
+            return Err("a start time-out must be longer than zero");
+        }
         if self.time_limit == Some(std::time::Duration::ZERO) {
             return Err("a Slurm time limit must be longer than zero");
         }
@@ -345,6 +374,7 @@ impl From<Slurm> for Launcher {
             program: slurm.srun.clone(),
             args: Vec::new(),
             listen: slurm.listen,
+            start_timeout: Some(slurm.start_timeout),
             slurm: Some(slurm),
         }
     }
@@ -380,6 +410,7 @@ mod test {
                 "--nodes=1",
                 "--cpus-per-task=4",
                 "--job-name=braid-worker",
+                "--export=ALL",
                 "--quiet",
                 "--partition=compute",
                 "--time=1-01:01:02",

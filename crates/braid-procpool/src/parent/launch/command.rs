@@ -49,12 +49,17 @@ pub(crate) struct Command {
     /// The command reports a worker killed by a signal as exit code 128 + the signal's
     /// number, as `srun` and shells do.
     signals_as_codes: bool,
+    /// How long a worker may take to be ready.
+    pub(crate) start_timeout: Option<Duration>,
     pub(crate) listener: Listener,
 }
 
 impl Command {
     /// Listens where `launcher` says, with a fresh secret.
     pub(crate) fn new(launcher: Launcher, exe: PathBuf) -> io::Result<Command> {
+        if launcher.start_timeout.is_some_and(|t| t.is_zero()) {
+            return Err(invalid("a start time-out must be longer than zero"));
+        }
         let (program, args) = match &launcher.slurm {
             Some(slurm) => {
                 slurm.check().map_err(invalid)?;
@@ -91,6 +96,7 @@ impl Command {
             args,
             exe,
             signals_as_codes: launcher.slurm.is_some(),
+            start_timeout: launcher.start_timeout,
             listener: Listener {
                 socket,
                 addr,

@@ -14,9 +14,7 @@ use super::worker_process::{
     absorb_handoffs, read_available, retire, send, take_back, KillReason, Phase, WorkerProcess,
     EXIT_KEY, KEYS_PER_SLOT, RESULTS_KEY,
 };
-use super::{
-    fail_queue, Supervisor, LAUNCHER_GRACE, START_RETRY_FIRST, START_RETRY_MAX, START_TIMEOUT,
-};
+use super::{fail_queue, Supervisor, LAUNCHER_GRACE, START_RETRY_FIRST, START_RETRY_MAX};
 use crate::parent::error::{BuildError, TaskError};
 use crate::parent::launch::Launched;
 use crate::parent::settings::Shutdown;
@@ -97,7 +95,7 @@ impl Supervisor {
             inbox: Vec::new(),
             outbox: Vec::new(),
             running: VecDeque::with_capacity(2),
-            start_deadline: Instant::now() + START_TIMEOUT,
+            start_deadline: Instant::now() + self.start_timeout,
             tasks_done: 0,
             killed: None,
             start_error: None,

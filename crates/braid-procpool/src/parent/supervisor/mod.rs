@@ -91,6 +91,8 @@ pub(crate) struct Config {
 
 struct Supervisor {
     shared: Arc<Shared>,
+    /// How long a new worker may take to answer `READY`.
+    start_timeout: Duration,
     config: Config,
     launcher: Starter,
     slots: Vec<Slot>,
@@ -118,6 +120,11 @@ pub(crate) fn run(
     mut config: Config,
     startup: Sender<Result<(), BuildError>>,
 ) {
+    let start_timeout = config
+        .command
+        .as_ref()
+        .and_then(|c| c.start_timeout)
+        .unwrap_or(START_TIMEOUT);
     let launcher = match Starter::new(config.method, config.exe.clone(), config.command.take()) {
         Ok(launcher) => launcher,
         Err(e) => {
@@ -136,6 +143,7 @@ pub(crate) fn run(
         shared,
         config,
         launcher,
+        start_timeout,
         awaiting_pid: VecDeque::new(),
         startup: Some(startup),
         startup_error: None,

@@ -11,7 +11,7 @@ use super::worker_process::{
     absorb_handoffs, may_go_ahead, read_available, retire, send, send_packet, set_phase, take_back,
     takes_more, KillReason, Phase, Running, Slot, KEYS_PER_SLOT,
 };
-use super::{Supervisor, START_TIMEOUT};
+use super::Supervisor;
 use crate::parent::settings::Shutdown;
 use crate::parent::shared::Queue;
 use crate::protocol::{self, FromWorker};
@@ -368,6 +368,7 @@ impl Supervisor {
 
     pub(super) fn enforce_deadlines(&mut self) {
         let now = Instant::now();
+        let start_timeout = self.start_timeout;
         for slot in &mut self.slots {
             let Some(worker) = &mut slot.worker else {
                 continue;
@@ -385,7 +386,7 @@ impl Supervisor {
             let reason = match worker.phase {
                 Phase::Starting if worker.start_deadline <= now => {
                     worker.start_error =
-                        Some(format!("the worker was not ready within {START_TIMEOUT:?}"));
+                        Some(format!("the worker was not ready within {start_timeout:?}"));
                     KillReason::StartFailure
                 }
                 Phase::Busy
