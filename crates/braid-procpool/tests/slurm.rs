@@ -1,9 +1,11 @@
 //! The process pool with its workers placed by Slurm (`Launcher::slurm`), on the one-node
 //! cluster `.ci/slurm-one-node.sh` starts: the failure matrix, recycling, each way of
-//! shutting down, a parent that dies, and where the workers' steps run.
+//! shutting down, a parent that dies, where the workers' steps run, and a network that
+//! goes away (cut with nftables, as root).
 //!
 //! Built only with the `slurm-tests` feature (`.ci/run` starts the cluster and runs it);
-//! without a working `srun` every check here fails, none is skipped.
+//! without a working `srun`, `nft` or root every check that needs them fails, none is
+//! skipped.
 
 mod common;
 
@@ -360,6 +362,110 @@ fn a_partition_slurm_refuses_fails_the_build() {
     no_braid_jobs_left();
 }
 
+/// Drops every packet to and from `port` on this machine while it lives (an nftables table
+/// of its own): the network between a pool and its workers gone, as when a cable is pulled.
+struct Cut {
+    table: String,
+}
+
+impl Cut {
+    fn port(port: u16) -> Cut {
+        let table = format!("braid_test_{}", std::process::id());
+        let script = format!(
+            "add table inet {table}\n\
+             add chain inet {table} input {{ type filter hook input priority -10; }}\n\
+             add rule inet {table} input tcp dport {port} drop\n\
+             add rule inet {table} input tcp sport {port} drop\n"
+        );
+        let mut nft = Command::new("nft")
+            .args(["-f", "-"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("nft runs (the nftables package; .ci/run installs it)");
+        use std::io::Write;
+        nft.stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        assert!(nft.wait().unwrap().success(), "nft refused the rules");
+        Cut { table }
+    }
+}
+
+impl Drop for Cut {
+    fn drop(&mut self) {
+        let _ = Command::new("nft")
+            .args(["delete", "table", "inet", &self.table])
+            .status();
+    }
+}
+
+/// The network to the workers goes: nothing reaches the pool, not even heartbeats, so it
+/// counts them dead after three intervals; the running task fails saying why, and once the
+/// network is back new workers take the queued tasks.
+fn a_network_that_goes_away_fails_only_the_running_task() {
+    let pool = ProcessPool::builder()
+        .workers(2)
+        .launcher(slurm().heartbeat(Duration::from_millis(200)))
+        .build()
+        .unwrap();
+    let port = pool.listen_addr().unwrap().port();
+    let marker = marker_path();
+    let cut_off = pool.submit(mark_pid_then_loop, marker.to_str().unwrap().to_owned());
+    wait_for_marker(&marker);
+    let cut = Cut::port(port);
+    let error = cut_off.join().unwrap_err();
+    assert!(
+        matches!(&error, TaskError::WorkerDied { reason: Some(r), .. } if r.contains("heartbeat")),
+        "{error:?}"
+    );
+    // Queued while no worker can reach the pool; run once the network is back.
+    let queued: Vec<_> = (0..4).map(|i| pool.submit(double, i)).collect();
+    drop(cut);
+    for (i, handle) in queued.into_iter().enumerate() {
+        assert_eq!(handle.join(), Ok(i as u64 * 2));
+    }
+    drop(pool);
+    no_braid_jobs_left();
+}
+
+/// A worker cut off from its pool, whose launcher is not the worker itself (the pool kills
+/// the launcher, and the worker is left), notices that its heartbeats go unacknowledged and
+/// ends by itself.
+fn a_worker_cut_off_from_its_pool_ends() {
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .launcher(
+            Launcher::command("sh", ["-c", "\"$BRAID_PROCPOOL_EXE\"; exit 0"])
+                .heartbeat(Duration::from_millis(200)),
+        )
+        .build()
+        .unwrap();
+    let port = pool.listen_addr().unwrap().port();
+    let marker = marker_path();
+    let _cut_off = pool.submit(mark_pid_then_loop, marker.to_str().unwrap().to_owned());
+    let worker = read_pid(&marker);
+    let cut = Cut::port(port);
+    eventually("the cut-off worker to end", || process_gone(worker));
+    drop(cut);
+    assert_eq!(pool.submit(double, 5).join(), Ok(10));
+}
+
+fn mark_pid_then_loop(path: String) -> u64 {
+    std::fs::write(&path, std::process::id().to_string()).unwrap();
+    loops_forever(0)
+}
+
+fn read_pid(path: &std::path::Path) -> u32 {
+    eventually("the task to start", || {
+        std::fs::read_to_string(path).is_ok_and(|s| !s.is_empty())
+    });
+    let pid = std::fs::read_to_string(path).unwrap().parse().unwrap();
+    let _ = std::fs::remove_file(path);
+    pid
+}
+
 fn main() {
     braid_procpool::init();
     match std::env::var(ROLE_ENV).as_deref() {
@@ -420,6 +526,14 @@ fn main() {
     checks.run(
         "slurm: a partition Slurm refuses fails the build",
         a_partition_slurm_refuses_fails_the_build,
+    );
+    checks.run(
+        "slurm: a network that goes away fails only the running task",
+        a_network_that_goes_away_fails_only_the_running_task,
+    );
+    checks.run(
+        "network: a worker cut off from its pool ends",
+        a_worker_cut_off_from_its_pool_ends,
     );
     checks.finish();
 }

@@ -756,9 +756,72 @@ fn a_start_timeout_bounds_the_wait_for_a_worker() {
     assert!(zero.is_err(), "a zero start time-out is refused");
 }
 
+/// A worker whose process is frozen (as a machine that stopped would be) sends no more
+/// heartbeats: the pool counts it dead after three intervals, its task fails saying so,
+/// and the other worker's tasks and the ones queued behind complete.
+fn a_frozen_worker_is_counted_dead_by_its_silence() {
+    let pool = ProcessPool::builder()
+        .workers(2)
+        .launcher(exec_launcher().heartbeat(Duration::from_millis(100)))
+        .build()
+        .unwrap();
+    let marker = marker_path();
+    let frozen = pool.submit(mark_pid_then_loop, marker.to_str().unwrap().to_owned());
+    let worker = read_pid(&marker);
+    // SAFETY: kill has no memory-safety preconditions; `worker` is this pool's worker.
+    unsafe { libc::kill(worker as libc::pid_t, libc::SIGSTOP) };
+    let behind: Vec<_> = (0..8).map(|i| pool.submit(double, i)).collect();
+    let error = frozen.join().unwrap_err();
+    match &error {
+        TaskError::WorkerDied {
+            reason: Some(reason),
+            ..
+        } if reason.contains("heartbeat") => {}
+        other => panic!("expected a death by silence, got {other:?}"),
+    }
+    assert!(
+        error
+            .to_string()
+            .contains("not even a heartbeat, for 300ms"),
+        "{error}"
+    );
+    for (i, handle) in behind.into_iter().enumerate() {
+        assert_eq!(handle.join(), Ok(i as u64 * 2));
+    }
+    eventually("the frozen worker to be gone", || process_gone(worker));
+    eventually("two workers again", || pool.metrics().workers == 2);
+    assert_eq!(pool.metrics().worker_deaths, 1);
+}
+
+/// A worker busy in a long task keeps sending heartbeats from its own thread: many
+/// intervals without a result do not count it dead.
+fn a_busy_worker_keeps_its_heartbeat() {
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .launcher(exec_launcher().heartbeat(Duration::from_millis(20)))
+        .build()
+        .unwrap();
+    // 1.5 s: fifty intervals, twenty-five times the silence the pool tolerates.
+    let pid = pool.submit(common::sleep_then_pid, 1_500).join().unwrap();
+    assert_eq!(
+        pool.submit(common::pid, ()).join(),
+        Ok(pid),
+        "the same worker lives on"
+    );
+    assert_eq!(pool.metrics().worker_deaths, 0);
+}
+
 fn main() {
     braid_procpool::init();
     let mut checks = Checks::new();
+    checks.run(
+        "a frozen worker is counted dead by its silence",
+        a_frozen_worker_is_counted_dead_by_its_silence,
+    );
+    checks.run(
+        "a busy worker keeps its heartbeat",
+        a_busy_worker_keeps_its_heartbeat,
+    );
     checks.run(
         "a start time-out bounds the wait for a worker",
         a_start_timeout_bounds_the_wait_for_a_worker,

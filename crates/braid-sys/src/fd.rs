@@ -3,6 +3,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
 
 use crate::retry;
 
@@ -145,19 +146,25 @@ pub fn packet_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 ///
 /// What `poll(2)` reports.
 pub fn wait_readable(fd: RawFd) -> io::Result<()> {
-    wait_for(fd, libc::POLLIN)
+    wait_for(fd, libc::POLLIN, None).map(drop)
 }
 
-/// Blocks until `poll(2)` reports one of `events` (or an error or hang-up) on `fd`,
-/// retrying `EINTR`.
-fn wait_for(fd: RawFd, events: libc::c_short) -> io::Result<()> {
+/// Blocks until `poll(2)` reports one of `events` (or an error or hang-up) on `fd`, or
+/// `timeout` passes: `Ok(true)` for an event, `Ok(false)` for the time-out. Retries
+/// `EINTR` (with the whole time-out again: a caller that waits in a loop does not mind).
+fn wait_for(fd: RawFd, events: libc::c_short, timeout: Option<Duration>) -> io::Result<bool> {
     let mut entry = libc::pollfd {
         fd,
         events,
         revents: 0,
     };
+    let millis = timeout.map_or(-1, |t| {
+        // Rounded up, so that a short wait is not a busy one.
+        let ms = t.as_nanos().div_ceil(1_000_000);
+        libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
+    });
     // SAFETY: `entry` is one valid pollfd for the whole call.
-    retry(|| unsafe { crate::syscall!(poll(&mut entry, 1, -1)) }).map(drop)
+    retry(|| unsafe { crate::syscall!(poll(&mut entry, 1, millis)) }).map(|n| n > 0)
 }
 
 /// Blocks until the peer of the stream socket `fd` has closed or shut down its sending half
@@ -173,11 +180,58 @@ fn wait_for(fd: RawFd, events: libc::c_short) -> io::Result<()> {
 pub fn wait_peer_closed(fd: RawFd) -> io::Result<()> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
-        wait_for(fd, libc::POLLRDHUP)
+        wait_for(fd, libc::POLLRDHUP, None).map(drop)
     }
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     {
         let _ = fd;
+        Err(io::ErrorKind::Unsupported.into())
+    }
+}
+
+/// [`wait_peer_closed`] for at most `timeout`: `Ok(true)` once the peer has closed (or
+/// the connection failed), `Ok(false)` when the time ran out first. Outside Linux and
+/// Android, where no event tells a peer's shutdown, only a failed or hung-up connection
+/// ends the wait early.
+///
+/// # Errors
+///
+/// What `poll(2)` reports.
+pub fn wait_peer_closed_for(fd: RawFd, timeout: Duration) -> io::Result<bool> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let events = libc::POLLRDHUP;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let events = 0;
+    wait_for(fd, events, Some(timeout))
+}
+
+/// Sets how long data sent on the TCP socket `fd` may stay unacknowledged before the
+/// connection is dropped (`TCP_USER_TIMEOUT`, Linux and Android): a peer whose machine has
+/// gone, or whose network has, is noticed then instead of after the kernel's retries of
+/// many minutes. Elsewhere it does nothing and says `Unsupported`.
+///
+/// # Errors
+///
+/// What `setsockopt(2)` reports; `Unsupported` outside Linux and Android.
+pub fn set_tcp_user_timeout(fd: RawFd, timeout: Duration) -> io::Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let millis = libc::c_uint::try_from(timeout.as_millis()).unwrap_or(libc::c_uint::MAX);
+        // SAFETY: the option value is a c_uint that lives for the call, with its size.
+        unsafe {
+            crate::syscall!(setsockopt(
+                fd,
+                libc::IPPROTO_TCP,
+                libc::TCP_USER_TIMEOUT,
+                (&millis as *const libc::c_uint).cast(),
+                std::mem::size_of::<libc::c_uint>() as libc::socklen_t,
+            ))
+        }
+        .map(drop)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let _ = (fd, timeout);
         Err(io::ErrorKind::Unsupported.into())
     }
 }
@@ -740,6 +794,38 @@ fn mark_late_one(fd: OwnedFd) -> OwnedFd {
 mod test {
     use super::*;
     use std::os::fd::AsFd;
+
+    #[test]
+    fn waiting_for_a_peer_to_close_times_out_then_sees_the_close() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let theirs = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (ours, _) = listener.accept().unwrap();
+        assert!(!wait_peer_closed_for(ours.as_raw_fd(), Duration::from_millis(20)).unwrap());
+        drop(theirs);
+        assert!(wait_peer_closed_for(ours.as_raw_fd(), Duration::from_secs(30)).unwrap());
+    }
+
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn the_tcp_user_timeout_is_set() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let stream = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        set_tcp_user_timeout(stream.as_raw_fd(), Duration::from_millis(1500)).unwrap();
+        let mut value: libc::c_uint = 0;
+        let mut len = std::mem::size_of::<libc::c_uint>() as libc::socklen_t;
+        // SAFETY: `value` and `len` are valid out-pointers of the right size.
+        unsafe {
+            crate::syscall!(getsockopt(
+                stream.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_USER_TIMEOUT,
+                (&mut value as *mut libc::c_uint).cast(),
+                &mut len,
+            ))
+        }
+        .unwrap();
+        assert_eq!(value, 1500);
+    }
 
     fn is_cloexec(fd: RawFd) -> bool {
         // SAFETY: F_GETFD only reads flags.

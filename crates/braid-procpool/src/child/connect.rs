@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use braid_sys::{fd, process};
 
 use crate::protocol::auth::{self, Secret};
+use crate::protocol::FromWorker;
 
 /// How long joining the pool may take in all, each way of each handshake and the tries
 /// again included.
@@ -141,12 +142,42 @@ fn handshake(
 /// middle of a task: the connection is how a worker on another machine learns that its pool
 /// is gone (or has killed it), as a local worker learns it from its death signal. Where the
 /// system cannot watch for that, the worker ends when it next reads or writes.
+///
+/// The same thread sends the heartbeats the pool asked for in `INIT`, task or no task, and
+/// has the connection dropped when they go unacknowledged for as long as the pool waits for
+/// them: then the pool's machine or the network is gone, and the worker ends too.
 fn watch_connection(socket: i32) {
     let watch = move || {
-        if fd::wait_peer_closed(socket).is_ok() {
-            // `_exit`: a task may still run, and its state is not to be flushed anywhere.
-            // Between tasks the pool closes its side only to let the worker go.
-            process::exit_now(0);
+        let mut interval = None;
+        loop {
+            let wait = match interval {
+                Some(interval) => interval,
+                // Until `INIT` has come, look for it now and then.
+                None => Duration::from_millis(50),
+            };
+            match fd::wait_peer_closed_for(socket, wait) {
+                // `_exit`: a task may still run, and its state is not to be flushed anywhere.
+                // Between tasks the pool closes its side only to let the worker go.
+                Ok(true) | Err(_) => process::exit_now(0),
+                Ok(false) => {}
+            }
+            if interval.is_none() {
+                let ms = super::serve::HEARTBEAT_MS.load(std::sync::atomic::Ordering::Relaxed);
+                if ms == 0 {
+                    continue;
+                }
+                let every = Duration::from_millis(u64::from(ms));
+                // Where the system cannot bound the wait for acknowledgements, the kernel's
+                // own retries end the connection, later.
+                let _ = fd::set_tcp_user_timeout(
+                    socket,
+                    every * crate::parent::settings::HEARTBEATS_MISSED,
+                );
+                interval = Some(every);
+            }
+            if super::serve::write_frame(socket, &FromWorker::alive_frame()).is_err() {
+                process::exit_now(0);
+            }
         }
     };
     let started = std::thread::Builder::new()

@@ -5,8 +5,6 @@
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
-use braid_sys::fd;
-
 use crate::protocol::broken;
 
 /// The worker's results pipe; -1 outside a worker.
@@ -42,7 +40,7 @@ pub fn corrupt_results(kind: Corruption) {
             return;
         }
     };
-    let _ = fd::write_all(fd, &frame);
+    let _ = super::serve::write_frame(fd, &frame);
 }
 
 /// Remembers the worker's results pipe.
@@ -54,7 +52,7 @@ pub(super) fn set_results_fd(fd: RawFd) {
 /// then.
 pub(super) fn after_results() {
     if UNOWNED_RESULT.swap(false, Ordering::Relaxed) {
-        let _ = fd::write_all(
+        let _ = super::serve::write_frame(
             RESULTS_FD.load(Ordering::Relaxed),
             &broken::unowned_results(),
         );

@@ -1,14 +1,34 @@
 //! The worker's loop: read a task, run it, write its results, until the task pipe closes.
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::os::fd::RawFd;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use braid_sys::fd;
 
 use crate::protocol::function::{self, ItemFailure, Trampoline};
 use crate::protocol::{self, FromWorker, ResultsFrame, TaskBody, ToWorker, WorkerSettings};
+
+/// Held while a whole frame goes out on the results stream: a worker on a connection also
+/// writes heartbeats there, from another thread, and frames must not interleave.
+static WRITING: Mutex<()> = Mutex::new(());
+
+/// The heartbeat interval the pool asked for in `INIT`, in milliseconds; 0 until then, and
+/// for a worker on pipes.
+pub(super) static HEARTBEAT_MS: AtomicU32 = AtomicU32::new(0);
+
+/// Writes one whole frame to the results stream, never in the middle of another.
+pub(super) fn write_frame(fd: RawFd, frame: &[u8]) -> io::Result<()> {
+    // A panic never happens while the lock is held (a write does not panic), so a poisoned
+    // lock still guards nothing broken.
+    let _whole = WRITING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    fd::write_all(fd, frame)
+}
 
 /// Serves tasks until the task pipe closes; returns the process exit code.
 pub(super) fn serve(task: RawFd, result: RawFd) -> i32 {
@@ -26,21 +46,22 @@ pub(super) fn serve(task: RawFd, result: RawFd) -> i32 {
             Some(ToWorker::Init(settings)) => match begin(&settings) {
                 Ok(()) => {
                     frame_limit = settings.frame_limit;
+                    HEARTBEAT_MS.store(settings.heartbeat_ms, Ordering::Relaxed);
                     let ready = FromWorker::ready_frame(
                         std::process::id(),
                         function::build_fingerprint(),
                         &node_name(),
                     );
-                    fd::write_all(result, &ready).is_ok()
+                    write_frame(result, &ready).is_ok()
                 }
                 Err(message) => {
-                    let _ = fd::write_all(result, &FromWorker::init_failed_frame(&message));
+                    let _ = write_frame(result, &FromWorker::init_failed_frame(&message));
                     return 1;
                 }
             },
             Some(ToWorker::Task(task)) => {
                 run_task(task, &mut out, frame_limit);
-                let sent = fd::write_all(result, &out).is_ok();
+                let sent = write_frame(result, &out).is_ok();
                 super::corrupt::after_results();
                 sent
             }

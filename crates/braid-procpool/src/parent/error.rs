@@ -30,6 +30,10 @@ pub enum TaskError {
         /// The host the worker ran on, for a worker started by a launcher (the Slurm node's
         /// name under Slurm); `None` for the pool's own child processes.
         node: Option<String>,
+        /// Why the pool ended the worker, when it did: a worker on a connection that went
+        /// silent (see [`Launcher::heartbeat`](crate::Launcher::heartbeat)). `None` when the
+        /// worker ended by itself or by someone else's hand.
+        reason: Option<String>,
     },
     /// The task ran past its timeout; its worker was killed and replaced.
     TimedOut,
@@ -87,6 +91,7 @@ impl fmt::Display for TaskError {
                 exit_code,
                 signal,
                 node,
+                reason,
             } => {
                 write!(f, "worker process {pid}")?;
                 if let Some(node) = node {
@@ -101,7 +106,11 @@ impl fmt::Display for TaskError {
                     )?,
                     (None, None) => f.write_str(" ended")?,
                 }
-                f.write_str(" while running the task; a new worker replaced it")
+                f.write_str(" while running the task")?;
+                if let Some(reason) = reason {
+                    write!(f, " ({reason})")?;
+                }
+                f.write_str("; a new worker replaced it")
             }
             TaskError::TimedOut => {
                 f.write_str("the task ran past its timeout, so its worker was killed and replaced")
@@ -262,6 +271,7 @@ mod test {
             exit_code: Some(3),
             signal: None,
             node: None,
+            reason: None,
         };
         assert_eq!(
             exit.to_string(),
@@ -273,6 +283,7 @@ mod test {
             exit_code: None,
             signal: Some(9),
             node: Some("node-4".into()),
+            reason: None,
         };
         assert_eq!(
             killed.to_string(),
@@ -284,6 +295,7 @@ mod test {
             exit_code: None,
             signal: None,
             node: None,
+            reason: None,
         };
         assert!(ended
             .to_string()

@@ -498,6 +498,9 @@ impl Builder {
                 initializer,
                 frame_limit,
                 panic_output: self.panic_output,
+                heartbeat_ms: command.as_ref().map_or(0, |c| {
+                    u32::try_from(c.heartbeat.as_millis()).unwrap_or(u32::MAX)
+                }),
             },
             command,
         };

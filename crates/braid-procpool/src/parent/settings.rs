@@ -136,7 +136,15 @@ pub struct Launcher {
     pub(crate) slurm: Option<Slurm>,
     /// How long a worker may take from its launch to `READY`; `None`: a minute.
     pub(crate) start_timeout: Option<std::time::Duration>,
+    /// How often each worker says it is alive.
+    pub(crate) heartbeat: std::time::Duration,
 }
+
+/// How often a worker on a connection says it is alive, unless the launcher says otherwise.
+pub(crate) const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Heartbeats a worker may miss in a row before the pool counts it dead.
+pub(crate) const HEARTBEATS_MISSED: u32 = 3;
 
 impl Launcher {
     /// Starts each worker by running `program` with `args` (see [`Launcher`] for the
@@ -169,6 +177,7 @@ impl Launcher {
             listen: None,
             slurm: None,
             start_timeout: None,
+            heartbeat: HEARTBEAT,
         }
     }
 
@@ -198,6 +207,7 @@ impl Launcher {
             args: Vec::new(),
             listen: None,
             start_timeout: std::time::Duration::from_secs(600),
+            heartbeat: HEARTBEAT,
         }
     }
 
@@ -222,6 +232,18 @@ impl Launcher {
     /// that fails the build.
     pub fn start_timeout(mut self, timeout: std::time::Duration) -> Launcher {
         self.start_timeout = Some(timeout);
+        self
+    }
+
+    /// How often each worker tells the pool that it is alive: every 5 s by default. A
+    /// thread of the worker's own sends the heartbeat, so a worker busy with a long task
+    /// keeps sending it; a worker the pool hears nothing from for three intervals (its
+    /// machine stopped, its network went, its process was frozen) is counted dead, its
+    /// launcher killed, and its task fails with [`TaskError::WorkerDied`] saying so. The
+    /// worker likewise drops a connection whose heartbeats go unacknowledged that long
+    /// (Linux), and so ends when its pool's machine is gone.
+    pub fn heartbeat(mut self, interval: std::time::Duration) -> Launcher {
+        self.heartbeat = interval;
         self
     }
 }
@@ -256,6 +278,7 @@ pub struct Slurm {
     args: Vec<std::ffi::OsString>,
     listen: Option<std::net::SocketAddr>,
     start_timeout: std::time::Duration,
+    heartbeat: std::time::Duration,
 }
 
 impl Slurm {
@@ -306,6 +329,13 @@ impl Slurm {
     /// can hold at once fails to build after this long; ask for as many tasks as workers.
     pub fn start_timeout(mut self, timeout: std::time::Duration) -> Slurm {
         self.start_timeout = timeout;
+        self
+    }
+
+    /// How often each worker tells the pool that it is alive (see
+    /// [`Launcher::heartbeat`]); every 5 s by default.
+    pub fn heartbeat(mut self, interval: std::time::Duration) -> Slurm {
+        self.heartbeat = interval;
         self
     }
 
@@ -375,6 +405,7 @@ impl From<Slurm> for Launcher {
             args: Vec::new(),
             listen: slurm.listen,
             start_timeout: Some(slurm.start_timeout),
+            heartbeat: slurm.heartbeat,
             slurm: Some(slurm),
         }
     }

@@ -13,7 +13,8 @@
 //! byte is a tag. The parent sends:
 //!
 //! - `INIT`: `i64` initializer offset, or 0 for none, `u64` frame limit (the largest body the
-//!   worker may send), `u8` panic output (0: prefixed, 1: silent). Always the first message.
+//!   worker may send), `u8` panic output (0: prefixed, 1: silent), `u32` heartbeat interval
+//!   in milliseconds (0: none). Always the first message.
 //! - `TASK`: `u64` ticket, `i64` function offset, `i64` trampoline offset, `u32` item count,
 //!   then per item a `u32` length and the encoded argument. A single task is a chunk of one
 //!   item. The ticket, stamped as the message is sent ([`stamp_ticket`]), tells this message
@@ -25,6 +26,8 @@
 //! - `READY`: `u32` pid, `i64` build fingerprint, then the UTF-8 name of the worker's host
 //!   (its Slurm node's name under Slurm); after `INIT` succeeded.
 //! - `INIT_FAILED`: a UTF-8 message; the worker exits after it.
+//! - `ALIVE`: nothing; a worker on a connection sends one every heartbeat interval, from a
+//!   thread of its own, between or in the middle of tasks (never inside another frame).
 //! - `RESULTS`: the `u64` ticket of the task it answers, `u32` item count, then per item a
 //!   status byte, a `u32` length and the bytes (the encoded result, or a UTF-8 message for a
 //!   failure), in the order of the task's items.
@@ -46,6 +49,7 @@ const TASK: u8 = 2;
 const READY: u8 = 0x11;
 const INIT_FAILED: u8 = 0x12;
 const RESULTS: u8 = 0x13;
+const ALIVE: u8 = 0x14;
 
 /// Item statuses in a `RESULTS` message.
 pub(crate) const ITEM_OK: u8 = 0;
@@ -186,6 +190,7 @@ impl ToWorker<'_> {
             PanicOutput::Prefixed => 0,
             PanicOutput::Silent => 1,
         });
+        body.extend_from_slice(&settings.heartbeat_ms.to_le_bytes());
         frame(INIT, &body)
     }
 
@@ -201,6 +206,7 @@ impl ToWorker<'_> {
                     1 => PanicOutput::Silent,
                     _ => return None,
                 },
+                heartbeat_ms: cursor.u32()?,
             })),
             TASK => Some(ToWorker::Task(TaskBody {
                 ticket: cursor.u64()?,
@@ -223,6 +229,9 @@ pub(crate) struct WorkerSettings {
     pub(crate) frame_limit: usize,
     /// What the worker prints when a task panics.
     pub(crate) panic_output: PanicOutput,
+    /// How often a worker on a connection says it is alive ([`FromWorker::Alive`]), in
+    /// milliseconds; 0 for a worker on pipes, whose death its parent sees directly.
+    pub(crate) heartbeat_ms: u32,
 }
 
 /// A `TASK` body: the function to run and its encoded arguments.
@@ -257,6 +266,8 @@ pub(crate) enum FromWorker<'a> {
     InitFailed(String),
     /// The outcomes of the oldest task the worker holds.
     Results(Outcomes<'a>),
+    /// A heartbeat: the worker's process is running, whatever its task is doing.
+    Alive,
 }
 
 impl FromWorker<'_> {
@@ -267,6 +278,11 @@ impl FromWorker<'_> {
         body.extend_from_slice(&fingerprint.to_le_bytes());
         body.extend_from_slice(node.as_bytes());
         frame(READY, &body)
+    }
+
+    /// The `ALIVE` frame, a heartbeat.
+    pub(crate) fn alive_frame() -> Vec<u8> {
+        frame(ALIVE, &[])
     }
 
     /// The `INIT_FAILED` frame.
@@ -291,6 +307,7 @@ impl FromWorker<'_> {
                 }),
                 _ => Err("the worker sent a truncated READY message".into()),
             },
+            Some(ALIVE) => Ok(FromWorker::Alive),
             Some(INIT_FAILED) => Ok(FromWorker::InitFailed(
                 String::from_utf8_lossy(cursor.rest()).into_owned(),
             )),
@@ -631,6 +648,7 @@ mod test {
             initializer: -42,
             frame_limit: 1000,
             panic_output: PanicOutput::Silent,
+            heartbeat_ms: 250,
         };
         let init = ToWorker::init_frame(&settings);
         let (body, _) = split_frame(&init).unwrap().unwrap();
@@ -660,6 +678,10 @@ mod test {
         bad_name[..4].copy_from_slice(&(nameless.len() as u32 - 4 + 1).to_le_bytes());
         let (body, _) = split_frame(&bad_name).unwrap().unwrap();
         assert!(FromWorker::decode(body).is_err());
+
+        let alive = FromWorker::alive_frame();
+        let (body, _) = split_frame(&alive).unwrap().unwrap();
+        assert!(matches!(FromWorker::decode(body), Ok(FromWorker::Alive)));
 
         let failed = FromWorker::init_failed_frame("no config");
         let (body, _) = split_frame(&failed).unwrap().unwrap();

@@ -51,6 +51,8 @@ pub(crate) struct Command {
     signals_as_codes: bool,
     /// How long a worker may take to be ready.
     pub(crate) start_timeout: Option<Duration>,
+    /// How often each worker says it is alive.
+    pub(crate) heartbeat: Duration,
     pub(crate) listener: Listener,
 }
 
@@ -59,6 +61,11 @@ impl Command {
     pub(crate) fn new(launcher: Launcher, exe: PathBuf) -> io::Result<Command> {
         if launcher.start_timeout.is_some_and(|t| t.is_zero()) {
             return Err(invalid("a start time-out must be longer than zero"));
+        }
+        if launcher.heartbeat < Duration::from_millis(1) {
+            return Err(invalid(
+                "a heartbeat interval must be at least a millisecond",
+            ));
         }
         let (program, args) = match &launcher.slurm {
             Some(slurm) => {
@@ -97,6 +104,7 @@ impl Command {
             exe,
             signals_as_codes: launcher.slurm.is_some(),
             start_timeout: launcher.start_timeout,
+            heartbeat: launcher.heartbeat,
             listener: Listener {
                 socket,
                 addr,

@@ -107,6 +107,7 @@ impl Supervisor {
             passed_over: false,
             node: None,
             launcher_grace: None,
+            last_heard: Instant::now(),
         };
         self.slots[index].worker = Some(worker);
         match registered {
@@ -423,11 +424,19 @@ impl Supervisor {
             (Some(running), _) => {
                 counters.worker_deaths.fetch_add(1, Ordering::Relaxed);
                 let status = self.launcher.worker_status(status);
+                let reason = match worker.killed {
+                    Some(KillReason::Silent(limit)) => Some(format!(
+                        "it sent nothing, not even a heartbeat, for {limit:?}, so the pool \
+                         ended it"
+                    )),
+                    _ => None,
+                };
                 running.sink.fail(TaskError::WorkerDied {
                     pid,
                     exit_code: status.code(),
                     signal: status.signal(),
                     node: worker.node.take(),
+                    reason,
                 });
             }
             (None, _) if worker.phase == Phase::Starting => {

@@ -93,6 +93,8 @@ struct Supervisor {
     shared: Arc<Shared>,
     /// How long a new worker may take to answer `READY`.
     start_timeout: Duration,
+    /// How often workers on connections send heartbeats; `None` for local workers.
+    heartbeat: Option<Duration>,
     config: Config,
     launcher: Starter,
     slots: Vec<Slot>,
@@ -125,6 +127,7 @@ pub(crate) fn run(
         .as_ref()
         .and_then(|c| c.start_timeout)
         .unwrap_or(START_TIMEOUT);
+    let heartbeat = config.command.as_ref().map(|c| c.heartbeat);
     let launcher = match Starter::new(config.method, config.exe.clone(), config.command.take()) {
         Ok(launcher) => launcher,
         Err(e) => {
@@ -144,6 +147,7 @@ pub(crate) fn run(
         config,
         launcher,
         start_timeout,
+        heartbeat,
         awaiting_pid: VecDeque::new(),
         startup: Some(startup),
         startup_error: None,

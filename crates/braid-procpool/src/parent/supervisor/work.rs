@@ -4,15 +4,15 @@
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::lifecycle::kill_worker;
 use super::worker_process::{
     absorb_handoffs, may_go_ahead, read_available, retire, send, send_packet, set_phase, take_back,
-    takes_more, KillReason, Phase, Running, Slot, KEYS_PER_SLOT,
+    takes_more, KillReason, Phase, Running, Slot, WorkerProcess, KEYS_PER_SLOT,
 };
 use super::Supervisor;
-use crate::parent::settings::Shutdown;
+use crate::parent::settings::{Shutdown, HEARTBEATS_MISSED};
 use crate::parent::shared::Queue;
 use crate::protocol::{self, FromWorker};
 use braid_sys::fd;
@@ -172,6 +172,10 @@ impl Supervisor {
                 true
             }
         };
+        if worker.socket {
+            // Any bytes, a heartbeat or a result, say the worker is alive.
+            worker.last_heard = Instant::now();
+        }
         self.process_inbox(index);
         if eof {
             self.on_results_closed(index);
@@ -249,6 +253,8 @@ impl Supervisor {
             }
             // Told to stop while it was starting: it exits after this on its own.
             FromWorker::Ready { .. } if worker.phase == Phase::Retiring => {}
+            // Its arrival was the point (`last_heard`).
+            FromWorker::Alive => {}
             FromWorker::InitFailed(message) => {
                 worker.start_error = Some(format!("the initializer panicked: {message}"));
             }
@@ -361,7 +367,11 @@ impl Supervisor {
                     Phase::Busy => w.running.front().and_then(|r| r.deadline),
                     _ => None,
                 };
-                phase.into_iter().chain(w.launcher_grace).min()
+                phase
+                    .into_iter()
+                    .chain(w.launcher_grace)
+                    .chain(self.silence_deadline(w))
+                    .min()
             })
             .min()
     }
@@ -369,12 +379,29 @@ impl Supervisor {
     pub(super) fn enforce_deadlines(&mut self) {
         let now = Instant::now();
         let start_timeout = self.start_timeout;
+        let silence = self.silence_limit();
         for slot in &mut self.slots {
             let Some(worker) = &mut slot.worker else {
                 continue;
             };
             if worker.killed.is_some() {
                 continue;
+            }
+            if let Some(limit) = silence.filter(|_| heard_of(worker)) {
+                if worker.last_heard + limit <= now {
+                    // What waits unread in the socket was heard too, only not read yet.
+                    let unread = worker
+                        .results
+                        .as_ref()
+                        .and_then(|r| fd::unread_bytes(r.as_raw_fd()));
+                    if unread.is_some_and(|n| n > 0) {
+                        worker.last_heard = now;
+                    } else {
+                        worker.killed = Some(KillReason::Silent(limit));
+                        let _ = kill_worker(worker);
+                        continue;
+                    }
+                }
             }
             if worker.launcher_grace.is_some_and(|at| at <= now) {
                 // Its connection is gone and its launcher has not ended in the time given:
@@ -404,6 +431,26 @@ impl Supervisor {
             let _ = kill_worker(worker);
         }
     }
+}
+
+impl Supervisor {
+    /// How long a worker on a connection may go unheard before it is counted dead: its
+    /// heartbeats missed in a row; `None` for a pool of local workers.
+    pub(super) fn silence_limit(&self) -> Option<Duration> {
+        self.heartbeat.map(|every| every * HEARTBEATS_MISSED)
+    }
+
+    /// When a worker on a connection is counted dead if nothing more is heard from it.
+    fn silence_deadline(&self, worker: &WorkerProcess) -> Option<Instant> {
+        let limit = self.silence_limit().filter(|_| heard_of(worker))?;
+        Some(worker.last_heard + limit)
+    }
+}
+
+/// Whether a worker is one whose heartbeats are awaited: on a connection, past its start
+/// (which has a deadline of its own), not yet told to stop.
+fn heard_of(worker: &WorkerProcess) -> bool {
+    worker.socket && matches!(worker.phase, Phase::Idle | Phase::Busy)
 }
 
 /// While a worker is idle and nothing is queued, takes back the jobs waiting unread in

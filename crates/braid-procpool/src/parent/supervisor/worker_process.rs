@@ -36,6 +36,8 @@ pub(super) enum KillReason {
     StartFailure,
     /// It broke the protocol, as the message says; nothing more it sent is believed.
     Protocol(String),
+    /// A worker on a connection sent nothing, not even a heartbeat, for this long.
+    Silent(Duration),
 }
 
 /// A job a worker holds: the one it runs, or one waiting in its pipe.
@@ -117,6 +119,8 @@ pub(super) struct WorkerProcess {
     /// has not ended by then. The launcher usually ends on its own at once, with the
     /// worker's own exit status (an `srun` reports its task's), which a kill would hide.
     pub(super) launcher_grace: Option<Instant>,
+    /// When a worker on a connection last sent anything: a heartbeat, a result.
+    pub(super) last_heard: Instant,
 }
 
 #[derive(Default)]
