@@ -359,6 +359,11 @@ fn a_partition_slurm_refuses_fails_the_build() {
         text.contains("the launcher `srun`") && text.contains("exit code 1"),
         "{text}"
     );
+    // Slurm's own words, not only a pointer to them.
+    assert!(
+        text.contains("srun: error") && text.contains("partition"),
+        "{text}"
+    );
     no_braid_jobs_left();
 }
 
@@ -452,6 +457,28 @@ fn a_worker_cut_off_from_its_pool_ends() {
     assert_eq!(pool.submit(double, 5).join(), Ok(10));
 }
 
+/// A worker's step cancelled with `scancel` (as an administrator, or a time limit, ends
+/// it): its task fails with the signal Slurm sent and Slurm's own words, and a new worker
+/// takes the next task.
+fn a_step_slurm_cancels_fails_with_slurms_words() {
+    let pool = slurm_pool(1);
+    let (job, _, _) = pool.submit(where_am_i, ()).join().unwrap();
+    let hung = pool.submit(loops_forever, 0);
+    let cancelled = Command::new("scancel").arg(&job).status().unwrap();
+    assert!(cancelled.success());
+    let error = hung.join().unwrap_err();
+    match &error {
+        TaskError::WorkerDied {
+            signal: Some(libc::SIGTERM),
+            reason: Some(reason),
+            ..
+        } if reason.contains("CANCELLED") => {}
+        other => panic!("expected a cancelled step, got {other:?}"),
+    }
+    assert!(error.to_string().contains("Slurm said"), "{error}");
+    assert_eq!(pool.submit(double, 6).join(), Ok(12));
+}
+
 fn mark_pid_then_loop(path: String) -> u64 {
     std::fs::write(&path, std::process::id().to_string()).unwrap();
     loops_forever(0)
@@ -526,6 +553,10 @@ fn main() {
     checks.run(
         "slurm: a partition Slurm refuses fails the build",
         a_partition_slurm_refuses_fails_the_build,
+    );
+    checks.run(
+        "slurm: a step Slurm cancels fails with Slurm's words",
+        a_step_slurm_cancels_fails_with_slurms_words,
     );
     checks.run(
         "slurm: a network that goes away fails only the running task",

@@ -8,12 +8,13 @@
 use std::ffi::OsString;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use braid_poller::{Interest, Mode, Poller};
+use braid_sys::fd;
 use braid_sys::process::ExitStatus;
 
 use super::address;
@@ -120,21 +121,32 @@ impl Command {
         self.listener.addr
     }
 
-    /// Runs the command for worker `id`; returns its pid. The caller reaps it.
-    pub(crate) fn run(&self, id: u64) -> io::Result<u32> {
+    /// Runs the command for worker `id`; returns its pid, and for `srun` the read end of
+    /// its standard error (non-blocking), where Slurm says why a step ended. The caller
+    /// reaps it.
+    pub(crate) fn run(&self, id: u64) -> io::Result<(u32, Option<OwnedFd>)> {
         let role = Role::Connect {
             addr: self.listener.addr,
             id,
             secret: self.listener.secret,
         };
-        let child = std::process::Command::new(&self.program)
+        let mut child = std::process::Command::new(&self.program)
             .args(&self.args)
             .envs(role.env())
             .env(EXE_ENV, &self.exe)
             .stdin(Stdio::null())
+            .stderr(if self.signals_as_codes {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
             .spawn()
             .map_err(|e| io::Error::new(e.kind(), format!("running {}: {e}", self.name())))?;
-        Ok(child.id())
+        let log = child.stderr.take().map(OwnedFd::from);
+        if let Some(log) = &log {
+            fd::set_nonblocking(log.as_fd(), true)?;
+        }
+        Ok((child.id(), log))
     }
 
     /// The program the command runs, quoted, for messages.

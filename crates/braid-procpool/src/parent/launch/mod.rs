@@ -33,6 +33,9 @@ pub(crate) struct Launched {
     /// ([`fd::packet_pipe`], Linux): reading it takes back, whole, task messages the worker
     /// has not read yet. Non-blocking, and so is the worker's end, which shares its mode.
     pub(crate) recall: Option<OwnedFd>,
+    /// The launcher's standard error, where it says why a worker ended (Slurm's `srun`);
+    /// non-blocking. What comes out is passed on to this process's standard error.
+    pub(crate) log: Option<OwnedFd>,
 }
 
 /// Starts workers. Lives on the supervisor thread: on Linux the death signal of a worker or
@@ -72,11 +75,13 @@ impl Starter {
     /// Starts one worker, known to the pool as `id`.
     pub(crate) fn launch(&mut self, id: u64) -> io::Result<Launched> {
         if let Starter::Command(command) = self {
+            let (pid, log) = command.run(id)?;
             return Ok(Launched {
-                pid: Some(command.run(id)?),
+                pid: Some(pid),
                 tasks: None,
                 results: None,
                 recall: None,
+                log,
             });
         }
         let (task_read, task_write, packets) = match fd::packet_pipe() {
@@ -109,6 +114,7 @@ impl Starter {
             tasks: Some(task_write),
             results: Some(result_read),
             recall,
+            log: None,
         })
     }
 

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use braid_poller::{Interest, Mode};
 
 use super::worker_process::{
-    absorb_handoffs, read_available, retire, send, take_back, KillReason, Phase, WorkerProcess,
-    EXIT_KEY, KEYS_PER_SLOT, RESULTS_KEY,
+    absorb_handoffs, read_available, read_log, retire, send, take_back, KillReason, Phase,
+    WorkerProcess, EXIT_KEY, KEYS_PER_SLOT, LOG_KEY, RESULTS_KEY,
 };
 use super::{fail_queue, Supervisor, LAUNCHER_GRACE, START_RETRY_FIRST, START_RETRY_MAX};
 use crate::parent::error::{BuildError, TaskError};
@@ -70,6 +70,7 @@ impl Supervisor {
             tasks,
             results,
             recall,
+            log,
         } = self.launcher.launch(serial)?;
         self.next_serial += 1;
         let pidfd = match (pid, self.launcher.reports_exits()) {
@@ -81,7 +82,11 @@ impl Supervisor {
         let registered = match &pidfd {
             Some(fd) => poller.add(fd.as_fd(), base + EXIT_KEY, Interest::READABLE, Mode::Level),
             None => Ok(()),
-        };
+        }
+        .and_then(|()| match &log {
+            Some(fd) => poller.add(fd.as_fd(), base + LOG_KEY, Interest::READABLE, Mode::Level),
+            None => Ok(()),
+        });
         if pid.is_none() {
             self.awaiting_pid.push_back(index);
         }
@@ -108,6 +113,9 @@ impl Supervisor {
             node: None,
             launcher_grace: None,
             last_heard: Instant::now(),
+            log,
+            launcher_said: VecDeque::new(),
+            log_partial: Vec::new(),
         };
         self.slots[index].worker = Some(worker);
         match registered {
@@ -249,6 +257,18 @@ impl Supervisor {
         self.finish_if_exited(index);
     }
 
+    /// The launcher of the worker of slot `index` wrote to its standard error.
+    pub(super) fn on_launcher_output(&mut self, index: usize) {
+        let Some(worker) = &mut self.slots[index].worker else {
+            return;
+        };
+        if read_log(worker) {
+            if let Some(log) = worker.log.take() {
+                let _ = self.shared.poller.delete(log.as_fd());
+            }
+        }
+    }
+
     pub(super) fn on_exit_signal(&mut self, index: usize) {
         let Some(worker) = &mut self.slots[index].worker else {
             return;
@@ -356,6 +376,12 @@ impl Supervisor {
         if let Some(fd) = &worker.pidfd {
             let _ = poller.delete(fd.as_fd());
         }
+        let mut worker = worker;
+        // The launcher has exited: all it wrote is in the pipe, its last words included.
+        read_log(&mut worker);
+        if let Some(log) = worker.log.take() {
+            let _ = poller.delete(log.as_fd());
+        }
         if let Some(tasks) = &worker.tasks {
             if !worker.outbox.is_empty() {
                 let _ = poller.delete(tasks.as_fd());
@@ -372,7 +398,6 @@ impl Supervisor {
                 worker.killed,
                 Some(KillReason::Shutdown | KillReason::StartFailure)
             );
-        let mut worker = worker;
         // Jobs still whole in a packet pipe never reached the worker: take them back before
         // telling which job it ran.
         let never_read = take_back(&mut worker);
@@ -429,6 +454,10 @@ impl Supervisor {
                         "it sent nothing, not even a heartbeat, for {limit:?}, so the pool \
                          ended it"
                     )),
+                    _ if !worker.launcher_said.is_empty() => Some(format!(
+                        "Slurm said: {}",
+                        Vec::from(std::mem::take(&mut worker.launcher_said)).join(" / ")
+                    )),
                     _ => None,
                 };
                 running.sink.fail(TaskError::WorkerDied {
@@ -441,7 +470,12 @@ impl Supervisor {
             }
             (None, _) if worker.phase == Phase::Starting => {
                 let launcher = self.launcher.command_name();
+                let said = Vec::from(std::mem::take(&mut worker.launcher_said)).join(" / ");
                 let reason = worker.start_error.unwrap_or_else(|| match launcher {
+                    Some(name) if worker.results.is_none() && !said.is_empty() => format!(
+                        "the launcher {name} (pid {pid}) ended ({status}) before its worker \
+                         connected to the pool: {said}"
+                    ),
                     Some(name) if worker.results.is_none() => format!(
                         "the launcher {name} (pid {pid}) ended ({status}) before its worker \
                          connected to the pool; its error output says why"

@@ -52,8 +52,8 @@ mod worker_process;
 
 use lifecycle::kill_worker;
 use worker_process::{
-    absorb_handoffs, set_phase, take_back, KillReason, Phase, Slot, KEYS_PER_SLOT, RESULTS_KEY,
-    TASKS_KEY,
+    absorb_handoffs, set_phase, take_back, KillReason, Phase, Slot, KEYS_PER_SLOT, LOG_KEY,
+    RESULTS_KEY, TASKS_KEY,
 };
 
 /// How long the launcher of a worker whose connection closed may take to end on its own
@@ -275,6 +275,7 @@ impl Supervisor {
                 let slot = key / KEYS_PER_SLOT;
                 match key % KEYS_PER_SLOT {
                     RESULTS_KEY => self.on_results(slot),
+                    LOG_KEY => self.on_launcher_output(slot),
                     TASKS_KEY => self.on_tasks_writable(slot),
                     _ => self.on_exit_signal(slot),
                 }

@@ -20,6 +20,11 @@ pub(super) const RESULTS_KEY: usize = 0;
 /// Where a worker's task pipe reports room for the rest of a large message.
 pub(super) const TASKS_KEY: usize = 1;
 pub(super) const EXIT_KEY: usize = 2;
+/// Where a launcher's standard error has something to say.
+pub(super) const LOG_KEY: usize = 3;
+
+/// Lines of a launcher's standard error kept for a worker's death report, the last ones.
+const LOG_LINES: usize = 4;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Phase {
@@ -121,6 +126,12 @@ pub(super) struct WorkerProcess {
     pub(super) launcher_grace: Option<Instant>,
     /// When a worker on a connection last sent anything: a heartbeat, a result.
     pub(super) last_heard: Instant,
+    /// The launcher's standard error, while it is open ([`read_log`]).
+    pub(super) log: Option<OwnedFd>,
+    /// What the launcher said about the worker (Slurm's own lines), the last few.
+    pub(super) launcher_said: VecDeque<String>,
+    /// The start of a line of the launcher's not yet ended.
+    pub(super) log_partial: Vec<u8>,
 }
 
 #[derive(Default)]
@@ -333,6 +344,41 @@ pub(super) fn read_available(worker: &mut WorkerProcess) -> io::Result<bool> {
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
             Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Passes on what a worker's launcher wrote to its standard error, as it is, to this
+/// process's standard error, keeping the lines Slurm wrote itself (from `srun` and
+/// `slurmstepd`) for the worker's death report. Returns `true` at end of file.
+pub(super) fn read_log(worker: &mut WorkerProcess) -> bool {
+    let Some(log) = &worker.log else {
+        return true;
+    };
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = match fd::read(log.as_raw_fd(), &mut buf) {
+            Ok(0) => return true,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return true,
+        };
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), &buf[..n]);
+        worker.log_partial.extend_from_slice(&buf[..n]);
+        while let Some(end) = worker.log_partial.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = worker.log_partial.drain(..=end).collect();
+            let line = String::from_utf8_lossy(&line).trim().to_owned();
+            if line.starts_with("srun: error") || line.starts_with("slurmstepd") {
+                if worker.launcher_said.len() == LOG_LINES {
+                    worker.launcher_said.pop_front();
+                }
+                worker.launcher_said.push_back(line);
+            }
+        }
+        // A line that never ends is not Slurm's; do not keep it growing.
+        if worker.log_partial.len() > 64 * 1024 {
+            worker.log_partial.clear();
         }
     }
 }
