@@ -48,10 +48,15 @@ pub(crate) struct Core {
     /// Yield the core once before sleeping in the poller.
     yield_before_sleep: bool,
     /// The clock as the last poll left it, for the next poll of `block_on`'s loop to start
-    /// from instead of reading it again; `None` where time may have passed since (the loop
-    /// slept in the poller, or `block_on` returned).
-    carried_clock: Cell<Option<u64>>,
+    /// from instead of reading it again; `NO_CLOCK` where time may have passed since (the
+    /// loop slept in the poller, or `block_on` returned). A plain number rather than an
+    /// `Option`: it is taken and set on every turn and every poll of the main future.
+    carried_clock: Cell<u64>,
 }
+
+/// `Core::carried_clock` when there is no clock to carry. A reading of exactly 0 is then
+/// not carried either, which only costs the next poll a read of its own.
+const NO_CLOCK: u64 = 0;
 
 /// Yields before sleeping that last at least this long are counted as slow: they gave the
 /// core to a thread that does not block for a whole scheduler slice (a millisecond or
@@ -105,13 +110,20 @@ impl Core {
             timed_from: slow_poll_nanos.min(1),
             blocking_pool,
             yield_before_sleep,
-            carried_clock: Cell::new(None),
+            carried_clock: Cell::new(NO_CLOCK),
         }
+    }
+
+    /// Takes the carried clock, if any.
+    #[inline]
+    fn take_clock(&self) -> Option<u64> {
+        let now = self.carried_clock.replace(NO_CLOCK);
+        (now != NO_CLOCK).then_some(now)
     }
 
     /// Forgets the carried clock: `block_on` starts with a fresh reading.
     pub(crate) fn forget_clock(&self) {
-        self.carried_clock.set(None);
+        self.carried_clock.set(NO_CLOCK);
     }
 
     /// The loop's descriptors and timers, for the sockets and sleeps of its tasks.
@@ -192,6 +204,11 @@ impl Core {
 
     /// Polls the future given to `block_on`, timed like a task's poll; `location` is where
     /// `block_on` (or `run`) was called.
+    ///
+    /// Inlined into `block_on`'s loop, its one caller, where the main future's poll was
+    /// before it was timed: a call of its own costs a frame (saved registers, spills) on
+    /// every poll of the main future.
+    #[inline]
     pub(crate) fn poll_main<F: Future>(
         &self,
         future: Pin<&mut F>,
@@ -200,7 +217,7 @@ impl Core {
     ) -> Poll<F::Output> {
         // Where the turn before did not sleep, the clock it ended with is as good as a new
         // reading (the coarse clock moves every few milliseconds): one read per poll.
-        let start = self.carried_clock.take().unwrap_or_else(poll_clock);
+        let start = self.take_clock().unwrap_or_else(poll_clock);
         self.shared.now_polling.set_started(start);
         self.shared.now_polling.start(0, location);
         let polled = future.poll(cx);
@@ -208,7 +225,7 @@ impl Core {
         let end = poll_clock();
         if polled.is_pending() {
             // The next turn starts right away.
-            self.carried_clock.set(Some(end));
+            self.carried_clock.set(end);
         }
         let took = end.saturating_sub(start);
         if took >= self.slow_poll_nanos {
@@ -226,7 +243,7 @@ impl Core {
     /// One turn: polls up to [`POLLS_PER_TURN`] tasks, then takes remote wakes, I/O events
     /// and expired timers. Blocks in the poller only when nothing is ready.
     pub(crate) fn turn(&self) {
-        let mut clock = match self.carried_clock.take() {
+        let mut clock = match self.take_clock() {
             Some(now) => TurnClock::at(now),
             None => TurnClock::read(),
         };
@@ -266,7 +283,7 @@ impl Core {
             quiet = false;
         }
         if quiet {
-            self.carried_clock.set(Some(clock.now));
+            self.carried_clock.set(clock.now);
         }
     }
 
