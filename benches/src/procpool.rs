@@ -359,33 +359,28 @@ pub fn measure_remote(settings: &Settings) -> LayerReport {
     };
     let tcp = tcp.map_err(|e| format!("the pool could not start: {e}"));
     let pipes = pipes.map_err(|e| format!("the pool could not start: {e}"));
-    let n = settings.pick(2_000, 500);
-    let (braid, peers) = settings.side_by_side(
-        Unit::UsPerOp,
-        n,
-        with(&tcp, one_at_a_time, n),
-        vec![with(&pipes, one_at_a_time, n)],
-    );
-    layer.push(
-        format!("TCP: one task at a time, {} round trips", thousands(n)),
-        Unit::UsPerOp,
-        braid,
-        peers,
-    );
-
-    let n = settings.pick(10_000, 2_000);
-    let (braid, peers) = settings.side_by_side(
-        Unit::UsPerOp,
-        n,
-        with(&tcp, submit_all, n),
-        vec![with(&pipes, submit_all, n)],
-    );
-    layer.push(
-        format!("TCP: submit {} trivial tasks, then join each", thousands(n)),
-        Unit::UsPerOp,
-        braid,
-        peers,
-    );
+    let per_task: [(u64, Workload, &str); 2] = [
+        (
+            settings.pick(2_000, 500),
+            one_at_a_time,
+            "one task at a time, {} round trips",
+        ),
+        (
+            settings.pick(10_000, 2_000),
+            submit_all,
+            "submit {} trivial tasks, then join each",
+        ),
+    ];
+    for (n, run, workload) in per_task {
+        let (braid, peers) = settings.side_by_side(
+            Unit::UsPerOp,
+            n,
+            with(&tcp, run, n),
+            vec![with(&pipes, run, n)],
+        );
+        let workload = workload.replace("{}", &thousands(n));
+        layer.push(format!("TCP: {workload}"), Unit::UsPerOp, braid, peers);
+    }
 
     let (braid, peers) = settings.side_by_side(
         Unit::UsPerOp,
@@ -432,12 +427,11 @@ pub fn measure_remote(settings: &Settings) -> LayerReport {
     layer
 }
 
+/// A workload that times `n` of something on a pool.
+type Workload = fn(&ProcessPool, u64) -> io::Result<Duration>;
+
 /// `run(pool, n)` on `pool` as a contender, or why there is none.
-fn with(
-    pool: &Result<ProcessPool, String>,
-    run: fn(&ProcessPool, u64) -> io::Result<Duration>,
-    n: u64,
-) -> Contender<'_> {
+fn with(pool: &Result<ProcessPool, String>, run: Workload, n: u64) -> Contender<'_> {
     match pool {
         Ok(pool) => Contender::runs(move || run(pool, n)),
         Err(why) => Cell::Missing(why.clone()).into(),

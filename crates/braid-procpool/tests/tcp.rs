@@ -154,7 +154,9 @@ fn wrong_secret_is_refused_and_counted() {
     assert_eq!(pool.submit(double, 4).join(), Ok(8));
 }
 
-fn replayed_answer_is_refused() {
+/// A one-worker pool whose launcher gives the test the pool's secret (through a file), and
+/// the secret in hexadecimal.
+fn pool_telling_its_secret() -> (ProcessPool, String) {
     let secret_file = marker_path();
     let pool = ProcessPool::builder()
         .workers(1)
@@ -169,8 +171,14 @@ fn replayed_answer_is_refused() {
         ))
         .build()
         .unwrap();
-    let secret = hex(&std::fs::read_to_string(&secret_file).unwrap());
+    let secret = std::fs::read_to_string(&secret_file).unwrap();
     let _ = std::fs::remove_file(&secret_file);
+    (pool, secret)
+}
+
+fn replayed_answer_is_refused() {
+    let (pool, secret) = pool_telling_its_secret();
+    let secret = hex(&secret);
     assert_eq!(secret.len(), 32);
     let addr = pool.listen_addr().unwrap();
 
@@ -204,22 +212,7 @@ fn own_environ(_: ()) -> Vec<u8> {
 /// `/proc/PID/environ` shows (to the worker's user and to root) for as long as it runs:
 /// removing the variable alone leaves that copy as it was.
 fn the_secret_does_not_stay_in_the_workers_environ() {
-    let secret_file = marker_path();
-    let pool = ProcessPool::builder()
-        .workers(1)
-        .launcher(Launcher::command(
-            "sh",
-            [
-                "-c",
-                "printf %s \"$BRAID_PROCPOOL_SECRET\" > \"$1\"; exec \"$BRAID_PROCPOOL_EXE\"",
-                "sh",
-                secret_file.to_str().unwrap(),
-            ],
-        ))
-        .build()
-        .unwrap();
-    let secret = std::fs::read_to_string(&secret_file).unwrap();
-    let _ = std::fs::remove_file(&secret_file);
+    let (pool, secret) = pool_telling_its_secret();
     assert_eq!(secret.len(), 64);
     let environ = pool.submit(own_environ, ()).join().unwrap();
     // The worker's environment is there (the launcher's variables are)...
