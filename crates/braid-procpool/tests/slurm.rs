@@ -311,6 +311,14 @@ fn the_default_address_is_on_slurms_network() {
         .unwrap();
     let addr = pool.listen_addr().unwrap();
     assert!(!addr.ip().is_unspecified(), "{addr}");
+    // This host has an address other nodes could reach: not loopback, then.
+    let out = Command::new("hostname").arg("-I").output().unwrap();
+    if !String::from_utf8_lossy(&out.stdout).trim().is_empty() {
+        assert!(
+            !addr.ip().is_loopback(),
+            "workers on other nodes cannot reach {addr}"
+        );
+    }
     assert_eq!(pool.submit(double, 21).join(), Ok(42));
 }
 
@@ -479,6 +487,85 @@ fn a_step_slurm_cancels_fails_with_slurms_words() {
     assert_eq!(pool.submit(double, 6).join(), Ok(12));
 }
 
+/// A stand-in for `srun` that runs the first worker at once and holds every later one in
+/// Slurm's queue for an hour (`--begin`), as a busy cluster would.
+fn srun_that_queues_replacements() -> std::path::PathBuf {
+    let dir = marker_path();
+    std::fs::create_dir_all(&dir).unwrap();
+    let count = dir.join("count");
+    let script = dir.join("srun");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n\
+             n=$(cat '{count}' 2>/dev/null || echo 0)\n\
+             echo $((n + 1)) > '{count}'\n\
+             if [ \"$n\" -ge 1 ]; then exec srun --begin=now+3600 \"$@\"; fi\n\
+             exec srun \"$@\"\n",
+            count = count.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+/// A one-worker pool whose worker has died and whose replacement waits in Slurm's queue.
+fn pool_with_a_queued_replacement(start_timeout: Duration) -> ProcessPool {
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .launcher(
+            slurm()
+                .srun_program(srun_that_queues_replacements())
+                .start_timeout(start_timeout),
+        )
+        .build()
+        .unwrap();
+    assert!(pool
+        .submit(exits_with_3, 0)
+        .join()
+        .unwrap_err()
+        .is_worker_died());
+    eventually("the replacement to wait in the queue", || {
+        braid_jobs().iter().any(|job| job.ends_with("PENDING"))
+    });
+    pool
+}
+
+/// A replacement waiting in Slurm's queue is not a failed start: however long it waits
+/// past the start time-out, tasks wait for it rather than fail; and the pool, dropped,
+/// withdraws the queued job instead of leaving it behind.
+fn a_queued_replacement_is_waited_for_and_withdrawn() {
+    no_braid_jobs_left();
+    let pool = pool_with_a_queued_replacement(Duration::from_secs(1));
+    let mut waiting = pool.submit(double, 2);
+    // Four start time-outs: had the queue wait counted, the task would have failed.
+    assert_eq!(waiting.join_timeout(Duration::from_secs(4)), None);
+    assert_eq!(pool.metrics().start_failures, 0);
+    drop(waiting);
+    pool.shutdown(Shutdown::CancelPending);
+    drop(pool);
+    no_braid_jobs_left();
+}
+
+/// `Shutdown::Kill` of a pool whose replacement is queued returns without waiting for it
+/// and leaves no job in Slurm's queue.
+fn killing_a_pool_withdraws_its_queued_replacement() {
+    no_braid_jobs_left();
+    let pool = pool_with_a_queued_replacement(Duration::from_secs(600));
+    let started = std::time::Instant::now();
+    pool.shutdown(Shutdown::Kill);
+    drop(pool);
+    // Not the ten minutes of its start time-out.
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    no_braid_jobs_left();
+}
+
 fn mark_pid_then_loop(path: String) -> u64 {
     std::fs::write(&path, std::process::id().to_string()).unwrap();
     loops_forever(0)
@@ -553,6 +640,14 @@ fn main() {
     checks.run(
         "slurm: a partition Slurm refuses fails the build",
         a_partition_slurm_refuses_fails_the_build,
+    );
+    checks.run(
+        "slurm: a queued replacement is waited for and withdrawn",
+        a_queued_replacement_is_waited_for_and_withdrawn,
+    );
+    checks.run(
+        "slurm: killing a pool withdraws its queued replacement",
+        killing_a_pool_withdraws_its_queued_replacement,
     );
     checks.run(
         "slurm: a step Slurm cancels fails with Slurm's words",

@@ -804,9 +804,113 @@ fn a_busy_worker_keeps_its_heartbeat() {
     assert_eq!(pool.metrics().worker_deaths, 0);
 }
 
+/// Settings at their largest ("wait as long as it takes") are taken as such, not as an
+/// overflow that stops the pool.
+fn the_largest_durations_mean_forever() {
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .launcher(
+            exec_launcher()
+                .start_timeout(Duration::MAX)
+                .heartbeat(Duration::MAX),
+        )
+        .build()
+        .expect("a pool that waits forever for its workers starts");
+    assert_eq!(pool.submit(double, 21).join(), Ok(42));
+    assert_eq!(pool.metrics().worker_deaths, 0);
+}
+
+/// A worker whose launcher lives on after the worker died (a shell that goes on to other
+/// things): the pool gives the launcher a grace, then ends it, and the task's error says
+/// that the exit status is the launcher's, not the worker's.
+fn a_launcher_that_outlives_its_worker_is_ended_and_said_so() {
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .launcher(Launcher::command(
+            "sh",
+            ["-c", "\"$BRAID_PROCPOOL_EXE\"; exec sleep 600"],
+        ))
+        .build()
+        .unwrap();
+    let error = pool.submit(exits_with_3, 0).join().unwrap_err();
+    match &error {
+        TaskError::WorkerDied {
+            reason: Some(reason),
+            ..
+        } if reason.contains("launcher was still running") => {}
+        other => panic!("expected the launcher's grace to be named, got {other:?}"),
+    }
+    assert_eq!(pool.submit(double, 1).join(), Ok(2));
+}
+
+fn exits_with_3(_: u64) -> u64 {
+    std::process::exit(3)
+}
+
+/// What a re-run of this binary is asked to be.
+const ROLE_ENV: &str = "BRAID_TCP_TEST_ROLE";
+
+/// A Slurm controller that never answers does not hang building a pool that has to ask it
+/// where to listen: the build fails, saying so, and suggests choosing the address.
+fn a_silent_slurm_controller_fails_the_build_in_time() {
+    let bin = marker_path();
+    std::fs::create_dir_all(&bin).unwrap();
+    let scontrol = bin.join("scontrol");
+    std::fs::write(&scontrol, "#!/bin/sh\nexec sleep 600\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&scontrol, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(ROLE_ENV, "slurm-default-address")
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(said.contains("did not answer within 10s"), "{said}");
+    assert!(said.contains("Slurm::listen"), "{said}");
+}
+
+/// The role: build a Slurm pool with no address given, and print what came of it.
+fn build_with_slurms_default_address() -> i32 {
+    match ProcessPool::builder()
+        .workers(1)
+        .launcher(Launcher::slurm())
+        .build()
+    {
+        Ok(_) => {
+            println!("built");
+            1
+        }
+        Err(e) => {
+            println!("{e}");
+            0
+        }
+    }
+}
+
 fn main() {
     braid_procpool::init();
+    if std::env::var(ROLE_ENV).as_deref() == Ok("slurm-default-address") {
+        std::process::exit(build_with_slurms_default_address());
+    }
     let mut checks = Checks::new();
+    checks.run(
+        "a launcher that outlives its worker is ended, and said so",
+        a_launcher_that_outlives_its_worker_is_ended_and_said_so,
+    );
+    checks.run(
+        "the largest durations mean forever",
+        the_largest_durations_mean_forever,
+    );
+    checks.run(
+        "a silent Slurm controller fails the build in time",
+        a_silent_slurm_controller_fails_the_build_in_time,
+    );
     checks.run(
         "a frozen worker is counted dead by its silence",
         a_frozen_worker_is_counted_dead_by_its_silence,

@@ -107,6 +107,7 @@ pub fn interrupted_is_spurious(result: io::Result<()>) -> io::Result<()> {
 
 pub mod fd;
 pub mod image;
+pub mod net;
 pub mod process;
 pub mod signal;
 pub mod time;

@@ -17,6 +17,10 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How many times a worker tries to join when the pool closes its connection before the
 /// handshake is done.
 const ATTEMPTS: u32 = 6;
+/// Heartbeat intervals a worker's data may stay unacknowledged before it drops the
+/// connection and ends: more than the pool's patience with a silent worker, since a pool
+/// that is only paused should find its workers still there.
+const UNACKNOWLEDGED: u32 = 10;
 /// The pause before the second try; it doubles before each later one.
 const RETRY_FIRST: Duration = Duration::from_millis(20);
 
@@ -167,12 +171,11 @@ fn watch_connection(socket: i32) {
                     continue;
                 }
                 let every = Duration::from_millis(u64::from(ms));
-                // Where the system cannot bound the wait for acknowledgements, the kernel's
-                // own retries end the connection, later.
-                let _ = fd::set_tcp_user_timeout(
-                    socket,
-                    every * crate::parent::settings::HEARTBEATS_MISSED,
-                );
+                // Longer than the pool waits for heartbeats: a pool that is only paused
+                // (stopped in a debugger, swapped out) while this worker sends a big result
+                // keeps the worker for a while. Where the system cannot bound the wait for
+                // acknowledgements, the kernel's own retries end the connection, later.
+                let _ = fd::set_tcp_user_timeout(socket, every.saturating_mul(UNACKNOWLEDGED));
                 interval = Some(every);
             }
             if super::serve::write_frame(socket, &FromWorker::alive_frame()).is_err() {

@@ -213,9 +213,10 @@ impl Launcher {
 
     /// The address the pool listens on for its workers' connections; `127.0.0.1:0` (a port
     /// the system picks, on this machine only) by default. Workers are told this address,
-    /// with the port the system picked, so it must be one they can reach: an unspecified
-    /// address (`0.0.0.0`, every interface) reaches only workers on this machine, while
-    /// every interface accepts connections, so do not use one.
+    /// with the port the system picked, so it must be one they can reach. For an
+    /// unspecified address (`0.0.0.0` or `::`, every interface) they are told one of this
+    /// host's others (the host name's, or else an interface's, not loopback where there
+    /// is a choice); but then every interface takes connections, so prefer a real one.
     ///
     /// The handshake authenticates each connection; it does not encrypt or sign what
     /// follows. Whoever can read or write the path between the pool and a worker can read
@@ -240,8 +241,8 @@ impl Launcher {
     /// keeps sending it; a worker the pool hears nothing from for three intervals (its
     /// machine stopped, its network went, its process was frozen) is counted dead, its
     /// launcher killed, and its task fails with [`TaskError::WorkerDied`] saying so. The
-    /// worker likewise drops a connection whose heartbeats go unacknowledged that long
-    /// (Linux), and so ends when its pool's machine is gone.
+    /// worker likewise drops a connection whose heartbeats go unacknowledged for ten
+    /// intervals (Linux), and so ends when its pool's machine is gone.
     pub fn heartbeat(mut self, interval: std::time::Duration) -> Launcher {
         self.heartbeat = interval;
         self
@@ -262,9 +263,12 @@ impl Launcher {
 /// - **Listening**: on the address this host uses to reach Slurm's controller (the
 ///   interface Slurm's traffic takes), unless [`listen`](Slurm::listen) says otherwise;
 ///   never on every interface unless asked to.
-/// - **Ending a worker**: a timeout or [`Shutdown::Kill`] kills its `srun`, and Slurm ends
-///   the step with it; the worker also ends as soon as its connection closes, so a pool
-///   whose process dies takes its workers with it.
+/// - **Ending a worker**: a timeout or [`Shutdown::Kill`] asks its `srun` to stop
+///   (`SIGTERM`, then `SIGKILL` five seconds later), and Slurm ends the step, or withdraws
+///   the job of a worker still waiting in the queue; the worker also ends as soon as its
+///   connection closes, so a pool whose process dies takes its workers with it.
+/// - **Replacements**: a worker started in place of one that died waits in Slurm's queue
+///   as long as Slurm keeps it there; its start time-out counts from when it connects.
 /// - **Deaths**: a worker that dies fails only its own task with
 ///   [`TaskError::WorkerDied`], naming its node. `srun` reports a task killed by a signal
 ///   as exit code 128 + the signal's number; the pool reads such codes back as the signal
@@ -323,10 +327,12 @@ impl Slurm {
         self
     }
 
-    /// How long a worker may take to be ready from the moment its `srun` runs, waiting in
-    /// Slurm's queue included: ten minutes by default. Building a pool waits for every
-    /// worker, so a pool that asks for more workers than its allocation (or the cluster)
-    /// can hold at once fails to build after this long; ask for as many tasks as workers.
+    /// How long a worker may take to be ready: ten minutes by default. While the pool is
+    /// being built that counts from the moment its `srun` runs, waiting in Slurm's queue
+    /// included, and building waits for every worker, so a pool that asks for more workers
+    /// than its allocation (or the cluster) can hold at once fails to build after this
+    /// long; ask for as many tasks as workers. A replacement's counts from the moment it
+    /// connects: however long it waits in the queue, it is not a failed start.
     pub fn start_timeout(mut self, timeout: std::time::Duration) -> Slurm {
         self.start_timeout = timeout;
         self

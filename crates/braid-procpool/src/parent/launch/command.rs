@@ -149,6 +149,11 @@ impl Command {
         Ok((child.id(), log))
     }
 
+    /// Whether the command is Slurm's `srun`.
+    pub(crate) fn is_slurm(&self) -> bool {
+        self.signals_as_codes
+    }
+
     /// The program the command runs, quoted, for messages.
     pub(crate) fn name(&self) -> String {
         format!("`{}`", Path::new(&self.program).display())

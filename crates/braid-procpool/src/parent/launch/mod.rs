@@ -164,6 +164,12 @@ impl Starter {
         }
     }
 
+    /// Whether a worker's launcher is asked to stop before it is killed (`srun`, whose
+    /// job would otherwise stay in Slurm's queue).
+    pub(crate) fn stops_gently(&self) -> bool {
+        matches!(self, Starter::Command(command) if command.is_slurm())
+    }
+
     /// The program a command launcher runs, as a name for messages.
     pub(crate) fn command_name(&self) -> Option<String> {
         match self {

@@ -14,7 +14,9 @@ use super::worker_process::{
     absorb_handoffs, read_available, read_log, retire, send, take_back, KillReason, Phase,
     WorkerProcess, EXIT_KEY, KEYS_PER_SLOT, LOG_KEY, RESULTS_KEY,
 };
-use super::{fail_queue, Supervisor, LAUNCHER_GRACE, START_RETRY_FIRST, START_RETRY_MAX};
+use super::{
+    fail_queue, Supervisor, LAUNCHER_GRACE, START_RETRY_FIRST, START_RETRY_MAX, TERMINATE_GRACE,
+};
 use crate::parent::error::{BuildError, TaskError};
 use crate::parent::launch::Launched;
 use crate::parent::settings::Shutdown;
@@ -100,7 +102,14 @@ impl Supervisor {
             inbox: Vec::new(),
             outbox: Vec::new(),
             running: VecDeque::with_capacity(2),
-            start_deadline: Instant::now() + self.start_timeout,
+            // A replacement placed by Slurm waits in Slurm's queue as long as Slurm keeps
+            // it there, as any job does; its clock starts when it connects. A pool being
+            // built, and every other launcher, count from the launch.
+            start_deadline: if self.queue_waits_unbounded() {
+                None
+            } else {
+                Instant::now().checked_add(self.start_timeout)
+            },
             tasks_done: 0,
             killed: None,
             start_error: None,
@@ -112,6 +121,9 @@ impl Supervisor {
             passed_over: false,
             node: None,
             launcher_grace: None,
+            gentle: self.launcher.stops_gently(),
+            terminated: false,
+            outlived: false,
             last_heard: Instant::now(),
             log,
             launcher_said: VecDeque::new(),
@@ -189,12 +201,23 @@ impl Supervisor {
             Ok(copy) => OwnedFd::from(copy),
             Err(e) => return self.could_not_talk(index, e),
         };
+        let start_timeout = self.start_timeout;
         if let Some(worker) = &mut self.slots[index].worker {
             worker.tasks = Some(tasks);
             worker.results = Some(OwnedFd::from(stream));
             worker.socket = true;
+            worker.last_heard = Instant::now();
+            if worker.start_deadline.is_none() {
+                worker.start_deadline = Instant::now().checked_add(start_timeout);
+            }
         }
         self.begin_talking(index);
+    }
+
+    /// Whether a worker about to be launched may wait for its start as long as it takes: a
+    /// replacement (the pool is built) placed by Slurm, whose queue decides when it runs.
+    fn queue_waits_unbounded(&self) -> bool {
+        self.startup.is_none() && self.launcher.stops_gently()
     }
 
     /// Closes the task pipe of idle workers the pool no longer needs, so they exit.
@@ -226,6 +249,14 @@ impl Supervisor {
             if let Some(worker) = &mut self.slots[index].worker {
                 if matches!(worker.phase, Phase::Idle | Phase::Starting) && worker.tasks.is_some() {
                     retire(worker, index, &self.shared, &mut queue);
+                } else if worker.phase == Phase::Starting
+                    && worker.results.is_none()
+                    && worker.killed.is_none()
+                {
+                    // Launched, not connected (an `srun` waiting in Slurm's queue, say):
+                    // nothing to tell it, and no job for it; stop its launcher.
+                    worker.killed = Some(KillReason::Shutdown);
+                    let _ = kill_worker(worker);
                 }
             }
         }
@@ -241,17 +272,32 @@ impl Supervisor {
                 let _ = self.shared.poller.delete(results.as_fd());
             }
         }
-        if worker.socket && worker.exit.is_none() && worker.killed.is_none() {
-            // A lost connection is a lost worker, whatever its launcher (an `ssh`, an
-            // `srun`) is still doing. The launcher gets a moment to end on its own and
-            // report how the worker ended; then it is killed.
-            worker.launcher_grace = Some(Instant::now() + LAUNCHER_GRACE);
+        if worker.socket && worker.exit.is_none() && worker.launcher_grace.is_none() {
+            if worker.phase == Phase::Retiring && worker.killed.is_none() {
+                // It was told to go and went: how its launcher ends says nothing anyone
+                // waits to hear, so it is ended now rather than waited for.
+                let _ = kill_worker(worker);
+                if worker.launcher_grace.is_none() {
+                    worker.launcher_grace = Some(Instant::now() + LAUNCHER_GRACE);
+                }
+            } else {
+                // A lost connection is a lost worker, whatever its launcher (an `ssh`, an
+                // `srun`) is still doing. The launcher gets a moment to end on its own and
+                // report how the worker ended; then it is killed (again, if it was
+                // already).
+                worker.launcher_grace = Some(Instant::now() + LAUNCHER_GRACE);
+            }
         }
         if worker.pidfd.is_none() && !self.launcher.reports_exits() {
             // Without a pidfd the closed pipe is the sign of the end: the process is exiting.
+            // Not so a launcher, which may outlive its worker's connection: look without
+            // waiting, and leave the rest to the end of its grace.
             if let Some(pid) = worker.pid {
-                let status = process::wait_pid(pid, true).ok().flatten();
-                worker.exit = Some(status.unwrap_or(ExitStatus::UNKNOWN));
+                match process::wait_pid(pid, !worker.socket) {
+                    Ok(Some(status)) => worker.exit = Some(status),
+                    Ok(None) if worker.socket => {}
+                    _ => worker.exit = Some(ExitStatus::UNKNOWN),
+                }
             }
         }
         self.finish_if_exited(index);
@@ -349,7 +395,7 @@ impl Supervisor {
 
     /// Finishes a worker whose process has ended: reads what it left in its pipe, settles
     /// its task, and frees its slot.
-    fn finish_if_exited(&mut self, index: usize) {
+    pub(super) fn finish_if_exited(&mut self, index: usize) {
         let Some(worker) = &mut self.slots[index].worker else {
             return;
         };
@@ -453,6 +499,11 @@ impl Supervisor {
                     Some(KillReason::Silent(limit)) => Some(format!(
                         "it sent nothing, not even a heartbeat, for {limit:?}, so the pool \
                          ended it"
+                    )),
+                    _ if worker.outlived => Some(format!(
+                        "its connection closed, and its launcher was still running \
+                         {LAUNCHER_GRACE:?} later, so the pool ended the launcher; the exit \
+                         status is the launcher's"
                     )),
                     _ if !worker.launcher_said.is_empty() => Some(format!(
                         "Slurm said: {}",
@@ -576,13 +627,27 @@ impl Supervisor {
 /// pidfds). A worker whose pid is not known yet is left alone:
 /// the fork server's report of it finds it marked as killed. A worker on a connection also
 /// has the connection shut down, which ends it wherever it runs.
-pub(super) fn kill_worker(worker: &WorkerProcess) -> io::Result<()> {
+pub(super) fn kill_worker(worker: &mut WorkerProcess) -> io::Result<()> {
     if worker.socket {
         if let Some(results) = &worker.results {
             let _ = fd::shutdown_write(results.as_fd());
         }
     }
+    if worker.gentle && !worker.terminated {
+        // `srun` killed outright leaves its job behind when the job is still waiting in
+        // Slurm's queue; asked to stop, it withdraws the job, or ends the step it runs.
+        // A launcher that has not ended by the end of the grace is killed then.
+        worker.terminated = true;
+        worker.launcher_grace = Some(Instant::now() + TERMINATE_GRACE);
+        return signal_process(worker.pid, worker.pidfd.as_ref(), libc::SIGTERM);
+    }
     kill_process(worker.pid, worker.pidfd.as_ref())
+}
+
+/// Kills a worker's process at once, however its launcher would rather be stopped.
+pub(super) fn kill_worker_now(worker: &mut WorkerProcess) -> io::Result<()> {
+    worker.terminated = true;
+    kill_worker(worker)
 }
 
 /// The wait before the next start after `failures` failed ones in a row.
@@ -594,9 +659,17 @@ fn retry_delay(failures: u32) -> Duration {
 }
 
 fn kill_process(pid: Option<u32>, pidfd: Option<&OwnedFd>) -> io::Result<()> {
+    signal_process(pid, pidfd, libc::SIGKILL)
+}
+
+fn signal_process(
+    pid: Option<u32>,
+    pidfd: Option<&OwnedFd>,
+    signal: libc::c_int,
+) -> io::Result<()> {
     match (pidfd, pid) {
-        (Some(pidfd), _) => process::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL),
-        (None, Some(pid)) => process::kill(pid, libc::SIGKILL),
+        (Some(pidfd), _) => process::pidfd_send_signal(pidfd.as_fd(), signal),
+        (None, Some(pid)) => process::kill(pid, signal),
         (None, None) => Ok(()),
     }
 }

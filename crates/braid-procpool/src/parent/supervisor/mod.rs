@@ -50,7 +50,7 @@ mod lifecycle;
 mod work;
 mod worker_process;
 
-use lifecycle::kill_worker;
+use lifecycle::{kill_worker, kill_worker_now};
 use worker_process::{
     absorb_handoffs, set_phase, take_back, KillReason, Phase, Slot, KEYS_PER_SLOT, LOG_KEY,
     RESULTS_KEY, TASKS_KEY,
@@ -59,6 +59,8 @@ use worker_process::{
 /// How long the launcher of a worker whose connection closed may take to end on its own
 /// before it is killed ([`WorkerProcess::launcher_grace`](worker_process::WorkerProcess)).
 const LAUNCHER_GRACE: Duration = Duration::from_secs(5);
+/// How long a launcher asked to stop (`srun` gets `SIGTERM`) may take before it is killed.
+const TERMINATE_GRACE: Duration = Duration::from_secs(5);
 /// How long the supervisor, expecting a result, keeps looking before it sleeps.
 const SPIN: Duration = Duration::from_micros(50);
 /// How long a new worker may take to answer `READY` (its initializer included).
@@ -186,8 +188,8 @@ pub(crate) fn run(
         supervisor.shared.queue.lock().closing = Some(Shutdown::Kill);
         let own_children = !supervisor.launcher.reports_exits();
         for slot in &mut supervisor.slots {
-            if let Some(worker) = slot.worker.take() {
-                let _ = kill_worker(&worker);
+            if let Some(mut worker) = slot.worker.take() {
+                let _ = kill_worker_now(&mut worker);
                 if let Some(pid) = worker.pid {
                     if own_children {
                         let _ = process::wait_pid(pid, true);

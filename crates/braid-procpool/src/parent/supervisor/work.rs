@@ -16,6 +16,7 @@ use crate::parent::settings::{Shutdown, HEARTBEATS_MISSED};
 use crate::parent::shared::Queue;
 use crate::protocol::{self, FromWorker};
 use braid_sys::fd;
+use braid_sys::process::{self, ExitStatus};
 
 /// The most jobs a worker holds at once (where it can hold more than one): enough that a
 /// burst of short tasks keeps it busy between two turns of this thread, few enough that
@@ -360,10 +361,13 @@ impl Supervisor {
         self.slots
             .iter()
             .filter_map(|s| s.worker.as_ref())
-            .filter(|w| w.killed.is_none())
             .filter_map(|w| {
+                if w.killed.is_some() {
+                    // Only the end of a launcher's grace is still to come.
+                    return w.launcher_grace;
+                }
                 let phase = match w.phase {
-                    Phase::Starting => Some(w.start_deadline),
+                    Phase::Starting => w.start_deadline,
                     Phase::Busy => w.running.front().and_then(|r| r.deadline),
                     _ => None,
                 };
@@ -380,15 +384,46 @@ impl Supervisor {
         let now = Instant::now();
         let start_timeout = self.start_timeout;
         let silence = self.silence_limit();
-        for slot in &mut self.slots {
+        let mut reaped = Vec::new();
+        for (index, slot) in self.slots.iter_mut().enumerate() {
             let Some(worker) = &mut slot.worker else {
                 continue;
             };
+            if worker.launcher_grace.is_some_and(|at| at <= now) {
+                // Its connection is gone, or it was asked to stop, and its launcher has not
+                // ended in the time given: end it (for good, if it was asked already), so
+                // that the worker's slot can be refilled.
+                worker.launcher_grace = None;
+                if worker.killed.is_none() && !worker.terminated {
+                    worker.outlived = true;
+                }
+                let killed_outright = !worker.gentle || worker.terminated;
+                let _ = kill_worker(worker);
+                if worker.pidfd.is_none() && worker.exit.is_none() && worker.results_closed {
+                    // No pidfd tells when it is gone: once killed outright, it is about to
+                    // be; asked to stop, it may be already.
+                    if let Some(pid) = worker.pid {
+                        match process::wait_pid(pid, killed_outright) {
+                            Ok(Some(status)) => worker.exit = Some(status),
+                            Ok(None) => {}
+                            Err(_) => worker.exit = Some(ExitStatus::UNKNOWN),
+                        }
+                        if worker.exit.is_some() {
+                            reaped.push(index);
+                        }
+                    }
+                }
+                continue;
+            }
             if worker.killed.is_some() {
                 continue;
             }
             if let Some(limit) = silence.filter(|_| heard_of(worker)) {
-                if worker.last_heard + limit <= now {
+                if worker
+                    .last_heard
+                    .checked_add(limit)
+                    .is_some_and(|d| d <= now)
+                {
                     // What waits unread in the socket was heard too, only not read yet.
                     let unread = worker
                         .results
@@ -403,15 +438,8 @@ impl Supervisor {
                     }
                 }
             }
-            if worker.launcher_grace.is_some_and(|at| at <= now) {
-                // Its connection is gone and its launcher has not ended in the time given:
-                // end it, so that the worker's slot can be refilled.
-                worker.launcher_grace = None;
-                let _ = kill_worker(worker);
-                continue;
-            }
             let reason = match worker.phase {
-                Phase::Starting if worker.start_deadline <= now => {
+                Phase::Starting if worker.start_deadline.is_some_and(|d| d <= now) => {
                     worker.start_error =
                         Some(format!("the worker was not ready within {start_timeout:?}"));
                     KillReason::StartFailure
@@ -430,6 +458,9 @@ impl Supervisor {
             worker.killed = Some(reason);
             let _ = kill_worker(worker);
         }
+        for index in reaped {
+            self.finish_if_exited(index);
+        }
     }
 }
 
@@ -437,13 +468,14 @@ impl Supervisor {
     /// How long a worker on a connection may go unheard before it is counted dead: its
     /// heartbeats missed in a row; `None` for a pool of local workers.
     pub(super) fn silence_limit(&self) -> Option<Duration> {
-        self.heartbeat.map(|every| every * HEARTBEATS_MISSED)
+        self.heartbeat
+            .and_then(|every| every.checked_mul(HEARTBEATS_MISSED))
     }
 
     /// When a worker on a connection is counted dead if nothing more is heard from it.
     fn silence_deadline(&self, worker: &WorkerProcess) -> Option<Instant> {
         let limit = self.silence_limit().filter(|_| heard_of(worker))?;
-        Some(worker.last_heard + limit)
+        worker.last_heard.checked_add(limit)
     }
 }
 

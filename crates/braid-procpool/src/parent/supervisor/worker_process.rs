@@ -102,7 +102,8 @@ pub(super) struct WorkerProcess {
     /// The jobs sent to the worker, in the order it takes and answers them: the first is the
     /// one it runs (or is about to take), the others wait in its pipe.
     pub(super) running: VecDeque<Running>,
-    pub(super) start_deadline: Instant,
+    /// When a starting worker that is not ready yet is given up; `None`: not yet counted.
+    pub(super) start_deadline: Option<Instant>,
     pub(super) tasks_done: u64,
     pub(super) killed: Option<KillReason>,
     pub(super) start_error: Option<String>,
@@ -124,6 +125,13 @@ pub(super) struct WorkerProcess {
     /// has not ended by then. The launcher usually ends on its own at once, with the
     /// worker's own exit status (an `srun` reports its task's), which a kill would hide.
     pub(super) launcher_grace: Option<Instant>,
+    /// Its launcher is asked to stop (`SIGTERM`) before it is killed: `srun`.
+    pub(super) gentle: bool,
+    /// Its launcher was asked to stop, or killed.
+    pub(super) terminated: bool,
+    /// Its launcher was still running at the end of the grace after the connection closed,
+    /// and was ended by the pool.
+    pub(super) outlived: bool,
     /// When a worker on a connection last sent anything: a heartbeat, a result.
     pub(super) last_heard: Instant,
     /// The launcher's standard error, while it is open ([`read_log`]).
