@@ -185,6 +185,45 @@ fn in_allocation() -> i32 {
     }
 }
 
+/// Run as a step itself (`srun ./app` inside an allocation): the workers' steps overlap the
+/// pool's own, which holds the allocation, instead of waiting for it for good.
+fn a_pool_run_as_a_step_gets_its_workers() {
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new("salloc")
+        .args(["-n", "2", "--job-name=braid-alloc-test", "srun", "-n", "1"])
+        .arg(&exe)
+        .env(ROLE_ENV, "in-step")
+        .stdin(Stdio::null())
+        .output()
+        .expect("salloc runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("a pool in a step: ok"),
+        "{out:?}\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    no_braid_jobs_left();
+}
+
+/// The role: inside a step of an allocation, a pool's worker starts and serves.
+fn in_step() -> i32 {
+    assert!(std::env::var_os("SLURM_STEP_ID").is_some(), "run by srun");
+    let built = ProcessPool::builder()
+        .workers(1)
+        .launcher(slurm().start_timeout(Duration::from_secs(20)))
+        .build();
+    match built.map(|pool| pool.submit(double, 4).join()) {
+        Ok(Ok(8)) => {
+            println!("a pool in a step: ok");
+            0
+        }
+        other => {
+            println!("a pool in a step: {other:?}");
+            1
+        }
+    }
+}
+
 fn recycling_starts_new_steps() {
     let pool = ProcessPool::builder()
         .workers(1)
@@ -585,6 +624,7 @@ fn main() {
     match std::env::var(ROLE_ENV).as_deref() {
         Ok("in-allocation") => std::process::exit(in_allocation()),
         Ok("parent") => std::process::exit(parent()),
+        Ok("in-step") => std::process::exit(in_step()),
         _ => {}
     }
     let mut checks = Checks::new();
@@ -615,6 +655,10 @@ fn main() {
     checks.run(
         "slurm: inside an allocation the workers are its steps",
         inside_an_allocation_workers_are_its_steps,
+    );
+    checks.run(
+        "slurm: a pool run as a step gets its workers",
+        a_pool_run_as_a_step_gets_its_workers,
     );
     checks.run(
         "slurm: recycling starts new steps",

@@ -345,12 +345,11 @@ impl Slurm {
         self
     }
 
-    /// `srun`'s arguments for one worker running `exe`; `in_allocation` when `SLURM_JOB_ID`
-    /// is set.
+    /// `srun`'s arguments for one worker running `exe`, for a pool that runs `place`d so.
     pub(crate) fn srun_args(
         &self,
         exe: &std::path::Path,
-        in_allocation: bool,
+        place: Placement,
     ) -> Vec<std::ffi::OsString> {
         let mut args: Vec<std::ffi::OsString> = vec![
             "--ntasks=1".into(),
@@ -364,12 +363,20 @@ impl Slurm {
             // output; its errors, and the worker's own output, do not.
             "--quiet".into(),
         ];
-        if in_allocation {
+        if place != Placement::Outside {
             // Only what the step asks for, so that the steps of many workers share the
             // allocation instead of waiting for each other.
             args.push("--exact".into());
-        } else if let Some(partition) = &self.partition {
-            args.push(format!("--partition={partition}").into());
+        }
+        if place == Placement::InStep {
+            // The pool's own step holds the allocation's resources (`srun ./app` inside a
+            // batch script): a step that does not overlap it would wait for it for good.
+            args.push("--overlap".into());
+        }
+        if place == Placement::Outside {
+            if let Some(partition) = &self.partition {
+                args.push(format!("--partition={partition}").into());
+            }
         }
         if let Some(limit) = self.time_limit {
             let secs = limit.as_secs() + u64::from(limit.subsec_nanos() > 0);
@@ -404,6 +411,31 @@ impl Slurm {
     }
 }
 
+/// Where a pool placed by Slurm runs, which says how its workers' steps are asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Placement {
+    /// Not inside an allocation: each worker gets one of its own.
+    Outside,
+    /// Inside an allocation (`SLURM_JOB_ID`), as a batch script or `salloc` runs it.
+    InAllocation,
+    /// Inside a step of an allocation (`SLURM_STEP_ID` too), as `srun ./app` runs it.
+    InStep,
+}
+
+impl Placement {
+    /// Where this process runs, from the variables Slurm sets.
+    pub(crate) fn here() -> Placement {
+        match (
+            std::env::var_os("SLURM_JOB_ID").is_some(),
+            std::env::var_os("SLURM_STEP_ID").is_some(),
+        ) {
+            (false, _) => Placement::Outside,
+            (true, false) => Placement::InAllocation,
+            (true, true) => Placement::InStep,
+        }
+    }
+}
+
 impl From<Slurm> for Launcher {
     fn from(slurm: Slurm) -> Launcher {
         Launcher {
@@ -424,9 +456,9 @@ mod test {
     use std::path::Path;
     use std::time::Duration;
 
-    fn args(slurm: &Slurm, in_allocation: bool) -> Vec<String> {
+    fn args(slurm: &Slurm, place: Placement) -> Vec<String> {
         slurm
-            .srun_args(Path::new("/opt/app"), in_allocation)
+            .srun_args(Path::new("/opt/app"), place)
             .into_iter()
             .map(|a| a.into_string().unwrap())
             .collect()
@@ -439,7 +471,7 @@ mod test {
             .time_limit(Duration::from_millis(90_061_500))
             .cpus_per_worker(4)
             .arg("--mem=4G");
-        let outside = args(&slurm, false);
+        let outside = args(&slurm, Placement::Outside);
         assert_eq!(
             outside,
             [
@@ -457,8 +489,13 @@ mod test {
         );
         // Inside an allocation: a step that takes only its share, in the allocation's
         // partition.
-        let inside = args(&slurm, true);
+        let inside = args(&slurm, Placement::InAllocation);
         assert!(inside.contains(&"--exact".to_owned()), "{inside:?}");
+        assert!(!inside.contains(&"--overlap".to_owned()), "{inside:?}");
+        // Inside the pool's own step, the workers' steps must overlap it.
+        let in_step = args(&slurm, Placement::InStep);
+        assert!(in_step.contains(&"--exact".to_owned()), "{in_step:?}");
+        assert!(in_step.contains(&"--overlap".to_owned()), "{in_step:?}");
         assert!(
             !inside.iter().any(|a| a.starts_with("--partition")),
             "{inside:?}"
@@ -466,7 +503,7 @@ mod test {
         assert_eq!(inside.last().unwrap(), "/opt/app");
         let hour = args(
             &Launcher::slurm().time_limit(Duration::from_secs(3600)),
-            false,
+            Placement::Outside,
         );
         assert!(hour.contains(&"--time=0-01:00:00".to_owned()), "{hour:?}");
     }

@@ -19,7 +19,7 @@ use braid_sys::process::ExitStatus;
 
 use super::address;
 
-use crate::parent::settings::Launcher;
+use crate::parent::settings::{Launcher, Placement};
 use crate::protocol::auth::{self, Secret};
 use crate::protocol::role::{Role, EXE_ENV};
 
@@ -71,8 +71,7 @@ impl Command {
         let (program, args) = match &launcher.slurm {
             Some(slurm) => {
                 slurm.check().map_err(invalid)?;
-                let in_allocation = std::env::var_os("SLURM_JOB_ID").is_some();
-                (launcher.program, slurm.srun_args(&exe, in_allocation))
+                (launcher.program, slurm.srun_args(&exe, Placement::here()))
             }
             None => (launcher.program, launcher.args),
         };
