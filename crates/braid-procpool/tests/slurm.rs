@@ -526,9 +526,10 @@ fn a_step_slurm_cancels_fails_with_slurms_words() {
     assert_eq!(pool.submit(double, 6).join(), Ok(12));
 }
 
-/// A stand-in for `srun` that runs the first worker at once and holds every later one in
-/// Slurm's queue for an hour (`--begin`), as a busy cluster would.
-fn srun_that_queues_replacements() -> std::path::PathBuf {
+/// A stand-in for `srun` that runs the first `normal` workers as asked and every later one
+/// with `later` (a bash snippet that ends in running srun; `"$@"` are srun's arguments,
+/// the worker's executable last).
+fn srun_that_changes_after(normal: u32, later: &str) -> std::path::PathBuf {
     let dir = marker_path();
     std::fs::create_dir_all(&dir).unwrap();
     let count = dir.join("count");
@@ -536,10 +537,10 @@ fn srun_that_queues_replacements() -> std::path::PathBuf {
     std::fs::write(
         &script,
         format!(
-            "#!/bin/sh\n\
+            "#!/bin/bash\n\
              n=$(cat '{count}' 2>/dev/null || echo 0)\n\
              echo $((n + 1)) > '{count}'\n\
-             if [ \"$n\" -ge 1 ]; then exec srun --begin=now+3600 \"$@\"; fi\n\
+             if [ \"$n\" -ge {normal} ]; then {later}; fi\n\
              exec srun \"$@\"\n",
             count = count.display()
         ),
@@ -548,6 +549,18 @@ fn srun_that_queues_replacements() -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     script
+}
+
+/// Held in Slurm's queue for an hour (`--begin`), as a busy cluster would hold it.
+const QUEUED: &str = "exec srun --begin=now+3600 \"$@\"";
+
+/// Run by Slurm at once, but never a worker: the step sleeps.
+const NEVER_CONNECTS: &str = "exec srun \"${@:1:$#-1}\" sleep 600";
+
+/// A stand-in for `srun` that runs the first worker at once and holds every later one in
+/// Slurm's queue.
+fn srun_that_queues_replacements() -> std::path::PathBuf {
+    srun_that_changes_after(1, QUEUED)
 }
 
 /// A one-worker pool whose worker has died and whose replacement waits in Slurm's queue.
@@ -605,6 +618,114 @@ fn killing_a_pool_withdraws_its_queued_replacement() {
     no_braid_jobs_left();
 }
 
+/// A replacement that Slurm runs but that never connects is not waited for without end:
+/// its start time-out counts from when Slurm ran it, and then queued tasks fail saying why.
+fn a_replacement_that_never_connects_fails_in_time() {
+    no_braid_jobs_left();
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .launcher(
+            slurm()
+                .srun_program(srun_that_changes_after(1, NEVER_CONNECTS))
+                .start_timeout(Duration::from_secs(2)),
+        )
+        .build()
+        .unwrap();
+    assert!(pool
+        .submit(exits_with_3, 0)
+        .join()
+        .unwrap_err()
+        .is_worker_died());
+    let waiting = pool.submit(double, 2);
+    match waiting.join() {
+        Err(TaskError::WorkerStart(why)) => assert!(why.contains("not ready within 2s"), "{why}"),
+        other => panic!("expected a failed start, got {other:?}"),
+    }
+    pool.shutdown(Shutdown::Kill);
+    drop(pool);
+    no_braid_jobs_left();
+}
+
+/// A build that fails while its workers wait in Slurm's queue leaves none of their jobs
+/// there.
+fn a_failed_build_leaves_no_queued_job() {
+    no_braid_jobs_left();
+    let built = ProcessPool::builder()
+        .workers(2)
+        .launcher(
+            slurm()
+                .srun_program(srun_that_changes_after(0, QUEUED))
+                .start_timeout(Duration::from_secs(2)),
+        )
+        .build();
+    assert!(built.is_err(), "no worker could start");
+    no_braid_jobs_left();
+}
+
+/// A pool whose own standard error nobody reads keeps working: what its workers write
+/// there is passed on by a thread of its own, and dropped when it cannot keep up, never
+/// stalling the pool (a task's time-out still fires).
+fn an_unread_standard_error_does_not_stall_the_pool() {
+    let exe = std::env::current_exe().unwrap();
+    let mut child = Command::new(&exe)
+        .env(ROLE_ENV, "chatty")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        // A pipe that is never read: it fills, and every write to it then waits.
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            no_braid_jobs_left();
+            panic!("the pool stalled on its standard error");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut out = String::new();
+    use std::io::Read;
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(status.success(), "{status:?}: {out}");
+    assert!(out.contains("timed out as asked"), "{out}");
+    no_braid_jobs_left();
+}
+
+fn shouts(lines: u64) -> u64 {
+    let line = "x".repeat(3000);
+    for _ in 0..lines {
+        eprintln!("{line}");
+    }
+    lines
+}
+
+/// The role: a Slurm pool whose worker writes much to standard error, then a task that
+/// must time out.
+fn chatty() -> i32 {
+    let pool = slurm_pool(1);
+    assert_eq!(pool.submit(shouts, 200).join(), Ok(200));
+    let hung = pool.submit_with_timeout(loops_forever, 0, Duration::from_secs(1));
+    let timed_out = hung.join() == Err(TaskError::TimedOut);
+    pool.shutdown(Shutdown::Kill);
+    drop(pool);
+    if timed_out {
+        println!("timed out as asked");
+        0
+    } else {
+        1
+    }
+}
+
 fn mark_pid_then_loop(path: String) -> u64 {
     std::fs::write(&path, std::process::id().to_string()).unwrap();
     loops_forever(0)
@@ -625,6 +746,7 @@ fn main() {
         Ok("in-allocation") => std::process::exit(in_allocation()),
         Ok("parent") => std::process::exit(parent()),
         Ok("in-step") => std::process::exit(in_step()),
+        Ok("chatty") => std::process::exit(chatty()),
         _ => {}
     }
     let mut checks = Checks::new();
@@ -692,6 +814,18 @@ fn main() {
     checks.run(
         "slurm: killing a pool withdraws its queued replacement",
         killing_a_pool_withdraws_its_queued_replacement,
+    );
+    checks.run(
+        "slurm: a replacement that never connects fails in time",
+        a_replacement_that_never_connects_fails_in_time,
+    );
+    checks.run(
+        "slurm: a failed build leaves no queued job",
+        a_failed_build_leaves_no_queued_job,
+    );
+    checks.run(
+        "slurm: an unread standard error does not stall the pool",
+        an_unread_standard_error_does_not_stall_the_pool,
     );
     checks.run(
         "slurm: a step Slurm cancels fails with Slurm's words",

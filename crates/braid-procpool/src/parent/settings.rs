@@ -359,9 +359,6 @@ impl Slurm {
             // The worker learns its role from the environment: pass it on whatever the
             // site's default (`SLURM_EXPORT_ENV`) is.
             "--export=ALL".into(),
-            // Slurm's own notes ("job queued", "step cancelled") stay out of the program's
-            // output; its errors, and the worker's own output, do not.
-            "--quiet".into(),
         ];
         if place != Placement::Outside {
             // Only what the step asks for, so that the steps of many workers share the
@@ -480,7 +477,6 @@ mod test {
                 "--cpus-per-task=4",
                 "--job-name=braid-worker",
                 "--export=ALL",
-                "--quiet",
                 "--partition=compute",
                 "--time=1-01:01:02",
                 "--mem=4G",

@@ -18,6 +18,7 @@ use braid_sys::fd;
 use braid_sys::process::ExitStatus;
 
 use super::address;
+use super::forward::Forwarder;
 
 use crate::parent::settings::{Launcher, Placement};
 use crate::protocol::auth::{self, Secret};
@@ -54,6 +55,8 @@ pub(crate) struct Command {
     pub(crate) start_timeout: Option<Duration>,
     /// How often each worker says it is alive.
     pub(crate) heartbeat: Duration,
+    /// Passes on what `srun` writes to its standard error, which the pool reads.
+    pub(crate) forwarder: Option<Forwarder>,
     pub(crate) listener: Listener,
 }
 
@@ -105,6 +108,10 @@ impl Command {
             signals_as_codes: launcher.slurm.is_some(),
             start_timeout: launcher.start_timeout,
             heartbeat: launcher.heartbeat,
+            forwarder: match launcher.slurm {
+                Some(_) => Some(Forwarder::start()?),
+                None => None,
+            },
             listener: Listener {
                 socket,
                 addr,

@@ -6,6 +6,7 @@
 mod address;
 pub(crate) mod command;
 mod fork_server;
+pub(crate) mod forward;
 mod spawn;
 
 use std::io;
@@ -168,6 +169,15 @@ impl Starter {
     /// job would otherwise stay in Slurm's queue).
     pub(crate) fn stops_gently(&self) -> bool {
         matches!(self, Starter::Command(command) if command.is_slurm())
+    }
+
+    /// Where what launchers write to their standard error goes, for launchers whose output
+    /// the pool reads ([`Launched::log`]).
+    pub(crate) fn forwarder(&self) -> Option<&forward::Forwarder> {
+        match self {
+            Starter::Command(command) => command.forwarder.as_ref(),
+            _ => None,
+        }
     }
 
     /// The program a command launcher runs, as a name for messages.

@@ -15,7 +15,8 @@ use super::worker_process::{
     WorkerProcess, EXIT_KEY, KEYS_PER_SLOT, LOG_KEY, RESULTS_KEY,
 };
 use super::{
-    fail_queue, Supervisor, LAUNCHER_GRACE, START_RETRY_FIRST, START_RETRY_MAX, TERMINATE_GRACE,
+    fail_queue, Supervisor, LAUNCHER_GRACE, LOOK_AGAIN, START_RETRY_FIRST, START_RETRY_MAX,
+    TERMINATE_GRACE,
 };
 use crate::parent::error::{BuildError, TaskError};
 use crate::parent::launch::Launched;
@@ -92,6 +93,11 @@ impl Supervisor {
         if pid.is_none() {
             self.awaiting_pid.push_back(index);
         }
+        // A launcher this pool has no pidfd for is looked at now and then.
+        let look_at_first = match (&pidfd, pid, self.launcher.command_name()) {
+            (None, Some(_), Some(_)) => Some(Instant::now() + LOOK_AGAIN),
+            _ => None,
+        };
         let worker = WorkerProcess {
             pid,
             tasks,
@@ -102,14 +108,12 @@ impl Supervisor {
             inbox: Vec::new(),
             outbox: Vec::new(),
             running: VecDeque::with_capacity(2),
-            // A replacement placed by Slurm waits in Slurm's queue as long as Slurm keeps
-            // it there, as any job does; its clock starts when it connects. A pool being
-            // built, and every other launcher, count from the launch.
-            start_deadline: if self.queue_waits_unbounded() {
-                None
-            } else {
-                Instant::now().checked_add(self.start_timeout)
-            },
+            // A replacement placed by Slurm that `srun` says is queued loses its deadline
+            // while it waits there, and gets a new one once Slurm runs it ([`read_log`]).
+            start_deadline: Instant::now().checked_add(self.start_timeout),
+            queue_unbounded: self.queue_waits_unbounded(),
+            queued: false,
+            look_at: look_at_first,
             tasks_done: 0,
             killed: None,
             start_error: None,
@@ -308,7 +312,7 @@ impl Supervisor {
         let Some(worker) = &mut self.slots[index].worker else {
             return;
         };
-        if read_log(worker) {
+        if read_log(worker, self.launcher.forwarder(), self.start_timeout) {
             if let Some(log) = worker.log.take() {
                 let _ = self.shared.poller.delete(log.as_fd());
             }
@@ -424,7 +428,12 @@ impl Supervisor {
         }
         let mut worker = worker;
         // The launcher has exited: all it wrote is in the pipe, its last words included.
-        read_log(&mut worker);
+        // (Bounded: another process may hold the pipe open, and the rest is not waited for.)
+        for _ in 0..64 {
+            if read_log(&mut worker, self.launcher.forwarder(), self.start_timeout) {
+                break;
+            }
+        }
         if let Some(log) = worker.log.take() {
             let _ = poller.delete(log.as_fd());
         }
@@ -633,6 +642,10 @@ pub(super) fn kill_worker(worker: &mut WorkerProcess) -> io::Result<()> {
             let _ = fd::shutdown_write(results.as_fd());
         }
     }
+    if worker.gentle && worker.terminated && worker.launcher_grace.is_some() {
+        // Asked to stop already: the end of its grace, not a second request, kills it.
+        return Ok(());
+    }
     if worker.gentle && !worker.terminated {
         // `srun` killed outright leaves its job behind when the job is still waiting in
         // Slurm's queue; asked to stop, it withdraws the job, or ends the step it runs.
@@ -647,6 +660,7 @@ pub(super) fn kill_worker(worker: &mut WorkerProcess) -> io::Result<()> {
 /// Kills a worker's process at once, however its launcher would rather be stopped.
 pub(super) fn kill_worker_now(worker: &mut WorkerProcess) -> io::Result<()> {
     worker.terminated = true;
+    worker.launcher_grace = None;
     kill_worker(worker)
 }
 

@@ -59,6 +59,8 @@ use worker_process::{
 /// How long the launcher of a worker whose connection closed may take to end on its own
 /// before it is killed ([`WorkerProcess::launcher_grace`](worker_process::WorkerProcess)).
 const LAUNCHER_GRACE: Duration = Duration::from_secs(5);
+/// How often the pool looks whether a launcher it has no pidfd for has ended.
+const LOOK_AGAIN: Duration = Duration::from_millis(100);
 /// How long a launcher asked to stop (`srun` gets `SIGTERM`) may take before it is killed.
 const TERMINATE_GRACE: Duration = Duration::from_secs(5);
 /// How long the supervisor, expecting a result, keeps looking before it sleeps.

@@ -11,7 +11,7 @@ use super::worker_process::{
     absorb_handoffs, may_go_ahead, read_available, retire, send, send_packet, set_phase, take_back,
     takes_more, KillReason, Phase, Running, Slot, WorkerProcess, KEYS_PER_SLOT,
 };
-use super::Supervisor;
+use super::{Supervisor, LOOK_AGAIN};
 use crate::parent::settings::{Shutdown, HEARTBEATS_MISSED};
 use crate::parent::shared::Queue;
 use crate::protocol::{self, FromWorker};
@@ -363,8 +363,8 @@ impl Supervisor {
             .filter_map(|s| s.worker.as_ref())
             .filter_map(|w| {
                 if w.killed.is_some() {
-                    // Only the end of a launcher's grace is still to come.
-                    return w.launcher_grace;
+                    // Only the end of a launcher's grace is still to come, or a look.
+                    return w.launcher_grace.into_iter().chain(w.look_at).min();
                 }
                 let phase = match w.phase {
                     Phase::Starting => w.start_deadline,
@@ -374,6 +374,7 @@ impl Supervisor {
                 phase
                     .into_iter()
                     .chain(w.launcher_grace)
+                    .chain(w.look_at)
                     .chain(self.silence_deadline(w))
                     .min()
             })
@@ -389,6 +390,25 @@ impl Supervisor {
             let Some(worker) = &mut slot.worker else {
                 continue;
             };
+            let look = worker.look_at.is_some_and(|at| at <= now)
+                || worker.launcher_grace.is_some_and(|at| at <= now);
+            if look && worker.pidfd.is_none() && worker.exit.is_none() {
+                // No pidfd tells when a launcher has ended: look, without waiting.
+                if let Some(pid) = worker.pid {
+                    match process::wait_pid(pid, false) {
+                        Ok(Some(status)) => worker.exit = Some(status),
+                        Ok(None) => {}
+                        Err(_) => worker.exit = Some(ExitStatus::UNKNOWN),
+                    }
+                }
+                if worker.exit.is_some() {
+                    worker.look_at = None;
+                    worker.launcher_grace = None;
+                    reaped.push(index);
+                    continue;
+                }
+                worker.look_at = Some(now + LOOK_AGAIN);
+            }
             if worker.launcher_grace.is_some_and(|at| at <= now) {
                 // Its connection is gone, or it was asked to stop, and its launcher has not
                 // ended in the time given: end it (for good, if it was asked already), so
@@ -397,22 +417,7 @@ impl Supervisor {
                 if worker.killed.is_none() && !worker.terminated {
                     worker.outlived = true;
                 }
-                let killed_outright = !worker.gentle || worker.terminated;
                 let _ = kill_worker(worker);
-                if worker.pidfd.is_none() && worker.exit.is_none() && worker.results_closed {
-                    // No pidfd tells when it is gone: once killed outright, it is about to
-                    // be; asked to stop, it may be already.
-                    if let Some(pid) = worker.pid {
-                        match process::wait_pid(pid, killed_outright) {
-                            Ok(Some(status)) => worker.exit = Some(status),
-                            Ok(None) => {}
-                            Err(_) => worker.exit = Some(ExitStatus::UNKNOWN),
-                        }
-                        if worker.exit.is_some() {
-                            reaped.push(index);
-                        }
-                    }
-                }
                 continue;
             }
             if worker.killed.is_some() {

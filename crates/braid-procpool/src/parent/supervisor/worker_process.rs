@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use braid_poller::{Interest, Mode};
 
 use crate::parent::job::{Job, Settle};
+use crate::parent::launch::forward::Forwarder;
 use crate::parent::shared::{Handoff, IdleWorker, Queue, Shared};
 use crate::protocol;
 use braid_sys::fd;
@@ -134,6 +135,14 @@ pub(super) struct WorkerProcess {
     pub(super) outlived: bool,
     /// When a worker on a connection last sent anything: a heartbeat, a result.
     pub(super) last_heard: Instant,
+    /// A replacement placed by Slurm: while it waits in Slurm's queue it has no start
+    /// deadline ([`read_log`]).
+    pub(super) queue_unbounded: bool,
+    /// Its launcher said it waits in Slurm's queue, and has not said since that it left.
+    pub(super) queued: bool,
+    /// When to look again whether a launcher with no pidfd has ended (`waitpid` without
+    /// waiting): nothing else tells.
+    pub(super) look_at: Option<Instant>,
     /// The launcher's standard error, while it is open ([`read_log`]).
     pub(super) log: Option<OwnedFd>,
     /// What the launcher said about the worker (Slurm's own lines), the last few.
@@ -356,37 +365,95 @@ pub(super) fn read_available(worker: &mut WorkerProcess) -> io::Result<bool> {
     }
 }
 
-/// Passes on what a worker's launcher wrote to its standard error, as it is, to this
-/// process's standard error, keeping the lines Slurm wrote itself (from `srun` and
-/// `slurmstepd`) for the worker's death report. Returns `true` at end of file.
-pub(super) fn read_log(worker: &mut WorkerProcess) -> bool {
-    let Some(log) = &worker.log else {
+/// Reads what a worker's launcher (`srun`) wrote to its standard error, and passes it on,
+/// whole lines at a time, through `forward`. Along the way it keeps the lines Slurm wrote
+/// itself (from `srun` and `slurmstepd`) for the worker's death report, and follows where
+/// the worker's job stands in Slurm's queue: a replacement that waits there has no start
+/// deadline until Slurm gives it its resources, and then `start_timeout` to be ready.
+/// Slurm's notes about the queue are not passed on. Returns `true` at end of file.
+pub(super) fn read_log(
+    worker: &mut WorkerProcess,
+    forward: Option<&Forwarder>,
+    start_timeout: Duration,
+) -> bool {
+    let Some(log) = worker.log.as_ref().map(|log| log.as_raw_fd()) else {
         return true;
     };
     let mut buf = [0u8; 4096];
-    loop {
-        let n = match fd::read(log.as_raw_fd(), &mut buf) {
-            Ok(0) => return true,
+    let mut out = Vec::new();
+    let mut eof = false;
+    // At most this much per turn: a chatty worker waits for the next turn, and the pool's
+    // other work does not wait for it.
+    for _ in 0..16 {
+        let n = match fd::read(log, &mut buf) {
+            Ok(0) => {
+                eof = true;
+                break;
+            }
             Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => return true,
+            Err(_) => {
+                eof = true;
+                break;
+            }
         };
-        let _ = std::io::Write::write_all(&mut std::io::stderr(), &buf[..n]);
         worker.log_partial.extend_from_slice(&buf[..n]);
         while let Some(end) = worker.log_partial.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = worker.log_partial.drain(..=end).collect();
-            let line = String::from_utf8_lossy(&line).trim().to_owned();
-            if line.starts_with("srun: error") || line.starts_with("slurmstepd") {
-                if worker.launcher_said.len() == LOG_LINES {
-                    worker.launcher_said.pop_front();
-                }
-                worker.launcher_said.push_back(line);
+            if !note_slurm_line(worker, &line, start_timeout) {
+                out.extend_from_slice(&line);
             }
         }
-        // A line that never ends is not Slurm's; do not keep it growing.
+        // A line that never ends is passed on in pieces rather than kept growing.
         if worker.log_partial.len() > 64 * 1024 {
-            worker.log_partial.clear();
+            out.append(&mut worker.log_partial);
         }
     }
+    if eof {
+        out.append(&mut worker.log_partial);
+    }
+    if let Some(forward) = forward {
+        forward.send(out);
+    }
+    eof
+}
+
+/// Takes note of one line of `srun`'s; `true` for a note about the queue, which is not
+/// passed on.
+fn note_slurm_line(worker: &mut WorkerProcess, line: &[u8], start_timeout: Duration) -> bool {
+    let text = String::from_utf8_lossy(line);
+    let text = text.trim();
+    if text.starts_with("srun: error") || text.starts_with("slurmstepd") {
+        if worker.launcher_said.len() == LOG_LINES {
+            worker.launcher_said.pop_front();
+        }
+        worker.launcher_said.push_back(text.to_owned());
+        return false;
+    }
+    let Some(note) = text.strip_prefix("srun: ") else {
+        return false;
+    };
+    let queued = note.ends_with("queued and waiting for resources")
+        || note.contains("step creation temporarily disabled");
+    let allocated =
+        note.ends_with("has been allocated resources") || note.starts_with("Step created for");
+    if queued {
+        if worker.queue_unbounded && worker.phase == Phase::Starting {
+            worker.start_deadline = None;
+            if !worker.queued {
+                tracing::info!(
+                    "braid-procpool: a new worker waits in Slurm's queue ({note}); the pool \
+                     waits for it as long as Slurm keeps it there"
+                );
+            }
+        }
+        worker.queued = true;
+    } else if allocated {
+        if worker.queued && worker.phase == Phase::Starting && worker.start_deadline.is_none() {
+            worker.start_deadline = Instant::now().checked_add(start_timeout);
+        }
+        worker.queued = false;
+    }
+    queued || allocated
 }
