@@ -118,7 +118,12 @@ pub(crate) fn run(
     mut config: Config,
     startup: Sender<Result<(), BuildError>>,
 ) {
-    let launcher = match Starter::new(config.method, config.exe.clone(), config.command.take()) {
+    let launcher = match Starter::new(
+        config.method,
+        config.exe.clone(),
+        config.command.take(),
+        config.workers,
+    ) {
         Ok(launcher) => launcher,
         Err(e) => {
             shared.mark_finished();
