@@ -86,15 +86,33 @@ impl Starter {
     /// forks before anything else: a worker then costs the pool's start one fork of the
     /// template, not also a request and a report on the socket and the template's own
     /// setting up, all in series after the template's fork.
+    ///
+    /// Pipes that cannot be made now (no descriptor left) are asked for with the worker, as
+    /// for any later worker, and fail its start the same way; if the template cannot be
+    /// made beside the pipes, it is made without them.
     fn fork_template(workers: usize) -> io::Result<Starter> {
-        let pipes = (0..workers)
-            .map(|_| Pipes::new())
-            .collect::<io::Result<Vec<Pipes>>>()?;
+        let mut pipes = Vec::with_capacity(workers);
+        while pipes.len() < workers {
+            match Pipes::new() {
+                Ok(made) => pipes.push(made),
+                Err(_) => break,
+            }
+        }
         let ends: Vec<[RawFd; 2]> = pipes
             .iter()
             .map(|p| [p.task_read.as_raw_fd(), p.result_write.as_raw_fd()])
             .collect();
-        let client = fork_server::Client::fork_template(&ends)?;
+        let client = match fork_server::Client::fork_template(&ends) {
+            Ok(client) => client,
+            Err(_) if !pipes.is_empty() => {
+                drop(pipes);
+                return Ok(Starter::ForkServer {
+                    client: fork_server::Client::fork_template(&[])?,
+                    first: VecDeque::new(),
+                });
+            }
+            Err(e) => return Err(e),
+        };
         let first = pipes
             .into_iter()
             .map(|pipes| pipes.into_launched(None))
