@@ -33,8 +33,8 @@ pub(super) fn serve_first(
     first: Vec<u32>,
     failed: Option<io::Error>,
 ) -> ! {
-    super::become_pool_child(parent, &[control]);
-    let code = match run_server(control, parent, &first, failed) {
+    let armed = super::become_pool_child(parent, &[control]);
+    let code = match run_server(control, parent, armed, &first, failed) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("braid-procpool fork server: {e}");
@@ -50,9 +50,11 @@ pub(super) fn serve_first(
 const CONTROL: usize = 0;
 const CHILD_EXITED: usize = 1;
 
+/// `armed`: whether this server dies with the pool's supervisor thread (its death signal).
 fn run_server(
     control: RawFd,
     parent: u32,
+    armed: bool,
     first: &[u32],
     failed: Option<io::Error>,
 ) -> io::Result<()> {
@@ -117,10 +119,13 @@ fn run_server(
     // Workers end once the supervisor closes their task pipes; wait for each. If the pool's
     // program died instead, leave at once: the workers, still busy, see this server go and
     // end too. A dying process closes its descriptors before the system gives its children
-    // a new parent, so keep looking while waiting.
+    // a new parent, so keep looking while waiting. With the death signal armed, the pool's
+    // death ends this server anyway: it waits for its workers in `waitpid` itself, which
+    // the system wakes as each one ends, without the signal handler's round through the
+    // self-pipe and the poller.
     poller.delete(control_fd)?;
     loop {
-        match process::wait_any(false) {
+        match process::wait_any(armed) {
             Ok(Some((pid, status))) => report(control, Report::Exited(pid, status)),
             Ok(None) if process::parent_id() == parent => {
                 poller.wait(&mut events, Some(super::PARENT_CHECK))?;
