@@ -599,6 +599,61 @@ fn join_on_a_thread_pool_worker_runs_nothing_else(method: StartMethod) {
     joiner.join().unwrap();
 }
 
+/// Which way `build` fails, or `'+'` when it succeeds, for each soft descriptor limit from
+/// the lowest free descriptor up, until a pool starts: `'o'` for an operating-system error,
+/// `'w'` for a worker that could not start.
+fn build_failures_by_descriptor_limit(method: StartMethod) -> String {
+    let mut saved = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `saved` is a valid out-pointer.
+    let got = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut saved) };
+    assert_eq!(got, 0);
+    // The descriptor a new file gets is the lowest free one.
+    let lowest_free = std::os::fd::AsRawFd::as_raw_fd(&std::fs::File::open("/dev/null").unwrap());
+    let mut seen = String::new();
+    for extra in 0..64 {
+        let lowered = libc::rlimit {
+            rlim_cur: lowest_free as libc::rlim_t + extra,
+            rlim_max: saved.rlim_max,
+        };
+        // SAFETY: a valid rlimit, below the hard limit.
+        let set = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lowered) };
+        assert_eq!(set, 0);
+        let built = ProcessPool::builder()
+            .workers(2)
+            .start_method(method)
+            .build();
+        // SAFETY: as above; the limit this process had.
+        let restored = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &saved) };
+        assert_eq!(restored, 0);
+        match built {
+            Ok(pool) => {
+                drop(pool);
+                seen.push('+');
+                return seen;
+            }
+            Err(e) if e.is_os() => seen.push('o'),
+            Err(e) if e.is_worker_start() => seen.push('w'),
+            Err(e) => panic!("after {seen:?}: {e:?}"),
+        }
+    }
+    panic!("no pool started with up to 64 descriptors free: {seen:?}")
+}
+
+/// A pool whose process runs out of descriptors while it makes its workers' pipes fails to
+/// build as a worker that could not start, whatever the start method: `Fork` makes its
+/// first workers' pipes before it forks the template, and one it could not make must go
+/// the way of the others, asked for later, rather than fail the template itself.
+fn out_of_descriptors_for_worker_pipes(method: StartMethod) {
+    let seen = build_failures_by_descriptor_limit(method);
+    assert!(
+        seen.contains('w'),
+        "no limit failed a worker's start, only the pool's own: {seen:?}"
+    );
+}
+
 fn main() {
     braid_procpool::init();
     let args: Vec<String> = std::env::args().collect();
@@ -612,6 +667,10 @@ fn main() {
         checks.run(&name("a failing initializer fails build"), || {
             initializer_failure(method)
         });
+        checks.run(
+            &name("running out of descriptors for workers' pipes fails their start"),
+            || out_of_descriptors_for_worker_pipes(method),
+        );
         checks.run(
             &name("a worker that exits while starting fails build"),
             || initializer_exits(method),

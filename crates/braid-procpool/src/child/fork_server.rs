@@ -4,11 +4,12 @@
 //!
 //! The supervisor and the server talk over a Unix stream socket (`protocol::fork_server`).
 //! To start a worker the supervisor sends the worker's two pipe ends; the server forks and
-//! reports the pid. When a worker ends, the server reaps it and reports how it ended: only a
-//! parent can learn a process's exit status. When the socket closes, the server waits for
-//! its remaining workers (they end when their task pipes close) and exits; if it closed
-//! because the pool's program died, the server exits at once, and its workers, which watch
-//! their parent, end with it.
+//! reports the pid. `Fork`'s template forks the pool's first workers as it starts, on pipes
+//! it inherited, and reports them the same way before it reads any request. When a worker
+//! ends, the server reaps it and reports how it ended: only a parent can learn a process's
+//! exit status. When the socket closes, the server waits for its remaining workers (they
+//! end when their task pipes close) and exits; if it closed because the pool's program
+//! died, the server exits at once, and its workers, which watch their parent, end with it.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
@@ -20,8 +21,20 @@ use crate::protocol::fork_server::Report;
 
 /// The fork server's main loop; never returns. Runs while the process has a single thread.
 pub(super) fn serve(control: RawFd, parent: u32) -> ! {
-    super::become_pool_child(parent, &[control]);
-    let code = match run_server(control, parent) {
+    serve_first(control, parent, Vec::new(), None)
+}
+
+/// [`serve`] for a server that forked the workers `first` before it began, and failed to
+/// fork another if `failed`: it reports them first, as answers to requests that came before
+/// any other, then fails with `failed` or serves.
+pub(super) fn serve_first(
+    control: RawFd,
+    parent: u32,
+    first: Vec<u32>,
+    failed: Option<io::Error>,
+) -> ! {
+    let armed = super::become_pool_child(parent, &[control]);
+    let code = match run_server(control, parent, armed, &first, failed) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("braid-procpool fork server: {e}");
@@ -37,7 +50,20 @@ pub(super) fn serve(control: RawFd, parent: u32) -> ! {
 const CONTROL: usize = 0;
 const CHILD_EXITED: usize = 1;
 
-fn run_server(control: RawFd, parent: u32) -> io::Result<()> {
+/// `armed`: whether this server dies with the pool's supervisor thread (its death signal).
+fn run_server(
+    control: RawFd,
+    parent: u32,
+    armed: bool,
+    first: &[u32],
+    failed: Option<io::Error>,
+) -> io::Result<()> {
+    for &pid in first {
+        report_forked(control, pid);
+    }
+    if let Some(e) = failed {
+        return Err(e);
+    }
     // A `SIGCHLD` writes a byte to `exits`: braid's one signal handler, the self-pipe trick.
     let (exits, exits_write) = fd::pipe()?;
     fd::set_nonblocking(exits.as_fd(), true)?;
@@ -50,6 +76,9 @@ fn run_server(control: RawFd, parent: u32) -> io::Result<()> {
     poller.add(control_fd, CONTROL, Interest::READABLE, Mode::Level)?;
     poller.add(exits.as_fd(), CHILD_EXITED, Interest::READABLE, Mode::Level)?;
     let mut events = Events::with_capacity(2);
+    // A first worker that ended before the SIGCHLD listener was set up wrote no byte to
+    // `exits`: look for such ones once, now that each has been reported as forked.
+    reap(control);
     let me = std::process::id();
     let mut open = true;
     while open {
@@ -90,10 +119,13 @@ fn run_server(control: RawFd, parent: u32) -> io::Result<()> {
     // Workers end once the supervisor closes their task pipes; wait for each. If the pool's
     // program died instead, leave at once: the workers, still busy, see this server go and
     // end too. A dying process closes its descriptors before the system gives its children
-    // a new parent, so keep looking while waiting.
+    // a new parent, so keep looking while waiting. With the death signal armed, the pool's
+    // death ends this server anyway: it waits for its workers in `waitpid` itself, which
+    // the system wakes as each one ends, without the signal handler's round through the
+    // self-pipe and the poller.
     poller.delete(control_fd)?;
     loop {
-        match process::wait_any(false) {
+        match process::wait_any(armed) {
             Ok(Some((pid, status))) => report(control, Report::Exited(pid, status)),
             Ok(None) if process::parent_id() == parent => {
                 poller.wait(&mut events, Some(super::PARENT_CHECK))?;

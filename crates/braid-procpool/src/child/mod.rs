@@ -156,9 +156,31 @@ pub(crate) fn run_forked_worker(task: RawFd, result: RawFd, parent: u32) -> ! {
 
 /// The body of the [`Fork`](crate::StartMethod::Fork) start method's template, forked from
 /// the pool's process at build: the fork server, entered by `fork` instead of `exec`.
-pub(crate) fn run_forked_template(control: RawFd, parent: u32) -> ! {
+///
+/// `first` holds the pipe ends (task, result) of the pool's first workers, inherited from
+/// the pool's process. They are forked before the server sets itself up: each one is on the
+/// pool's start-up path, and the server's signal listener, poller and reports can as well
+/// be made while they start.
+pub(crate) fn run_forked_template(control: RawFd, parent: u32, first: &[[RawFd; 2]]) -> ! {
+    // First, so that the workers inherit it done.
     leave_forked_parent();
-    fork_server::serve(control, parent)
+    let me = std::process::id();
+    let mut forked = Vec::with_capacity(first.len());
+    let mut failed = None;
+    for &[task, result] in first {
+        // SAFETY: this process was just forked and has a single thread.
+        match unsafe { process::fork() } {
+            Ok(None) => run_forked_worker(task, result, me),
+            Ok(Some(pid)) => forked.push(pid),
+            Err(e) => {
+                // The server reports the workers it has and then fails, as it would had
+                // this been a request: the pool cannot start without its workers.
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    fork_server::serve_first(control, parent, forked, failed)
 }
 
 /// Drops what a forked process inherited but must not keep. Runs while it has one thread.

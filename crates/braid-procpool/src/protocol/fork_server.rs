@@ -15,7 +15,8 @@ const REPORT_LEN: usize = 9;
 /// What the fork server reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Report {
-    /// The worker of the oldest unanswered request has this pid.
+    /// The worker of the oldest unanswered request has this pid. The workers `Fork`'s
+    /// template forks as it starts count as requests made before any other, in order.
     Forked(u32),
     /// A worker ended; the server reaped it.
     Exited(u32, ExitStatus),

@@ -9,13 +9,17 @@
 //! The supervisor and the server talk over a Unix stream socket. To start a worker the
 //! supervisor sends one byte carrying the worker's two pipe ends (`SCM_RIGHTS`); the server
 //! forks, and answers `Forked(pid)`. When a worker ends, the server reaps it and reports
-//! `Exited(pid, status)`: only a parent can learn a process's exit status. Each report is
+//! `Exited(pid, status)`: only a parent can learn a process's exit status. `Fork`'s template
+//! also forks the pool's first workers the moment it exists, on pipes it inherited from the
+//! fork that made it, and reports them before answering any request, in order, as if they
+//! had been the first requests: a pool's start then waits for one fork of this process and
+//! one of the template, not also for a request and a report each. Each report is
 //! 9 bytes: a tag, a little-endian `u32` pid and an `i32` status. When the socket closes, the
 //! server waits for its remaining workers (they end when their task pipes close) and exits.
 
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use braid_sys::{fd, process};
@@ -49,13 +53,16 @@ impl Client {
         Client::new(control, pid)
     }
 
-    /// Forks this process into a fork server, the template of every worker.
+    /// Forks this process into a fork server, the template of every worker. The template
+    /// first forks a worker for each pair of pipe ends in `first` (its task pipe's read end
+    /// and its result pipe's write end), which it inherits, and reports them as if they had
+    /// been requested, in order.
     ///
     /// This is the one fork of the (possibly threaded) parent. std's stdout and stderr locks
     /// are held across it, so a thread that is printing cannot leave them locked in the
     /// template; the template resets braid's signal listeners. Other locks are
     /// [`StartMethod::Fork`](crate::StartMethod::Fork)'s documented hazard.
-    pub(crate) fn fork_template() -> io::Result<Client> {
+    pub(crate) fn fork_template(first: &[[RawFd; 2]]) -> io::Result<Client> {
         let (control, server_end) = fd::socket_pair()?;
         let parent = std::process::id();
         let forked = {
@@ -74,7 +81,7 @@ impl Client {
             forked?
         };
         match forked {
-            None => run_forked_template(server_end.as_raw_fd(), parent),
+            None => run_forked_template(server_end.as_raw_fd(), parent, first),
             Some(pid) => {
                 drop(server_end);
                 Client::new(control, pid)
@@ -174,7 +181,7 @@ mod test {
     /// The template's worker comes with a pidfd that refers to it, sent by its parent.
     #[test]
     fn a_forked_worker_is_reported_with_its_pidfd() {
-        let mut client = Client::fork_template().unwrap();
+        let mut client = Client::fork_template(&[]).unwrap();
         let (task_read, task_write) = fd::pipe().unwrap();
         let (result_read, result_write) = fd::pipe().unwrap();
         client.request(&task_read, &result_write).unwrap();
@@ -201,7 +208,7 @@ mod test {
     /// exits cleanly, printing nothing.
     #[test]
     fn a_server_whose_pool_left_reports_unread_exits_cleanly() {
-        let mut client = Client::fork_template().unwrap();
+        let mut client = Client::fork_template(&[]).unwrap();
         let (task_read, task_write) = fd::pipe().unwrap();
         let (result_read, result_write) = fd::pipe().unwrap();
         client.request(&task_read, &result_write).unwrap();
@@ -237,7 +244,7 @@ mod test {
     /// on its own: the pool's end of the socket, still open, reads end of file.
     #[test]
     fn a_server_told_no_request_follows_exits_after_its_last_report() {
-        let mut client = Client::fork_template().unwrap();
+        let mut client = Client::fork_template(&[]).unwrap();
         let (task_read, task_write) = fd::pipe().unwrap();
         let (result_read, result_write) = fd::pipe().unwrap();
         client.request(&task_read, &result_write).unwrap();
@@ -260,6 +267,62 @@ mod test {
             matches!(reports[1..], [Report::Exited(exited, _)] if exited == pid),
             "{reports:?}"
         );
+        client.close();
+    }
+
+    /// Workers the template forks as it starts come first, in the order of their pipes,
+    /// and a request's worker after them; each ends when its task pipe closes, and is
+    /// reported as the worker `Forked` named for its pipe.
+    #[test]
+    fn first_workers_are_reported_before_requested_ones_in_order() {
+        let pipes: Vec<_> = (0..3)
+            .map(|_| (fd::pipe().unwrap(), fd::pipe().unwrap()))
+            .collect();
+        let ends: Vec<[RawFd; 2]> = pipes[..2]
+            .iter()
+            .map(|((task_read, _), (_, result_write))| {
+                [task_read.as_raw_fd(), result_write.as_raw_fd()]
+            })
+            .collect();
+        let mut client = Client::fork_template(&ends).unwrap();
+        let ((task_read, _), (_, result_write)) = &pipes[2];
+        client.request(task_read, result_write).unwrap();
+        let mut task_writes = Vec::new();
+        for ((task_read, task_write), (result_read, result_write)) in pipes {
+            drop((task_read, result_write, result_read));
+            task_writes.push(task_write);
+        }
+        let mut reports = Vec::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut wait_for = |reports: &mut Vec<Report>, n: usize| {
+            while reports.len() < n {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "only these reports came: {reports:?}"
+                );
+                client.read_events(reports).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        };
+        wait_for(&mut reports, 3);
+        let forked: Vec<u32> = reports
+            .iter()
+            .map(|report| match report {
+                Report::Forked(pid) => *pid,
+                other => panic!("{other:?} before the three workers were forked"),
+            })
+            .collect();
+        // Ending the workers one at a time, in reverse, says which pipe each one serves.
+        for (n, task_write) in task_writes.into_iter().enumerate().rev() {
+            let before = reports.len();
+            drop(task_write);
+            wait_for(&mut reports, before + 1);
+            assert!(
+                matches!(reports[before], Report::Exited(pid, _) if pid == forked[n]),
+                "worker {n} was forked as {}: {reports:?}",
+                forked[n]
+            );
+        }
         client.close();
     }
 }

@@ -9,8 +9,9 @@ mod fork_server;
 pub(crate) mod forward;
 mod spawn;
 
+use std::collections::VecDeque;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 
 use braid_sys::fd;
@@ -48,16 +49,25 @@ pub(crate) enum Starter {
     },
     /// `ForkServer`'s server, or `Fork`'s template: the same server, entered by `exec` or by
     /// `fork`.
-    ForkServer(fork_server::Client),
+    ForkServer {
+        client: fork_server::Client,
+        /// Workers the template forked as it started, whose pipes it inherited from the
+        /// fork that made it: the first launches hand these out, in the order the template
+        /// reports them, instead of asking for new ones.
+        first: VecDeque<Launched>,
+    },
     /// A user's command, whose worker connects to the pool's listener.
     Command(command::Command),
 }
 
 impl Starter {
+    /// `workers` is how many workers the pool starts with; `Fork`'s template forks that many
+    /// as soon as it exists.
     pub(crate) fn new(
         method: StartMethod,
         exe: Option<PathBuf>,
         command: Option<command::Command>,
+        workers: usize,
     ) -> io::Result<Starter> {
         if let Some(command) = command {
             return Ok(Starter::Command(command));
@@ -68,9 +78,56 @@ impl Starter {
         };
         Ok(match method {
             StartMethod::Spawn => Starter::Spawn { exe: exe()? },
-            StartMethod::Fork => Starter::ForkServer(fork_server::Client::fork_template()?),
-            StartMethod::ForkServer => Starter::ForkServer(fork_server::Client::start(&exe()?)?),
+            StartMethod::Fork => Starter::fork_template(workers)?,
+            StartMethod::ForkServer => Starter::ForkServer {
+                client: fork_server::Client::start(&exe()?)?,
+                first: VecDeque::new(),
+            },
         })
+    }
+
+    /// Forks the template with the pipes of the pool's first `workers` workers, which it
+    /// forks before anything else: a worker then costs the pool's start one fork of the
+    /// template, not also a request and a report on the socket and the template's own
+    /// setting up, all in series after the template's fork.
+    ///
+    /// Pipes that cannot be made now (no descriptor left) are asked for with the worker, as
+    /// for any later worker, and fail its start the same way; if the template cannot be
+    /// made beside the pipes, it is made without them.
+    fn fork_template(workers: usize) -> io::Result<Starter> {
+        let mut pipes = Vec::with_capacity(workers);
+        while pipes.len() < workers {
+            match Pipes::new() {
+                Ok(made) => pipes.push(made),
+                Err(_) => break,
+            }
+        }
+        let ends: Vec<[RawFd; 2]> = pipes
+            .iter()
+            .map(|p| [p.task_read.as_raw_fd(), p.result_write.as_raw_fd()])
+            .collect();
+        let client = match fork_server::Client::fork_template(&ends) {
+            Ok(client) => client,
+            Err(_) if !pipes.is_empty() => {
+                drop(pipes);
+                return Ok(Starter::ForkServer {
+                    client: fork_server::Client::fork_template(&[])?,
+                    first: VecDeque::new(),
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        let first = pipes
+            .into_iter()
+            .map(|pipes| pipes.into_launched(None))
+            .collect::<io::Result<VecDeque<Launched>>>();
+        match first {
+            Ok(first) => Ok(Starter::ForkServer { client, first }),
+            Err(e) => {
+                client.close();
+                Err(e)
+            }
+        }
     }
 
     /// Starts one worker, known to the pool as `id`.
@@ -85,44 +142,29 @@ impl Starter {
                 log,
             });
         }
-        let (task_read, task_write, packets) = match fd::packet_pipe() {
-            Ok((read, write)) => (read, write, true),
-            Err(_) => {
-                let (read, write) = fd::pipe()?;
-                (read, write, false)
+        if let Starter::ForkServer { first, .. } = self {
+            if let Some(launched) = first.pop_front() {
+                return Ok(launched);
             }
-        };
-        if packets {
-            fd::set_nonblocking(task_read.as_fd(), true)?;
         }
-        let (result_read, result_write) = fd::pipe()?;
-        fd::grow_pipe(task_write.as_fd());
+        let pipes = Pipes::new()?;
         let pid = match self {
-            Starter::Spawn { exe } => Some(spawn::spawn(exe, &task_read, &result_write)?),
-            Starter::ForkServer(client) => {
-                client.request(&task_read, &result_write)?;
+            Starter::Spawn { exe } => {
+                Some(spawn::spawn(exe, &pipes.task_read, &pipes.result_write)?)
+            }
+            Starter::ForkServer { client, .. } => {
+                client.request(&pipes.task_read, &pipes.result_write)?;
                 None
             }
             Starter::Command(_) => unreachable!("handled above"),
         };
-        // The child holds its own copies of its ends now.
-        drop(result_write);
-        let recall = packets.then_some(task_read);
-        fd::set_nonblocking(task_write.as_fd(), true)?;
-        fd::set_nonblocking(result_read.as_fd(), true)?;
-        Ok(Launched {
-            pid,
-            tasks: Some(task_write),
-            results: Some(result_read),
-            recall,
-            log: None,
-        })
+        pipes.into_launched(pid)
     }
 
     /// The fork server's control socket, to watch for its reports.
     pub(crate) fn control(&self) -> Option<BorrowedFd<'_>> {
         match self {
-            Starter::ForkServer(client) => Some(client.control()),
+            Starter::ForkServer { client, .. } => Some(client.control()),
             _ => None,
         }
     }
@@ -130,7 +172,7 @@ impl Starter {
     /// Reads the fork server's pending reports; `Ok(false)` once it is gone.
     pub(crate) fn read_events(&mut self, out: &mut Vec<Report>) -> io::Result<bool> {
         match self {
-            Starter::ForkServer(client) => client.read_events(out),
+            Starter::ForkServer { client, .. } => client.read_events(out),
             _ => Ok(true),
         }
     }
@@ -138,21 +180,21 @@ impl Starter {
     /// A pidfd for the fork server's worker `pid`, sent with its `Forked` report.
     pub(crate) fn take_pidfd(&mut self, pid: u32) -> Option<OwnedFd> {
         match self {
-            Starter::ForkServer(client) => client.take_pidfd(pid),
+            Starter::ForkServer { client, .. } => client.take_pidfd(pid),
             _ => None,
         }
     }
 
     /// Whether worker exits are reported by a fork server rather than observed directly.
     pub(crate) fn reports_exits(&self) -> bool {
-        matches!(self, Starter::ForkServer(_))
+        matches!(self, Starter::ForkServer { .. })
     }
 
     /// Tells the fork server, if any, that no worker will be asked for again: it exits as soon
     /// as its last worker has ended and been reported.
     pub(crate) fn finish_launches(&self) -> io::Result<()> {
         match self {
-            Starter::ForkServer(client) => client.finish_requests(),
+            Starter::ForkServer { client, .. } => client.finish_requests(),
             _ => Ok(()),
         }
     }
@@ -198,8 +240,69 @@ impl Starter {
 
     /// Stops the fork server, if any, once every worker is gone, and reaps it.
     pub(crate) fn close(self) {
-        if let Starter::ForkServer(client) = self {
+        if let Starter::ForkServer { client, first } = self {
+            // Unused first workers end when their task pipes close, before the server is
+            // waited for.
+            drop(first);
             client.close();
         }
+    }
+}
+
+/// A new worker's two pipes, before the worker holds its ends.
+struct Pipes {
+    task_read: OwnedFd,
+    task_write: OwnedFd,
+    result_read: OwnedFd,
+    result_write: OwnedFd,
+    /// Whether the task pipe is in packet mode ([`fd::packet_pipe`]).
+    packets: bool,
+}
+
+impl Pipes {
+    fn new() -> io::Result<Pipes> {
+        let (task_read, task_write, packets) = match fd::packet_pipe() {
+            Ok((read, write)) => (read, write, true),
+            Err(_) => {
+                let (read, write) = fd::pipe()?;
+                (read, write, false)
+            }
+        };
+        if packets {
+            fd::set_nonblocking(task_read.as_fd(), true)?;
+        }
+        let (result_read, result_write) = fd::pipe()?;
+        Ok(Pipes {
+            task_read,
+            task_write,
+            result_read,
+            result_write,
+            packets,
+        })
+    }
+
+    /// The parent's side, once the worker (or the process that forks it) holds its own
+    /// copies of its ends. The task pipe grows here, not when it is made: for `Fork`'s first
+    /// workers, made before the template is forked, that is one thing less before the fork.
+    fn into_launched(self, pid: Option<u32>) -> io::Result<Launched> {
+        let Pipes {
+            task_read,
+            task_write,
+            result_read,
+            result_write,
+            packets,
+        } = self;
+        drop(result_write);
+        fd::grow_pipe(task_write.as_fd());
+        let recall = packets.then_some(task_read);
+        fd::set_nonblocking(task_write.as_fd(), true)?;
+        fd::set_nonblocking(result_read.as_fd(), true)?;
+        Ok(Launched {
+            pid,
+            tasks: Some(task_write),
+            results: Some(result_read),
+            recall,
+            log: None,
+        })
     }
 }

@@ -132,7 +132,12 @@ pub(crate) fn run(
         .and_then(|c| c.start_timeout)
         .unwrap_or(START_TIMEOUT);
     let heartbeat = config.command.as_ref().map(|c| c.heartbeat);
-    let launcher = match Starter::new(config.method, config.exe.clone(), config.command.take()) {
+    let launcher = match Starter::new(
+        config.method,
+        config.exe.clone(),
+        config.command.take(),
+        config.workers,
+    ) {
         Ok(launcher) => launcher,
         Err(e) => {
             shared.mark_finished();
