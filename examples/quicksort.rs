@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use braid::threadpool::ThreadPool;
 use examples::cli::Args;
-use examples::quicksort::quicksort;
+use examples::quicksort::{quicksort, random_numbers};
 
 fn main() {
     let mut args =
@@ -55,17 +55,4 @@ fn main() {
         parallel_time.as_secs_f64() * 1000.0,
         sequential_time.as_secs_f64() * 1000.0
     );
-}
-
-/// Pseudo-random numbers from a fixed seed (xorshift64): the same input every run.
-fn random_numbers(length: usize) -> Vec<u64> {
-    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
-    (0..length)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        })
-        .collect()
 }

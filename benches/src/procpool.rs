@@ -23,7 +23,7 @@ use std::io::{self, Read, Write};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use braid_procpool::{Launcher, ProcessPool, StartMethod};
+use braid_procpool::{Builder, Launcher, ProcessPool, StartMethod};
 use serde_json::Value;
 
 use crate::measurement::{speedup, Cell, LayerReport, Peer, Unit};
@@ -313,21 +313,11 @@ fn slurm_here() -> Result<(), String> {
 ///
 /// A pool that cannot start, or a task that failed.
 pub fn pool_start_with(launcher: &Launcher, runs: u64) -> io::Result<Duration> {
-    let start = Instant::now();
-    for _ in 0..runs {
-        let pool = ProcessPool::builder()
+    time_pool_starts(runs, || {
+        ProcessPool::builder()
             .workers(WORKERS)
             .launcher(launcher.clone())
-            .build()?;
-        let handles: Vec<_> = (0..WORKERS as u64)
-            .map(|i| pool.submit(identity, i))
-            .collect();
-        for handle in handles {
-            handle.join().map_err(task_error)?;
-        }
-        drop(pool);
-    }
-    Ok(start.elapsed())
+    })
 }
 
 /// The same pool's workloads with workers on connections (braid's column) against local
@@ -537,12 +527,17 @@ pub fn map_chunked(pool: &ProcessPool, runs: u64) -> io::Result<Duration> {
 ///
 /// A pool that cannot start, or a task that failed.
 pub fn pool_start(method: StartMethod, runs: u64) -> io::Result<Duration> {
+    time_pool_starts(runs, || {
+        ProcessPool::builder().workers(WORKERS).start_method(method)
+    })
+}
+
+/// Times `runs` pool starts: build a pool from `builder`, get a result from each of its
+/// [`WORKERS`] workers, shut it down.
+fn time_pool_starts(runs: u64, builder: impl Fn() -> Builder) -> io::Result<Duration> {
     let start = Instant::now();
     for _ in 0..runs {
-        let pool = ProcessPool::builder()
-            .workers(WORKERS)
-            .start_method(method)
-            .build()?;
+        let pool = builder().build()?;
         let handles: Vec<_> = (0..WORKERS as u64)
             .map(|i| pool.submit(identity, i))
             .collect();

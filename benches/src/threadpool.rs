@@ -551,18 +551,9 @@ const SORT_LENGTH: usize = 2_000_000;
 /// Slices this short are sorted by `sort_unstable` instead of split further.
 const SORT_CUTOFF: usize = 32_768;
 
-/// The numbers every sort sorts: pseudo-random, from a fixed seed (xorshift64), the input of
-/// examples/quicksort.rs.
+/// The numbers every sort sorts: the input of examples/quicksort.rs.
 fn sort_input() -> Vec<u64> {
-    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
-    (0..SORT_LENGTH)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        })
-        .collect()
+    quicksort::random_numbers(SORT_LENGTH)
 }
 
 /// Times `runs` sorts of a copy of `numbers` by `sort`, copying outside the timed part.

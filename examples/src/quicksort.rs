@@ -75,3 +75,17 @@ fn split_by(items: &mut [u64], goes_left: impl Fn(u64) -> bool) -> usize {
     }
     store
 }
+
+/// Pseudo-random numbers from a fixed seed (xorshift64): the same input every run, for the
+/// example and for the benches that time it.
+pub fn random_numbers(length: usize) -> Vec<u64> {
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    (0..length)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        })
+        .collect()
+}

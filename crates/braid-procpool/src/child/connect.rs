@@ -183,11 +183,5 @@ fn watch_connection(socket: i32) {
             }
         }
     };
-    let started = std::thread::Builder::new()
-        .name("braid-procpool-connection-watch".into())
-        .stack_size(64 * 1024)
-        .spawn(watch);
-    if started.is_err() {
-        process::exit_now(1);
-    }
+    super::start_watch("braid-procpool-connection-watch", watch);
 }

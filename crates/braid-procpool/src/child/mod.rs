@@ -129,12 +129,17 @@ fn watch_parent(parent: u32) {
             process::exit_now(1);
         }
     };
+    start_watch("braid-procpool-parent-watch", watch);
+}
+
+/// Starts a worker's watch thread, one that ends the worker when what it watches is gone.
+/// A worker whose watch cannot start could outlive its pool unseen: it exits instead.
+pub(super) fn start_watch(name: &str, watch: impl FnOnce() + Send + 'static) {
     let started = std::thread::Builder::new()
-        .name("braid-procpool-parent-watch".into())
+        .name(name.into())
         .stack_size(64 * 1024)
         .spawn(watch);
     if started.is_err() {
-        // A worker that could outlive its parent unseen must not serve.
         process::exit_now(1);
     }
 }

@@ -181,10 +181,14 @@ mod test {
     fn this_host_has_an_address_others_can_reach() {
         let ip = this_host([0, 0, 0, 0].into()).unwrap();
         assert!(ip.is_ipv4() && !ip.is_unspecified(), "{ip}");
+        // Loopback exactly when the host has no other IPv4 address.
         let others = braid_sys::net::interface_addresses().unwrap();
-        if others.iter().any(|o| o.is_ipv4() && !o.is_loopback()) {
-            assert!(!ip.is_loopback(), "{ip}, with {others:?} to choose from");
-        }
+        let choice = others.iter().any(|o| o.is_ipv4() && !o.is_loopback());
+        assert_eq!(
+            ip.is_loopback(),
+            !choice,
+            "{ip}, with {others:?} to choose from"
+        );
         // A dual-stack listener on [::] takes IPv4 connections: an IPv4 address will do
         // where the host has no IPv6 one.
         let v6 = this_host(Ipv6Addr::UNSPECIFIED.into()).unwrap();

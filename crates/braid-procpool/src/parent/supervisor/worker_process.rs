@@ -392,7 +392,7 @@ pub(super) fn read_log(
             }
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // `fd::read` retries `EINTR` itself: anything else is a broken pipe.
             Err(_) => {
                 eof = true;
                 break;
