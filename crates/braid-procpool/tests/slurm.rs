@@ -138,21 +138,27 @@ fn outside_an_allocation_each_worker_has_a_job_of_its_own() {
 
 /// Run under `salloc -n 2`: the workers are steps of that allocation.
 fn inside_an_allocation_workers_are_its_steps() {
+    run_in_allocation(&[], "in-allocation", "steps of the allocation: ok");
+}
+
+/// Runs this test binary under `salloc -n 2` (and then `command`, which runs it) as
+/// `role`, and checks that it succeeds and says `ok`; then that no job is left.
+fn run_in_allocation(command: &[&str], role: &str, ok: &str) {
     let exe = std::env::current_exe().unwrap();
     let out = Command::new("salloc")
         .args(["-n", "2", "--job-name=braid-alloc-test"])
+        .args(command)
         .arg(&exe)
-        .env(ROLE_ENV, "in-allocation")
+        .env(ROLE_ENV, role)
         .stdin(Stdio::null())
         .output()
         .expect("salloc runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        out.status.success(),
+        out.status.success() && stdout.contains(ok),
         "{out:?}\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("steps of the allocation: ok"), "{stdout}");
     no_braid_jobs_left();
 }
 
@@ -188,21 +194,7 @@ fn in_allocation() -> i32 {
 /// Run as a step itself (`srun ./app` inside an allocation): the workers' steps overlap the
 /// pool's own, which holds the allocation, instead of waiting for it for good.
 fn a_pool_run_as_a_step_gets_its_workers() {
-    let exe = std::env::current_exe().unwrap();
-    let out = Command::new("salloc")
-        .args(["-n", "2", "--job-name=braid-alloc-test", "srun", "-n", "1"])
-        .arg(&exe)
-        .env(ROLE_ENV, "in-step")
-        .stdin(Stdio::null())
-        .output()
-        .expect("salloc runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("a pool in a step: ok"),
-        "{out:?}\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    no_braid_jobs_left();
+    run_in_allocation(&["srun", "-n", "1"], "in-step", "a pool in a step: ok");
 }
 
 /// The role: inside a step of an allocation, a pool's worker starts and serves.
@@ -350,14 +342,16 @@ fn the_default_address_is_on_slurms_network() {
         .unwrap();
     let addr = pool.listen_addr().unwrap();
     assert!(!addr.ip().is_unspecified(), "{addr}");
-    // This host has an address other nodes could reach: not loopback, then.
+    // Loopback only where this host has no other address (`hostname -I` lists the
+    // others); where it has one, other nodes could reach that one.
     let out = Command::new("hostname").arg("-I").output().unwrap();
-    if !String::from_utf8_lossy(&out.stdout).trim().is_empty() {
-        assert!(
-            !addr.ip().is_loopback(),
-            "workers on other nodes cannot reach {addr}"
-        );
-    }
+    assert!(out.status.success(), "hostname -I: {out:?}");
+    let others = !String::from_utf8_lossy(&out.stdout).trim().is_empty();
+    assert_eq!(
+        addr.ip().is_loopback(),
+        !others,
+        "{addr}, with other addresses: {others}"
+    );
     assert_eq!(pool.submit(double, 21).join(), Ok(42));
 }
 
@@ -636,9 +630,13 @@ fn a_replacement_that_never_connects_fails_in_time() {
         .join()
         .unwrap_err()
         .is_worker_died());
-    let waiting = pool.submit(double, 2);
-    match waiting.join() {
-        Err(TaskError::WorkerStart(why)) => assert!(why.contains("not ready within 2s"), "{why}"),
+    let mut waiting = pool.submit(double, 2);
+    // A hang guard, not a measure: the failure comes in about two seconds.
+    match waiting.join_timeout(Duration::from_secs(60)) {
+        Some(Err(TaskError::WorkerStart(why))) => {
+            assert!(why.contains("not ready within 2s"), "{why}")
+        }
+        None => panic!("the task waited for good for a worker that never connects"),
         other => panic!("expected a failed start, got {other:?}"),
     }
     pool.shutdown(Shutdown::Kill);

@@ -24,6 +24,15 @@ fn exec_launcher() -> Launcher {
     Launcher::command("sh", ["-c", "exec \"$BRAID_PROCPOOL_EXE\""])
 }
 
+/// A one-worker pool whose launcher is a shell that runs the worker with `script`.
+fn shell_pool(script: &str) -> ProcessPool {
+    ProcessPool::builder()
+        .workers(1)
+        .launcher(Launcher::command("sh", ["-c", script]))
+        .build()
+        .expect("pool starts")
+}
+
 fn tcp_pool(workers: usize) -> ProcessPool {
     ProcessPool::builder()
         .workers(workers)
@@ -414,14 +423,7 @@ fn a_timeout_kills_only_its_worker() {
 /// The launcher is a shell that waits for the worker (no `exec`): killing it on a timeout
 /// leaves the worker to notice that its connection closed, in the middle of its task.
 fn a_worker_ends_when_its_connection_closes() {
-    let pool = ProcessPool::builder()
-        .workers(1)
-        .launcher(Launcher::command(
-            "sh",
-            ["-c", "\"$BRAID_PROCPOOL_EXE\"; exit 0"],
-        ))
-        .build()
-        .unwrap();
+    let pool = shell_pool("\"$BRAID_PROCPOOL_EXE\"; exit 0");
     let marker = marker_path();
     let hung = pool.submit_with_timeout(
         mark_pid_then_loop,
@@ -824,14 +826,7 @@ fn the_largest_durations_mean_forever() {
 /// things): the pool gives the launcher a grace, then ends it, and the task's error says
 /// that the exit status is the launcher's, not the worker's.
 fn a_launcher_that_outlives_its_worker_is_ended_and_said_so() {
-    let pool = ProcessPool::builder()
-        .workers(1)
-        .launcher(Launcher::command(
-            "sh",
-            ["-c", "\"$BRAID_PROCPOOL_EXE\"; exec sleep 600"],
-        ))
-        .build()
-        .unwrap();
+    let pool = shell_pool("\"$BRAID_PROCPOOL_EXE\"; exec sleep 600");
     let error = pool.submit(exits_with_3, 0).join().unwrap_err();
     match &error {
         TaskError::WorkerDied {
