@@ -105,8 +105,9 @@
 //! then reaps every worker: no zombie and no descriptor is left behind.
 //!
 //! Three [`StartMethod`]s make workers: `Spawn` (the default) runs the executable again;
-//! `Fork` forks the parent once, at build, into a template that forks every worker, which is
-//! fastest but copies the parent's memory and locks as they were at build; `ForkServer` runs
+//! `Fork` forks the parent only at build, into a template that forks every replacement (the
+//! parent forks half of the first workers beside it), which is fastest but copies the
+//! parent's memory and locks as they were at build; `ForkServer` runs
 //! the executable once as a clean single-threaded server that forks every worker. A
 //! [`Launcher`] starts workers through a command of your choosing instead (`ssh`, a batch
 //! system, a shell); they connect back over TCP, prove that they know the pool's random

@@ -1,13 +1,14 @@
 //! The fork server: a clean, single-threaded copy of the program that forks workers. The
 //! `ForkServer` start method runs the executable to start it; `Fork` forks the pool's process
-//! into it once, at build, as the template of every worker.
+//! into it once, at build, as the template of every worker the pool does not fork itself at
+//! build.
 //!
 //! The supervisor and the server talk over a Unix stream socket (`protocol::fork_server`).
 //! To start a worker the supervisor sends the worker's two pipe ends; the server forks and
-//! reports the pid. `Fork`'s template forks the pool's first workers as it starts, on pipes
-//! it inherited, and reports them the same way before it reads any request. When a worker
-//! ends, the server reaps it and reports how it ended: only a parent can learn a process's
-//! exit status. When the socket closes, the server waits for its remaining workers (they
+//! reports the pid. `Fork`'s template forks its share of the pool's first workers as it
+//! starts, on pipes it inherited, and reports them the same way before it reads any
+//! request. When a worker ends, the server reaps it and reports how it ended: only a parent
+//! can learn a process's exit status. When the socket closes, the server waits for its remaining workers (they
 //! end when their task pipes close) and exits; if it closed because the pool's program
 //! died, the server exits at once, and its workers, which watch their parent, end with it.
 

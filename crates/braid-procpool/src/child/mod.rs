@@ -188,6 +188,13 @@ pub(crate) fn run_forked_template(control: RawFd, parent: u32, first: &[[RawFd; 
     fork_server::serve_first(control, parent, forked, failed)
 }
 
+/// The body of one of the pool's first workers that the pool's process forks itself, beside
+/// the template (see `parent::launch::fork_server::fork_worker`).
+pub(crate) fn run_forked_first_worker(task: RawFd, result: RawFd, parent: u32) -> ! {
+    leave_forked_parent();
+    run_forked_worker(task, result, parent)
+}
+
 /// Drops what a forked process inherited but must not keep. Runs while it has one thread.
 fn leave_forked_parent() {
     // The parent's signal listeners are not this process's: without this, braid's handler

@@ -13,32 +13,35 @@ pub enum StartMethod {
     /// worker. Safe with any number of threads in the parent. The default.
     #[default]
     Spawn,
-    /// `fork` the parent once, at [`build`](crate::Builder::build), into a single-threaded
-    /// template process, which forks every worker, the first ones and every replacement. The
-    /// fastest start. Two things set it apart from Python's `fork` start method, which forks
-    /// the parent anew for each worker:
+    /// `fork` the parent at [`build`](crate::Builder::build) only: into a single-threaded
+    /// template process, which forks every replacement, and, at the same moment, into half
+    /// of the first workers (the template forks the other half while the parent forks
+    /// these). The fastest start. Two things set it apart from Python's `fork` start
+    /// method, which forks the parent anew for each worker:
     ///
-    /// - **A worker sees the parent's memory as it was at `build`**, not as it is when the
-    ///   worker starts: a replacement started an hour later still finds the values the
-    ///   parent's statics and heap held at `build`. Send what changes as task arguments. The
-    ///   template keeps that snapshot alive for the pool's life, so memory the parent changes
-    ///   or frees afterwards is held twice (copy-on-write) until the pool ends.
-    /// - **Replacements never fork the live parent**, so a thread that holds a lock while a
-    ///   worker is replaced cannot leave it held in the new worker.
+    /// - **A worker sees the parent's memory as it was at `build`**, not as it is when
+    ///   the worker starts: a replacement started an hour later still finds the values
+    ///   the parent's statics and heap held at `build`. Send what changes as task
+    ///   arguments. The template keeps that snapshot alive for the pool's life, so memory
+    ///   the parent changes or frees afterwards is held twice (copy-on-write) until the
+    ///   pool ends.
+    /// - **Replacements never fork the live parent**, so a thread that holds a lock while
+    ///   a worker is replaced cannot leave it held in the new worker.
     ///
-    /// The one fork of the parent, at `build`, still copies a process whose other threads
+    /// The forks of the parent, at `build`, still copy a process whose other threads
     /// vanished mid-step. braid takes care of the locks a worker takes by itself: it holds
-    /// std's stdout and stderr locks across that fork (so `build` waits for a thread that is
-    /// printing, and a thread that holds `std::io::stdout().lock()` or `stderr().lock()`
-    /// must let go of it before it builds a Fork pool), it resets braid's signal listeners,
-    /// and the system's allocator prepares itself for `fork` (glibc's, macOS's and
-    /// FreeBSD's do). What stays unsafe is any other lock that another thread holds at that
-    /// moment and a task then touches: a `Mutex` of the program's own, a library's (a
-    /// logger's, a `tracing` subscriber's, an allocator other than the system's), std's
-    /// environment lock while a thread changes a variable. It stays locked forever in every
-    /// worker, and a task that touches it hangs until its timeout. Build a Fork pool before starting other threads,
-    /// or while they touch nothing the tasks need; otherwise use
-    /// [`ForkServer`](StartMethod::ForkServer) or [`Spawn`](StartMethod::Spawn).
+    /// std's stdout and stderr locks across each of those forks (so `build` waits for a
+    /// thread that is printing, and a thread that holds `std::io::stdout().lock()` or
+    /// `stderr().lock()` must let go of it before it builds a Fork pool), it resets braid's
+    /// signal listeners, and the system's allocator prepares itself for `fork` (glibc's,
+    /// macOS's and FreeBSD's do). What stays unsafe is any other lock that another thread
+    /// holds at that moment and a task then touches: a `Mutex` of the program's own, a
+    /// library's (a logger's, a `tracing` subscriber's, an allocator other than the
+    /// system's), std's environment lock while a thread changes a variable. It stays locked
+    /// forever in every worker, and a task that touches it hangs until its timeout. Build a
+    /// Fork pool before starting other threads, or while they touch nothing the tasks need;
+    /// otherwise use [`ForkServer`](StartMethod::ForkServer) or
+    /// [`Spawn`](StartMethod::Spawn).
     Fork,
     /// Run the program's executable once as a single-threaded fork server, which forks every
     /// worker. Respawns cost a `fork` of a small clean process, without the dangers of

@@ -3,8 +3,11 @@
 //!
 //! [`StartMethod::ForkServer`](crate::StartMethod::ForkServer) starts the server by running
 //! the executable again. [`StartMethod::Fork`](crate::StartMethod::Fork) starts it by forking
-//! this process once, when the pool is built: that server is the template every worker is
-//! forked from, so no worker, and no replacement, is a fork of this threaded process.
+//! this process once, when the pool is built: that server is the template every later
+//! worker is forked from, so no replacement is a fork of this threaded process. (Of the
+//! pool's first workers, the template forks half while this process forks the other half,
+//! at the same moment as the template: the pool's start then waits for two forks in a row,
+//! not three.)
 //!
 //! The supervisor and the server talk over a Unix stream socket. To start a worker the
 //! supervisor sends one byte carrying the worker's two pipe ends (`SCM_RIGHTS`); the server
@@ -12,8 +15,8 @@
 //! `Exited(pid, status)`: only a parent can learn a process's exit status. `Fork`'s template
 //! also forks the pool's first workers the moment it exists, on pipes it inherited from the
 //! fork that made it, and reports them before answering any request, in order, as if they
-//! had been the first requests: a pool's start then waits for one fork of this process and
-//! one of the template, not also for a request and a report each. Each report is
+//! had been the first requests: a pool's start does not wait for a request and a report
+//! each. Each report is
 //! 9 bytes: a tag, a little-endian `u32` pid and an `i32` status. When the socket closes, the
 //! server waits for its remaining workers (they end when their task pipes close) and exits.
 
@@ -24,7 +27,7 @@ use std::path::Path;
 
 use braid_sys::{fd, process};
 
-use crate::child::run_forked_template;
+use crate::child::{run_forked_first_worker, run_forked_template};
 use crate::protocol::fork_server::Report;
 use crate::protocol::role::Role;
 
@@ -58,29 +61,13 @@ impl Client {
     /// and its result pipe's write end), which it inherits, and reports them as if they had
     /// been requested, in order.
     ///
-    /// This is the one fork of the (possibly threaded) parent. std's stdout and stderr locks
-    /// are held across it, so a thread that is printing cannot leave them locked in the
-    /// template; the template resets braid's signal listeners. Other locks are
-    /// [`StartMethod::Fork`](crate::StartMethod::Fork)'s documented hazard.
+    /// Besides some of the pool's first workers ([`fork_worker`]), made at the same moment,
+    /// this is the one fork of the (possibly threaded) parent: no replacement is a fork of
+    /// it. See [`fork_holding_std_streams`] for what the fork guards against.
     pub(crate) fn fork_template(first: &[[RawFd; 2]]) -> io::Result<Client> {
         let (control, server_end) = fd::socket_pair()?;
         let parent = std::process::id();
-        let forked = {
-            // The thread building the pool waits for this one: if it holds either lock, both
-            // wait forever, as documented on Fork. std itself never holds both at once, so
-            // the order only matters to a program that does.
-            let stdout = io::stdout().lock();
-            let stderr = io::stderr().lock();
-            // SAFETY: the child runs only the fork server, single-threaded. Both std stream
-            // locks belong to this thread, which the child is a copy of, and the guards
-            // release them on both sides below; braid's signal registry is reset in the
-            // child; the system allocator prepares itself for fork. What else another thread
-            // may hold is the Fork start method's documented hazard.
-            let forked = unsafe { process::fork() };
-            drop((stderr, stdout));
-            forked?
-        };
-        match forked {
+        match fork_holding_std_streams()? {
             None => run_forked_template(server_end.as_raw_fd(), parent, first),
             Some(pid) => {
                 drop(server_end);
@@ -172,6 +159,39 @@ impl Client {
         drop(self.control);
         let _ = process::wait_pid(self.pid, true);
     }
+}
+
+/// Forks this process, this worker-to-be's only copy: the child serves on `task` (its task
+/// pipe's read end) and `result` (its result pipe's write end) and never returns. For the
+/// pool's first workers, forked beside the template while it forks the others (see
+/// `Starter::fork_template`); every later worker comes from the template. Returns the pid.
+pub(crate) fn fork_worker(task: &OwnedFd, result: &OwnedFd) -> io::Result<u32> {
+    let parent = std::process::id();
+    match fork_holding_std_streams()? {
+        None => run_forked_first_worker(task.as_raw_fd(), result.as_raw_fd(), parent),
+        Some(pid) => Ok(pid),
+    }
+}
+
+/// Forks this (possibly threaded) process with std's stdout and stderr locks held across
+/// the fork, so that a thread that is printing cannot leave them locked in the child.
+/// `Ok(None)` in the child, which must only become the template or a worker: those reset
+/// braid's signal listeners. Other locks are [`StartMethod::Fork`](crate::StartMethod::Fork)'s
+/// documented hazard.
+fn fork_holding_std_streams() -> io::Result<Option<u32>> {
+    // The thread building the pool waits for this one: if it holds either lock, both wait
+    // forever, as documented on Fork. std itself never holds both at once, so the order only
+    // matters to a program that does.
+    let stdout = io::stdout().lock();
+    let stderr = io::stderr().lock();
+    // SAFETY: the child runs only the fork server or a worker, which reset braid's signal
+    // registry first. Both std stream locks belong to this thread, which the child is a copy
+    // of, and the guards release them on both sides below; the system allocator prepares
+    // itself for fork. What else another thread may hold is the Fork start method's
+    // documented hazard.
+    let forked = unsafe { process::fork() };
+    drop((stderr, stdout));
+    forked
 }
 
 #[cfg(all(test, target_os = "linux"))]

@@ -15,7 +15,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 
 use braid_sys::fd;
-use braid_sys::process::ExitStatus;
+use braid_sys::process::{self, ExitStatus};
 
 use crate::parent::settings::StartMethod;
 use crate::protocol::fork_server::Report;
@@ -86,14 +86,20 @@ impl Starter {
         })
     }
 
-    /// Forks the template with the pipes of the pool's first `workers` workers, which it
-    /// forks before anything else: a worker then costs the pool's start one fork of the
-    /// template, not also a request and a report on the socket and the template's own
-    /// setting up, all in series after the template's fork.
+    /// Forks the template, and the pool's first `workers` workers: the template forks the
+    /// later half of them the moment it exists, on pipes it inherits, while this process
+    /// forks the earlier half itself, at the same moment. A pool's start then waits for two
+    /// forks in a row (the template's, then one worker's beside it), as when every worker was
+    /// a fork of this process, not for the template's fork followed by each of its forks in
+    /// turn; and a worker costs neither a request nor a report on the socket. Forking the
+    /// first workers at build is the same moment the template's fork is taken at, so they
+    /// start from the same snapshot with the same locks held (see `fork_server::fork_worker`);
+    /// every later worker comes from the template.
     ///
-    /// Pipes that cannot be made now (no descriptor left) are asked for with the worker, as
-    /// for any later worker, and fail its start the same way; if the template cannot be
-    /// made beside the pipes, it is made without them.
+    /// Pipes that cannot be made now (no descriptor left), and a worker this process cannot
+    /// fork, are asked of the template with the worker, as for any later worker, and fail
+    /// its start the same way; if the template cannot be made beside the pipes, it is made
+    /// without them.
     fn fork_template(workers: usize) -> io::Result<Starter> {
         let mut pipes = Vec::with_capacity(workers);
         while pipes.len() < workers {
@@ -102,7 +108,8 @@ impl Starter {
                 Err(_) => break,
             }
         }
-        let ends: Vec<[RawFd; 2]> = pipes
+        let own = pipes.len() / 2;
+        let ends: Vec<[RawFd; 2]> = pipes[own..]
             .iter()
             .map(|p| [p.task_read.as_raw_fd(), p.result_write.as_raw_fd()])
             .collect();
@@ -117,13 +124,39 @@ impl Starter {
             }
             Err(e) => return Err(e),
         };
-        let first = pipes
-            .into_iter()
-            .map(|pipes| pipes.into_launched(None))
-            .collect::<io::Result<VecDeque<Launched>>>();
-        match first {
-            Ok(first) => Ok(Starter::ForkServer { client, first }),
+        let mut first = VecDeque::with_capacity(pipes.len());
+        let mut own_pids = Vec::with_capacity(own);
+        let mut made = Ok(());
+        for (n, pipes) in pipes.into_iter().enumerate() {
+            let pid = if n < own {
+                match fork_server::fork_worker(&pipes.task_read, &pipes.result_write) {
+                    Ok(pid) => {
+                        own_pids.push(pid);
+                        Some(pid)
+                    }
+                    // Asked of the template later, with the other workers it forks.
+                    Err(_) => continue,
+                }
+            } else {
+                None
+            };
+            match pipes.into_launched(pid) {
+                Ok(launched) => first.push_back(launched),
+                Err(e) => {
+                    made = Err(e);
+                    break;
+                }
+            }
+        }
+        match made {
+            Ok(()) => Ok(Starter::ForkServer { client, first }),
             Err(e) => {
+                // Every worker ends once its task pipe closes, here; the template reaps its
+                // own, and this process its own.
+                drop(first);
+                for pid in own_pids {
+                    let _ = process::wait_pid(pid, true);
+                }
                 client.close();
                 Err(e)
             }

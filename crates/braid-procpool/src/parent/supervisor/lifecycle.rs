@@ -76,10 +76,11 @@ impl Supervisor {
             log,
         } = self.launcher.launch(serial)?;
         self.next_serial += 1;
-        let pidfd = match (pid, self.launcher.reports_exits()) {
-            (Some(pid), false) => process::pidfd_open(pid).ok(),
-            _ => None,
-        };
+        // Known at once, the pid is this process's own child's: a first worker `Fork`'s
+        // pool forked itself, or one from `Spawn` or a command. A fork server reports the
+        // pids of its own children later.
+        let server_child = pid.is_none() && self.launcher.reports_exits();
+        let pidfd = pid.and_then(|pid| process::pidfd_open(pid).ok());
         let poller = &self.shared.poller;
         let base = index * KEYS_PER_SLOT;
         let registered = match &pidfd {
@@ -104,6 +105,7 @@ impl Supervisor {
             results,
             socket: false,
             pidfd,
+            server_child,
             phase: Phase::Starting,
             inbox: Vec::new(),
             outbox: Vec::new(),
@@ -292,7 +294,7 @@ impl Supervisor {
                 worker.launcher_grace = Some(Instant::now() + LAUNCHER_GRACE);
             }
         }
-        if worker.pidfd.is_none() && !self.launcher.reports_exits() {
+        if worker.pidfd.is_none() && !worker.server_child {
             // Without a pidfd the closed pipe is the sign of the end: the process is exiting.
             // Not so a launcher, which may outlive its worker's connection: look without
             // waiting, and leave the rest to the end of its grace.
@@ -380,15 +382,23 @@ impl Supervisor {
                 .launcher
                 .control()
                 .map(|c| self.shared.poller.delete(c));
-            // Without its server no worker can be reported or replaced: stop.
-            if self.shutdown.is_none() {
-                tracing::error!("braid-procpool: the fork server ended; killing the pool");
+            // Told that no worker will be asked for again, the server ends once it has
+            // reported its last worker's end. Before that, without its server no worker can
+            // be reported or replaced: stop.
+            if !self.launches_finished {
+                if self.shutdown.is_none() {
+                    tracing::error!("braid-procpool: the fork server ended; killing the pool");
+                }
+                self.shared.queue.lock().closing = Some(Shutdown::Kill);
+                self.absorb_shutdown();
             }
-            self.shared.queue.lock().closing = Some(Shutdown::Kill);
-            self.absorb_shutdown();
+            // The server's own workers can no longer be reported. The pool's own children
+            // (the first workers it forked itself) are seen to end and reaped as any.
             for slot in &mut self.slots {
                 if let Some(worker) = &mut slot.worker {
-                    worker.exit.get_or_insert(ExitStatus::UNKNOWN);
+                    if worker.server_child {
+                        worker.exit.get_or_insert(ExitStatus::UNKNOWN);
+                    }
                 }
             }
             for index in 0..self.slots.len() {

@@ -193,12 +193,11 @@ pub(crate) fn run(
         // A bug, not a worker failure: stop every worker rather than leave a half-kept pool.
         tracing::error!("braid-procpool: the supervisor panicked; killing the pool");
         supervisor.shared.queue.lock().closing = Some(Shutdown::Kill);
-        let own_children = !supervisor.launcher.reports_exits();
         for slot in &mut supervisor.slots {
             if let Some(mut worker) = slot.worker.take() {
                 let _ = kill_worker_now(&mut worker);
                 if let Some(pid) = worker.pid {
-                    if own_children {
+                    if !worker.server_child {
                         let _ = process::wait_pid(pid, true);
                     }
                 }

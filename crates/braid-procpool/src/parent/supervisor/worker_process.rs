@@ -95,6 +95,9 @@ pub(super) struct WorkerProcess {
     /// descriptor): closing `tasks` does not end the stream, a shutdown does.
     pub(super) socket: bool,
     pub(super) pidfd: Option<OwnedFd>,
+    /// A child of the fork server rather than of this process: the server reports its end,
+    /// and only the server can reap it.
+    pub(super) server_child: bool,
     pub(super) phase: Phase,
     pub(super) inbox: Vec<u8>,
     /// The unsent tail of a task message too big for the pipe at once. Kept when the pipe
