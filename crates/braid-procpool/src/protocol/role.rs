@@ -69,6 +69,22 @@ impl Role {
         }
     }
 
+    /// This role with its descriptors renumbered to `numbers`, in [`descriptors`]'s order:
+    /// where the new process finds them.
+    ///
+    /// [`descriptors`]: Role::descriptors
+    pub(crate) fn renumbered(self, numbers: &[RawFd]) -> Role {
+        match (self, numbers) {
+            (Role::Worker { parent, .. }, &[task, result]) => Role::Worker {
+                task,
+                result,
+                parent,
+            },
+            (Role::ForkServer { parent, .. }, &[control]) => Role::ForkServer { control, parent },
+            (role, _) => role,
+        }
+    }
+
     /// The role this process was started for, taken out of the environment (so programs it
     /// starts are not mistaken for pool processes); `None` for an ordinary start.
     ///

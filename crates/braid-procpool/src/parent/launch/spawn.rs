@@ -2,11 +2,9 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
-use braid_sys::fd;
+use braid_sys::process;
 
 use crate::protocol::role::Role;
 
@@ -22,24 +20,21 @@ pub(super) fn spawn(exe: &Path, task: &OwnedFd, result: &OwnedFd) -> io::Result<
     )
 }
 
-/// Runs this program's executable to take `role`, with the role's descriptors kept open
-/// across `exec` and no standard input; returns its pid. The caller reaps it: `Child`
-/// neither waits nor kills on drop.
+/// Runs this program's executable to take `role`, with the role's descriptors inherited
+/// (under new numbers, which the role it is told carries) and no standard input; returns
+/// its pid. The caller reaps it.
+///
+/// `posix_spawn`, not `fork` and `exec`: a pool's start then does not copy this process's
+/// page tables per worker, which took longer the more memory the program held.
 pub(super) fn run_again(exe: &Path, role: Role) -> io::Result<u32> {
-    let inherit = role.descriptors();
-    let mut command = Command::new(exe);
-    command.envs(role.env()).stdin(Stdio::null());
-    if let Some(name) = std::env::args_os().next() {
-        command.arg0(name);
-    }
-    // SAFETY: the closure only calls fcntl, which is async-signal-safe, so it may run in the
-    // child between fork and exec; `inherit` was allocated before the fork.
-    unsafe {
-        command.pre_exec(move || {
-            inherit
-                .iter()
-                .try_for_each(|&fd| fd::set_cloexec(fd, false))
-        });
-    }
-    Ok(command.spawn()?.id())
+    // The program's own `argv[0]`, so that it shows under its usual name in `ps`.
+    let argv0 = std::env::args_os().next();
+    let argv: Vec<&std::ffi::OsStr> = argv0.iter().map(|a| a.as_os_str()).collect();
+    process::spawn(exe, &argv, &role.descriptors(), |numbers| {
+        role.renumbered(numbers)
+            .env()
+            .into_iter()
+            .map(|(name, value)| (name.into(), value.into()))
+            .collect()
+    })
 }
