@@ -92,10 +92,18 @@ impl Shared {
 
     /// Queues a woken task: on the loop's own queue when called on the loop thread (no lock,
     /// no system call), otherwise on the remote queue, waking the loop's poller.
+    ///
+    /// Inlined, with the remote path out of line: a wake on the loop thread is the common
+    /// case, and then this is a thread-local load and a push.
+    #[inline]
     pub(crate) fn schedule(&self, task: TaskRef) {
-        let Err(task) = context::schedule_local(self, task) else {
-            return;
-        };
+        if let Err(task) = context::schedule_local(self, task) {
+            self.schedule_remote(task);
+        }
+    }
+
+    #[inline(never)]
+    fn schedule_remote(&self, task: TaskRef) {
         if let Err(task) = self.push_remote(task) {
             // The loop has ended and dropped every future; only the reference is left.
             drop(task);
@@ -123,11 +131,17 @@ impl Shared {
         }
     }
 
-    /// Moves the tasks other threads queued into `into`.
+    /// Moves the tasks other threads queued into `into`: one load, inlined into every turn,
+    /// when there are none.
+    #[inline]
     pub(crate) fn take_remote(&self, into: &mut impl Extend<TaskRef>) {
-        if !self.remote_pending.load(Ordering::Acquire) {
-            return;
+        if self.remote_pending.load(Ordering::Acquire) {
+            self.take_remote_tasks(into);
         }
+    }
+
+    #[inline(never)]
+    fn take_remote_tasks(&self, into: &mut impl Extend<TaskRef>) {
         self.remote_pending.store(false, Ordering::Release);
         let tasks = std::mem::take(&mut self.remote().tasks);
         into.extend(tasks);

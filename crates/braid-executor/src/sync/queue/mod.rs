@@ -122,6 +122,10 @@ impl<T> QueueState<T> {
 
     /// Adds an item whose room is already accounted for: the oldest waiting `get` gets it
     /// directly. Returns the waker to wake once the mutex is released.
+    ///
+    /// Always inlined: as a call of its own (it has three callers, so the compiler would
+    /// keep it out of line) it costs a frame on every put, more than the work it does.
+    #[inline(always)]
     fn insert(&mut self, item: T) -> Option<Waker> {
         if self.getters.is_empty() {
             self.items.push_back(item);
@@ -151,6 +155,7 @@ impl<T> QueueState<T> {
     }
 }
 
+#[inline]
 fn wake(waker: Option<Waker>) {
     if let Some(waker) = waker {
         waker.wake();
@@ -362,6 +367,40 @@ impl<T> Queue<T> {
         drop(state);
         wakers.into_iter().for_each(Waker::wake);
     }
+
+    /// A waiting `put` was dropped: frees its slot, and passes on the room kept for it, if
+    /// any, to the next waiting `put`.
+    #[inline(never)]
+    fn give_up_put(&self, key: WaitKey) {
+        let mut state = locked(&self.state);
+        if let Some(PutterWake::Room) = state.putters.remove(key) {
+            state.reserved -= 1;
+            let waker = state.free_room();
+            state.check(self.maxsize);
+            drop(state);
+            wake(waker);
+        }
+    }
+
+    /// A waiting `get` was dropped: frees its slot, and passes on the item handed to it, if
+    /// any, keeping its place: it was the oldest one when handed out.
+    #[inline(never)]
+    fn give_up_get(&self, key: WaitKey) {
+        let mut state = locked(&self.state);
+        if let Some(GetterWake::Item(item)) = state.getters.remove(key) {
+            state.handed -= 1;
+            let waker = if state.getters.is_empty() {
+                state.items.push_front(item);
+                None
+            } else {
+                state.handed += 1;
+                state.getters.notify_front(GetterWake::Item(item))
+            };
+            state.check(self.maxsize);
+            drop(state);
+            wake(waker);
+        }
+    }
 }
 
 impl<T> fmt::Debug for Queue<T> {
@@ -443,17 +482,12 @@ impl<T> Future for PutFuture<'_, T> {
 }
 
 impl<T> Drop for PutFuture<'_, T> {
+    /// Inlined: almost every put is dropped after it completed, with nothing to do, and the
+    /// code for a waiting one (out of line) would otherwise make every drop a call.
+    #[inline]
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
-            let mut state = locked(&self.queue.state);
-            if let Some(PutterWake::Room) = state.putters.remove(key) {
-                // The room kept for this put goes to the next one.
-                state.reserved -= 1;
-                let waker = state.free_room();
-                state.check(self.queue.maxsize);
-                drop(state);
-                wake(waker);
-            }
+            self.queue.give_up_put(key);
         }
     }
 }
@@ -487,59 +521,56 @@ impl<T> Future for GetFuture<'_, T> {
         let this = self.get_mut();
         let maxsize = this.queue.maxsize;
         let mut state = locked(&this.queue.state);
-        match std::mem::replace(&mut this.state, GetState::Done) {
+        // Matched in place rather than taken out: a first poll writes the state only once.
+        match this.state {
             GetState::Start => {
                 if let Some(item) = state.items.pop_front() {
+                    this.state = GetState::Done;
                     let waker = state.free_room();
                     state.check(maxsize);
                     drop(state);
                     wake(waker);
                     Poll::Ready(Ok(item))
                 } else if state.closed {
+                    this.state = GetState::Done;
                     Poll::Ready(Err(GetError))
                 } else {
                     this.state = GetState::Waiting(state.getters.push_back(cx.waker().clone()));
                     Poll::Pending
                 }
             }
-            GetState::Waiting(key) => match state.getters.poll_notified(key, cx.waker()) {
-                Err(key) => {
-                    this.state = GetState::Waiting(key);
-                    Poll::Pending
+            GetState::Waiting(_) => {
+                let GetState::Waiting(key) = std::mem::replace(&mut this.state, GetState::Done)
+                else {
+                    unreachable!("matched just above")
+                };
+                match state.getters.poll_notified(key, cx.waker()) {
+                    Err(key) => {
+                        this.state = GetState::Waiting(key);
+                        Poll::Pending
+                    }
+                    Ok(GetterWake::Item(item)) => {
+                        state.handed -= 1;
+                        let waker = state.free_room();
+                        state.check(maxsize);
+                        drop(state);
+                        wake(waker);
+                        Poll::Ready(Ok(item))
+                    }
+                    Ok(GetterWake::Closed) => Poll::Ready(Err(GetError)),
                 }
-                Ok(GetterWake::Item(item)) => {
-                    state.handed -= 1;
-                    let waker = state.free_room();
-                    state.check(maxsize);
-                    drop(state);
-                    wake(waker);
-                    Poll::Ready(Ok(item))
-                }
-                Ok(GetterWake::Closed) => Poll::Ready(Err(GetError)),
-            },
+            }
             GetState::Done => panic!("`GetFuture` polled after completion"),
         }
     }
 }
 
 impl<T> Drop for GetFuture<'_, T> {
+    /// Inlined, like `PutFuture`'s: a get that completed has nothing to give back.
+    #[inline]
     fn drop(&mut self) {
         if let GetState::Waiting(key) = std::mem::replace(&mut self.state, GetState::Done) {
-            let mut state = locked(&self.queue.state);
-            if let Some(GetterWake::Item(item)) = state.getters.remove(key) {
-                // Pass the item on, keeping its place: it was the oldest one when handed out.
-                state.handed -= 1;
-                let waker = if state.getters.is_empty() {
-                    state.items.push_front(item);
-                    None
-                } else {
-                    state.handed += 1;
-                    state.getters.notify_front(GetterWake::Item(item))
-                };
-                state.check(self.queue.maxsize);
-                drop(state);
-                wake(waker);
-            }
+            self.queue.give_up_get(key);
         }
     }
 }

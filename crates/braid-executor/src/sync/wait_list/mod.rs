@@ -100,8 +100,9 @@ impl<N> WaitList<N> {
             self.slots.len() - 1
         } else {
             let index = self.free;
-            self.free = self.slots[index].next;
-            self.slots[index] = slot;
+            let vacant = &mut self.slots[index];
+            self.free = vacant.next;
+            *vacant = slot;
             index
         };
         match self.tail {
@@ -115,13 +116,21 @@ impl<N> WaitList<N> {
 
     /// Hands `value` to the oldest waiter and returns its waker, to be woken once the
     /// mutex is released; `None` (and `value` is dropped) when nobody waits.
+    ///
+    /// Inlined: a get or put that completes calls it at least once, mostly to find that
+    /// nobody waits.
+    #[inline]
     pub(crate) fn notify_front(&mut self, value: N) -> Option<Waker> {
         let index = self.head;
         if index == NIL {
             return None;
         }
-        self.unlink(index);
-        match mem::replace(&mut self.slots[index].state, SlotState::Notified(value)) {
+        let slot = &mut self.slots[index];
+        let next = slot.next;
+        let state = mem::replace(&mut slot.state, SlotState::Notified(value));
+        // The front slot has no `prev`.
+        self.unlink(NIL, next);
+        match state {
             SlotState::Waiting(waker) => Some(waker),
             _ => unreachable!("a slot in the FIFO is always waiting"),
         }
@@ -139,17 +148,19 @@ impl<N> WaitList<N> {
     /// If the waiter of `key` was notified, frees its slot and returns what it was handed;
     /// otherwise records `waker` (when it differs from the stored one) and gives the key back.
     pub(crate) fn poll_notified(&mut self, key: WaitKey, waker: &Waker) -> Result<N, WaitKey> {
-        match &mut self.slots[key.0].state {
-            SlotState::Waiting(stored) => {
-                if !stored.will_wake(waker) {
-                    stored.clone_from(waker);
-                }
-                Err(key)
+        // One look-up of the slot for both outcomes (a second one would be checked again).
+        let slot = &mut self.slots[key.0];
+        if let SlotState::Waiting(stored) = &mut slot.state {
+            if !stored.will_wake(waker) {
+                stored.clone_from(waker);
             }
-            SlotState::Notified(_) => match self.release(key.0) {
-                SlotState::Notified(value) => Ok(value),
-                _ => unreachable!("the slot was just seen notified"),
-            },
+            return Err(key);
+        }
+        slot.next = self.free;
+        self.free = key.0;
+        match mem::replace(&mut slot.state, SlotState::Vacant) {
+            SlotState::Notified(value) => Ok(value),
+            SlotState::Waiting(_) => unreachable!("the slot was just seen notified"),
             SlotState::Vacant => unreachable!("a key always points at an occupied slot"),
         }
     }
@@ -157,8 +168,10 @@ impl<N> WaitList<N> {
     /// Frees the slot of a waiter that gives up; returns what it had been handed, if it
     /// was notified, so that the caller can pass it on.
     pub(crate) fn remove(&mut self, key: WaitKey) -> Option<N> {
-        if let SlotState::Waiting(_) = self.slots[key.0].state {
-            self.unlink(key.0);
+        let slot = &self.slots[key.0];
+        if let SlotState::Waiting(_) = slot.state {
+            let (prev, next) = (slot.prev, slot.next);
+            self.unlink(prev, next);
         }
         match self.release(key.0) {
             SlotState::Notified(value) => Some(value),
@@ -167,8 +180,9 @@ impl<N> WaitList<N> {
         }
     }
 
-    fn unlink(&mut self, index: usize) {
-        let Slot { prev, next, .. } = self.slots[index];
+    /// Takes the slot between `prev` and `next` out of the FIFO (its own links are left as
+    /// they are: the caller hands it a new state).
+    fn unlink(&mut self, prev: usize, next: usize) {
         match prev {
             NIL => self.head = next,
             prev => self.slots[prev].next = next,
