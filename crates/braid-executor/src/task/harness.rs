@@ -118,7 +118,11 @@ impl Running {
     #[must_use = "a task woken during its poll must be queued again"]
     pub(crate) fn park(self) -> Option<TaskRef> {
         match self.task.header().state.transition_to_idle() {
-            TransitionToIdle::Idle => None,
+            TransitionToIdle::Idle => {
+                // The transition gave up the queue entry's reference.
+                let _ = self.task.into_raw();
+                None
+            }
             TransitionToIdle::Scheduled => Some(self.task),
         }
     }

@@ -56,7 +56,8 @@ const AWAITED: usize = 1 << 6;
 
 /// One reference. Added by [`State::ref_inc`] and by a wake or cancel that queues the task;
 /// taken away by [`State::ref_dec`], [`State::ref_dec_two`], a consuming wake that queues
-/// nothing, and the handle's two ways of going.
+/// nothing, [`State::transition_to_idle`] when nothing woke the task, and the handle's two
+/// ways of going.
 const REF_ONE: usize = 1 << 7;
 
 /// Mask of the reference count.
@@ -96,7 +97,8 @@ pub(crate) enum TransitionToRunning {
 #[must_use]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TransitionToIdle {
-    /// Nobody woke it during the poll: give up the queue's reference.
+    /// Nobody woke it during the poll: the queue's reference was given up with the
+    /// transition.
     Idle,
     /// Woken (or cancelled) during the poll: queue it again, with the reference it came with.
     Scheduled,
@@ -202,15 +204,24 @@ impl State {
         .0
     }
 
-    /// `RUNNING -> idle` after a poll that returned `Pending`. Loop thread only.
+    /// `RUNNING -> idle` after a poll that returned `Pending`. Loop thread only, holding the
+    /// queue entry's reference. If nobody woke the task during the poll, that reference is
+    /// given up in the same step (one atomic operation per poll fewer than a separate
+    /// `ref_dec`); it is never the last, as the live list holds one while the future lives.
     pub(crate) fn transition_to_idle(&self) -> TransitionToIdle {
-        let previous = self.word.fetch_and(!RUNNING, Ordering::AcqRel);
-        debug_assert!(previous & RUNNING != 0, "an idle task was parked");
-        if previous & SCHEDULED != 0 {
-            TransitionToIdle::Scheduled
-        } else {
-            TransitionToIdle::Idle
-        }
+        self.fetch_update(|state| {
+            debug_assert!(state & RUNNING != 0, "an idle task was parked");
+            if state & SCHEDULED != 0 {
+                (Some(state & !RUNNING), TransitionToIdle::Scheduled)
+            } else {
+                debug_assert!(
+                    state & REF_MASK >= 2 * REF_ONE,
+                    "a parked task has its queue entry's and the live list's references"
+                );
+                (Some((state & !RUNNING) - REF_ONE), TransitionToIdle::Idle)
+            }
+        })
+        .0
     }
 
     /// `RUNNING -> COMPLETED` once the output is stored. Loop thread only. Returns the word
