@@ -864,6 +864,7 @@ fn a_silent_slurm_controller_fails_the_build_in_time() {
         .env("PATH", path)
         .output()
         .unwrap();
+    std::fs::remove_dir_all(&bin).unwrap();
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{out:?}");
     assert!(said.contains("did not answer within 10s"), "{said}");
