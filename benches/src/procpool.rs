@@ -94,7 +94,12 @@ pub fn measure(settings: &Settings) -> LayerReport {
     // baseline, and its two start methods.
 
     // Pools are started before the long-lived pool below exists, so the forking start
-    // copies a process with as few threads as the run allows.
+    // copies a process with as few threads as the run allows, and after the heap that
+    // earlier layers freed is given back: forking copies page tables for every resident
+    // page, so otherwise the row would time whatever garbage the layers before it left
+    // (the executor layer's can leave 20 MiB or more, which makes a fork start 2-3x
+    // slower, depending on where the allocator's last live block happens to lie).
+    give_back_freed_heap();
     let [start_spawn, start_fork]: [Cell; 2] = settings
         .interleave(
             Unit::Ms,
@@ -266,6 +271,7 @@ pub fn measure(settings: &Settings) -> LayerReport {
         one_process(&braid_one),
         one_process(&py_one),
     ));
+    layer.note("pool start: timed after the heap freed by earlier layers is returned to the system (glibc's malloc_trim), so that a forking start copies only what the program holds");
     layer.note("pool start, fork: braid with StartMethod::Fork, Python with the \"fork\" context; spawn: StartMethod::Spawn and the \"spawn\" context");
     layer.note("the CPU-bound map compares the whole job: Python's workers count primes in Python, braid's in Rust");
     layer.note("raw pipe is the floor for one task at a time: 8 bytes to another process and back through two pipes");
@@ -530,6 +536,15 @@ pub fn pool_start(method: StartMethod, runs: u64) -> io::Result<Duration> {
     time_pool_starts(runs, || {
         ProcessPool::builder().workers(WORKERS).start_method(method)
     })
+}
+
+/// Returns the heap this process freed but the allocator kept to the operating system.
+fn give_back_freed_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory of glibc's own arenas.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Times `runs` pool starts: build a pool from `builder`, get a result from each of its
