@@ -67,33 +67,66 @@ pub(super) struct Waiters {
     /// child's exit): such a caller has nowhere to keep a place of its own, so there is one
     /// of these per direction and the last poller wins, as with tokio's `poll_*` methods.
     polled: Option<Waker>,
-    /// The futures of `async fn` operations, each at the place it holds from its first wait
-    /// until it ends or is dropped: `None` while that waiter is not waiting (woken, running).
-    /// Free places hold `None` too. The slab keeps its memory, so after the first waits a
-    /// socket's waiters cost no allocation.
+    /// The first place of an `async fn` operation, kept here rather than in `queued`: most
+    /// sockets have one such waiter per direction at a time, and taking and freeing this
+    /// place costs no slab operation.
+    first: FirstPlace,
+    /// The futures of other `async fn` operations, each at the place it holds from its
+    /// first wait until it ends or is dropped: `None` while that waiter is not waiting
+    /// (woken, running). Free places hold `None` too. The slab keeps its memory, so after
+    /// the first waits a socket's waiters cost no allocation.
     queued: Slab<Option<Waker>>,
+}
+
+/// [`Waiters::first`]: whether it is taken, by which generation of holder, and its waker.
+#[derive(Debug, Default)]
+struct FirstPlace {
+    taken: bool,
+    /// Counts holders, so that a key of an earlier one never names a later one's place.
+    generation: u32,
+    waker: Option<Waker>,
 }
 
 impl Waiters {
     /// Takes every stored waker.
     fn take_all(&mut self, wakers: &mut Vec<Waker>) {
         wakers.extend(self.polled.take());
+        wakers.extend(self.first.waker.take());
         if !self.queued.is_empty() {
             wakers.extend(self.queued.values_mut().filter_map(Option::take));
         }
     }
 
+    /// Whether `key` names a place that is still held.
+    fn holds(&self, key: WaiterKey) -> bool {
+        match key {
+            WaiterKey(Place::First(generation)) => {
+                self.first.taken && self.first.generation == generation
+            }
+            WaiterKey(Place::Queued(key)) => self.queued.contains(key),
+        }
+    }
+
     /// Stores `waker` for the waiter at `place`, taking a place for it if it has none.
     /// Returns the waker it replaced, for the caller to drop outside the driver's borrow.
+    #[inline(never)]
     fn store(&mut self, place: Option<&mut Option<WaiterKey>>, waker: &Waker) -> Option<Waker> {
         let stored = match place {
             None => &mut self.polled,
             Some(place) => {
-                if !place.is_some_and(|key| self.queued.contains(key.0)) {
-                    *place = Some(WaiterKey(self.queued.insert(None)));
+                let key = match *place {
+                    Some(key) if self.holds(key) => key,
+                    _ if !self.first.taken => {
+                        self.first.taken = true;
+                        WaiterKey(Place::First(self.first.generation))
+                    }
+                    _ => WaiterKey(Place::Queued(self.queued.insert(None))),
+                };
+                *place = Some(key);
+                match key {
+                    WaiterKey(Place::First(_)) => &mut self.first.waker,
+                    WaiterKey(Place::Queued(key)) => &mut self.queued[key],
                 }
-                let key = place.expect("a place was just taken");
-                &mut self.queued[key.0]
             }
         };
         match stored {
@@ -102,21 +135,52 @@ impl Waiters {
         }
     }
 
+    /// Frees the place `key` names, if it is still held; returns its waker if it was still
+    /// waiting.
+    fn leave(&mut self, key: WaiterKey) -> Option<Waker> {
+        match key {
+            WaiterKey(Place::First(generation)) => {
+                if !self.first.taken || self.first.generation != generation {
+                    return None;
+                }
+                self.first.taken = false;
+                self.first.generation = self.first.generation.wrapping_add(1);
+                self.first.waker.take()
+            }
+            WaiterKey(Place::Queued(key)) => self.queued.remove(key).flatten(),
+        }
+    }
+
     /// How many wakers are stored.
     #[cfg(test)]
     fn waiting(&mut self) -> usize {
         usize::from(self.polled.is_some())
+            + usize::from(self.first.waker.is_some())
             + self
                 .queued
                 .values_mut()
                 .filter(|waker| waker.is_some())
                 .count()
     }
+
+    /// Whether no place is held.
+    #[cfg(test)]
+    fn no_place_held(&self) -> bool {
+        !self.first.taken && self.queued.is_empty()
+    }
 }
 
 /// An `async fn` operation's place among the waiters of one direction of one socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct WaiterKey(Key);
+pub(crate) struct WaiterKey(Place);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// [`Waiters::first`], held by this generation of holder.
+    First(u32),
+    /// A place in [`Waiters::queued`].
+    Queued(Key),
+}
 
 /// The socket slots of one loop.
 #[derive(Debug, Default)]
@@ -203,6 +267,8 @@ impl Reactor {
     /// A waiter is stored only while the direction is not ready, and the next event for it
     /// wakes every waiter stored, so none sleeps through readiness another one consumed.
     /// Also returns the waker a new one replaced, for the caller to drop outside the borrow.
+    /// The ready case is inlined; storing a waker is a call.
+    #[inline]
     pub(super) fn poll_ready(
         &mut self,
         key: IoKey,
@@ -228,11 +294,7 @@ impl Reactor {
         direction: Direction,
         place: WaiterKey,
     ) -> Option<Waker> {
-        self.slots[key.0]
-            .waiters(direction)
-            .queued
-            .remove(place.0)
-            .flatten()
+        self.slots[key.0].waiters(direction).leave(place)
     }
 
     /// How many wakers wait on `direction` of the socket.
@@ -432,7 +494,7 @@ mod test {
         for place in places {
             assert!(reactor.leave(key, Direction::Read, place).is_none());
         }
-        assert!(reactor.slots[key.0].readers.queued.is_empty());
+        assert!(reactor.slots[key.0].readers.no_place_held());
     }
 
     #[test]
@@ -481,6 +543,68 @@ mod test {
         assert!(reactor
             .leave(key, Direction::Read, live_place.unwrap())
             .is_none());
-        assert!(reactor.slots[key.0].readers.queued.is_empty());
+        assert!(reactor.slots[key.0].readers.no_place_held());
+    }
+
+    /// The first place is kept out of the slab and reused: a key of its earlier holder
+    /// must neither free nor name a later holder's place, and waiters in the first place
+    /// and in the slab are woken alike.
+    #[test]
+    fn an_earlier_holders_key_to_the_first_place_frees_nothing() {
+        let mut reactor = Reactor::default();
+        let key = reactor.insert().unwrap();
+        reactor.clear_ready(key, Direction::Read);
+        let wait = |reactor: &mut Reactor, place: &mut Option<WaiterKey>, waker: &Waker| {
+            let pending = reactor
+                .poll_ready(
+                    key,
+                    Direction::Read,
+                    Some(place),
+                    &mut Context::from_waker(waker),
+                )
+                .0
+                .is_pending();
+            assert!(pending);
+        };
+        let (early, _) = counting();
+        let mut early_place = None;
+        wait(&mut reactor, &mut early_place, &early);
+        let early_key = early_place.unwrap();
+        assert!(reactor.leave(key, Direction::Read, early_key).is_some());
+
+        // The first place is free again: the next waiter takes it, one more the slab.
+        let (later, later_count) = counting();
+        let mut later_place = None;
+        wait(&mut reactor, &mut later_place, &later);
+        let (other, other_count) = counting();
+        let mut other_place = None;
+        wait(&mut reactor, &mut other_place, &other);
+        assert_ne!(later_place, Some(early_key));
+        assert_eq!(reactor.waiting(key, Direction::Read), 2);
+
+        // The earlier holder's key (a future that left, then polled or dropped again).
+        assert!(reactor.leave(key, Direction::Read, early_key).is_none());
+        assert_eq!(reactor.waiting(key, Direction::Read), 2);
+        // Polled again with its old key, it gets a place of its own, not the later one's.
+        let (again, again_count) = counting();
+        let mut again_place = Some(early_key);
+        wait(&mut reactor, &mut again_place, &again);
+        assert_ne!(again_place, later_place);
+        assert_ne!(again_place, other_place);
+        assert_eq!(reactor.waiting(key, Direction::Read), 3);
+
+        let mut wakers = Vec::new();
+        reactor.dispatch(readable(key), &mut wakers);
+        assert_eq!(wakers.len(), 3);
+        wakers.drain(..).for_each(Waker::wake);
+        for count in [&later_count, &other_count, &again_count] {
+            assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        }
+        for place in [later_place, other_place, again_place] {
+            assert!(reactor
+                .leave(key, Direction::Read, place.unwrap())
+                .is_none());
+        }
+        assert!(reactor.slots[key.0].readers.no_place_held());
     }
 }

@@ -65,7 +65,7 @@ impl<T: AsFd + Into<OwnedFd>> Source<T> {
 
     /// Runs `f` with this source's loop, which must be the one running on this thread: one
     /// thread-local read and one pointer comparison.
-    #[inline]
+    #[inline(always)]
     fn with_core<R>(&self, f: impl FnOnce(&Core) -> R) -> R {
         context::with_current(|core| match core {
             Some(core) if ptr::eq(Arc::as_ptr(&core.shared), Arc::as_ptr(&self.shared)) => f(core),
@@ -85,7 +85,9 @@ impl<T: AsFd + Into<OwnedFd>> Source<T> {
         self.with_core(|core| self.poll_io_on(core, direction, None, cx, op))
     }
 
-    /// The loop of `poll_io`, given this source's loop.
+    /// The loop of `poll_io`, given this source's loop. Inlined into each operation: a
+    /// socket operation that finds its readiness pays no call but the system call.
+    #[inline]
     fn poll_io_on<R>(
         &self,
         core: &Core,
