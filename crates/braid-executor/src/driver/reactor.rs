@@ -607,4 +607,76 @@ mod test {
         }
         assert!(reactor.slots[key.0].readers.no_place_held());
     }
+
+    /// Random waits, leaves, stale leaves and events on one direction, checked against a
+    /// model after every step: each waiter is woken exactly once per event it waited
+    /// through, a leave takes its own waker and nobody else's, and a stale key does nothing.
+    #[test]
+    fn waiters_match_a_model_through_random_waits_leaves_and_events() {
+        const WAITERS: usize = 8;
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move |bound: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % bound as u64) as usize
+        };
+        let mut reactor = Reactor::default();
+        let key = reactor.insert().unwrap();
+        let event = readable(key);
+        let wakers: Vec<(Waker, Arc<Count>)> = (0..WAITERS).map(|_| counting()).collect();
+        let mut places: Vec<Option<WaiterKey>> = vec![None; WAITERS];
+        let mut stale: Vec<WaiterKey> = Vec::new();
+        let mut waiting = [false; WAITERS];
+        let mut woken = [0usize; WAITERS];
+        for _ in 0..20_000 {
+            let who = next(WAITERS);
+            match next(4) {
+                0 | 1 => {
+                    reactor.clear_ready(key, Direction::Read);
+                    let mut cx = Context::from_waker(&wakers[who].0);
+                    let poll =
+                        reactor.poll_ready(key, Direction::Read, Some(&mut places[who]), &mut cx);
+                    assert!(poll.0.is_pending());
+                    assert!(
+                        poll.1.is_none(),
+                        "a waiter's own waker is kept, not replaced"
+                    );
+                    waiting[who] = true;
+                }
+                2 => {
+                    if let Some(place) = places[who].take() {
+                        let taken = reactor.leave(key, Direction::Read, place);
+                        assert_eq!(taken.is_some(), waiting[who]);
+                        waiting[who] = false;
+                        stale.push(place);
+                    } else if let Some(&place) = stale.get(next(stale.len().max(1))) {
+                        assert!(reactor.leave(key, Direction::Read, place).is_none());
+                    }
+                }
+                _ => {
+                    let mut out = Vec::new();
+                    reactor.dispatch(event, &mut out);
+                    assert_eq!(out.len(), waiting.iter().filter(|w| **w).count());
+                    out.into_iter().for_each(Waker::wake);
+                    for i in 0..WAITERS {
+                        if std::mem::take(&mut waiting[i]) {
+                            woken[i] += 1;
+                        }
+                    }
+                }
+            }
+            assert_eq!(
+                reactor.waiting(key, Direction::Read),
+                waiting.iter().filter(|w| **w).count()
+            );
+            for i in 0..WAITERS {
+                assert_eq!(wakers[i].1 .0.load(Ordering::SeqCst), woken[i]);
+            }
+        }
+        for place in places.iter_mut().filter_map(Option::take) {
+            reactor.leave(key, Direction::Read, place);
+        }
+        assert!(reactor.slots[key.0].readers.no_place_held());
+    }
 }
