@@ -745,6 +745,11 @@ mod test {
             |_| vec![],
         );
         assert_eq!(nul.unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        // A descriptor to inherit that is not open: an error, not a process without it.
+        // (A number above any descriptor limit: a closed low number could be reused by
+        // another test's thread meanwhile.)
+        let bad = spawn(Path::new("/bin/true"), &[], &[1 << 30], |_| vec![]);
+        assert_eq!(bad.unwrap_err().raw_os_error(), Some(libc::EBADF));
     }
 
     #[test]
