@@ -427,6 +427,20 @@ mod test {
         (Waker::from(count.clone()), count)
     }
 
+    /// An `async fn` waiter at `place` waits to read `key` with `waker`; the direction must
+    /// not be ready. Returns the waker it replaced.
+    fn wait_to_read(
+        reactor: &mut Reactor,
+        key: IoKey,
+        place: &mut Option<WaiterKey>,
+        waker: &Waker,
+    ) -> Option<Waker> {
+        let mut cx = Context::from_waker(waker);
+        let (poll, replaced) = reactor.poll_ready(key, Direction::Read, Some(place), &mut cx);
+        assert!(poll.is_pending());
+        replaced
+    }
+
     /// A real readable event carrying `key`'s poller key.
     fn readable(key: IoKey) -> Event {
         let poller = Poller::new().unwrap();
@@ -455,16 +469,9 @@ mod test {
         for _ in 0..10 {
             let (waker, count) = counting();
             let mut place = None;
-            let mut cx = Context::from_waker(&waker);
-            assert!(reactor
-                .poll_ready(key, Direction::Read, Some(&mut place), &mut cx)
-                .0
-                .is_pending());
+            wait_to_read(&mut reactor, key, &mut place, &waker);
             // Polled again by the same task: it keeps its place, stores nothing more.
-            assert!(reactor
-                .poll_ready(key, Direction::Read, Some(&mut place), &mut cx)
-                .0
-                .is_pending());
+            assert!(wait_to_read(&mut reactor, key, &mut place, &waker).is_none());
             places.push(place.unwrap());
             counts.push(count);
         }
@@ -508,26 +515,10 @@ mod test {
         for i in 0..5 {
             let (gone, _) = counting();
             let mut place = None;
-            assert!(reactor
-                .poll_ready(
-                    key,
-                    Direction::Read,
-                    Some(&mut place),
-                    &mut Context::from_waker(&gone)
-                )
-                .0
-                .is_pending());
+            wait_to_read(&mut reactor, key, &mut place, &gone);
             places.push(place.unwrap());
             if i == 2 {
-                assert!(reactor
-                    .poll_ready(
-                        key,
-                        Direction::Read,
-                        Some(&mut live_place),
-                        &mut Context::from_waker(&live)
-                    )
-                    .0
-                    .is_pending());
+                wait_to_read(&mut reactor, key, &mut live_place, &live);
             }
         }
         assert_eq!(reactor.waiting(key, Direction::Read), 6);
@@ -554,31 +545,19 @@ mod test {
         let mut reactor = Reactor::default();
         let key = reactor.insert().unwrap();
         reactor.clear_ready(key, Direction::Read);
-        let wait = |reactor: &mut Reactor, place: &mut Option<WaiterKey>, waker: &Waker| {
-            let pending = reactor
-                .poll_ready(
-                    key,
-                    Direction::Read,
-                    Some(place),
-                    &mut Context::from_waker(waker),
-                )
-                .0
-                .is_pending();
-            assert!(pending);
-        };
         let (early, _) = counting();
         let mut early_place = None;
-        wait(&mut reactor, &mut early_place, &early);
+        wait_to_read(&mut reactor, key, &mut early_place, &early);
         let early_key = early_place.unwrap();
         assert!(reactor.leave(key, Direction::Read, early_key).is_some());
 
         // The first place is free again: the next waiter takes it, one more the slab.
         let (later, later_count) = counting();
         let mut later_place = None;
-        wait(&mut reactor, &mut later_place, &later);
+        wait_to_read(&mut reactor, key, &mut later_place, &later);
         let (other, other_count) = counting();
         let mut other_place = None;
-        wait(&mut reactor, &mut other_place, &other);
+        wait_to_read(&mut reactor, key, &mut other_place, &other);
         assert_ne!(later_place, Some(early_key));
         assert_eq!(reactor.waiting(key, Direction::Read), 2);
 
@@ -588,7 +567,7 @@ mod test {
         // Polled again with its old key, it gets a place of its own, not the later one's.
         let (again, again_count) = counting();
         let mut again_place = Some(early_key);
-        wait(&mut reactor, &mut again_place, &again);
+        wait_to_read(&mut reactor, key, &mut again_place, &again);
         assert_ne!(again_place, later_place);
         assert_ne!(again_place, other_place);
         assert_eq!(reactor.waiting(key, Direction::Read), 3);
@@ -634,12 +613,10 @@ mod test {
             match next(4) {
                 0 | 1 => {
                     reactor.clear_ready(key, Direction::Read);
-                    let mut cx = Context::from_waker(&wakers[who].0);
-                    let poll =
-                        reactor.poll_ready(key, Direction::Read, Some(&mut places[who]), &mut cx);
-                    assert!(poll.0.is_pending());
+                    let replaced =
+                        wait_to_read(&mut reactor, key, &mut places[who], &wakers[who].0);
                     assert!(
-                        poll.1.is_none(),
+                        replaced.is_none(),
                         "a waiter's own waker is kept, not replaced"
                     );
                     waiting[who] = true;
