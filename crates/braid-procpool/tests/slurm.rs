@@ -18,7 +18,7 @@ use braid_procpool::{Launcher, ProcessPool, Shutdown, Slurm, TaskError};
 use common::matrix::{check_failure, loops_forever, FAILURES};
 use common::{
     double, eventually, mark_then_sleep, marker_path, no_children, process_gone, wait_for_marker,
-    Checks,
+    Checks, StandIns,
 };
 
 /// What a re-run of this test binary is asked to be.
@@ -522,15 +522,13 @@ fn a_step_slurm_cancels_fails_with_slurms_words() {
 
 /// A stand-in for `srun` that runs the first `normal` workers as asked and every later one
 /// with `later` (a bash snippet that ends in running srun; `"$@"` are srun's arguments,
-/// the worker's executable last).
-fn srun_that_changes_after(normal: u32, later: &str) -> std::path::PathBuf {
-    let dir = marker_path();
-    std::fs::create_dir_all(&dir).unwrap();
-    let count = dir.join("count");
-    let script = dir.join("srun");
-    std::fs::write(
-        &script,
-        format!(
+/// the worker's executable last). The script is `srun` in the returned directory.
+fn srun_that_changes_after(normal: u32, later: &str) -> StandIns {
+    let stand_ins = StandIns::new();
+    let count = stand_ins.dir().join("count");
+    stand_ins.script(
+        "srun",
+        &format!(
             "#!/bin/bash\n\
              n=$(cat '{count}' 2>/dev/null || echo 0)\n\
              echo $((n + 1)) > '{count}'\n\
@@ -538,11 +536,8 @@ fn srun_that_changes_after(normal: u32, later: &str) -> std::path::PathBuf {
              exec srun \"$@\"\n",
             count = count.display()
         ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    script
+    );
+    stand_ins
 }
 
 /// Held in Slurm's queue for an hour (`--begin`), as a busy cluster would hold it.
@@ -551,19 +546,14 @@ const QUEUED: &str = "exec srun --begin=now+3600 \"$@\"";
 /// Run by Slurm at once, but never a worker: the step sleeps.
 const NEVER_CONNECTS: &str = "exec srun \"${@:1:$#-1}\" sleep 600";
 
-/// A stand-in for `srun` that runs the first worker at once and holds every later one in
-/// Slurm's queue.
-fn srun_that_queues_replacements() -> std::path::PathBuf {
-    srun_that_changes_after(1, QUEUED)
-}
-
-/// A one-worker pool whose worker has died and whose replacement waits in Slurm's queue.
-fn pool_with_a_queued_replacement(start_timeout: Duration) -> ProcessPool {
+/// A one-worker pool placed through the stand-in `srun` of `stand_ins`, whose first
+/// worker has died, so that the next task waits for a replacement.
+fn pool_after_its_first_worker_died(stand_ins: &StandIns, start_timeout: Duration) -> ProcessPool {
     let pool = ProcessPool::builder()
         .workers(1)
         .launcher(
             slurm()
-                .srun_program(srun_that_queues_replacements())
+                .srun_program(stand_ins.dir().join("srun"))
                 .start_timeout(start_timeout),
         )
         .build()
@@ -573,6 +563,13 @@ fn pool_with_a_queued_replacement(start_timeout: Duration) -> ProcessPool {
         .join()
         .unwrap_err()
         .is_worker_died());
+    pool
+}
+
+/// A one-worker pool whose worker has died and whose replacement waits in Slurm's queue
+/// (the stand-in `srun` of `srun_that_changes_after(1, QUEUED)`).
+fn pool_with_a_queued_replacement(stand_ins: &StandIns, start_timeout: Duration) -> ProcessPool {
+    let pool = pool_after_its_first_worker_died(stand_ins, start_timeout);
     eventually("the replacement to wait in the queue", || {
         braid_jobs().iter().any(|job| job.ends_with("PENDING"))
     });
@@ -584,7 +581,8 @@ fn pool_with_a_queued_replacement(start_timeout: Duration) -> ProcessPool {
 /// withdraws the queued job instead of leaving it behind.
 fn a_queued_replacement_is_waited_for_and_withdrawn() {
     no_braid_jobs_left();
-    let pool = pool_with_a_queued_replacement(Duration::from_secs(1));
+    let srun = srun_that_changes_after(1, QUEUED);
+    let pool = pool_with_a_queued_replacement(&srun, Duration::from_secs(1));
     let mut waiting = pool.submit(double, 2);
     // Four start time-outs: had the queue wait counted, the task would have failed.
     assert_eq!(waiting.join_timeout(Duration::from_secs(4)), None);
@@ -599,7 +597,8 @@ fn a_queued_replacement_is_waited_for_and_withdrawn() {
 /// and leaves no job in Slurm's queue.
 fn killing_a_pool_withdraws_its_queued_replacement() {
     no_braid_jobs_left();
-    let pool = pool_with_a_queued_replacement(Duration::from_secs(600));
+    let srun = srun_that_changes_after(1, QUEUED);
+    let pool = pool_with_a_queued_replacement(&srun, Duration::from_secs(600));
     let started = std::time::Instant::now();
     pool.shutdown(Shutdown::Kill);
     drop(pool);
@@ -616,20 +615,8 @@ fn killing_a_pool_withdraws_its_queued_replacement() {
 /// its start time-out counts from when Slurm ran it, and then queued tasks fail saying why.
 fn a_replacement_that_never_connects_fails_in_time() {
     no_braid_jobs_left();
-    let pool = ProcessPool::builder()
-        .workers(1)
-        .launcher(
-            slurm()
-                .srun_program(srun_that_changes_after(1, NEVER_CONNECTS))
-                .start_timeout(Duration::from_secs(2)),
-        )
-        .build()
-        .unwrap();
-    assert!(pool
-        .submit(exits_with_3, 0)
-        .join()
-        .unwrap_err()
-        .is_worker_died());
+    let srun = srun_that_changes_after(1, NEVER_CONNECTS);
+    let pool = pool_after_its_first_worker_died(&srun, Duration::from_secs(2));
     let mut waiting = pool.submit(double, 2);
     // A hang guard, not a measure: the failure comes in about two seconds.
     match waiting.join_timeout(Duration::from_secs(60)) {
@@ -648,11 +635,12 @@ fn a_replacement_that_never_connects_fails_in_time() {
 /// there.
 fn a_failed_build_leaves_no_queued_job() {
     no_braid_jobs_left();
+    let srun = srun_that_changes_after(0, QUEUED);
     let built = ProcessPool::builder()
         .workers(2)
         .launcher(
             slurm()
-                .srun_program(srun_that_changes_after(0, QUEUED))
+                .srun_program(srun.dir().join("srun"))
                 .start_timeout(Duration::from_secs(2)),
         )
         .build();

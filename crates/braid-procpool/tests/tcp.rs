@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use braid_procpool::__test::{corrupt_results, Corruption};
 use braid_procpool::{Launcher, ProcessPool, Shutdown, TaskError};
-use common::{double, eventually, marker_path, no_children, process_gone, Checks};
+use common::{double, eventually, marker_path, no_children, process_gone, Checks, StandIns};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -848,15 +848,11 @@ const ROLE_ENV: &str = "BRAID_TCP_TEST_ROLE";
 /// A Slurm controller that never answers does not hang building a pool that has to ask it
 /// where to listen: the build fails, saying so, and suggests choosing the address.
 fn a_silent_slurm_controller_fails_the_build_in_time() {
-    let bin = marker_path();
-    std::fs::create_dir_all(&bin).unwrap();
-    let scontrol = bin.join("scontrol");
-    std::fs::write(&scontrol, "#!/bin/sh\nexec sleep 600\n").unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&scontrol, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = StandIns::new();
+    bin.script("scontrol", "#!/bin/sh\nexec sleep 600\n");
     let path = format!(
         "{}:{}",
-        bin.display(),
+        bin.dir().display(),
         std::env::var("PATH").unwrap_or_default()
     );
     let out = std::process::Command::new(std::env::current_exe().unwrap())
@@ -864,7 +860,6 @@ fn a_silent_slurm_controller_fails_the_build_in_time() {
         .env("PATH", path)
         .output()
         .unwrap();
-    std::fs::remove_dir_all(&bin).unwrap();
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{out:?}");
     assert!(said.contains("did not answer within 10s"), "{said}");

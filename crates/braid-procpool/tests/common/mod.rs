@@ -99,6 +99,39 @@ pub fn marker_path() -> PathBuf {
     ))
 }
 
+/// A directory of stand-in programs for one check (a fake `srun` or `scontrol`), removed
+/// when dropped: keep it alive as long as anything may run them.
+pub struct StandIns {
+    dir: PathBuf,
+}
+
+impl StandIns {
+    pub fn new() -> StandIns {
+        let dir = marker_path();
+        std::fs::create_dir_all(&dir).unwrap();
+        StandIns { dir }
+    }
+
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    /// Writes the executable script `name` with `text`; returns its path.
+    pub fn script(&self, name: &str, text: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+}
+
+impl Drop for StandIns {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// Creates the file at `path`, then sleeps `millis`: a task whose start the test can see.
 pub fn mark_then_sleep((path, millis): (String, u64)) -> u32 {
     std::fs::write(&path, b"started").unwrap();
