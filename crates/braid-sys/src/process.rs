@@ -373,7 +373,7 @@ pub fn spawn(
     inherit: &[std::os::fd::RawFd],
     env: impl FnOnce(&[std::os::fd::RawFd]) -> Vec<(std::ffi::OsString, std::ffi::OsString)>,
 ) -> io::Result<u32> {
-    use std::ffi::{CString, OsStr};
+    use std::ffi::CString;
     use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
     let c_string = |bytes: Vec<u8>| {
@@ -391,27 +391,24 @@ pub fn spawn(
     let extra = env(&numbers);
     let path = c_string(program.as_os_str().as_bytes().to_vec())?;
     let argv = match argv {
-        [] => vec![c_string(program.as_os_str().as_bytes().to_vec())?],
+        [] => vec![path.clone()],
         argv => argv
             .iter()
             .map(|arg| c_string(arg.as_bytes().to_vec()))
             .collect::<io::Result<Vec<CString>>>()?,
     };
-    let mut envp = Vec::new();
-    for (name, value) in std::env::vars_os() {
-        if extra.iter().all(|(extra_name, _)| *extra_name != name) {
+    // This process's variables that `extra` does not replace, then `extra`'s.
+    let inherited = std::env::vars_os()
+        .filter(|(name, _)| extra.iter().all(|(extra_name, _)| extra_name != name));
+    let envp = inherited
+        .chain(extra.iter().cloned())
+        .map(|(name, value)| {
             let mut entry = name.into_vec();
             entry.push(b'=');
             entry.extend_from_slice(value.as_bytes());
-            envp.push(c_string(entry)?);
-        }
-    }
-    for (name, value) in &extra {
-        let mut entry = OsStr::as_bytes(name).to_vec();
-        entry.push(b'=');
-        entry.extend_from_slice(value.as_bytes());
-        envp.push(c_string(entry)?);
-    }
+            c_string(entry)
+        })
+        .collect::<io::Result<Vec<CString>>>()?;
     let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     argv_ptrs.push(std::ptr::null());
     let mut envp_ptrs: Vec<*const libc::c_char> = envp.iter().map(|e| e.as_ptr()).collect();

@@ -81,7 +81,12 @@ impl Role {
                 parent,
             },
             (Role::ForkServer { parent, .. }, &[control]) => Role::ForkServer { control, parent },
-            (role, _) => role,
+            (role @ Role::Connect { .. }, []) => role,
+            (role, _) => unreachable!(
+                "{} descriptors renumbered to {} numbers",
+                role.descriptors().len(),
+                numbers.len()
+            ),
         }
     }
 
@@ -241,6 +246,42 @@ mod test {
         assert_eq!((c, s), (CONNECT_ENV, SECRET_ENV));
         let read = Role::connect_from_vars(&connect_value.into(), Some(&secret_value.into()));
         assert_eq!(read, Ok(connect));
+    }
+
+    #[test]
+    fn a_renumbered_role_names_the_new_numbers_in_order_and_keeps_the_rest() {
+        let worker = Role::Worker {
+            task: 12,
+            result: 3,
+            parent: 4242,
+        };
+        let moved = worker.renumbered(&[4, 5]);
+        assert_eq!(
+            moved,
+            Role::Worker {
+                task: 4,
+                result: 5,
+                parent: 4242
+            }
+        );
+        assert_eq!(moved.descriptors(), [4, 5]);
+        let server = Role::ForkServer {
+            control: 9,
+            parent: 7,
+        };
+        assert_eq!(
+            server.renumbered(&[3]),
+            Role::ForkServer {
+                control: 3,
+                parent: 7
+            }
+        );
+        let connect = Role::Connect {
+            addr: "127.0.0.1:4242".parse().unwrap(),
+            id: 17,
+            secret: Secret([7; 32]),
+        };
+        assert_eq!(connect.renumbered(&[]), connect);
     }
 
     #[test]
