@@ -156,9 +156,7 @@ impl<N> WaitList<N> {
             }
             return Err(key);
         }
-        slot.next = self.free;
-        self.free = key.0;
-        match mem::replace(&mut slot.state, SlotState::Vacant) {
+        match vacate(slot, &mut self.free, key.0) {
             SlotState::Notified(value) => Ok(value),
             SlotState::Waiting(_) => unreachable!("the slot was just seen notified"),
             SlotState::Vacant => unreachable!("a key always points at an occupied slot"),
@@ -195,9 +193,15 @@ impl<N> WaitList<N> {
     }
 
     fn release(&mut self, index: usize) -> SlotState<N> {
-        let slot = &mut self.slots[index];
-        slot.next = self.free;
-        self.free = index;
-        mem::replace(&mut slot.state, SlotState::Vacant)
+        vacate(&mut self.slots[index], &mut self.free, index)
     }
+}
+
+/// Puts `slot`, at `index`, at the front of the vacant chain that starts at `free`, and
+/// returns the state it held.
+#[inline]
+fn vacate<N>(slot: &mut Slot<N>, free: &mut usize, index: usize) -> SlotState<N> {
+    slot.next = *free;
+    *free = index;
+    mem::replace(&mut slot.state, SlotState::Vacant)
 }
