@@ -39,6 +39,8 @@ pub(crate) struct WorkerThread {
     rng: Cell<u64>,
     /// The youngest entry of this worker's list of pending `join` halves (see `join/`).
     pub(crate) youngest_pending: Cell<*const Pending>,
+    /// How many entries the list of pending halves holds.
+    pub(crate) pending_len: Cell<u32>,
     /// This worker's heartbeat flag, inside `shared`, which this struct keeps alive.
     beat: *const AtomicBool,
     /// Set when this worker starts a job taken from a queue, cleared by the next `join`, which
@@ -86,6 +88,7 @@ pub(crate) fn main(
             0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
         ),
         youngest_pending: Cell::new(ptr::null()),
+        pending_len: Cell::new(0),
         beat,
         first_join: Cell::new(false),
     };

@@ -16,8 +16,9 @@ use common::{occupy_worker, wait_for, within_guard, Gate};
 /// still pending, runs nested on the same worker. X's first `join` must offer X's own second
 /// half, not the older pending one. `consume_first_join` makes the outer `join` the second of its
 /// task (so its half stays private); otherwise it is the first one, and its half sits offered in
-/// the slot while the other worker is busy.
-fn nested_first_join(consume_first_join: bool) {
+/// the slot while the other worker is busy. `private` more `join`s around the wait add as many
+/// private halves below X.
+fn nested_first_join(consume_first_join: bool, private: u32) {
     let pool = Arc::new(ThreadPool::new(2).unwrap());
     within_guard(move || {
         // Keep one worker busy, so the outer task and X run on the other.
@@ -33,20 +34,22 @@ fn nested_first_join(consume_first_join: bool) {
                 }
                 pool.join(
                     || {
-                        let inner = pool.clone();
-                        let x = pool.submit(move || {
-                            let barrier = Barrier::new(2);
-                            inner.join(
-                                || {
-                                    x_started.store(true, Ordering::SeqCst);
-                                    barrier.wait();
-                                },
-                                || {
-                                    barrier.wait();
-                                },
-                            );
-                        });
-                        x.join().unwrap();
+                        below_pending(&pool, private, || {
+                            let inner = pool.clone();
+                            let x = pool.submit(move || {
+                                let barrier = Barrier::new(2);
+                                inner.join(
+                                    || {
+                                        x_started.store(true, Ordering::SeqCst);
+                                        barrier.wait();
+                                    },
+                                    || {
+                                        barrier.wait();
+                                    },
+                                );
+                            });
+                            x.join().unwrap();
+                        })
                     },
                     || (),
                 );
@@ -65,12 +68,26 @@ fn nested_first_join(consume_first_join: bool) {
 
 #[test]
 fn a_nested_jobs_first_join_offers_its_own_half_under_a_private_one() {
-    nested_first_join(true);
+    nested_first_join(true, 0);
 }
 
 #[test]
 fn a_nested_jobs_first_join_offers_its_own_half_while_the_slot_is_full() {
-    nested_first_join(false);
+    nested_first_join(false, 0);
+}
+
+/// Below four private halves, where the worker's own `join`s make no entry: X's first `join`
+/// still offers its half.
+#[test]
+fn a_nested_jobs_first_join_offers_its_own_half_under_four_private_ones() {
+    nested_first_join(true, 3);
+}
+
+fn below_pending(pool: &ThreadPool, levels: u32, f: impl FnOnce() + Send) {
+    if levels == 0 {
+        return f();
+    }
+    pool.join(|| below_pending(pool, levels - 1, f), || ());
 }
 
 /// A `join` called from outside the pool whose halves wait for each other completes, even when

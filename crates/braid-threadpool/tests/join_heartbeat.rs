@@ -66,6 +66,18 @@ fn join_until(pool: &ThreadPool, flag: &AtomicBool) {
     }
 }
 
+/// Runs `f` inside the first halves of `levels` nested `join`s whose second halves stay pending
+/// on this worker (private, unless a heartbeat offers them), and returns what it returned.
+fn below_pending<T>(pool: &ThreadPool, levels: u32, f: impl FnOnce() -> T + Send) -> T
+where
+    T: Send,
+{
+    if levels == 0 {
+        return f();
+    }
+    pool.join(|| below_pending(pool, levels - 1, f), || ()).0
+}
+
 #[test]
 fn deep_recursion_gives_the_right_answers() {
     for workers in [1, 2, 3] {
@@ -144,53 +156,84 @@ fn a_heartbeat_promotes_a_pending_half_while_the_first_half_keeps_joining() {
     assert!(pool.metrics().heartbeats() > 0);
 }
 
+/// The same, with the second half three `join`s further out than the first half's loop: the
+/// `join`s in the loop, nested below three pending halves, run as plain calls, yet a heartbeat
+/// that fires during one of them still offers the oldest pending half.
+#[test]
+fn a_heartbeat_promotes_the_oldest_half_while_joins_below_it_run_as_plain_calls() {
+    let pool = Arc::new(ThreadPool::new(2).unwrap());
+    for _ in 0..20 {
+        in_task(&pool, |pool| {
+            assert_eq!(pool.join(|| 1, || 2), (1, 2));
+            let (a_started, b_started) = (AtomicBool::new(false), AtomicBool::new(false));
+            pool.join(
+                || {
+                    below_pending(pool, 3, || {
+                        a_started.store(true, Ordering::SeqCst);
+                        join_until(pool, &b_started);
+                    })
+                },
+                || {
+                    b_started.store(true, Ordering::SeqCst);
+                    join_until(pool, &a_started);
+                },
+            );
+        });
+    }
+}
+
 /// Panics in either half, both when the second half was never offered (it runs inline after
 /// the first) and when it was taken by another worker: `join` waits for the other half, then
 /// resumes the panic of `a` first.
 #[test]
 fn panics_in_either_half_wait_for_the_other_and_a_wins() {
     let pool = Arc::new(ThreadPool::new(2).unwrap());
-    // Inline: a later `join` of a task, whose second half nobody else sees.
-    let outcomes = in_task(&pool, |pool| {
-        let _ = pool.join(|| (), || ());
-        let b_ran = AtomicBool::new(false);
-        let a_panics = panic::catch_unwind(AssertUnwindSafe(|| {
-            pool.join(
-                || -> () { panic!("a") },
-                || b_ran.store(true, Ordering::SeqCst),
-            )
-        }));
-        let a_ran = AtomicBool::new(false);
-        let b_panics = panic::catch_unwind(AssertUnwindSafe(|| {
-            pool.join(
-                || a_ran.store(true, Ordering::SeqCst),
-                || -> () { panic!("b") },
-            )
-        }));
-        let both_panic = panic::catch_unwind(AssertUnwindSafe(|| {
-            pool.join(|| -> () { panic!("a") }, || -> () { panic!("b") })
-        }));
-        let message = |payload: Box<dyn std::any::Any + Send>| {
-            payload.downcast_ref::<&str>().map(|s| s.to_string())
-        };
-        (
-            message(a_panics.unwrap_err()),
-            b_ran.load(Ordering::SeqCst),
-            message(b_panics.unwrap_err()),
-            a_ran.load(Ordering::SeqCst),
-            message(both_panic.unwrap_err()),
-            pool.join(|| 1, || 2),
-        )
-    });
-    let expected = (
-        Some("a".to_string()),
-        true,
-        Some("b".to_string()),
-        true,
-        Some("a".to_string()),
-        (1, 2),
-    );
-    assert_eq!(outcomes, expected);
+    // Inline: a later `join` of a task, whose second half nobody else sees; and the same below
+    // four pending halves, where `join` makes no entry for it at all.
+    for levels in [0, 4] {
+        let outcomes = in_task(&pool, move |pool| {
+            let _ = pool.join(|| (), || ());
+            below_pending(pool, levels, || {
+                let b_ran = AtomicBool::new(false);
+                let a_panics = panic::catch_unwind(AssertUnwindSafe(|| {
+                    pool.join(
+                        || -> () { panic!("a") },
+                        || b_ran.store(true, Ordering::SeqCst),
+                    )
+                }));
+                let a_ran = AtomicBool::new(false);
+                let b_panics = panic::catch_unwind(AssertUnwindSafe(|| {
+                    pool.join(
+                        || a_ran.store(true, Ordering::SeqCst),
+                        || -> () { panic!("b") },
+                    )
+                }));
+                let both_panic = panic::catch_unwind(AssertUnwindSafe(|| {
+                    pool.join(|| -> () { panic!("a") }, || -> () { panic!("b") })
+                }));
+                let message = |payload: Box<dyn std::any::Any + Send>| {
+                    payload.downcast_ref::<&str>().map(|s| s.to_string())
+                };
+                (
+                    message(a_panics.unwrap_err()),
+                    b_ran.load(Ordering::SeqCst),
+                    message(b_panics.unwrap_err()),
+                    a_ran.load(Ordering::SeqCst),
+                    message(both_panic.unwrap_err()),
+                    pool.join(|| 1, || 2),
+                )
+            })
+        });
+        let expected = (
+            Some("a".to_string()),
+            true,
+            Some("b".to_string()),
+            true,
+            Some("a".to_string()),
+            (1, 2),
+        );
+        assert_eq!(outcomes, expected, "below {levels} pending halves");
+    }
 
     // Taken by another worker: `a` waits until `b` runs elsewhere, so `b` was offered and
     // taken; the panic must not reach the caller before the other half is done.

@@ -23,16 +23,22 @@ mod test;
 
 use slot::Reclaim;
 
+/// A `join` made while its worker already has this many pending halves runs both halves here,
+/// as plain calls, unless the worker's heartbeat flag is raised (see `README.md`).
+const INLINE_BELOW: u32 = 3;
+
 impl ThreadPool {
     /// Runs `a` and `b`, potentially in parallel, and returns both results.
     ///
     /// On a worker of this pool, `a` runs right here while `b` waits in a list only this worker
     /// sees. About every 100 µs a heartbeat lets the worker offer the oldest `b` in its list to
     /// the idle workers; one it never offered runs here after `a`, at the cost of a plain
-    /// function call. So `join` is cheap enough to split work down to tiny pieces, and the
-    /// pieces that do move between threads are big ones. The first `join` of each task a worker
-    /// takes from a queue offers its `b` at once. Nothing allocates. Called from outside the
-    /// pool, the whole `join` runs on a worker while the caller blocks.
+    /// function call. A `join` made while three or more older halves are pending on the same
+    /// worker keeps no list entry at all: its `b` could only be offered after those bigger ones,
+    /// so it runs after `a` right away. So `join` is cheap enough to split work down to tiny
+    /// pieces, and the pieces that do move between threads are big ones. The first `join` of
+    /// each task a worker takes from a queue offers its `b` at once. Nothing allocates. Called
+    /// from outside the pool, the whole `join` runs on a worker while the caller blocks.
     ///
     /// While it waits for a stolen `b`, the worker runs other jobs, so nesting `join`s (or
     /// `scope`s, or waiting on handles) inside each other never deadlocks the pool.
@@ -114,6 +120,12 @@ where
     RA: Send,
     RB: Send,
 {
+    // Deep below older pending halves, which are bigger and offered first, this `b` would
+    // almost never be offered: run both halves as plain calls, without an entry. A raised flag
+    // (a heartbeat, or the first `join` of a job) takes the path below, which acts on it.
+    if worker.pending_len.get() >= INLINE_BELOW && !worker.beat().load(Ordering::Relaxed) {
+        return join_on_caller(a, b);
+    }
     let job_b = JoinJob::new(b);
     // The entry's pointer is derived from the whole job, not from a reference to its first
     // field: whoever runs the entry casts it back to the job (`#[repr(C)]`, `pending` first).
@@ -186,18 +198,21 @@ fn settle(worker: &WorkerThread, pending: *const Pending, latch: &CoreLatch) -> 
     run_here
 }
 
-/// `join` on a pool that no longer runs work: both halves on the caller, with the same panic
-/// behaviour as the parallel path.
+/// Both halves on the caller, with the same panic behaviour as the parallel path: for `join` on a
+/// pool that no longer runs work, and for a `join` nested below enough pending halves.
+#[inline]
 fn join_on_caller<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
 where
     A: FnOnce() -> RA,
     B: FnOnce() -> RB,
 {
-    let result_a = panic::catch_unwind(AssertUnwindSafe(a));
-    let result_b = panic::catch_unwind(AssertUnwindSafe(b));
-    match (result_a, result_b) {
-        (Ok(value_a), Ok(value_b)) => (value_a, value_b),
-        (Err(payload), _) | (Ok(_), Err(payload)) => panic::resume_unwind(payload),
+    match panic::catch_unwind(AssertUnwindSafe(a)) {
+        // A panic of `b` alone goes straight on to the caller.
+        Ok(value_a) => (value_a, b()),
+        Err(payload) => {
+            let _ = panic::catch_unwind(AssertUnwindSafe(b));
+            panic::resume_unwind(payload)
+        }
     }
 }
 
@@ -342,6 +357,7 @@ impl WorkerThread {
         // SAFETY: the entry is live (the caller's contract), and only this thread touches it.
         unsafe { (*pending).older.set(self.youngest_pending.get()) };
         self.youngest_pending.set(pending);
+        self.pending_len.set(self.pending_len.get() + 1);
     }
 
     /// Whether `pending` is still in the list: entries leave it youngest first, by promotion,
@@ -358,6 +374,7 @@ impl WorkerThread {
         debug_assert!(self.is_youngest_pending(pending));
         // SAFETY: an entry in the list is live (`push_pending`'s contract).
         self.youngest_pending.set(unsafe { (*pending).older.get() });
+        self.pending_len.set(self.pending_len.get() - 1);
     }
 
     /// Promotes the oldest pending half if this worker's heartbeat fired since it last looked.
@@ -391,6 +408,7 @@ impl WorkerThread {
             self.youngest_pending.set((*youngest).older.get());
             (*youngest).older.set(youngest);
         }
+        self.pending_len.set(self.pending_len.get() - 1);
         // SAFETY: the entry left the list; its `join` keeps the job in place until it took it
         // back off the deque or its latch is set (`take_back_from_deque`).
         self.push_local(unsafe { Pending::deque_job(youngest) });
@@ -446,6 +464,7 @@ impl WorkerThread {
                 (*younger).older.set(ptr::null());
             }
         }
+        self.pending_len.set(self.pending_len.get() - 1);
         slot.offer(oldest);
         self.shared.sleep.notify_work();
         true
