@@ -138,8 +138,8 @@ pub fn measure_cores(settings: &Settings) -> LayerReport {
             ),
         ),
         (
-            Yield::BeforeSleep,
-            "the same, braid's loops yield before sleeping".to_owned(),
+            Yield::Never,
+            "the same, braid's loops never yield before sleeping".to_owned(),
         ),
     ];
     for (yielding, workload) in rows {
@@ -156,7 +156,9 @@ pub fn measure_cores(settings: &Settings) -> LayerReport {
     }
 
     // A neighbour that never blocks: each core also runs a thread that spins, so a yield
-    // hands it a whole scheduler slice. One connection, so every round trip waits on it.
+    // may hand it a whole scheduler slice. One connection, so every round trip waits on it.
+    // First with every thread free to move, then with each server thread pinned to a core
+    // that a pinned spinner shares, where the spinner cannot be moved out of a yield's way.
     let spin_trips = settings.pick(2_000, 500);
     let one = |server: &io::Result<MultiServer>| match server {
         Ok(server) => {
@@ -165,28 +167,43 @@ pub fn measure_cores(settings: &Settings) -> LayerReport {
         }
         Err(e) => Cell::Missing(format!("the server did not start: {e}")).into(),
     };
-    let braid = MultiServer::braid(WORKERS, Yield::BeforeSleep);
-    let tokio = MultiServer::tokio(WORKERS);
-    let spinning = Spinners::start(WORKERS);
-    let (braid_cell, peers) =
-        settings.side_by_side(Unit::KOpsPerSec, spin_trips, one(&braid), vec![one(&tokio)]);
-    drop(spinning);
-    drop((braid, tokio));
-    layer.push(
-        format!(
-            "1 connection x {} round trips beside {WORKERS} spinning threads, braid's loops yielding",
-            thousands(spin_trips)
-        ),
-        Unit::KOpsPerSec,
-        braid_cell,
-        peers,
-    );
+    for pinned in [false, true] {
+        let braid = MultiServer::braid(WORKERS, Yield::Default);
+        let tokio = MultiServer::tokio(WORKERS);
+        let spinning = if pinned {
+            pin_server_threads(&braid)
+                .and(pin_server_threads(&tokio))
+                .and_then(|()| Spinners::start_pinned(WORKERS))
+        } else {
+            Ok(Spinners::start(WORKERS))
+        };
+        let (braid_cell, peers) = match &spinning {
+            Ok(_) => {
+                settings.side_by_side(Unit::KOpsPerSec, spin_trips, one(&braid), vec![one(&tokio)])
+            }
+            Err(e) => {
+                let missing = Cell::Missing(format!("threads could not be pinned: {e}"));
+                (missing.clone(), vec![missing])
+            }
+        };
+        drop(spinning);
+        drop((braid, tokio));
+        let workload = if pinned {
+            "the same, each server thread pinned to a core with a pinned spinning thread".to_owned()
+        } else {
+            format!(
+                "1 connection x {} round trips beside {WORKERS} spinning threads",
+                thousands(spin_trips)
+            )
+        };
+        layer.push(workload, Unit::KOpsPerSec, braid_cell, peers);
+    }
     layer.note(format!(
         "loop per core: braid's Runtime with {WORKERS} loops (SO_REUSEPORT on Linux) vs tokio's multi-thread runtime with {WORKERS} workers, both with default settings; the client thread shares the cores"
     ));
-    layer.note("yield before sleeping: the Runtime built with yield_before_sleep(true) (off by default): each loop gives its core away once before it sleeps");
+    layer.note("braid's Runtime yields before sleeping by default, holding yields back while they are slow and bring at most one event; \"never yield\" is the Runtime built with yield_before_sleep(false)");
     layer.note(format!(
-        "spinning threads: {WORKERS} threads of this process spin at normal priority for the whole row, so every loop shares its core with one; braid's loops yield before sleeping, and a loop that yielded every time would hand the spinner a scheduler slice each round trip"
+        "spinning threads: {WORKERS} threads of this process spin at normal priority for the whole row, so every server thread shares its core with one; pinned: server thread and spinner n on the n-th CPU this process may use (Linux), the client free"
     ));
     layer
 }
@@ -194,10 +211,10 @@ pub fn measure_cores(settings: &Settings) -> LayerReport {
 /// How braid's loops yield before sleeping.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Yield {
-    /// The runtime's default: no yield.
+    /// The runtime's default: yield, holding wasted yields back.
     Default,
-    /// `yield_before_sleep(true)`.
-    BeforeSleep,
+    /// `yield_before_sleep(false)`.
+    Never,
 }
 
 /// Threads that spin until dropped: neighbours that never block.
@@ -223,6 +240,137 @@ impl Spinners {
             .collect();
         Spinners { stop, threads }
     }
+
+    /// Starts `n` spinning threads, the n-th pinned to the n-th CPU this process may use.
+    ///
+    /// # Errors
+    ///
+    /// Where threads cannot be pinned (not Linux) or fewer than `n` CPUs are allowed.
+    pub fn start_pinned(n: usize) -> io::Result<Spinners> {
+        let cpus = allowed_cpus()?;
+        if cpus.len() < n {
+            return Err(io::Error::other(format!(
+                "{n} CPUs wanted, {} allowed",
+                cpus.len()
+            )));
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let (pinned_tx, pinned_rx) = std::sync::mpsc::channel();
+        let threads = cpus[..n]
+            .iter()
+            .map(|&cpu| {
+                let (stop, pinned) = (stop.clone(), pinned_tx.clone());
+                thread::spawn(move || {
+                    let _ = pinned.send(pin_thread(0, cpu));
+                    while !stop.load(Ordering::Relaxed) {
+                        std::hint::spin_loop();
+                    }
+                })
+            })
+            .collect();
+        let spinners = Spinners { stop, threads };
+        for _ in 0..n {
+            pinned_rx
+                .recv()
+                .map_err(|_| io::Error::other("a spinning thread ended before it was pinned"))??;
+        }
+        Ok(spinners)
+    }
+}
+
+/// The CPUs this process may run on, in order.
+#[cfg(target_os = "linux")]
+fn allowed_cpus() -> io::Result<Vec<usize>> {
+    // SAFETY: a zeroed `cpu_set_t` is an empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid set of the size passed; 0 is the calling thread.
+    if unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: reading bits of a valid set, below its size.
+    Ok((0..libc::CPU_SETSIZE as usize)
+        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+        .collect())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn allowed_cpus() -> io::Result<Vec<usize>> {
+    Err(io::Error::other("pinning threads needs Linux"))
+}
+
+/// Pins thread `tid` of this process (0: the calling thread) to `cpu`.
+#[cfg(target_os = "linux")]
+fn pin_thread(tid: libc::pid_t, cpu: usize) -> io::Result<()> {
+    // SAFETY: a zeroed `cpu_set_t` is an empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `cpu` came from `allowed_cpus`, so it is below CPU_SETSIZE.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: `set` is a valid set of the size passed.
+    if unsafe { libc::sched_setaffinity(tid, std::mem::size_of_val(&set), &set) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn pin_thread(_tid: libc::pid_t, _cpu: usize) -> io::Result<()> {
+    Err(io::Error::other("pinning threads needs Linux"))
+}
+
+/// How tokio's worker threads' names begin, as the system keeps them (15 bytes at most):
+/// tokio names them `tokio-rt-worker`, or `tokio-runtime-worker` in older releases.
+const TOKIO_WORKER_NAME: &str = "tokio-r";
+
+/// Pins the threads that serve connections in `server` (braid's loops, tokio's workers),
+/// the n-th one found to the n-th allowed CPU, found by name among this process's threads.
+/// A new thread names itself once it runs, so this looks again for up to a second.
+fn pin_server_threads(server: &io::Result<MultiServer>) -> io::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        match pin_named_threads(server) {
+            Err(e) if Instant::now() < deadline && e.kind() == io::ErrorKind::NotFound => {
+                thread::sleep(Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn pin_named_threads(server: &io::Result<MultiServer>) -> io::Result<()> {
+    let server = server
+        .as_ref()
+        .map_err(|e| io::Error::new(e.kind(), e.to_string()))?;
+    let prefix = match server {
+        MultiServer::Braid { .. } => "braid-loop",
+        MultiServer::Tokio { .. } => TOKIO_WORKER_NAME,
+    };
+    let cpus = allowed_cpus()?;
+    let mut tids = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/task")? {
+        let entry = entry?;
+        // A thread that ended meanwhile has no name to read.
+        let Ok(name) = std::fs::read_to_string(entry.path().join("comm")) else {
+            continue;
+        };
+        if name.starts_with(prefix) {
+            let tid: libc::pid_t = entry
+                .file_name()
+                .to_string_lossy()
+                .parse()
+                .map_err(io::Error::other)?;
+            tids.push(tid);
+        }
+    }
+    if tids.len() != WORKERS {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{} threads named {prefix}*, {WORKERS} expected", tids.len()),
+        ));
+    }
+    for (n, tid) in tids.into_iter().enumerate() {
+        pin_thread(tid, cpus[n % cpus.len()])?;
+    }
+    Ok(())
 }
 
 impl Drop for Spinners {
@@ -261,10 +409,11 @@ impl MultiServer {
     ///
     /// When the loops cannot start or no listener can be bound on 127.0.0.1.
     pub fn braid(loops: usize, yielding: Yield) -> io::Result<MultiServer> {
-        let runtime = braid_executor::Runtime::builder()
-            .loops(loops)
-            .yield_before_sleep(yielding == Yield::BeforeSleep)
-            .build()?;
+        let mut builder = braid_executor::Runtime::builder().loops(loops);
+        if yielding == Yield::Never {
+            builder = builder.yield_before_sleep(false);
+        }
+        let runtime = builder.build()?;
         let server = runtime.serve("127.0.0.1:0", echo_braid)?;
         Ok(MultiServer::Braid { server, runtime })
     }
@@ -756,7 +905,7 @@ mod tests {
     fn the_client_drives_both_multi_thread_servers_and_they_stop() {
         for server in [
             MultiServer::braid(2, Yield::Default),
-            MultiServer::braid(2, Yield::BeforeSleep),
+            MultiServer::braid(2, Yield::Never),
             MultiServer::tokio(2),
         ] {
             let server = server.unwrap();

@@ -511,13 +511,41 @@ fn serve_echoes_for_200_clients_with_the_default_balance() {
     });
 }
 
+/// A runtime's loops yield before they sleep unless told not to, and one told not to never
+/// does.
 #[test]
-fn loops_that_yield_before_sleeping_serve_200_clients_and_fire_timers() {
+fn a_runtimes_loops_yield_before_sleeping_unless_told_not_to() {
+    within(GUARD, || {
+        for (builder, yields) in [
+            (Runtime::builder(), true),
+            (Runtime::builder().yield_before_sleep(true), true),
+            (Runtime::builder().yield_before_sleep(false), false),
+        ] {
+            let rt = builder.loops(2).build().unwrap();
+            for index in 0..2 {
+                let metrics = rt
+                    .spawn_on(index, || async {
+                        for _ in 0..5 {
+                            sleep(Duration::from_millis(3)).await;
+                        }
+                        braid_executor::metrics()
+                    })
+                    .unwrap();
+                let metrics = rt.block_on(metrics).unwrap();
+                assert_eq!(metrics.yields > 0, yields, "loop {index}: {metrics:?}");
+            }
+            rt.shutdown();
+        }
+    });
+}
+
+#[test]
+fn loops_that_never_yield_before_sleeping_serve_200_clients_and_fire_timers() {
     within(Duration::from_secs(60), || {
         let rt = Runtime::builder()
             .loops(2)
             .balance(Balance::RoundRobin)
-            .yield_before_sleep(true)
+            .yield_before_sleep(false)
             .build()
             .unwrap();
         let served = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
@@ -525,7 +553,7 @@ fn loops_that_yield_before_sleeping_serve_200_clients_and_fire_timers() {
         echo_clients(server.local_addr(), 200);
         assert_eq!(served[0].load(Ordering::SeqCst), 100);
         assert_eq!(served[1].load(Ordering::SeqCst), 100);
-        // With no socket busy, a loop that yields still sleeps until its timer is due.
+        // With no socket busy, the loop sleeps until its timer is due.
         let slept = rt
             .spawn_on(1, || async {
                 let start = std::time::Instant::now();

@@ -47,6 +47,8 @@ pub(crate) struct Core {
     blocking_pool: Arc<BlockingPool>,
     /// Yield the core once before sleeping in the poller.
     yield_before_sleep: bool,
+    /// When the loop yields again, after wasted yields (`YieldBackOff`).
+    yield_back_off: YieldBackOff,
     /// The clock as the last poll left it, for the next poll of `block_on`'s loop to start
     /// from instead of reading it again; `NO_CLOCK` where time may have passed since (the
     /// loop slept in the poller, or `block_on` returned). A plain number rather than an
@@ -63,6 +65,63 @@ const NO_CLOCK: u64 = 0;
 /// more), where a yield that only lets the loop's feeders run comes back in tens of
 /// microseconds.
 const SLOW_YIELD: Duration = Duration::from_micros(250);
+
+/// How a loop that yields before sleeping stops yielding while its yields are wasted.
+///
+/// A yield is wasted when it was slow (`SLOW_YIELD`) and brought at most one event: the core
+/// went to a thread that does not feed this loop (a CPU-bound thread on the same core), for
+/// a whole scheduler slice, while the loop's next event waited; sleeping in the poller
+/// would have let that event wake the loop at once. A slow yield that brings a batch of
+/// events let the loop's feeders run, which is what yielding is for. After a wasted yield
+/// the loop sleeps without yielding for `held_back` parks, a number that doubles with each
+/// further wasted yield (from `MIN_HOLD_BACK` up to `MAX_HOLD_BACK`) and halves after
+/// `HOLD_BACK_EASES_AFTER` yields in a row that were not wasted. Behind a CPU-bound
+/// neighbour the loop thus pays a slice once every thousand sleeps or so, instead of at
+/// every one.
+#[derive(Debug, Default)]
+struct YieldBackOff {
+    /// Parks left before the loop yields again.
+    skip: Cell<u32>,
+    /// Parks to skip after the next wasted yield, halved: 0 until a yield was wasted.
+    held_back: Cell<u32>,
+    /// Yields in a row that were not wasted, since the last wasted one or easing.
+    unwasted: Cell<u32>,
+}
+
+const MIN_HOLD_BACK: u32 = 8;
+const MAX_HOLD_BACK: u32 = 1024;
+const HOLD_BACK_EASES_AFTER: u32 = 16;
+
+impl YieldBackOff {
+    /// Whether the loop yields at this park; counts a park held back otherwise.
+    #[inline]
+    fn may_yield(&self) -> bool {
+        let skip = self.skip.get();
+        if skip == 0 {
+            return true;
+        }
+        self.skip.set(skip - 1);
+        false
+    }
+
+    /// Takes in how a yield went: whether it was wasted.
+    fn record(&self, wasted: bool) {
+        if wasted {
+            let held_back = (self.held_back.get() * 2).clamp(MIN_HOLD_BACK, MAX_HOLD_BACK);
+            self.held_back.set(held_back);
+            self.skip.set(held_back);
+            self.unwasted.set(0);
+        } else if self.held_back.get() > 0 {
+            let unwasted = self.unwasted.get() + 1;
+            if unwasted >= HOLD_BACK_EASES_AFTER {
+                self.held_back.set(self.held_back.get() / 2);
+                self.unwasted.set(0);
+            } else {
+                self.unwasted.set(unwasted);
+            }
+        }
+    }
+}
 
 /// A loop does not yield when its next timer is due within this: a slow yield would make
 /// the timer late by up to a whole scheduler slice.
@@ -84,6 +143,7 @@ struct Counters {
     blocking_jobs: Cell<u64>,
     yields: Cell<u64>,
     slow_yields: Cell<u64>,
+    yields_held_back: Cell<u64>,
 }
 
 fn bump(counter: &Cell<u64>, by: u64) {
@@ -110,6 +170,7 @@ impl Core {
             timed_from: slow_poll_nanos.min(1),
             blocking_pool,
             yield_before_sleep,
+            yield_back_off: YieldBackOff::default(),
             carried_clock: Cell::new(NO_CLOCK),
         }
     }
@@ -316,21 +377,31 @@ impl Core {
     /// gives its core away once and looks without waiting, so that events caused meanwhile
     /// by threads sharing the core are taken in one batch instead of each costing a sleep
     /// and a wake-up. Behind a thread that never blocks, a yield costs a whole scheduler
-    /// slice: such slow yields are counted, and no yield is made when a timer is due within
+    /// slice: such slow yields are counted, those that brought at most one event hold the
+    /// next yields back (`YieldBackOff`), and no yield is made when a timer is due within
     /// `TIMER_MARGIN`.
     fn park(&self) {
         let next = self.driver.next_deadline();
         if self.yield_before_sleep {
             let now = Instant::now();
             if may_yield(now, next) {
-                std::thread::yield_now();
-                bump(&self.counters.yields, 1);
-                if now.elapsed() >= SLOW_YIELD {
-                    bump(&self.counters.slow_yields, 1);
-                }
-                // The look may take a pending notify, whose cause `has_work` sees instead.
-                if self.poll_io(Some(Duration::ZERO)) > 0 || self.has_work() {
-                    return;
+                if self.yield_back_off.may_yield() {
+                    std::thread::yield_now();
+                    bump(&self.counters.yields, 1);
+                    let slow = now.elapsed() >= SLOW_YIELD;
+                    if slow {
+                        bump(&self.counters.slow_yields, 1);
+                    }
+                    // The look may take a pending notify, whose cause `has_work` sees
+                    // instead. The events it takes wake their tasks, so `has_work` does not
+                    // add to what the yield brought.
+                    let events = self.poll_io(Some(Duration::ZERO));
+                    self.yield_back_off.record(slow && events <= 1);
+                    if events > 0 || self.has_work() {
+                        return;
+                    }
+                } else {
+                    bump(&self.counters.yields_held_back, 1);
                 }
             }
         }
@@ -418,6 +489,7 @@ impl Core {
             blocking_jobs: c.blocking_jobs.get(),
             yields: c.yields.get(),
             slow_yields: c.slow_yields.get(),
+            yields_held_back: c.yields_held_back.get(),
         }
     }
 
@@ -487,5 +559,60 @@ mod test {
             now,
             Some(now + TIMER_MARGIN + Duration::from_micros(1))
         ));
+    }
+
+    /// Takes `parks` parks; returns at how many the loop would have yielded.
+    fn yields_in(back_off: &YieldBackOff, parks: u32) -> u32 {
+        (0..parks).filter(|_| back_off.may_yield()).count() as u32
+    }
+
+    #[test]
+    fn wasted_yields_hold_back_more_and_more_yields_up_to_a_limit() {
+        let back_off = YieldBackOff::default();
+        assert_eq!(
+            yields_in(&back_off, 100),
+            100,
+            "no yield held back at first"
+        );
+        let mut held_back = MIN_HOLD_BACK;
+        for _ in 0..12 {
+            back_off.record(true);
+            // The next `held_back` parks sleep at once; the one after yields.
+            assert_eq!(yields_in(&back_off, held_back), 0);
+            assert!(back_off.may_yield(), "held back for more than {held_back}");
+            held_back = (held_back * 2).min(MAX_HOLD_BACK);
+        }
+        assert_eq!(back_off.held_back.get(), MAX_HOLD_BACK);
+    }
+
+    #[test]
+    fn yields_that_are_not_wasted_ease_the_hold_back_and_hold_nothing_back() {
+        let back_off = YieldBackOff::default();
+        back_off.record(true);
+        back_off.record(true);
+        assert_eq!(back_off.held_back.get(), 2 * MIN_HOLD_BACK);
+        yields_in(&back_off, 2 * MIN_HOLD_BACK);
+        // One fewer than it takes to ease: the hold-back stands, and no park is skipped.
+        for _ in 0..HOLD_BACK_EASES_AFTER - 1 {
+            back_off.record(false);
+            assert!(back_off.may_yield());
+        }
+        assert_eq!(back_off.held_back.get(), 2 * MIN_HOLD_BACK);
+        back_off.record(false);
+        assert_eq!(back_off.held_back.get(), MIN_HOLD_BACK);
+        // A wasted yield in between starts the count again.
+        for _ in 0..HOLD_BACK_EASES_AFTER - 1 {
+            back_off.record(false);
+        }
+        back_off.record(true);
+        assert_eq!(back_off.held_back.get(), 2 * MIN_HOLD_BACK);
+        yields_in(&back_off, 2 * MIN_HOLD_BACK);
+        // Eased down to nothing; the next wasted yield starts from the least again.
+        for _ in 0..6 * HOLD_BACK_EASES_AFTER {
+            back_off.record(false);
+        }
+        assert_eq!(back_off.held_back.get(), 0);
+        back_off.record(true);
+        assert_eq!(back_off.held_back.get(), MIN_HOLD_BACK);
     }
 }

@@ -36,7 +36,12 @@ pub struct Metrics {
     /// ([`yield_before_sleep`](crate::Builder::yield_before_sleep)).
     pub yields: u64,
     /// Of those, the ones that lasted 250 µs or more: a thread that never blocks shares the
-    /// core and took a whole scheduler slice. If this grows with `yields`, turn the yields
-    /// off.
+    /// core and took a whole scheduler slice, or the loop's feeders ran that long.
     pub slow_yields: u64,
+    /// Times the loop slept without yielding first, although told to yield, because recent
+    /// yields were slow and brought at most one event: they gave the core to a thread that
+    /// does not feed the loop. Such a yield holds back the next 8, doubling up to 1,024
+    /// while yields keep being wasted. If this grows with `yields`, a CPU-bound thread
+    /// shares the loop's core.
+    pub yields_held_back: u64,
 }

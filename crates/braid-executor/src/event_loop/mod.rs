@@ -144,20 +144,26 @@ impl Builder {
 
     /// Whether the loop, having run out of work, gives its core to other runnable threads
     /// once before it sleeps in the poller, then takes what they caused meanwhile in one
-    /// batch. Default: `false`, here and on a [`Runtime`](crate::Runtime)'s builder.
+    /// batch. Default: `false` here, `true` on a [`Runtime`](crate::Runtime)'s builder,
+    /// whose loops take every core.
     ///
     /// It pays where busy threads that feed the loop share its cores: a load generator on
     /// the same machine, or more loops than cores. Without it each of their events may cost
     /// the loop a sleep and a wake-up; with it, on 2 cores, two loops and a client thread
-    /// went from about 120k echo round trips/s to 170k.
+    /// went from about 125k echo round trips/s to 175k.
     ///
-    /// It costs where a thread that never blocks shares the core (a CPU-bound program, or
-    /// [`spawn_blocking`](crate::spawn_blocking) jobs): each yield then hands that thread a
-    /// whole scheduler slice, a millisecond or more; one connection fell from 34k round
-    /// trips/s to 1k that way. [`Metrics::slow_yields`] counts yields that took 250 µs or
-    /// more, the sign of such a neighbour. No yield is made when a timer is due within 1 ms,
-    /// which a slow yield would make late. Leave it off unless the loop's cores are shared
-    /// only with threads that do its work.
+    /// Where a thread that never blocks shares the core (a CPU-bound program, or
+    /// [`spawn_blocking`](crate::spawn_blocking) jobs), a yield may hand that thread a whole
+    /// scheduler slice, a millisecond or more, while the loop's next event waits: with such a
+    /// thread pinned to the loop's core, one connection fell from 31k round trips/s to 0.7k
+    /// that way. So a yield that took 250 µs or more and brought at most one event holds the
+    /// loop's next 8 yields back (it sleeps at once instead), twice as many after each
+    /// further such yield, up to 1,024, and half as many again after 16 yields in a row that
+    /// were not wasted; with the back-off the same connection makes as many round trips as
+    /// with no yields at all. A slow yield that brings a batch of events is what yielding is
+    /// for and holds nothing back. [`Metrics::slow_yields`] and
+    /// [`Metrics::yields_held_back`] count both. No yield is made when a timer is due within
+    /// 1 ms, which a slow yield would make late.
     pub fn yield_before_sleep(mut self, yield_first: bool) -> Builder {
         self.yield_before_sleep = yield_first;
         self

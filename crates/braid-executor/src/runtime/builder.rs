@@ -91,7 +91,7 @@ impl Builder {
             blocking_threads: None,
             shutdown_timeout: crate::blocking::DEFAULT_SHUTDOWN_TIMEOUT,
             balance: Balance::default(),
-            yield_before_sleep: false,
+            yield_before_sleep: true,
         }
     }
 
@@ -132,9 +132,12 @@ impl Builder {
     }
 
     /// Whether each loop yields its core once before sleeping, as
-    /// [`EventLoop`'s](crate::Builder::yield_before_sleep) does. Default: `false`. Worth it
-    /// where the loops share their cores with the threads that feed them (a client on the
-    /// same machine, more loops than cores), harmful where CPU-bound threads share them.
+    /// [`EventLoop`'s](crate::Builder::yield_before_sleep) does, holding its yields back
+    /// while they are wasted. Default: `true`, unlike a single `EventLoop`'s: a runtime's
+    /// loops take every core, so any other thread of the program, including the ones that
+    /// feed the loops, shares a core with one. On 2 cores, two loops and a client thread made
+    /// about 175k echo round trips/s with it and 125k without. `false` makes each loop sleep
+    /// in its poller as soon as it runs out of work.
     pub fn yield_before_sleep(mut self, yield_first: bool) -> Builder {
         self.yield_before_sleep = yield_first;
         self
