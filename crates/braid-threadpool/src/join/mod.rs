@@ -200,7 +200,7 @@ fn settle(worker: &WorkerThread, pending: *const Pending, latch: &CoreLatch) -> 
 
 /// Both halves on the caller, with the same panic behaviour as the parallel path: for `join` on a
 /// pool that no longer runs work, and for a `join` nested below enough pending halves.
-#[inline]
+#[inline(always)]
 fn join_on_caller<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
 where
     A: FnOnce() -> RA,
