@@ -116,7 +116,7 @@ pub fn measure(settings: &Settings) -> LayerReport {
     );
 
     // The plain fib runs in the same rounds, so the reference is taken under the same load.
-    let [braid, rayon, chili, one_thread]: [Cell; 4] = settings
+    let [braid, rayon, chili, one_thread, every_call]: [Cell; 5] = settings
         .interleave(
             Unit::Ms,
             1,
@@ -125,6 +125,7 @@ pub fn measure(settings: &Settings) -> LayerReport {
                 Contender::runs(|| fib_join_rayon(&pools.rayon, 1)),
                 Contender::runs(|| fib_join_chili(&pools.chili, 1)),
                 Contender::runs(|| fib_one_thread(1)),
+                Contender::runs(|| fib_one_thread_every_call(1)),
             ],
         )
         .try_into()
@@ -141,6 +142,14 @@ pub fn measure(settings: &Settings) -> LayerReport {
             format_value(*ms)
         )),
         Cell::Missing(why) => layer.note(format!("fib(32) on one thread: {why}")),
+        Cell::NotApplicable => {}
+    }
+    match &every_call {
+        Cell::Value(ms) => layer.note(format!(
+            "join: fib(32) on one thread making every call of the recursion (the compiler folds one of the plain function's two calls into a loop): {} ms",
+            format_value(*ms)
+        )),
+        Cell::Missing(why) => layer.note(format!("fib(32) on one thread, every call: {why}")),
         Cell::NotApplicable => {}
     }
 
@@ -514,6 +523,30 @@ pub fn fib_one_thread(runs: u64) -> io::Result<Duration> {
         check(fib == FIB_32, "fib(32) came out wrong")?;
     }
     Ok(start.elapsed())
+}
+
+/// Times `runs` computations of fib(32) on this thread that make every call the recursion
+/// makes: the function calls itself through a pointer the compiler cannot see through, so it
+/// cannot fold one of the two calls into a loop, as it does with [`fib_one_thread`]'s.
+///
+/// # Errors
+///
+/// A wrong result.
+pub fn fib_one_thread_every_call(runs: u64) -> io::Result<Duration> {
+    let start = Instant::now();
+    for _ in 0..runs {
+        let fib = fib_every_call(black_box(FIB_N));
+        check(fib == FIB_32, "fib(32) came out wrong")?;
+    }
+    Ok(start.elapsed())
+}
+
+fn fib_every_call(n: u32) -> u64 {
+    if n < 2 {
+        return n as u64;
+    }
+    let fib: fn(u32) -> u64 = black_box(fib_every_call);
+    fib(n - 1) + fib(n - 2)
 }
 
 fn fib_braid(pool: &braid_threadpool::ThreadPool, n: u32) -> u64 {
