@@ -281,16 +281,7 @@ impl Spinners {
 /// The CPUs this process may run on, in order.
 #[cfg(target_os = "linux")]
 fn allowed_cpus() -> io::Result<Vec<usize>> {
-    // SAFETY: a zeroed `cpu_set_t` is an empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is a valid set of the size passed; 0 is the calling thread.
-    if unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: reading bits of a valid set, below its size.
-    Ok((0..libc::CPU_SETSIZE as usize)
-        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
-        .collect())
+    braid_sys::cpu::allowed()
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -301,15 +292,7 @@ fn allowed_cpus() -> io::Result<Vec<usize>> {
 /// Pins thread `tid` of this process (0: the calling thread) to `cpu`.
 #[cfg(target_os = "linux")]
 fn pin_thread(tid: libc::pid_t, cpu: usize) -> io::Result<()> {
-    // SAFETY: a zeroed `cpu_set_t` is an empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `cpu` came from `allowed_cpus`, so it is below CPU_SETSIZE.
-    unsafe { libc::CPU_SET(cpu, &mut set) };
-    // SAFETY: `set` is a valid set of the size passed.
-    if unsafe { libc::sched_setaffinity(tid, std::mem::size_of_val(&set), &set) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    braid_sys::cpu::pin(tid, cpu)
 }
 
 #[cfg(not(target_os = "linux"))]

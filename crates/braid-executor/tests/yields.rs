@@ -12,71 +12,75 @@ use std::time::Duration;
 
 use braid_executor::{sleep, EventLoop};
 
-/// Pins the calling thread to `cpu`.
-fn pin_to(cpu: usize) {
-    // SAFETY: a zeroed `cpu_set_t` is an empty set; CPU_SET writes within it.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `cpu` is below CPU_SETSIZE (checked by the caller's choice of a CPU the
-    // process may use, which the kernel numbers below it).
-    unsafe { libc::CPU_SET(cpu, &mut set) };
-    // SAFETY: `set` is a valid set of the size passed; 0 is the calling thread.
-    let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) };
-    assert_eq!(
-        rc,
-        0,
-        "pinning to CPU {cpu}: {}",
-        std::io::Error::last_os_error()
-    );
+/// A thread pinned to the first CPU this process may use, spinning until dropped: a
+/// neighbour that never blocks.
+struct PinnedSpinner {
+    cpu: usize,
+    stop: Arc<AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
 }
 
-/// The first CPU this process may run on.
-fn a_cpu() -> usize {
-    // SAFETY: as in `pin_to`.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is a valid set of the size passed; 0 is the calling thread.
-    let rc = unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) };
-    assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
-    // SAFETY: reading bits of a valid set.
-    (0..libc::CPU_SETSIZE as usize)
-        .find(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
-        .expect("no CPU to run on")
+impl PinnedSpinner {
+    /// Returns once the spinner spins on its CPU.
+    fn start() -> PinnedSpinner {
+        let cpu = braid_sys::cpu::allowed().unwrap()[0];
+        let stop = Arc::new(AtomicBool::new(false));
+        let (spinning_tx, spinning_rx) = std::sync::mpsc::channel();
+        let thread = {
+            let stop = stop.clone();
+            thread::spawn(move || {
+                braid_sys::cpu::pin(0, cpu).unwrap();
+                spinning_tx.send(()).unwrap();
+                while !stop.load(Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
+        };
+        spinning_rx.recv().expect("the spinner could not be pinned");
+        PinnedSpinner {
+            cpu,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Pins the calling thread to the spinner's CPU.
+    fn share_its_cpu(&self) {
+        braid_sys::cpu::pin(0, self.cpu).unwrap();
+    }
+}
+
+impl Drop for PinnedSpinner {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 #[test]
 fn a_loop_sharing_its_core_with_a_spinning_thread_counts_slow_yields() {
-    let cpu = a_cpu();
-    let stop = Arc::new(AtomicBool::new(false));
-    let spinning = Arc::new(AtomicBool::new(false));
-    let spinner = {
-        let (stop, spinning) = (stop.clone(), spinning.clone());
-        thread::spawn(move || {
-            pin_to(cpu);
-            spinning.store(true, Ordering::SeqCst);
-            while !stop.load(Ordering::Relaxed) {
-                std::hint::spin_loop();
-            }
-        })
-    };
-    let metrics = thread::spawn(move || {
-        pin_to(cpu);
-        while !spinning.load(Ordering::SeqCst) {
-            thread::yield_now();
-        }
-        let event_loop = EventLoop::builder()
-            .yield_before_sleep(true)
-            .build()
-            .unwrap();
-        event_loop.block_on(async {
-            for _ in 0..100 {
-                sleep(Duration::from_millis(3)).await;
-            }
-        });
-        event_loop.metrics()
-    })
-    .join()
-    .unwrap();
-    stop.store(true, Ordering::Relaxed);
-    spinner.join().unwrap();
+    let spinner = PinnedSpinner::start();
+    let metrics = thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                spinner.share_its_cpu();
+                let event_loop = EventLoop::builder()
+                    .yield_before_sleep(true)
+                    .build()
+                    .unwrap();
+                event_loop.block_on(async {
+                    for _ in 0..100 {
+                        sleep(Duration::from_millis(3)).await;
+                    }
+                });
+                event_loop.metrics()
+            })
+            .join()
+            .unwrap()
+    });
+    drop(spinner);
 
     assert_eq!(metrics.timers_fired, 100);
     // The spinner takes a whole scheduler slice from many of the yields: the metric that
@@ -91,19 +95,7 @@ fn a_loop_sharing_its_core_with_a_spinning_thread_counts_slow_yields() {
 /// slow; without the back-off about a third of 1,000 round trips each waited a slice.
 #[test]
 fn a_loop_behind_a_spinning_thread_holds_its_yields_back() {
-    let cpu = a_cpu();
-    let stop = Arc::new(AtomicBool::new(false));
-    let spinning = Arc::new(AtomicBool::new(false));
-    let spinner = {
-        let (stop, spinning) = (stop.clone(), spinning.clone());
-        thread::spawn(move || {
-            pin_to(cpu);
-            spinning.store(true, Ordering::SeqCst);
-            while !stop.load(Ordering::Relaxed) {
-                std::hint::spin_loop();
-            }
-        })
-    };
+    let spinner = PinnedSpinner::start();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     const TRIPS: usize = 1_000;
@@ -117,32 +109,31 @@ fn a_loop_behind_a_spinning_thread_holds_its_yields_back() {
             assert_eq!(byte[0], n as u8);
         }
     });
-    let metrics = thread::spawn(move || {
-        pin_to(cpu);
-        while !spinning.load(Ordering::SeqCst) {
-            thread::yield_now();
-        }
-        let event_loop = EventLoop::builder()
-            .yield_before_sleep(true)
-            .build()
-            .unwrap();
-        event_loop.block_on(async {
-            let listener = braid_executor::net::TcpListener::from_std(listener).unwrap();
-            let (stream, _) = listener.accept().await.unwrap();
-            stream.set_nodelay(true).unwrap();
-            let mut byte = [0u8; 1];
-            for _ in 0..TRIPS {
-                assert_eq!(stream.recv(&mut byte).await.unwrap(), 1);
-                stream.send_all(&byte).await.unwrap();
-            }
-        });
-        event_loop.metrics()
-    })
-    .join()
-    .unwrap();
+    let metrics = thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                spinner.share_its_cpu();
+                let event_loop = EventLoop::builder()
+                    .yield_before_sleep(true)
+                    .build()
+                    .unwrap();
+                event_loop.block_on(async {
+                    let listener = braid_executor::net::TcpListener::from_std(listener).unwrap();
+                    let (stream, _) = listener.accept().await.unwrap();
+                    stream.set_nodelay(true).unwrap();
+                    let mut byte = [0u8; 1];
+                    for _ in 0..TRIPS {
+                        assert_eq!(stream.recv(&mut byte).await.unwrap(), 1);
+                        stream.send_all(&byte).await.unwrap();
+                    }
+                });
+                event_loop.metrics()
+            })
+            .join()
+            .unwrap()
+    });
     client.join().unwrap();
-    stop.store(true, Ordering::Relaxed);
-    spinner.join().unwrap();
+    drop(spinner);
 
     assert!(metrics.yields_held_back > 0, "{metrics:?}");
     assert!(

@@ -25,6 +25,7 @@
 //! - [`signal`]: one async-signal-safe handler that counts deliveries and writes a byte to
 //!   every registered wake-up descriptor (the self-pipe trick), saving and restoring `errno`.
 //! - [`time`]: the cheap monotonic clock the event loop reads on every turn.
+//! - `cpu` (Linux): the CPUs a thread may run on, and pinning a thread to one.
 //! - [`image`]: which loaded image, the executable or a shared library, holds a code
 //!   address (`dladdr`).
 //!
@@ -105,6 +106,8 @@ pub fn interrupted_is_spurious(result: io::Result<()>) -> io::Result<()> {
     }
 }
 
+#[cfg(target_os = "linux")]
+pub mod cpu;
 pub mod fd;
 pub mod image;
 pub mod net;

@@ -133,42 +133,18 @@ fn the_halves_of_a_tasks_first_join_run_in_parallel() {
 /// A `join` that is not the first of its task: its second half stays private until a heartbeat
 /// fires while the first half keeps calling `join`. The first half runs until the second half
 /// has started, so this hangs (and fails through the guard) if no heartbeat ever promotes it.
-#[test]
-fn a_heartbeat_promotes_a_pending_half_while_the_first_half_keeps_joining() {
+/// The first half's loop runs below `levels` more pending halves; from three on, its `join`s
+/// make no entries of their own, and a heartbeat must still offer the oldest.
+fn promotion_while_the_first_half_keeps_joining(levels: u32) {
     let pool = Arc::new(ThreadPool::new(2).unwrap());
     for _ in 0..20 {
-        in_task(&pool, |pool| {
+        in_task(&pool, move |pool| {
             // Uses up the task's first `join`.
             assert_eq!(pool.join(|| 1, || 2), (1, 2));
             let (a_started, b_started) = (AtomicBool::new(false), AtomicBool::new(false));
             pool.join(
                 || {
-                    a_started.store(true, Ordering::SeqCst);
-                    join_until(pool, &b_started);
-                },
-                || {
-                    b_started.store(true, Ordering::SeqCst);
-                    join_until(pool, &a_started);
-                },
-            );
-        });
-    }
-    assert!(pool.metrics().heartbeats() > 0);
-}
-
-/// The same, with the second half three `join`s further out than the first half's loop: the
-/// `join`s in the loop, nested below three pending halves, run as plain calls, yet a heartbeat
-/// that fires during one of them still offers the oldest pending half.
-#[test]
-fn a_heartbeat_promotes_the_oldest_half_while_joins_below_it_run_as_plain_calls() {
-    let pool = Arc::new(ThreadPool::new(2).unwrap());
-    for _ in 0..20 {
-        in_task(&pool, |pool| {
-            assert_eq!(pool.join(|| 1, || 2), (1, 2));
-            let (a_started, b_started) = (AtomicBool::new(false), AtomicBool::new(false));
-            pool.join(
-                || {
-                    below_pending(pool, 3, || {
+                    below_pending(pool, levels, || {
                         a_started.store(true, Ordering::SeqCst);
                         join_until(pool, &b_started);
                     })
@@ -180,6 +156,17 @@ fn a_heartbeat_promotes_the_oldest_half_while_joins_below_it_run_as_plain_calls(
             );
         });
     }
+    assert!(pool.metrics().heartbeats() > 0);
+}
+
+#[test]
+fn a_heartbeat_promotes_a_pending_half_while_the_first_half_keeps_joining() {
+    promotion_while_the_first_half_keeps_joining(0);
+}
+
+#[test]
+fn a_heartbeat_promotes_the_oldest_half_while_joins_below_it_run_as_plain_calls() {
+    promotion_while_the_first_half_keeps_joining(3);
 }
 
 /// Panics in either half, both when the second half was never offered (it runs inline after
