@@ -282,7 +282,7 @@ const QUOTES: &[(&str, &str, &str, Pick)] = &[
         Pick::Braid,
     ),
     (
-        "runs at chili's speed ({} here)",
+        "runs faster than chili's `join` ({} here)",
         "thread pool",
         "join: fib(32)",
         Pick::Ratio,
@@ -323,17 +323,11 @@ const QUOTES: &[(&str, &str, &str, Pick)] = &[
         "map 100,000 items, chunks of 1,000",
         Pick::Braid,
     ),
-    // Where braid is behind.
+    // Level, or swinging.
     (
         "the `threadpool` crate ({} here",
         "thread pool",
         "the same, braid submit with each handle dropped",
-        Pick::Ratio,
-    ),
-    (
-        "`fib(32)` against chili ({})",
-        "thread pool",
-        "join: fib(32)",
         Pick::Ratio,
     ),
     (
@@ -367,22 +361,71 @@ const QUOTES: &[(&str, &str, &str, Pick)] = &[
         Pick::Ratio,
     ),
     (
-        "the loop-per-core echo is behind ({})",
+        "the loop-per-core echo is ahead ({})",
         "echo, loop per core",
         "50 connections x 2,000 round trips, 2 threads",
         Pick::Ratio,
     ),
     (
-        "yield before sleeping are ahead ({})",
+        "in most runs ({} in this one",
         "echo, loop per core",
-        "the same, braid's loops yield before sleeping",
+        "the same, braid's loops never yield before sleeping",
         Pick::Ratio,
     ),
     (
-        "level with tokio ({})",
+        "with every thread free to move ({})",
         "echo, loop per core",
-        "1 connection x 2,000 round trips beside 2 spinning threads, braid's loops yielding",
+        "1 connection x 2,000 round trips beside 2 spinning threads",
         Pick::Ratio,
+    ),
+    (
+        "that a pinned spinner shares ({})",
+        "echo, loop per core",
+        "the same, each server thread pinned to a core with a pinned spinning thread",
+        Pick::Ratio,
+    ),
+    // The process pool past one machine.
+    (
+        "Over TCP a task sent on its own costs {} µs",
+        "process pool past one machine",
+        "TCP: one task at a time, 2,000 round trips",
+        Pick::Braid,
+    ),
+    (
+        "against {} µs, and 10,000 in flight",
+        "process pool past one machine",
+        "TCP: one task at a time, 2,000 round trips",
+        Pick::Peer("braid, local pipes"),
+    ),
+    (
+        "10,000 in flight {} µs each against",
+        "process pool past one machine",
+        "TCP: submit 10,000 trivial tasks, then join each",
+        Pick::Braid,
+    ),
+    (
+        "each against {} µs; a CPU-bound",
+        "process pool past one machine",
+        "TCP: submit 10,000 trivial tasks, then join each",
+        Pick::Peer("braid, local pipes"),
+    ),
+    (
+        "as on local workers ({} against",
+        "process pool past one machine",
+        "Slurm, one node: CPU-bound map, per range of 20,000",
+        Pick::Braid,
+    ),
+    (
+        "against {} µs per range)",
+        "process pool past one machine",
+        "Slurm, one node: CPU-bound map, per range of 20,000",
+        Pick::Peer("braid, local pipes"),
+    ),
+    (
+        "takes {} ms to start, run and shut down",
+        "process pool past one machine",
+        "Slurm, one node: pool start, 2 workers, 2 results, shut down",
+        Pick::Braid,
     ),
 ];
 
