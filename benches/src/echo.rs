@@ -227,18 +227,7 @@ pub struct Spinners {
 impl Spinners {
     /// Starts `n` spinning threads.
     pub fn start(n: usize) -> Spinners {
-        let stop = Arc::new(AtomicBool::new(false));
-        let threads = (0..n)
-            .map(|_| {
-                let stop = stop.clone();
-                thread::spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        std::hint::spin_loop();
-                    }
-                })
-            })
-            .collect();
-        Spinners { stop, threads }
+        Spinners::spawn(&vec![None; n]).expect("an unpinned spinning thread cannot fail to start")
     }
 
     /// Starts `n` spinning threads, the n-th pinned to the n-th CPU this process may use.
@@ -254,25 +243,33 @@ impl Spinners {
                 cpus.len()
             )));
         }
+        let cpus: Vec<Option<usize>> = cpus[..n].iter().copied().map(Some).collect();
+        Spinners::spawn(&cpus)
+    }
+
+    /// A spinning thread for each of `cpus`, pinned to it where it names one; returns once
+    /// every thread spins where it should.
+    fn spawn(cpus: &[Option<usize>]) -> io::Result<Spinners> {
         let stop = Arc::new(AtomicBool::new(false));
-        let (pinned_tx, pinned_rx) = std::sync::mpsc::channel();
-        let threads = cpus[..n]
+        let (placed_tx, placed_rx) = std::sync::mpsc::channel();
+        let threads = cpus
             .iter()
             .map(|&cpu| {
-                let (stop, pinned) = (stop.clone(), pinned_tx.clone());
+                let (stop, placed) = (stop.clone(), placed_tx.clone());
                 thread::spawn(move || {
-                    let _ = pinned.send(pin_thread(0, cpu));
+                    let _ = placed.send(cpu.map_or(Ok(()), |cpu| pin_thread(0, cpu)));
                     while !stop.load(Ordering::Relaxed) {
                         std::hint::spin_loop();
                     }
                 })
             })
             .collect();
+        // Dropped on an early return, which stops and joins every thread.
         let spinners = Spinners { stop, threads };
-        for _ in 0..n {
-            pinned_rx
+        for _ in cpus {
+            placed_rx
                 .recv()
-                .map_err(|_| io::Error::other("a spinning thread ended before it was pinned"))??;
+                .map_err(|_| io::Error::other("a spinning thread ended before it spun"))??;
         }
         Ok(spinners)
     }

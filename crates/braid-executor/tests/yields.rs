@@ -4,13 +4,14 @@
 
 #![cfg(target_os = "linux")]
 
+use std::future::Future;
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use braid_executor::{sleep, EventLoop};
+use braid_executor::{sleep, EventLoop, Metrics};
 
 /// A thread pinned to the first CPU this process may use, spinning until dropped: a
 /// neighbour that never blocks.
@@ -44,9 +45,23 @@ impl PinnedSpinner {
         }
     }
 
-    /// Pins the calling thread to the spinner's CPU.
-    fn share_its_cpu(&self) {
-        braid_sys::cpu::pin(0, self.cpu).unwrap();
+    /// Runs the future `make` returns on an event loop told to yield before sleeping, on a
+    /// thread of its own pinned to the spinner's CPU, and returns the loop's metrics.
+    fn yielding_loop_beside<F: Future>(&self, make: impl FnOnce() -> F + Send) -> Metrics {
+        thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    braid_sys::cpu::pin(0, self.cpu).unwrap();
+                    let event_loop = EventLoop::builder()
+                        .yield_before_sleep(true)
+                        .build()
+                        .unwrap();
+                    event_loop.block_on(make());
+                    event_loop.metrics()
+                })
+                .join()
+                .unwrap()
+        })
     }
 }
 
@@ -62,23 +77,10 @@ impl Drop for PinnedSpinner {
 #[test]
 fn a_loop_sharing_its_core_with_a_spinning_thread_counts_slow_yields() {
     let spinner = PinnedSpinner::start();
-    let metrics = thread::scope(|scope| {
-        scope
-            .spawn(|| {
-                spinner.share_its_cpu();
-                let event_loop = EventLoop::builder()
-                    .yield_before_sleep(true)
-                    .build()
-                    .unwrap();
-                event_loop.block_on(async {
-                    for _ in 0..100 {
-                        sleep(Duration::from_millis(3)).await;
-                    }
-                });
-                event_loop.metrics()
-            })
-            .join()
-            .unwrap()
+    let metrics = spinner.yielding_loop_beside(|| async {
+        for _ in 0..100 {
+            sleep(Duration::from_millis(3)).await;
+        }
     });
     drop(spinner);
 
@@ -109,28 +111,15 @@ fn a_loop_behind_a_spinning_thread_holds_its_yields_back() {
             assert_eq!(byte[0], n as u8);
         }
     });
-    let metrics = thread::scope(|scope| {
-        scope
-            .spawn(|| {
-                spinner.share_its_cpu();
-                let event_loop = EventLoop::builder()
-                    .yield_before_sleep(true)
-                    .build()
-                    .unwrap();
-                event_loop.block_on(async {
-                    let listener = braid_executor::net::TcpListener::from_std(listener).unwrap();
-                    let (stream, _) = listener.accept().await.unwrap();
-                    stream.set_nodelay(true).unwrap();
-                    let mut byte = [0u8; 1];
-                    for _ in 0..TRIPS {
-                        assert_eq!(stream.recv(&mut byte).await.unwrap(), 1);
-                        stream.send_all(&byte).await.unwrap();
-                    }
-                });
-                event_loop.metrics()
-            })
-            .join()
-            .unwrap()
+    let metrics = spinner.yielding_loop_beside(|| async {
+        let listener = braid_executor::net::TcpListener::from_std(listener).unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        let mut byte = [0u8; 1];
+        for _ in 0..TRIPS {
+            assert_eq!(stream.recv(&mut byte).await.unwrap(), 1);
+            stream.send_all(&byte).await.unwrap();
+        }
     });
     client.join().unwrap();
     drop(spinner);

@@ -10,7 +10,7 @@ use std::sync::{mpsc, Arc, Barrier};
 use std::thread;
 
 use braid_threadpool::ThreadPool;
-use common::{occupy_worker, wait_for, within_guard, Gate};
+use common::{below_pending, occupy_worker, wait_for, within_guard, Gate};
 
 /// A job X, submitted and waited for inside the first half of a `join` whose second half is
 /// still pending, runs nested on the same worker. X's first `join` must offer X's own second
@@ -81,13 +81,6 @@ fn a_nested_jobs_first_join_offers_its_own_half_while_the_slot_is_full() {
 #[test]
 fn a_nested_jobs_first_join_offers_its_own_half_under_four_private_ones() {
     nested_first_join(true, 3);
-}
-
-fn below_pending(pool: &ThreadPool, levels: u32, f: impl FnOnce() + Send) {
-    if levels == 0 {
-        return f();
-    }
-    pool.join(|| below_pending(pool, levels - 1, f), || ());
 }
 
 /// A `join` called from outside the pool whose halves wait for each other completes, even when

@@ -10,7 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use braid_threadpool::ThreadPool;
-use common::{wait_for, within_guard};
+use common::{below_pending, wait_for, within_guard};
 
 fn fib(pool: &ThreadPool, n: u32) -> u64 {
     if n < 2 {
@@ -64,18 +64,6 @@ fn join_until(pool: &ThreadPool, flag: &AtomicBool) {
     while !flag.load(Ordering::SeqCst) {
         assert_eq!(fib(pool, 8), 21);
     }
-}
-
-/// Runs `f` inside the first halves of `levels` nested `join`s whose second halves stay pending
-/// on this worker (private, unless a heartbeat offers them), and returns what it returned.
-fn below_pending<T>(pool: &ThreadPool, levels: u32, f: impl FnOnce() -> T + Send) -> T
-where
-    T: Send,
-{
-    if levels == 0 {
-        return f();
-    }
-    pool.join(|| below_pending(pool, levels - 1, f), || ()).0
 }
 
 #[test]

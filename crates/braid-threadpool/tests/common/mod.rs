@@ -92,3 +92,17 @@ pub fn wait_for(mut condition: impl FnMut() -> bool) {
         thread::sleep(Duration::from_millis(1));
     }
 }
+
+/// Runs `f` inside the first halves of `levels` nested `join`s whose second halves stay pending
+/// on the calling worker (private, unless a heartbeat offers them), and returns what it
+/// returned.
+pub fn below_pending<T: Send>(
+    pool: &braid_threadpool::ThreadPool,
+    levels: u32,
+    f: impl FnOnce() -> T + Send,
+) -> T {
+    if levels == 0 {
+        return f();
+    }
+    pool.join(|| below_pending(pool, levels - 1, f), || ()).0
+}
