@@ -136,21 +136,24 @@ pub fn measure(settings: &Settings) -> LayerReport {
         braid,
         vec![rayon, Cell::NotApplicable, Cell::NotApplicable, chili],
     );
-    match &one_thread {
-        Cell::Value(ms) => layer.note(format!(
-            "join: fib(32) computed by a plain recursive function on one thread, no pool: {} ms",
-            format_value(*ms)
-        )),
-        Cell::Missing(why) => layer.note(format!("fib(32) on one thread: {why}")),
-        Cell::NotApplicable => {}
-    }
-    match &every_call {
-        Cell::Value(ms) => layer.note(format!(
-            "join: fib(32) on one thread making every call of the recursion (the compiler folds one of the plain function's two calls into a loop): {} ms",
-            format_value(*ms)
-        )),
-        Cell::Missing(why) => layer.note(format!("fib(32) on one thread, every call: {why}")),
-        Cell::NotApplicable => {}
+    let references = [
+        (
+            &one_thread,
+            "computed by a plain recursive function on one thread, no pool",
+            "on one thread",
+        ),
+        (
+            &every_call,
+            "on one thread making every call of the recursion (the compiler folds one of the plain function's two calls into a loop)",
+            "on one thread, every call",
+        ),
+    ];
+    for (cell, how, short) in references {
+        match cell {
+            Cell::Value(ms) => layer.note(format!("join: fib(32) {how}: {} ms", format_value(*ms))),
+            Cell::Missing(why) => layer.note(format!("fib(32) {short}: {why}")),
+            Cell::NotApplicable => {}
+        }
     }
 
     let numbers = sort_input();
