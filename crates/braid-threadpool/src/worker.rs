@@ -135,6 +135,7 @@ impl WorkerThread {
                 if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| self.execute(job))) {
                     let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(payload)));
                 }
+                self.check_no_pending_halves();
                 continue;
             }
             if self.spin_for(|| false) {
@@ -155,6 +156,26 @@ impl WorkerThread {
                     .idle_sleep(None, || self.has_work(), || self.should_exit(), None);
             }
             self.shared.activate();
+        }
+    }
+
+    /// In builds with debug assertions, between two jobs: every `join` takes its entry out
+    /// of the list before it returns, and the count `join` reads to run deep halves as plain
+    /// calls follows the list. A mismatch aborts the process: a panic here would end the
+    /// worker and leave its pool waiting for it.
+    #[inline]
+    fn check_no_pending_halves(&self) {
+        let (youngest, count) = (self.youngest_pending.get(), self.pending_len.get());
+        if cfg!(debug_assertions) && (!youngest.is_null() || count != 0) {
+            eprintln!(
+                "braid-threadpool: a job left pending halves behind (the list {}, counted {count})",
+                if youngest.is_null() {
+                    "empty"
+                } else {
+                    "not empty"
+                }
+            );
+            std::process::abort();
         }
     }
 
