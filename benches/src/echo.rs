@@ -881,6 +881,20 @@ mod tests {
         }
     }
 
+    /// A spinner that cannot be pinned fails the start with the system's word for it, and
+    /// the ones already spinning are stopped: the call returns at all only once they are.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_spinner_that_cannot_be_pinned_fails_the_start_and_stops_the_others() {
+        let cpu = allowed_cpus().unwrap()[0];
+        let error = Spinners::spawn(&[None, Some(cpu), Some(usize::MAX)])
+            .err()
+            .expect("a CPU no mask holds was accepted");
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput, "{error}");
+        let spinners = Spinners::start_pinned(1).unwrap();
+        assert_eq!(spinners.threads.len(), 1);
+    }
+
     #[test]
     fn the_client_drives_both_multi_thread_servers_and_they_stop() {
         for server in [
