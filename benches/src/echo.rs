@@ -888,8 +888,7 @@ mod tests {
     fn a_spinner_that_cannot_be_pinned_fails_the_start_and_stops_the_others() {
         let cpu = allowed_cpus().unwrap()[0];
         let error = Spinners::spawn(&[None, Some(cpu), Some(usize::MAX)])
-            .err()
-            .expect("a CPU no mask holds was accepted");
+            .expect_err("a CPU no mask holds was accepted");
         assert_eq!(error.kind(), io::ErrorKind::InvalidInput, "{error}");
         let spinners = Spinners::start_pinned(1).unwrap();
         assert_eq!(spinners.threads.len(), 1);
