@@ -4,7 +4,7 @@
 //! braid, braid-macros   the facade: features, prelude, #[braid::main], the tutorial
 //! braid-procpool        -> braid-threadpool, braid-poller, braid-sys
 //! braid-executor        -> braid-threadpool, braid-poller, braid-sys
-//! braid-threadpool      -> std and crossbeam only
+//! braid-threadpool      -> std, crossbeam; braid-sys on Linux (sleeping workers' CPUs)
 //! braid-poller          -> braid-sys
 //! braid-sys             -> libc                      <- this crate
 //! ```
@@ -25,7 +25,7 @@
 //! - [`signal`]: one async-signal-safe handler that counts deliveries and writes a byte to
 //!   every registered wake-up descriptor (the self-pipe trick), saving and restoring `errno`.
 //! - [`time`]: the cheap monotonic clock the event loop reads on every turn.
-//! - `cpu` (Linux): the CPUs a thread may run on, and pinning a thread to one.
+//! - `cpu` (Linux): the CPUs a thread may run on, and narrowing them to one or a list.
 //! - [`image`]: which loaded image, the executable or a shared library, holds a code
 //!   address (`dladdr`).
 //!

@@ -118,11 +118,14 @@
 //! stays private to its worker until a heartbeat, about every 100 µs, lets the worker offer
 //! its oldest one to the others, so the many small `join`s of a recursion cost little more than
 //! function calls. Idle workers spin briefly, then sleep until work arrives, and the heartbeat
-//! sleeps with them, so an idle pool uses no CPU.
+//! sleeps with them, so an idle pool uses no CPU. On Linux each sleeping worker may run only on
+//! a CPU of its own while it sleeps, so that waking several at once puts them on different
+//! cores instead of queueing one behind another; awake, it has all its CPUs back.
 //!
 //! # Layering
 //!
-//! braid-threadpool needs only the standard library and crossbeam. Besides the pool, it holds
+//! braid-threadpool needs only the standard library, crossbeam and, on Linux, `braid-sys`, for
+//! the CPU masks of sleeping workers. Besides the pool, it holds
 //! what every braid handle shares: [`JoinError`], [`panic_message`], [`block_on`] and the
 //! [`completion::Completion`] cell. `braid-executor` builds `spawn_blocking` on the pool, and
 //! `braid-procpool` builds its handles on the cell.
@@ -131,6 +134,7 @@ mod as_completed;
 mod builder;
 pub mod completion;
 mod heartbeat;
+mod home;
 mod job;
 mod join;
 mod join_error;

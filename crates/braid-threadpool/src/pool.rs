@@ -69,6 +69,8 @@ pub(crate) struct Shared {
     active: CachePadded<AtomicUsize>,
     lifecycle: AtomicU8,
     pub(crate) threads: Mutex<Vec<thread::JoinHandle<()>>>,
+    /// Worker `i` sleeps on home `first_home + i` (see `home.rs`).
+    pub(crate) first_home: usize,
 }
 
 /// Counters written only by their worker.
@@ -80,6 +82,7 @@ pub(crate) struct WorkerCounters {
 
 impl Shared {
     pub(crate) fn new(stealers: Box<[Stealer<JobRef>]>) -> Shared {
+        let workers = stealers.len();
         let counters = stealers.iter().map(|_| CachePadded::default()).collect();
         let slots = stealers
             .iter()
@@ -97,6 +100,7 @@ impl Shared {
             active: CachePadded::new(AtomicUsize::new(0)),
             lifecycle: AtomicU8::new(OPEN),
             threads: Mutex::new(Vec::new()),
+            first_home: crate::home::first_home(workers),
         }
     }
 

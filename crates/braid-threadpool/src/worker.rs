@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use crossbeam_deque::{Steal, Worker};
 
+use crate::home;
 use crate::job::JobRef;
 use crate::join::slot::Slot;
 use crate::join::Pending;
@@ -144,16 +145,29 @@ impl WorkerThread {
             // Asleep (or gone) this worker no longer counts as active, which lets the others
             // exit once the pool is closed and nobody has work left.
             self.shared.deactivate();
-            loop {
+            // Narrowed (or not) before the first sleep, given back on waking.
+            let mut away = None;
+            let exit = loop {
                 if self.has_work() {
-                    break;
+                    break false;
                 }
                 if self.should_exit() {
-                    return;
+                    break true;
                 }
+                // Sleep on this worker's own CPU, so that the wake-up lands where no other
+                // worker is (`home.rs`).
+                away.get_or_insert_with(|| {
+                    home::narrow_for_sleep(self.shared.first_home + self.index)
+                });
                 self.shared
                     .sleep
                     .idle_sleep(None, || self.has_work(), || self.should_exit(), None);
+            };
+            if let Some(away) = away.flatten() {
+                away.give_back();
+            }
+            if exit {
+                return;
             }
             self.shared.activate();
         }

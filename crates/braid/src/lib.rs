@@ -23,7 +23,7 @@
 //! braid-hyper           -> braid-executor, hyper
 //! braid-procpool        -> braid-threadpool, braid-poller, braid-sys
 //! braid-executor        -> braid-threadpool, braid-poller, braid-sys
-//! braid-threadpool      -> std and crossbeam only
+//! braid-threadpool      -> std, crossbeam; braid-sys on Linux (sleeping workers' CPUs)
 //! braid-poller          -> braid-sys
 //! braid-sys             -> libc: every raw system call, in one place
 //! ```
