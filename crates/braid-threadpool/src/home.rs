@@ -3,10 +3,10 @@
 //! A worker that runs out of work sleeps until someone wakes it, and the kernel picks the CPU it
 //! wakes on. Often it picks the waker's own CPU, or another that is already busy with a worker,
 //! and the woken worker waits there, a whole time slice or until the load balancer moves it:
-//! milliseconds, while another core idles. Virtual machines make this common, because there an
-//! idle virtual CPU can look unavailable to the kernel, which then packs woken threads onto the
-//! busy ones. A `join` called on an idle pool needs two workers woken one after the other, so
-//! its second half often started several milliseconds late on 2 cores.
+//! milliseconds, while another core idles. On the 2-core virtual machine braid's benchmarks run
+//! on this was the common case, not the exception. A `join` called on an idle pool needs two
+//! workers woken one after the other, so its second half often started several milliseconds
+//! late there (`sleep/README.md` has the measurements).
 //!
 //! So while it sleeps, and only then, a worker may run on one CPU, its *home*: the pool's
 //! workers take turns through the CPUs they may use, and each new pool starts where the last one

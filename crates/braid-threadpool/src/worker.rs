@@ -157,7 +157,7 @@ impl WorkerThread {
                 // Sleep on this worker's own CPU, so that the wake-up lands where no other
                 // worker is (`home.rs`).
                 away.get_or_insert_with(|| {
-                    home::narrow_for_sleep(self.shared.first_home + self.index)
+                    home::narrow_for_sleep(self.shared.first_home.wrapping_add(self.index))
                 });
                 self.shared
                     .sleep
