@@ -478,12 +478,7 @@ fn python_submit_join(settings: &Settings, layer: &mut LayerReport) -> Cell {
 ///
 /// A wrong result.
 pub fn fib_join_braid(pool: &braid_threadpool::ThreadPool, runs: u64) -> io::Result<Duration> {
-    let start = Instant::now();
-    for _ in 0..runs {
-        let fib = fib_braid(pool, black_box(FIB_N));
-        check(fib == FIB_32, "fib(32) came out wrong")?;
-    }
-    Ok(start.elapsed())
+    time_fibs(runs, || fib_braid(pool, black_box(FIB_N)))
 }
 
 /// [`fib_join_braid`] with `rayon::join` inside the rayon pool.
@@ -492,12 +487,7 @@ pub fn fib_join_braid(pool: &braid_threadpool::ThreadPool, runs: u64) -> io::Res
 ///
 /// A wrong result.
 pub fn fib_join_rayon(pool: &rayon::ThreadPool, runs: u64) -> io::Result<Duration> {
-    let start = Instant::now();
-    for _ in 0..runs {
-        let fib = pool.install(|| fib_rayon(black_box(FIB_N)));
-        check(fib == FIB_32, "fib(32) came out wrong")?;
-    }
-    Ok(start.elapsed())
+    time_fibs(runs, || pool.install(|| fib_rayon(black_box(FIB_N))))
 }
 
 /// [`fib_join_braid`] with chili's `join` in a scope of its pool.
@@ -506,12 +496,7 @@ pub fn fib_join_rayon(pool: &rayon::ThreadPool, runs: u64) -> io::Result<Duratio
 ///
 /// A wrong result.
 pub fn fib_join_chili(pool: &chili::ThreadPool, runs: u64) -> io::Result<Duration> {
-    let start = Instant::now();
-    for _ in 0..runs {
-        let fib = fib_chili(&mut pool.scope(), black_box(FIB_N));
-        check(fib == FIB_32, "fib(32) came out wrong")?;
-    }
-    Ok(start.elapsed())
+    time_fibs(runs, || fib_chili(&mut pool.scope(), black_box(FIB_N)))
 }
 
 /// Times `runs` computations of fib(32) by a plain recursive function on this thread.
@@ -520,12 +505,7 @@ pub fn fib_join_chili(pool: &chili::ThreadPool, runs: u64) -> io::Result<Duratio
 ///
 /// A wrong result.
 pub fn fib_one_thread(runs: u64) -> io::Result<Duration> {
-    let start = Instant::now();
-    for _ in 0..runs {
-        let fib = fib_plain(black_box(FIB_N));
-        check(fib == FIB_32, "fib(32) came out wrong")?;
-    }
-    Ok(start.elapsed())
+    time_fibs(runs, || fib_plain(black_box(FIB_N)))
 }
 
 /// Times `runs` computations of fib(32) on this thread that make every call the recursion
@@ -536,10 +516,14 @@ pub fn fib_one_thread(runs: u64) -> io::Result<Duration> {
 ///
 /// A wrong result.
 pub fn fib_one_thread_every_call(runs: u64) -> io::Result<Duration> {
+    time_fibs(runs, || fib_every_call(black_box(FIB_N)))
+}
+
+/// Times `runs` calls of `compute`, each of which must return fib(32).
+fn time_fibs(runs: u64, mut compute: impl FnMut() -> u64) -> io::Result<Duration> {
     let start = Instant::now();
     for _ in 0..runs {
-        let fib = fib_every_call(black_box(FIB_N));
-        check(fib == FIB_32, "fib(32) came out wrong")?;
+        check(compute() == FIB_32, "fib(32) came out wrong")?;
     }
     Ok(start.elapsed())
 }
